@@ -1,0 +1,79 @@
+// DIST, column merge: folds the per-tile column moments written by `dist_column_partials` in
+// tile order with Chan's pairwise formula, then finishes each column's Pearson term:
+//   col_stats[c]    = (mean ys, mean yt, 1/N, k), N = |u| |v| + 1e-8, k = s |v| / (|u| N^2)
+//   partials[B + c] = 1 - rho
+// The same merge combines statistics of row chunks and of shards on other devices.
+//
+// Uniformity: no barriers in this file; lanes past C return at once.
+
+struct DistParams {
+    rows: u32,
+    cols: u32,
+    groups_x: u32,
+    tile_rows: u32,
+    inv_t: f32,
+    inv_cols: f32,
+    row_weight: f32,
+    col_weight: f32,
+}
+
+struct ColumnMoments {
+    count: u32,
+    mean_s: f32,
+    mean_t: f32,
+    m2_s: f32,
+    m2_t: f32,
+    c_st: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: DistParams;
+@group(0) @binding(1) var<storage, read> moments: array<ColumnMoments>;
+@group(0) @binding(2) var<storage, read_write> col_stats: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> partials: array<f32>;
+
+fn chan_merge(a: ColumnMoments, b: ColumnMoments) -> ColumnMoments {
+    if b.count == 0u {
+        return a;
+    }
+    if a.count == 0u {
+        return b;
+    }
+    let n = a.count + b.count;
+    let fa = f32(a.count);
+    let fb = f32(b.count);
+    let wb = fb / f32(n);
+    let cross = fa * wb;
+    let ds = b.mean_s - a.mean_s;
+    let dt = b.mean_t - a.mean_t;
+    return ColumnMoments(
+        n,
+        a.mean_s + ds * wb,
+        a.mean_t + dt * wb,
+        a.m2_s + b.m2_s + ds * ds * cross,
+        a.m2_t + b.m2_t + dt * dt * cross,
+        a.c_st + b.c_st + ds * dt * cross,
+    );
+}
+
+@compute @workgroup_size(WG)
+fn dist_column_merge(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let col = gid.x;
+    let cols = params.cols;
+    if col >= cols {
+        return;
+    }
+    let tiles = (params.rows + params.tile_rows - 1u) / params.tile_rows;
+    var m = moments[col];
+    for (var tile = 1u; tile < tiles; tile++) {
+        m = chan_merge(m, moments[tile * cols + col]);
+    }
+    let norm_u = sqrt(max(m.m2_s, 0.0));
+    let norm_v = sqrt(max(m.m2_t, 0.0));
+    let n = norm_u * norm_v + 1e-8;
+    var k = 0.0;
+    if norm_u > 0.0 {
+        k = m.c_st * norm_v / (norm_u * n * n);
+    }
+    col_stats[col] = vec4<f32>(m.mean_s, m.mean_t, 1.0 / n, k);
+    partials[params.rows + col] = 1.0 - m.c_st / n;
+}

@@ -1,0 +1,75 @@
+// DIST, row pass: softmax statistics of each row and the inter-class (row) Pearson term.
+//   ys = softmax(zs/T), yt = softmax(zt/T); u = ys - 1/C, v = yt - 1/C (a softmax row's mean is
+//   exactly 1/C); s = <u, v>; N = |u| |v| + 1e-8; rho = s / N.
+// Writes, per row:
+//   row_stats[b] = (lse_s, lse_t, 1/N, k) with k = s |v| / (|u| N^2) (0 when |u| = 0): what the
+//                  column and gradient passes need to rebuild ys, yt and d(rho)/d(ys) = v/N - k u;
+//   partials[b]  = 1 - rho (folded by finish.wgsl into the inter term).
+//
+// Uniformity: inactive rows skip loads and stores but reach every barrier; no early return.
+
+struct DistParams {
+    rows: u32,
+    cols: u32,
+    groups_x: u32,
+    // Rows per column tile (dist_columns.wgsl).
+    tile_rows: u32,
+    inv_t: f32,
+    inv_cols: f32,
+    // -T^2 beta / B and -T^2 gamma / C: the weights of d(rho_row) and d(rho_col) in G.
+    row_weight: f32,
+    col_weight: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: DistParams;
+@group(0) @binding(1) var<storage, read> student: array<f32>;
+@group(0) @binding(2) var<storage, read> teacher: array<f32>;
+@group(0) @binding(3) var<storage, read_write> row_stats: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> partials: array<f32>;
+
+@compute @workgroup_size(WG)
+fn dist_rows(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let row = segment_row(wid, params.groups_x, lid);
+    let in_batch = row < params.rows;
+    let lane = lid % TPR;
+    let cols = params.cols;
+    let base = row * cols;
+    let inv_t = params.inv_t;
+
+    var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
+    if in_batch {
+        for (var c = lane; c < cols; c += TPR) {
+            stats = vec4<f32>(
+                lse_push(stats.xy, student[base + c] * inv_t),
+                lse_push(stats.zw, teacher[base + c] * inv_t),
+            );
+        }
+    }
+    let lse = seg_lse2(lid, stats);
+
+    // (s, |u|^2, |v|^2): centred sums, never raw moments.
+    var sums = vec4<f32>(0.0);
+    if in_batch {
+        for (var c = lane; c < cols; c += TPR) {
+            let u = exp(student[base + c] * inv_t - lse.x) - params.inv_cols;
+            let v = exp(teacher[base + c] * inv_t - lse.y) - params.inv_cols;
+            sums += vec4<f32>(u * v, u * u, v * v, 0.0);
+        }
+    }
+    let total = seg_sum(lid, sums);
+
+    if in_batch && lane == 0u {
+        let norm_u = sqrt(total.y);
+        let norm_v = sqrt(total.z);
+        let n = norm_u * norm_v + 1e-8;
+        var k = 0.0;
+        if norm_u > 0.0 {
+            k = total.x * norm_v / (norm_u * n * n);
+        }
+        row_stats[row] = vec4<f32>(lse.x, lse.y, 1.0 / n, k);
+        partials[row] = 1.0 - total.x / n;
+    }
+}

@@ -1,0 +1,76 @@
+// Shared WGSL, prepended to every kernel by `src/shaders.rs`.
+//
+// Strategy: a workgroup of WG lanes is cut into segments of TPR lanes ("threads per row"); each
+// segment owns one row (WG / TPR rows per workgroup). TPR is a pipeline-overridable constant, a
+// power of two dividing WG: TPR = WG is "one workgroup per row", small TPR is "several rows per
+// workgroup" for small C. The reduction operator (sum, or the merge of softmax statistics) is
+// separate from that strategy: each `seg_*` function reduces within a segment with a fixed tree.
+//
+// Uniformity: every `seg_*` function contains barriers, so it must be called by every lane of the
+// workgroup, in workgroup-uniform control flow. The tree loops depend only on TPR (an override
+// constant), never on data or on the lane.
+//
+// Determinism: each lane folds its strided elements in increasing index order, then the tree
+// folds lanes in a fixed pattern. No atomics: the same input gives the same bits.
+
+const WG: u32 = 256u;
+override TPR: u32 = 256u;
+
+// The most negative finite f32: the start of a running max (no -inf literal in WGSL).
+const NEG_BIG: f32 = -3.4028235e38;
+
+var<workgroup> red: array<vec4<f32>, WG>;
+
+// Index of the row owned by this lane's segment. Workgroups are laid out in a 2D grid of
+// `groups_x` columns so that more than 65535 workgroups can be launched.
+fn segment_row(wid: vec3<u32>, groups_x: u32, lid: u32) -> u32 {
+    return (wid.x + wid.y * groups_x) * (WG / TPR) + lid / TPR;
+}
+
+// Sum of `x` over the lanes of this segment (all four components at once).
+fn seg_sum(lid: u32, x: vec4<f32>) -> vec4<f32> {
+    let lane = lid % TPR;
+    red[lid] = x;
+    workgroupBarrier();
+    for (var stride = TPR / 2u; stride > 0u; stride = stride / 2u) {
+        if lane < stride {
+            red[lid] = red[lid] + red[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    let total = red[lid - lane];
+    workgroupBarrier();
+    return total;
+}
+
+// Online softmax statistics: (running max m, sum of exp(x - m)).
+fn lse_push(acc: vec2<f32>, x: f32) -> vec2<f32> {
+    if x > acc.x {
+        return vec2<f32>(x, acc.y * exp(acc.x - x) + 1.0);
+    }
+    return vec2<f32>(acc.x, acc.y + exp(x - acc.x));
+}
+
+fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+    let m = max(a.x, b.x);
+    return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+// Merges two pairs of softmax statistics, (m, s) in .xy and in .zw, over the segment, and
+// returns the two log-sum-exps (m + log s).
+fn seg_lse2(lid: u32, x: vec4<f32>) -> vec2<f32> {
+    let lane = lid % TPR;
+    red[lid] = x;
+    workgroupBarrier();
+    for (var stride = TPR / 2u; stride > 0u; stride = stride / 2u) {
+        if lane < stride {
+            let a = red[lid];
+            let b = red[lid + stride];
+            red[lid] = vec4<f32>(lse_merge(a.xy, b.xy), lse_merge(a.zw, b.zw));
+        }
+        workgroupBarrier();
+    }
+    let total = red[lid - lane];
+    workgroupBarrier();
+    return vec2<f32>(total.x + log(total.y), total.z + log(total.w));
+}

@@ -1,0 +1,332 @@
+//! The `wgpu-distill` command line: `info`, `eval`, and, with no arguments, a self-check that
+//! evaluates every loss on the GPU and with the float64 reference.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use wgpu_distill::losses::LOSS_NAMES;
+use wgpu_distill::{
+    npy, reference, synthetic, BackendChoice, DistParams, Error, GpuContext, Inputs, KlParams,
+    LossSpec,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "wgpu-distill",
+    version,
+    about = "Knowledge-distillation losses and their gradients on the GPU (wgpu)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List adapters, the chosen backend, its features and limits.
+    Info {
+        #[arg(long, default_value = "auto")]
+        backend: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate a loss (and its gradient) on .npy inputs.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// One of: kl dist.
+    loss: String,
+    #[arg(long)]
+    student: PathBuf,
+    #[arg(long)]
+    teacher: PathBuf,
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    #[arg(long)]
+    temperature: Option<f64>,
+    #[arg(long)]
+    beta: Option<f64>,
+    #[arg(long)]
+    gamma: Option<f64>,
+    #[arg(long)]
+    alpha: Option<f64>,
+    #[arg(long)]
+    p: Option<f64>,
+    #[arg(long)]
+    distance_weight: Option<f64>,
+    #[arg(long)]
+    angle_weight: Option<f64>,
+    #[arg(long)]
+    denominator: Option<String>,
+    /// Write ∂L/∂student here (float32 .npy, the student's shape).
+    #[arg(long)]
+    grad_out: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// Print one JSON object as the last line of stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    // Never a backtrace: whatever escapes is reported as one line.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        eprintln!("wgpu-distill: internal error: {}", msg.lines().next().unwrap_or(""));
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind::*;
+            if matches!(e.kind(), DisplayHelp | DisplayVersion) {
+                print!("{e}");
+                return ExitCode::SUCCESS;
+            }
+            let text = e.to_string();
+            eprintln!("wgpu-distill: {}", text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        None => self_check(),
+        Some(Command::Info { backend, json }) => info(&backend, json),
+        Some(Command::Eval(args)) => eval(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wgpu-distill: {}", e.to_string().lines().next().unwrap_or(""));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_backend(name: &str) -> Result<BackendChoice, Error> {
+    name.parse()
+}
+
+fn info(backend: &str, json: bool) -> Result<(), Error> {
+    let choice = parse_backend(backend)?;
+    let adapters = wgpu_distill::list_adapters(if choice == BackendChoice::Cpu {
+        BackendChoice::Auto
+    } else {
+        choice
+    });
+    if !json {
+        println!("adapters:");
+        for a in &adapters {
+            println!("  {} ({}, {}, {})", a.name, a.backend, a.device_type, a.driver);
+        }
+        if adapters.is_empty() {
+            println!("  none: {}", wgpu_distill::NO_ADAPTER_HELP);
+        }
+    }
+    if choice == BackendChoice::Cpu {
+        if json {
+            println!("{}", serde_json::json!({"backend": "cpu", "adapter": "float64 reference"}));
+        } else {
+            println!("chosen: cpu (float64 reference)");
+        }
+        return Ok(());
+    }
+    let ctx = GpuContext::new(choice)?;
+    let features = ctx.device().features();
+    let limits = ctx.device().limits();
+    let summary = ctx.adapter_summary();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "backend": ctx.backend_name(),
+                "adapter": summary.name,
+                "device_type": summary.device_type,
+                "driver": summary.driver,
+                "features": format!("{features:?}"),
+                "max_storage_buffer_binding_size": limits.max_storage_buffer_binding_size,
+                "max_buffer_size": limits.max_buffer_size,
+                "min_storage_buffer_offset_alignment": limits.min_storage_buffer_offset_alignment,
+                "max_compute_workgroups_per_dimension": limits.max_compute_workgroups_per_dimension,
+                "max_compute_invocations_per_workgroup": limits.max_compute_invocations_per_workgroup,
+                "max_storage_buffers_per_shader_stage": limits.max_storage_buffers_per_shader_stage,
+            })
+        );
+    } else {
+        println!(
+            "chosen: {} ({}, {})",
+            summary.name,
+            ctx.backend_name(),
+            summary.device_type
+        );
+        println!("features: {features:?}");
+        println!(
+            "limits: max_storage_buffer_binding_size {} B, max_buffer_size {} B, \
+             min_storage_buffer_offset_alignment {}, max workgroups/dim {}, \
+             invocations/workgroup {}, storage buffers/stage {}",
+            limits.max_storage_buffer_binding_size,
+            limits.max_buffer_size,
+            limits.min_storage_buffer_offset_alignment,
+            limits.max_compute_workgroups_per_dimension,
+            limits.max_compute_invocations_per_workgroup,
+            limits.max_storage_buffers_per_shader_stage,
+        );
+    }
+    Ok(())
+}
+
+/// Builds the loss from its name and the flags; flags that do not apply are refused.
+fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
+    let reject = |flag: &str, given: bool| -> Result<(), Error> {
+        if given {
+            return Err(Error::Param(format!("--{flag} does not apply to loss {}", args.loss)));
+        }
+        Ok(())
+    };
+    reject("labels", args.labels.is_some())?;
+    reject("alpha", args.alpha.is_some())?;
+    reject("p", args.p.is_some())?;
+    reject("distance-weight", args.distance_weight.is_some())?;
+    reject("angle-weight", args.angle_weight.is_some())?;
+    reject("denominator", args.denominator.is_some())?;
+    match args.loss.as_str() {
+        "kl" => {
+            reject("beta", args.beta.is_some())?;
+            reject("gamma", args.gamma.is_some())?;
+            Ok(LossSpec::Kl(KlParams {
+                temperature: args.temperature.unwrap_or(1.0),
+            }))
+        }
+        "dist" => {
+            let d = DistParams::default();
+            Ok(LossSpec::Dist(DistParams {
+                temperature: args.temperature.unwrap_or(d.temperature),
+                beta: args.beta.unwrap_or(d.beta),
+                gamma: args.gamma.unwrap_or(d.gamma),
+            }))
+        }
+        other => Err(Error::Param(format!(
+            "unknown loss '{other}' (available: {})",
+            LOSS_NAMES.join(", ")
+        ))),
+    }
+}
+
+fn eval(args: &EvalArgs) -> Result<(), Error> {
+    let choice = parse_backend(&args.backend)?;
+    let spec = loss_spec(args)?;
+    let (shape, student) = npy::read_floats(&args.student)?;
+    let (teacher_shape, teacher) = npy::read_floats(&args.teacher)?;
+    if shape != teacher_shape {
+        return Err(Error::Shape(format!(
+            "student {} has shape {shape:?} but teacher {} has shape {teacher_shape:?}",
+            args.student.display(),
+            args.teacher.display()
+        )));
+    }
+    let inputs = Inputs::new(&student, &teacher, &shape);
+    let want_grad = args.grad_out.is_some();
+    let start = Instant::now();
+    let (loss, grad, backend, adapter) = if choice == BackendChoice::Cpu {
+        let out = reference::evaluate(&spec, &inputs)?;
+        let grad = out.grad.iter().map(|&g| g as f32).collect::<Vec<_>>();
+        (out.loss, Some(grad), "cpu".to_string(), "float64 reference".to_string())
+    } else {
+        let ctx = GpuContext::new(choice)?;
+        let out = ctx.evaluate(&spec, &inputs, want_grad)?;
+        (
+            f64::from(out.loss),
+            out.grad,
+            ctx.backend_name().to_string(),
+            ctx.adapter_summary().name,
+        )
+    };
+    let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+    if let (Some(path), Some(grad)) = (&args.grad_out, &grad) {
+        npy::write_f32(path, &shape, grad)?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "loss": loss,
+                "name": spec.name(),
+                "shape": shape,
+                "backend": backend,
+                "adapter": adapter,
+                "grad_out": args.grad_out.as_ref().map(|p| p.display().to_string()),
+                "wall_ms": elapsed_ms,
+            })
+        );
+    } else {
+        println!("{} loss = {loss:.9} ({backend}: {adapter}, {elapsed_ms:.1} ms)", spec.name());
+    }
+    Ok(())
+}
+
+/// The main job: every loss, a few realistic shapes, GPU against the float64 reference.
+fn self_check() -> Result<(), Error> {
+    let ctx = GpuContext::new(BackendChoice::Auto)?;
+    let summary = ctx.adapter_summary();
+    println!(
+        "wgpu-distill self-check on {} ({}, {})",
+        summary.name,
+        ctx.backend_name(),
+        summary.device_type
+    );
+    println!(
+        "{:<6} {:>11} {:>15} {:>15} {:>10} {:>14} {:>10}",
+        "loss", "shape", "gpu", "reference", "rel err", "grad err/max", "gpu ms"
+    );
+    let shapes = [(64usize, 100usize), (256, 1000), (32, 32000)];
+    let specs = [
+        LossSpec::Kl(KlParams { temperature: 4.0 }),
+        LossSpec::Dist(DistParams::default()),
+    ];
+    let mut worst: f64 = 0.0;
+    for spec in &specs {
+        for (i, &(b, c)) in shapes.iter().enumerate() {
+            let (student, teacher) = synthetic::logit_pair(42 + i as u64, b, c, 3.0);
+            let shape = [b, c];
+            let inputs = Inputs::new(&student, &teacher, &shape);
+            ctx.evaluate(spec, &inputs, true)?; // warm-up: pipelines, allocation
+            let start = Instant::now();
+            let gpu = ctx.evaluate(spec, &inputs, true)?;
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            let cpu = reference::evaluate(spec, &inputs)?;
+            let rel = (f64::from(gpu.loss) - cpu.loss).abs() / cpu.loss.abs().max(1e-30);
+            let grad = gpu.grad.unwrap_or_default();
+            let max_ref = cpu.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+            let max_err = grad
+                .iter()
+                .zip(&cpu.grad)
+                .fold(0.0f64, |m, (g, r)| m.max((f64::from(*g) - r).abs()));
+            let grad_rel = max_err / max_ref.max(1e-30);
+            worst = worst.max(rel).max(grad_rel);
+            println!(
+                "{:<6} {:>11} {:>15.8} {:>15.8} {:>10.2e} {:>14.2e} {:>10.2}",
+                spec.name(),
+                format!("{b}x{c}"),
+                gpu.loss,
+                cpu.loss,
+                rel,
+                grad_rel,
+                ms
+            );
+        }
+    }
+    if worst > 1e-3 {
+        return Err(Error::Device(format!(
+            "self-check failed: worst relative error {worst:.2e} exceeds 1e-3"
+        )));
+    }
+    println!("all within tolerance (worst relative error {worst:.2e}); 'gpu ms' is wall time per host call");
+    Ok(())
+}

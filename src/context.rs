@@ -1,0 +1,577 @@
+//! `GpuContext`: the adapter, device and queue the kernels run on, the cached pipelines, and the
+//! small scratch buffers shared by calls. Either the library creates the device
+//! ([`GpuContext::new`]) or it borrows the caller's ([`GpuContext::from_device`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use wgpu::util::DeviceExt;
+
+use crate::error::{Error, Result};
+use crate::shaders::{BindingKind, Kernel, WORKGROUP_SIZE};
+
+/// Which backend to run on. `Cpu` selects the float64 reference and has no GPU context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    /// The best adapter found: discrete, then integrated, then software; Vulkan, Metal and DX12
+    /// before GL. The environment variable `WGPU_DISTILL_BACKEND` overrides it.
+    #[default]
+    Auto,
+    Vulkan,
+    Gl,
+    Metal,
+    Dx12,
+    /// The float64 CPU reference (no adapter).
+    Cpu,
+}
+
+impl std::str::FromStr for BackendChoice {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "auto" => Self::Auto,
+            "vulkan" | "vk" => Self::Vulkan,
+            "gl" | "gles" | "opengl" => Self::Gl,
+            "metal" => Self::Metal,
+            "dx12" | "d3d12" => Self::Dx12,
+            "cpu" | "reference" => Self::Cpu,
+            other => {
+                return Err(Error::Param(format!(
+                    "unknown backend '{other}' (expected auto, vulkan, gl, metal, dx12 or cpu)"
+                )))
+            }
+        })
+    }
+}
+
+impl BackendChoice {
+    /// The wgpu backends this choice may use.
+    pub fn wgpu_backends(self) -> wgpu::Backends {
+        match self {
+            Self::Auto => wgpu::Backends::all(),
+            Self::Vulkan => wgpu::Backends::VULKAN,
+            Self::Gl => wgpu::Backends::GL,
+            Self::Metal => wgpu::Backends::METAL,
+            Self::Dx12 => wgpu::Backends::DX12,
+            Self::Cpu => wgpu::Backends::empty(),
+        }
+    }
+
+    /// Lower-case name, as the command line spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Vulkan => "vulkan",
+            Self::Gl => "gl",
+            Self::Metal => "metal",
+            Self::Dx12 => "dx12",
+            Self::Cpu => "cpu",
+        }
+    }
+}
+
+/// How rows are spread over a workgroup. `None` fields are chosen from the shape and device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Strategy {
+    /// Lanes per row: a power of two from 1 to 256. 256 is one workgroup per row; smaller
+    /// values put several rows in one workgroup (for small C).
+    pub threads_per_row: Option<u32>,
+    /// Rows per tile of DIST's column statistics.
+    pub tile_rows: Option<u32>,
+}
+
+impl Strategy {
+    /// Lanes per row for `cols` classes: enough lanes for about four elements each.
+    pub fn threads_per_row_for(&self, cols: usize) -> u32 {
+        self.threads_per_row.unwrap_or_else(|| {
+            let quarter = cols.div_ceil(4).max(1);
+            (quarter.next_power_of_two() as u32).clamp(4, WORKGROUP_SIZE)
+        })
+    }
+
+    /// Rows per column tile for DIST.
+    pub fn tile_rows_for(&self, rows: usize) -> u32 {
+        self.tile_rows
+            .unwrap_or_else(|| (rows.div_ceil(64).next_power_of_two() as u32).clamp(16, 1024))
+    }
+
+    fn validate(&self) -> Result<()> {
+        if let Some(t) = self.threads_per_row {
+            if !t.is_power_of_two() || t > WORKGROUP_SIZE {
+                return Err(Error::Param(format!(
+                    "threads_per_row must be a power of two from 1 to {WORKGROUP_SIZE}, got {t}"
+                )));
+            }
+        }
+        if self.tile_rows == Some(0) {
+            return Err(Error::Param("tile_rows must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A pipeline with the layout its bind groups are made from.
+pub(crate) struct CachedPipeline {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+#[derive(Default)]
+struct Caches {
+    modules: HashMap<&'static str, wgpu::ShaderModule>,
+    pipelines: HashMap<(&'static str, &'static str, u32), Arc<CachedPipeline>>,
+    scratch: HashMap<&'static str, wgpu::Buffer>,
+}
+
+/// The device the kernels run on, with its pipelines and scratch buffers.
+///
+/// `GpuContext` is `Send + Sync`: one context can serve several threads.
+pub struct GpuContext {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    strategy: Strategy,
+    caches: Mutex<Caches>,
+    /// Set by the device-lost callback (devices the library created).
+    lost: Arc<Mutex<Option<String>>>,
+    /// Errors no scope caught (devices the library created): reported, never panicked on.
+    uncaptured: Arc<Mutex<Option<String>>>,
+    /// Longest wait for the GPU before a call gives up with `Error::Device`.
+    timeout: Duration,
+}
+
+/// What `info` prints about one adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+}
+
+fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
+    AdapterSummary {
+        name: info.name.clone(),
+        backend: info.backend.to_str().to_string(),
+        device_type: format!("{:?}", info.device_type),
+        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+    }
+}
+
+fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter wgpu finds for `backends` (for `info` and for choosing).
+pub fn list_adapters(choice: BackendChoice) -> Vec<AdapterSummary> {
+    let instance = new_instance(choice.wgpu_backends());
+    pollster::block_on(instance.enumerate_adapters(choice.wgpu_backends()))
+        .iter()
+        .map(|a| summary(&a.get_info()))
+        .collect()
+}
+
+fn adapter_rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    let backend = match info.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    };
+    (kind, backend)
+}
+
+/// The message a GPU test or the command line shows when no adapter is found.
+pub const NO_ADAPTER_HELP: &str = "no GPU adapter found; on Linux without a GPU driver install \
+Mesa's software drivers: apt-get install -y mesa-vulkan-drivers libegl1 libgl1-mesa-dri";
+
+impl GpuContext {
+    /// Creates a device on the chosen backend (blocking).
+    pub fn new(choice: BackendChoice) -> Result<Self> {
+        pollster::block_on(Self::new_async(choice))
+    }
+
+    /// Creates a device on the chosen backend.
+    pub async fn new_async(choice: BackendChoice) -> Result<Self> {
+        let choice = match (choice, std::env::var("WGPU_DISTILL_BACKEND")) {
+            (BackendChoice::Auto, Ok(name)) => name.parse()?,
+            (c, _) => c,
+        };
+        if choice == BackendChoice::Cpu {
+            return Err(Error::Param(
+                "the cpu backend is the float64 reference and has no GPU context".into(),
+            ));
+        }
+        let backends = choice.wgpu_backends();
+        let instance = new_instance(backends);
+        let mut adapters = instance.enumerate_adapters(backends).await;
+        adapters.sort_by_key(|a| adapter_rank(&a.get_info()));
+        let adapter = adapters.into_iter().next().ok_or_else(|| {
+            Error::Device(format!("backend {}: {NO_ADAPTER_HELP}", choice.name()))
+        })?;
+        let info = adapter.get_info();
+        let wanted = wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+            | wgpu::Features::SUBGROUP;
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgpu-distill"),
+                required_features: adapter.features() & wanted,
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Device(format!("{} ({:?}): {e}", info.name, info.backend)))?;
+        let ctx = Self::wrap(device, queue, info)?;
+        let lost = ctx.lost.clone();
+        ctx.device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut slot) = lost.lock() {
+                *slot = Some(format!("device lost ({reason:?}): {message}"));
+            }
+        });
+        let uncaptured = ctx.uncaptured.clone();
+        ctx.device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            if let Ok(mut slot) = uncaptured.lock() {
+                slot.get_or_insert_with(|| describe(&error));
+            }
+        }));
+        Ok(ctx)
+    }
+
+    /// Borrows the caller's device and queue (embedding). The library never submits to this
+    /// queue on the embedding path ([`GpuContext::record`]); the host-slice calls do.
+    pub fn from_device(device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Self> {
+        Self::wrap(device.clone(), queue.clone(), device.adapter_info())
+    }
+
+    fn wrap(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Result<Self> {
+        let limits = device.limits();
+        if limits.max_compute_invocations_per_workgroup < WORKGROUP_SIZE
+            || limits.max_compute_workgroup_size_x < WORKGROUP_SIZE
+        {
+            return Err(Error::Limit(format!(
+                "{} allows {} invocations per workgroup; the kernels need {WORKGROUP_SIZE}",
+                info.name, limits.max_compute_invocations_per_workgroup
+            )));
+        }
+        if limits.max_storage_buffers_per_shader_stage < 5 {
+            return Err(Error::Limit(format!(
+                "{} allows {} storage buffers per shader stage; the kernels need 5",
+                info.name, limits.max_storage_buffers_per_shader_stage
+            )));
+        }
+        Ok(Self {
+            device,
+            queue,
+            info,
+            strategy: Strategy::default(),
+            caches: Mutex::new(Caches::default()),
+            lost: Arc::new(Mutex::new(None)),
+            uncaptured: Arc::new(Mutex::new(None)),
+            timeout: Duration::from_secs(120),
+        })
+    }
+
+    /// Forces a strategy (tests use it to cover every path); `Strategy::default()` chooses.
+    pub fn set_strategy(&mut self, strategy: Strategy) -> Result<()> {
+        strategy.validate()?;
+        self.strategy = strategy;
+        Ok(())
+    }
+
+    /// The strategy in force.
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// Longest wait for a submission before a host call fails with `Error::Device`.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// Adapter name and backend, for reports.
+    pub fn adapter_summary(&self) -> AdapterSummary {
+        summary(&self.info)
+    }
+
+    /// Lower-case backend name ("vulkan", "gl", ...).
+    pub fn backend_name(&self) -> &'static str {
+        match self.info.backend {
+            wgpu::Backend::Vulkan => "vulkan",
+            wgpu::Backend::Gl => "gl",
+            wgpu::Backend::Metal => "metal",
+            wgpu::Backend::Dx12 => "dx12",
+            wgpu::Backend::BrowserWebGpu => "webgpu",
+            _ => "noop",
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Caches> {
+        // A panic while holding the lock cannot leave the maps inconsistent (inserts only).
+        self.caches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fails with `Error::Device` if the device was lost, or `Error::Validation` if an error
+    /// escaped every scope since the last check.
+    pub(crate) fn check_health(&self) -> Result<()> {
+        if let Some(msg) = self.lost.lock().ok().and_then(|s| s.clone()) {
+            return Err(Error::Device(msg));
+        }
+        if let Some(msg) = self.uncaptured.lock().ok().and_then(|mut s| s.take()) {
+            return Err(Error::Validation(msg));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes and turns what they caught
+    /// into typed errors.
+    pub(crate) fn scoped<T>(&self, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let value = f();
+        let validation_error = pollster::block_on(validation.pop());
+        let oom_error = pollster::block_on(oom.pop());
+        if let Some(e) = validation_error {
+            return Err(Error::Validation(format!("{what}: {}", describe(&e))));
+        }
+        if let Some(e) = oom_error {
+            return Err(Error::Device(format!("{what}: out of memory: {}", describe(&e))));
+        }
+        value
+    }
+
+    /// The pipeline for `kernel` with `threads_per_row` lanes per row, created once.
+    pub(crate) fn pipeline(
+        &self,
+        kernel: &Kernel,
+        threads_per_row: u32,
+    ) -> Result<Arc<CachedPipeline>> {
+        let key = (kernel.file, kernel.entry, threads_per_row);
+        if let Some(p) = self.lock().pipelines.get(&key) {
+            return Ok(p.clone());
+        }
+        let created = self.scoped(&format!("creating {}::{}", kernel.file, kernel.entry), || {
+            let mut caches = self.lock();
+            let module = caches
+                .modules
+                .entry(kernel.file)
+                .or_insert_with(|| {
+                    self.device
+                        .create_shader_module(wgpu::ShaderModuleDescriptor {
+                            label: Some(kernel.file),
+                            source: wgpu::ShaderSource::Wgsl(kernel.module_source().into()),
+                        })
+                })
+                .clone();
+            drop(caches);
+            let layout = self.bind_group_layout(kernel);
+            let pipeline_layout =
+                self.device
+                    .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                        label: Some(kernel.entry),
+                        bind_group_layouts: &[Some(&layout)],
+                        immediate_size: 0,
+                    });
+            let constants = [("TPR", threads_per_row as f64)];
+            let pipeline = self
+                .device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(kernel.entry),
+                    layout: Some(&pipeline_layout),
+                    module: &module,
+                    entry_point: Some(kernel.entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: None,
+                });
+            Ok(Arc::new(CachedPipeline { pipeline, layout }))
+        })?;
+        self.lock().pipelines.insert(key, created.clone());
+        Ok(created)
+    }
+
+    /// The bind group layout the Rust side declares for `kernel` (compared with the WGSL's
+    /// reflected bindings in `tests/shaders.rs`).
+    pub fn bind_group_layout(&self, kernel: &Kernel) -> wgpu::BindGroupLayout {
+        let entries: Vec<_> = layout_entries(kernel);
+        self.device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(kernel.entry),
+                entries: &entries,
+            })
+    }
+
+    /// A scratch buffer of at least `bytes`, shared by the calls of this context. Reuse is safe:
+    /// wgpu orders the passes that touch it, within one encoder and across submissions.
+    pub(crate) fn scratch(&self, name: &'static str, bytes: u64) -> wgpu::Buffer {
+        let bytes = bytes.max(16).next_multiple_of(16);
+        let mut caches = self.lock();
+        if let Some(b) = caches.scratch.get(name) {
+            if b.size() >= bytes {
+                return b.clone();
+            }
+        }
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(name),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        caches.scratch.insert(name, buffer.clone());
+        buffer
+    }
+
+    /// A uniform buffer holding one call's parameters. Filled at creation (not by
+    /// `queue.write_buffer`), so two calls recorded into one encoder keep their own values.
+    pub(crate) fn params_buffer(&self, bytes: &[u8]) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("wgpu-distill params"),
+                contents: bytes,
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+    }
+
+    /// Waits for `index` and maps `staging` for reading, blocking at most the context's timeout.
+    pub(crate) fn read_back(
+        &self,
+        staging: &wgpu::Buffer,
+        index: wgpu::SubmissionIndex,
+    ) -> Result<Vec<u8>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: Some(self.timeout),
+            })
+            .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
+        self.check_health()?;
+        match rx.recv_timeout(self.timeout) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Error::Device(format!("mapping the result: {e}"))),
+            Err(_) => return Err(Error::Device("mapping the result timed out".into())),
+        }
+        let bytes = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Device(format!("reading the result: {e}")))?
+            .to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+
+    /// Async twin of `read_back`: drives the device with non-blocking polls, yielding to the
+    /// executor between them, so it never blocks the executor's thread.
+    pub(crate) async fn read_back_async(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
+        let (tx, mut rx) = futures::channel::oneshot::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        let start = std::time::Instant::now();
+        let mapped = loop {
+            self.device
+                .poll(wgpu::PollType::Poll)
+                .map_err(|e| Error::Device(format!("polling the GPU: {e}")))?;
+            self.check_health()?;
+            match rx.try_recv() {
+                Ok(Some(r)) => break r,
+                Ok(None) => {}
+                Err(_) => return Err(Error::Device("the mapping callback was dropped".into())),
+            }
+            if start.elapsed() > self.timeout {
+                return Err(Error::Device("waiting for the GPU timed out".into()));
+            }
+            YieldNow(false).await;
+        };
+        mapped.map_err(|e| Error::Device(format!("mapping the result: {e}")))?;
+        let bytes = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Device(format!("reading the result: {e}")))?
+            .to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+}
+
+/// A wgpu error with its chain of causes on one line.
+pub(crate) fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Layout entries of `kernel`'s group 0, from its binding table.
+pub fn layout_entries(kernel: &Kernel) -> Vec<wgpu::BindGroupLayoutEntry> {
+    kernel
+        .bindings
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match kind {
+                    BindingKind::Uniform => wgpu::BufferBindingType::Uniform,
+                    BindingKind::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
+                    BindingKind::ReadWrite => {
+                        wgpu::BufferBindingType::Storage { read_only: false }
+                    }
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect()
+}
+
+/// Returns `Pending` once, waking itself: lets the executor run other tasks.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}

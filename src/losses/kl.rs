@@ -1,0 +1,90 @@
+//! KL divergence with temperature (Hinton KD).
+//!
+//! Shader: `shaders/kl.wgsl` (per-row terms and gradient) then `shaders/finish.wgsl`.
+//! Reference: `src/reference/kl.rs`.
+
+use crate::context::GpuContext;
+use crate::error::Result;
+use crate::losses::BoundIo;
+use crate::record::{finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform};
+use crate::shaders::KL_ROWS;
+use crate::tensor::LogitShape;
+
+/// Parameters of the KL loss.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KlParams {
+    /// Softmax temperature T (> 0). ImageNet recipes use 1, CIFAR recipes 4.
+    pub temperature: f64,
+}
+
+impl Default for KlParams {
+    fn default() -> Self {
+        Self { temperature: 1.0 }
+    }
+}
+
+/// Mirrors `KlParams` in `shaders/kl.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct KlUniform {
+    rows: u32,
+    cols: u32,
+    groups_x: u32,
+    write_grad: u32,
+    inv_t: f32,
+    grad_scale: f32,
+    _pad: [f32; 2],
+}
+
+pub(crate) fn record(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    params: &KlParams,
+    shape: LogitShape,
+    io: &BoundIo<'_>,
+) -> Result<()> {
+    let t = params.temperature;
+    let b = shape.rows as f64;
+    let threads_per_row = ctx.strategy().threads_per_row_for(shape.cols);
+    let groups = row_grid(shape.rows, threads_per_row)?;
+    let row_loss = ctx.scratch("kl.row_loss", shape.rows as u64 * 4);
+    let uniform = ctx.params_buffer(bytemuck::bytes_of(&KlUniform {
+        rows: shape.rows as u32,
+        cols: shape.cols as u32,
+        groups_x: groups[0],
+        write_grad: io.grad.is_some() as u32,
+        inv_t: (1.0 / t) as f32,
+        grad_scale: (t / b) as f32,
+        _pad: [0.0; 2],
+    }));
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform {
+        n0: shape.rows as u32,
+        n1: 0,
+        _pad: [0; 2],
+        scale0: (t * t / b) as f32,
+        scale1: 0.0,
+        _pad2: [0.0; 2],
+    }));
+    // Without a gradient the shader never writes binding 4; a placeholder fills it.
+    let placeholder = ctx.scratch("unused gradient", 16);
+    let grad = match &io.grad {
+        Some(g) => wgpu::BindingResource::Buffer(g.clone()),
+        None => whole(&placeholder),
+    };
+    let dispatches = vec![
+        Dispatch {
+            kernel: KL_ROWS,
+            threads_per_row,
+            resources: vec![
+                whole(&uniform),
+                wgpu::BindingResource::Buffer(io.student.clone()),
+                wgpu::BindingResource::Buffer(io.teacher.clone()),
+                whole(&row_loss),
+                grad,
+            ],
+            groups,
+        },
+        finish_dispatch(&finish, &row_loss, io.loss.clone()),
+    ];
+    record_dispatches(ctx, encoder, "kl", dispatches, None)
+}

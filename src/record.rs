@@ -1,0 +1,130 @@
+//! Recording: turns a list of dispatches (kernel, strategy, bindings, grid) into one compute pass
+//! in the caller's encoder, with every wgpu error captured by an error scope.
+
+use crate::context::GpuContext;
+use crate::error::{Error, Result};
+use crate::shaders::{Kernel, WORKGROUP_SIZE};
+
+/// Most workgroups in one grid dimension.
+pub(crate) const MAX_GROUPS_PER_DIM: u32 = 65535;
+
+/// One dispatch of a kernel.
+pub(crate) struct Dispatch<'a> {
+    pub kernel: Kernel,
+    pub threads_per_row: u32,
+    pub resources: Vec<wgpu::BindingResource<'a>>,
+    pub groups: [u32; 3],
+}
+
+/// A 2D grid of workgroups covering `count` workgroups (x first, then y), as `segment_row`
+/// in `lib/reduce.wgsl` expects.
+pub(crate) fn grid_2d(count: usize, what: &str) -> Result<[u32; 3]> {
+    let count = count.max(1);
+    let x = count.min(MAX_GROUPS_PER_DIM as usize);
+    let y = count.div_ceil(x);
+    if y > MAX_GROUPS_PER_DIM as usize {
+        return Err(Error::Limit(format!(
+            "{what} needs {count} workgroups, more than 65535 x 65535"
+        )));
+    }
+    Ok([x as u32, y as u32, 1])
+}
+
+/// Grid for a row kernel: `rows` rows, `threads_per_row` lanes each.
+pub(crate) fn row_grid(rows: usize, threads_per_row: u32) -> Result<[u32; 3]> {
+    let rows_per_group = (WORKGROUP_SIZE / threads_per_row) as usize;
+    grid_2d(rows.div_ceil(rows_per_group), "the row pass")
+}
+
+/// Grid dimension for one lane per column.
+pub(crate) fn column_groups(cols: usize) -> Result<u32> {
+    let groups = cols.div_ceil(WORKGROUP_SIZE as usize);
+    if groups > MAX_GROUPS_PER_DIM as usize {
+        return Err(Error::Limit(format!(
+            "C = {cols} needs {groups} workgroups of columns, more than 65535"
+        )));
+    }
+    Ok(groups as u32)
+}
+
+/// A buffer bound whole.
+pub(crate) fn whole(buffer: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
+    buffer.as_entire_binding()
+}
+
+/// Records `dispatches`, in order, as one compute pass of `encoder`.
+pub(crate) fn record_dispatches(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    label: &str,
+    dispatches: Vec<Dispatch<'_>>,
+    timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
+) -> Result<()> {
+    let pipelines = dispatches
+        .iter()
+        .map(|d| ctx.pipeline(&d.kernel, d.threads_per_row))
+        .collect::<Result<Vec<_>>>()?;
+    ctx.scoped(label, || {
+        let bind_groups: Vec<_> = dispatches
+            .iter()
+            .zip(&pipelines)
+            .map(|(d, p)| {
+                let entries: Vec<_> = d
+                    .resources
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| wgpu::BindGroupEntry {
+                        binding: i as u32,
+                        resource: r.clone(),
+                    })
+                    .collect();
+                ctx.device()
+                    .create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some(d.kernel.entry),
+                        layout: &p.layout,
+                        entries: &entries,
+                    })
+            })
+            .collect();
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(label),
+            timestamp_writes,
+        });
+        for ((d, p), bg) in dispatches.iter().zip(&pipelines).zip(&bind_groups) {
+            pass.set_pipeline(&p.pipeline);
+            pass.set_bind_group(0, bg, &[]);
+            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+        }
+        Ok(())
+    })
+}
+
+/// Parameters of `finish.wgsl`: loss = scale0 * sum(first n0) + scale1 * sum(next n1).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct FinishUniform {
+    pub n0: u32,
+    pub n1: u32,
+    pub _pad: [u32; 2],
+    pub scale0: f32,
+    pub scale1: f32,
+    pub _pad2: [f32; 2],
+}
+
+/// The finishing dispatch: folds `partials` into `loss`.
+pub(crate) fn finish_dispatch<'a>(
+    params: &'a wgpu::Buffer,
+    partials: &'a wgpu::Buffer,
+    loss: wgpu::BufferBinding<'a>,
+) -> Dispatch<'a> {
+    Dispatch {
+        kernel: crate::shaders::FINISH,
+        threads_per_row: WORKGROUP_SIZE,
+        resources: vec![
+            whole(params),
+            whole(partials),
+            wgpu::BindingResource::Buffer(loss),
+        ],
+        groups: [1, 1, 1],
+    }
+}
