@@ -31,10 +31,21 @@ struct ColumnMoments {
     c_st: f32,
 }
 
+struct RowStats {
+    lse_s: f32,
+    lse_t: f32,
+    mean_s: f32,
+    mean_t: f32,
+    inv_n: f32,
+    k: f32,
+    _pad0: f32,
+    _pad1: f32,
+}
+
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(1) var<storage, read> student: array<f32>;
 @group(0) @binding(2) var<storage, read> teacher: array<f32>;
-@group(0) @binding(3) var<storage, read> row_stats: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read_write> moments: array<ColumnMoments>;
 
 @compute @workgroup_size(WG)
@@ -52,9 +63,9 @@ fn dist_column_partials(
     let last = min(first + params.tile_rows, params.rows);
     var m = ColumnMoments(0u, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (var row = first; row < last; row++) {
-        let lse = row_stats[row].xy;
-        let ys = exp(student[row * cols + col] * params.inv_t - lse.x);
-        let yt = exp(teacher[row * cols + col] * params.inv_t - lse.y);
+        let stats = row_stats[row];
+        let ys = exp(student[row * cols + col] * params.inv_t - stats.lse_s);
+        let yt = exp(teacher[row * cols + col] * params.inv_t - stats.lse_t);
         m.count += 1u;
         let inv_n = 1.0 / f32(m.count);
         let ds = ys - m.mean_s;

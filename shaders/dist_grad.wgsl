@@ -1,7 +1,7 @@
 // DIST, gradient pass: combines the row and column Pearson derivatives and backs them through
 // the softmax, per row:
 //   G[b,c]  = row_weight (v_r/N_b - k_b u_r) + col_weight (v_c/N_c - k_c u_c)
-//             with u_r = ys - 1/C, v_r = yt - 1/C, u_c = ys - mean_b ys[:,c], v_c likewise;
+//             with u_r = ys - mean_c ys[b,:], v_r likewise, u_c = ys - mean_b ys[:,c], v_c likewise;
 //             row_weight = -T^2 beta / B, col_weight = -T^2 gamma / C
 //   grad[b,:] = (1/T) ys (G - <G, ys>)
 // Sweep 1 folds <G, ys> over the segment; sweep 2 writes the gradient.
@@ -19,19 +19,30 @@ struct DistParams {
     col_weight: f32,
 }
 
+struct RowStats {
+    lse_s: f32,
+    lse_t: f32,
+    mean_s: f32,
+    mean_t: f32,
+    inv_n: f32,
+    k: f32,
+    _pad0: f32,
+    _pad1: f32,
+}
+
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(1) var<storage, read> student: array<f32>;
 @group(0) @binding(2) var<storage, read> teacher: array<f32>;
-@group(0) @binding(3) var<storage, read> row_stats: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read> col_stats: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> grad: array<f32>;
 
 // Returns (ys, G) for element (row, col).
-fn upstream(idx: u32, col: u32, row_s: vec4<f32>) -> vec2<f32> {
-    let ys = exp(student[idx] * params.inv_t - row_s.x);
-    let yt = exp(teacher[idx] * params.inv_t - row_s.y);
+fn upstream(idx: u32, col: u32, row_s: RowStats) -> vec2<f32> {
+    let ys = exp(student[idx] * params.inv_t - row_s.lse_s);
+    let yt = exp(teacher[idx] * params.inv_t - row_s.lse_t);
     let col_s = col_stats[col];
-    let d_row = (yt - params.inv_cols) * row_s.z - row_s.w * (ys - params.inv_cols);
+    let d_row = (yt - row_s.mean_t) * row_s.inv_n - row_s.k * (ys - row_s.mean_s);
     let d_col = (yt - col_s.y) * col_s.z - col_s.w * (ys - col_s.x);
     return vec2<f32>(ys, params.row_weight * d_row + params.col_weight * d_col);
 }
@@ -47,7 +58,7 @@ fn dist_grad(
     let cols = params.cols;
     let base = row * cols;
 
-    var row_s = vec4<f32>(0.0);
+    var row_s = RowStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     var dot = 0.0;
     if in_batch {
         row_s = row_stats[row];

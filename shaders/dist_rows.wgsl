@@ -1,9 +1,13 @@
 // DIST, row pass: softmax statistics of each row and the inter-class (row) Pearson term.
-//   ys = softmax(zs/T), yt = softmax(zt/T); u = ys - 1/C, v = yt - 1/C (a softmax row's mean is
-//   exactly 1/C); s = <u, v>; N = |u| |v| + 1e-8; rho = s / N.
+//   ys = softmax(zs/T), yt = softmax(zt/T); u = ys - mean(ys), v = yt - mean(yt);
+//   s = <u, v>; N = |u| |v| + 1e-8; rho = s / N.
+// Three sweeps: (1) online log-sum-exp; (2) the row means, summed as deviations from the row's
+// first element so that a constant row gets a mean equal to its elements and u = 0 exactly
+// (in float32, ys - 1/C would be rounding noise of 1e-8, as large as the eps); (3) centred sums.
 // Writes, per row:
-//   row_stats[b] = (lse_s, lse_t, 1/N, k) with k = s |v| / (|u| N^2) (0 when |u| = 0): what the
-//                  column and gradient passes need to rebuild ys, yt and d(rho)/d(ys) = v/N - k u;
+//   row_stats[b] = lse_s, lse_t, mean ys, mean yt, 1/N, k with k = s |v| / (|u| N^2) (0 when
+//                  |u| = 0): what the column and gradient passes need to rebuild ys, yt and
+//                  d(rho)/d(ys) = v/N - k u;
 //   partials[b]  = 1 - rho (folded by finish.wgsl into the inter term).
 //
 // Uniformity: inactive rows skip loads and stores but reach every barrier; no early return.
@@ -24,7 +28,18 @@ struct DistParams {
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(1) var<storage, read> student: array<f32>;
 @group(0) @binding(2) var<storage, read> teacher: array<f32>;
-@group(0) @binding(3) var<storage, read_write> row_stats: array<vec4<f32>>;
+struct RowStats {
+    lse_s: f32,
+    lse_t: f32,
+    mean_s: f32,
+    mean_t: f32,
+    inv_n: f32,
+    k: f32,
+    _pad0: f32,
+    _pad1: f32,
+}
+
+@group(0) @binding(3) var<storage, read_write> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 
 @compute @workgroup_size(WG)
@@ -50,12 +65,28 @@ fn dist_rows(
     }
     let lse = seg_lse2(lid, stats);
 
+    // Row means, as the first element plus the mean deviation from it.
+    var first = vec2<f32>(0.0);
+    var deviations = vec4<f32>(0.0);
+    if in_batch {
+        first = vec2<f32>(
+            exp(student[base] * inv_t - lse.x),
+            exp(teacher[base] * inv_t - lse.y),
+        );
+        for (var c = lane; c < cols; c += TPR) {
+            let ys = exp(student[base + c] * inv_t - lse.x);
+            let yt = exp(teacher[base + c] * inv_t - lse.y);
+            deviations += vec4<f32>(ys - first.x, yt - first.y, 0.0, 0.0);
+        }
+    }
+    let mean = first + seg_sum(lid, deviations).xy * params.inv_cols;
+
     // (s, |u|^2, |v|^2): centred sums, never raw moments.
     var sums = vec4<f32>(0.0);
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
-            let u = exp(student[base + c] * inv_t - lse.x) - params.inv_cols;
-            let v = exp(teacher[base + c] * inv_t - lse.y) - params.inv_cols;
+            let u = exp(student[base + c] * inv_t - lse.x) - mean.x;
+            let v = exp(teacher[base + c] * inv_t - lse.y) - mean.y;
             sums += vec4<f32>(u * v, u * u, v * v, 0.0);
         }
     }
@@ -69,7 +100,7 @@ fn dist_rows(
         if norm_u > 0.0 {
             k = total.x * norm_v / (norm_u * n * n);
         }
-        row_stats[row] = vec4<f32>(lse.x, lse.y, 1.0 / n, k);
+        row_stats[row] = RowStats(lse.x, lse.y, mean.x, mean.y, 1.0 / n, k, 0.0, 0.0);
         partials[row] = 1.0 - total.x / n;
     }
 }

@@ -75,6 +75,24 @@ pub fn read_floats(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
     Ok((shape, values))
 }
 
+/// Reads any float tensor (`<f2`, `<f4`, `<f8`) as float64: for reference arrays such as the
+/// golden gradients, not for kernel inputs.
+pub fn read_f64(path: &Path) -> Result<(Vec<usize>, Vec<f64>)> {
+    let (npy, shape, ts) = open(path)?;
+    let values = match (ts.type_char(), ts.size_field()) {
+        (TypeChar::Float, 8) => npy.into_vec::<f64>(),
+        (TypeChar::Float, 4) => npy
+            .into_vec::<f32>()
+            .map(|v| v.into_iter().map(f64::from).collect()),
+        (TypeChar::Float, 2) => npy
+            .into_vec::<half::f16>()
+            .map(|v| v.into_iter().map(f64::from).collect()),
+        _ => return Err(io_err(path, format!("dtype {ts} is not a float type"))),
+    }
+    .map_err(|e| io_err(path, format!("reading data: {e}")))?;
+    Ok((shape, values))
+}
+
 /// Reads integer labels (`<i8` or `<i4`). Returns `(shape, values)`.
 pub fn read_labels(path: &Path) -> Result<(Vec<usize>, Vec<i64>)> {
     let (npy, shape, ts) = open(path)?;

@@ -51,6 +51,9 @@ struct DistUniform {
     col_weight: f32,
 }
 
+/// Bytes of one `RowStats` in the shaders (lse_s, lse_t, mean_s, mean_t, 1/N, k, 2 pads).
+const ROW_STATS_BYTES: u64 = 32;
+
 /// Bytes of one `ColumnMoments` in the shaders (count, mean_s, mean_t, m2_s, m2_t, c_st).
 const COLUMN_MOMENTS_BYTES: u64 = 24;
 
@@ -77,8 +80,9 @@ pub(crate) fn record(
     let col_groups = column_groups(cols)?;
     let moments_bytes = tiles as u64 * cols as u64 * COLUMN_MOMENTS_BYTES;
     crate::tensor::check_binding_size(ctx, "DIST column moments", moments_bytes)?;
+    crate::tensor::check_binding_size(ctx, "DIST row statistics", rows as u64 * ROW_STATS_BYTES)?;
 
-    let row_stats = ctx.scratch("dist.row_stats", rows as u64 * 16);
+    let row_stats = ctx.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES);
     let col_stats = ctx.scratch("dist.col_stats", cols as u64 * 16);
     let partials = ctx.scratch("dist.partials", (rows + cols) as u64 * 4);
     let moments = ctx.scratch("dist.moments", moments_bytes);

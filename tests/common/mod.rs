@@ -1,0 +1,124 @@
+//! Shared test helpers: one cached context per backend, golden cases, comparisons.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use wgpu_distill::{npy, BackendChoice, DistParams, GpuContext, KlParams, LossSpec};
+
+/// The GPU backends every GPU test runs on.
+pub const GPU_BACKENDS: [BackendChoice; 2] = [BackendChoice::Vulkan, BackendChoice::Gl];
+
+/// A context for `backend`, created once per test binary. Fails (never skips) without one.
+pub fn gpu(backend: BackendChoice) -> &'static GpuContext {
+    static VULKAN: OnceLock<GpuContext> = OnceLock::new();
+    static GL: OnceLock<GpuContext> = OnceLock::new();
+    let cell = match backend {
+        BackendChoice::Vulkan => &VULKAN,
+        BackendChoice::Gl => &GL,
+        other => panic!("no cached context for {other:?}"),
+    };
+    cell.get_or_init(|| fresh_gpu(backend))
+}
+
+/// A new context (for tests that change its strategy).
+pub fn fresh_gpu(backend: BackendChoice) -> GpuContext {
+    GpuContext::new(backend).unwrap_or_else(|e| {
+        panic!(
+            "{backend:?} adapter required: {e}\n{}",
+            wgpu_distill::NO_ADAPTER_HELP
+        )
+    })
+}
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden")
+}
+
+/// One golden case of `tests/fixtures/golden/manifest.json`.
+pub struct Golden {
+    pub name: String,
+    pub loss: String,
+    pub params: serde_json::Value,
+    pub shape: Vec<usize>,
+    pub expected_loss: f64,
+    pub dir: PathBuf,
+}
+
+impl Golden {
+    pub fn student(&self) -> Vec<f32> {
+        npy::read_floats(&self.dir.join("student.npy")).unwrap().1
+    }
+    pub fn teacher(&self) -> Vec<f32> {
+        npy::read_floats(&self.dir.join("teacher.npy")).unwrap().1
+    }
+    pub fn grad(&self) -> Vec<f64> {
+        npy::read_f64(&self.dir.join("grad_student.npy")).unwrap().1
+    }
+    fn param(&self, key: &str, default: f64) -> f64 {
+        self.params.get(key).and_then(|v| v.as_f64()).unwrap_or(default)
+    }
+    /// The loss spec of this case, for the losses the library implements.
+    pub fn spec(&self) -> Option<LossSpec> {
+        match self.loss.as_str() {
+            "kl" => Some(LossSpec::Kl(KlParams {
+                temperature: self.param("temperature", 1.0),
+            })),
+            "dist" => Some(LossSpec::Dist(DistParams {
+                temperature: self.param("temperature", 1.0),
+                beta: self.param("beta", 1.0),
+                gamma: self.param("gamma", 1.0),
+            })),
+            _ => None,
+        }
+    }
+}
+
+pub fn golden_cases(loss: &str) -> Vec<Golden> {
+    let text = std::fs::read_to_string(fixtures().join("manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases: Vec<Golden> = manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["loss"] == loss)
+        .map(|c| Golden {
+            name: c["name"].as_str().unwrap().to_string(),
+            loss: loss.to_string(),
+            params: c["params"].clone(),
+            shape: c["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect(),
+            expected_loss: c["expected_loss"].as_f64().unwrap(),
+            dir: fixtures().join(c["name"].as_str().unwrap()),
+        })
+        .collect();
+    assert!(!cases.is_empty(), "no golden cases for {loss}");
+    cases
+}
+
+/// SPEC's float32 tolerances: loss within `1e-4` relative, each gradient element within
+/// `1e-3` of the largest reference gradient magnitude.
+pub fn assert_close(what: &str, loss: f64, grad: &[f32], want_loss: f64, want_grad: &[f64]) {
+    let rel = (loss - want_loss).abs() / want_loss.abs().max(1e-12);
+    assert!(
+        rel <= 1e-4,
+        "{what}: loss {loss} vs {want_loss} (relative error {rel:.3e})"
+    );
+    assert_grad_close(what, grad, want_grad, 1e-3);
+}
+
+pub fn assert_grad_close(what: &str, grad: &[f32], want: &[f64], tol: f64) {
+    assert_eq!(grad.len(), want.len(), "{what}: gradient length");
+    let scale = want.iter().fold(0.0f64, |m, g| m.max(g.abs())).max(1e-30);
+    for (i, (g, w)) in grad.iter().zip(want).enumerate() {
+        let err = (f64::from(*g) - w).abs();
+        assert!(
+            err <= tol * scale,
+            "{what}: grad[{i}] = {g} vs {w} (error {err:.3e} > {tol} x max |grad| {scale:.3e})"
+        );
+    }
+}
