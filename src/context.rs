@@ -155,7 +155,9 @@ fn summary(info: &wgpu::AdapterInfo) -> AdapterSummary {
         name: info.name.clone(),
         backend: info.backend.to_str().to_string(),
         device_type: format!("{:?}", info.device_type),
-        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+        driver: format!("{} {}", info.driver, info.driver_info)
+            .trim()
+            .to_string(),
     }
 }
 
@@ -238,11 +240,12 @@ impl GpuContext {
             }
         });
         let uncaptured = ctx.uncaptured.clone();
-        ctx.device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
-            if let Ok(mut slot) = uncaptured.lock() {
-                slot.get_or_insert_with(|| describe(&error));
-            }
-        }));
+        ctx.device
+            .on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+                if let Ok(mut slot) = uncaptured.lock() {
+                    slot.get_or_insert_with(|| describe(&error));
+                }
+            }));
         Ok(ctx)
     }
 
@@ -355,7 +358,10 @@ impl GpuContext {
             return Err(Error::Validation(format!("{what}: {}", describe(&e))));
         }
         if let Some(e) = oom_error {
-            return Err(Error::Device(format!("{what}: out of memory: {}", describe(&e))));
+            return Err(Error::Device(format!(
+                "{what}: out of memory: {}",
+                describe(&e)
+            )));
         }
         value
     }
@@ -370,44 +376,47 @@ impl GpuContext {
         if let Some(p) = self.lock().pipelines.get(&key) {
             return Ok(p.clone());
         }
-        let created = self.scoped(&format!("creating {}::{}", kernel.file, kernel.entry), || {
-            let mut caches = self.lock();
-            let module = caches
-                .modules
-                .entry(kernel.file)
-                .or_insert_with(|| {
+        let created = self.scoped(
+            &format!("creating {}::{}", kernel.file, kernel.entry),
+            || {
+                let mut caches = self.lock();
+                let module = caches
+                    .modules
+                    .entry(kernel.file)
+                    .or_insert_with(|| {
+                        self.device
+                            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                                label: Some(kernel.file),
+                                source: wgpu::ShaderSource::Wgsl(kernel.module_source().into()),
+                            })
+                    })
+                    .clone();
+                drop(caches);
+                let layout = self.bind_group_layout(kernel);
+                let pipeline_layout =
                     self.device
-                        .create_shader_module(wgpu::ShaderModuleDescriptor {
-                            label: Some(kernel.file),
-                            source: wgpu::ShaderSource::Wgsl(kernel.module_source().into()),
-                        })
-                })
-                .clone();
-            drop(caches);
-            let layout = self.bind_group_layout(kernel);
-            let pipeline_layout =
-                self.device
-                    .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                        label: Some(kernel.entry),
-                        bind_group_layouts: &[Some(&layout)],
-                        immediate_size: 0,
-                    });
-            let constants = [("TPR", threads_per_row as f64)];
-            let pipeline = self
-                .device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(kernel.entry),
-                    layout: Some(&pipeline_layout),
-                    module: &module,
-                    entry_point: Some(kernel.entry),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: &constants,
-                        zero_initialize_workgroup_memory: false,
-                    },
-                    cache: None,
-                });
-            Ok(Arc::new(CachedPipeline { pipeline, layout }))
-        })?;
+                        .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                            label: Some(kernel.entry),
+                            bind_group_layouts: &[Some(&layout)],
+                            immediate_size: 0,
+                        });
+                let constants = [("TPR", threads_per_row as f64)];
+                let pipeline =
+                    self.device
+                        .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                            label: Some(kernel.entry),
+                            layout: Some(&pipeline_layout),
+                            module: &module,
+                            entry_point: Some(kernel.entry),
+                            compilation_options: wgpu::PipelineCompilationOptions {
+                                constants: &constants,
+                                zero_initialize_workgroup_memory: false,
+                            },
+                            cache: None,
+                        });
+                Ok(Arc::new(CachedPipeline { pipeline, layout }))
+            },
+        )?;
         self.lock().pipelines.insert(key, created.clone());
         Ok(created)
     }
@@ -545,9 +554,7 @@ pub fn layout_entries(kernel: &Kernel) -> Vec<wgpu::BindGroupLayoutEntry> {
                 ty: match kind {
                     BindingKind::Uniform => wgpu::BufferBindingType::Uniform,
                     BindingKind::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
-                    BindingKind::ReadWrite => {
-                        wgpu::BufferBindingType::Storage { read_only: false }
-                    }
+                    BindingKind::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                 },
                 has_dynamic_offset: false,
                 min_binding_size: None,

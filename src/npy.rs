@@ -21,7 +21,10 @@ fn open(path: &Path) -> Result<(npyz::NpyFile<BufReader<File>>, Vec<usize>, npyz
     let npy = npyz::NpyFile::new(BufReader::new(file))
         .map_err(|e| io_err(path, format!("not a valid .npy file ({e})")))?;
     if npy.order() == npyz::Order::Fortran {
-        return Err(io_err(path, "Fortran-ordered arrays are not supported; save it C-ordered"));
+        return Err(io_err(
+            path,
+            "Fortran-ordered arrays are not supported; save it C-ordered",
+        ));
     }
     let type_str = match npy.dtype() {
         npyz::DType::Plain(ts) => ts,
@@ -39,7 +42,10 @@ fn open(path: &Path) -> Result<(npyz::NpyFile<BufReader<File>>, Vec<usize>, npyz
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| io_err(path, "shape does not fit in memory"))?;
     let item = type_str.num_bytes().unwrap_or(0) as u64;
-    let claimed = npy.shape().iter().try_fold(item, |acc, &d| acc.checked_mul(d));
+    let claimed = npy
+        .shape()
+        .iter()
+        .try_fold(item, |acc, &d| acc.checked_mul(d));
     match claimed {
         Some(bytes) if bytes <= file_len => {}
         _ => {

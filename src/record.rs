@@ -78,12 +78,11 @@ pub(crate) fn record_dispatches(
                         resource: r.clone(),
                     })
                     .collect();
-                ctx.device()
-                    .create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: Some(d.kernel.entry),
-                        layout: &p.layout,
-                        entries: &entries,
-                    })
+                ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(d.kernel.entry),
+                    layout: &p.layout,
+                    entries: &entries,
+                })
             })
             .collect();
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {

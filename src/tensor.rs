@@ -20,7 +20,9 @@ impl LogitShape {
                 rows: *rows,
                 cols: *cols,
             }),
-            [_, _] => Err(Error::Shape(format!("empty logits {dims:?}: B and C must be >= 1"))),
+            [_, _] => Err(Error::Shape(format!(
+                "empty logits {dims:?}: B and C must be >= 1"
+            ))),
             _ => Err(Error::Shape(format!(
                 "logits must have rank 2 (B×C), got rank {} {dims:?}",
                 dims.len()
@@ -76,6 +78,7 @@ impl<'a> BufferRegion<'a> {
         name: &str,
         bytes: u64,
     ) -> Result<wgpu::BufferBinding<'a>> {
+        check_binding_size(ctx, name, bytes)?;
         let limits = ctx.device().limits();
         if !self.buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
             return Err(Error::Buffer(format!(
@@ -84,7 +87,7 @@ impl<'a> BufferRegion<'a> {
             )));
         }
         let align = u64::from(limits.min_storage_buffer_offset_alignment);
-        if self.offset % align != 0 {
+        if !self.offset.is_multiple_of(align) {
             return Err(Error::Buffer(format!(
                 "{name} offset {} is not a multiple of min_storage_buffer_offset_alignment {align}",
                 self.offset
@@ -98,7 +101,6 @@ impl<'a> BufferRegion<'a> {
                 self.buffer.size()
             )));
         }
-        check_binding_size(ctx, name, bytes)?;
         Ok(wgpu::BufferBinding {
             buffer: self.buffer,
             offset: self.offset,

@@ -16,10 +16,20 @@ fn check_library(loss: &str) {
 
         let cpu = reference::evaluate(&spec, &inputs).unwrap();
         let rel = (cpu.loss - case.expected_loss).abs() / case.expected_loss.abs();
-        assert!(rel < 1e-9, "{}: reference loss {} vs {}", case.name, cpu.loss, case.expected_loss);
+        assert!(
+            rel < 1e-9,
+            "{}: reference loss {} vs {}",
+            case.name,
+            cpu.loss,
+            case.expected_loss
+        );
         let scale = want_grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         for (g, w) in cpu.grad.iter().zip(&want_grad) {
-            assert!((g - w).abs() <= 1e-9 * scale.max(1.0), "{}: reference gradient", case.name);
+            assert!(
+                (g - w).abs() <= 1e-9 * scale.max(1.0),
+                "{}: reference gradient",
+                case.name
+            );
         }
 
         for backend in GPU_BACKENDS {
@@ -32,7 +42,12 @@ fn check_library(loss: &str) {
                 &want_grad,
             );
             let loss_only = gpu(backend).evaluate(&spec, &inputs, false).unwrap();
-            assert_eq!(loss_only.loss.to_bits(), out.loss.to_bits(), "{}: loss without gradient", case.name);
+            assert_eq!(
+                loss_only.loss.to_bits(),
+                out.loss.to_bits(),
+                "{}: loss without gradient",
+                case.name
+            );
             assert!(loss_only.grad.is_none());
         }
     }

@@ -33,7 +33,7 @@ enum Command {
         json: bool,
     },
     /// Evaluate a loss (and its gradient) on .npy inputs.
-    Eval(EvalArgs),
+    Eval(Box<EvalArgs>),
 }
 
 #[derive(Args)]
@@ -81,7 +81,10 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        eprintln!("wgpu-distill: internal error: {}", msg.lines().next().unwrap_or(""));
+        eprintln!(
+            "wgpu-distill: internal error: {}",
+            msg.lines().next().unwrap_or("")
+        );
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -91,8 +94,18 @@ fn main() -> ExitCode {
                 print!("{e}");
                 return ExitCode::SUCCESS;
             }
+            // clap's message spans lines (then usage): keep the message, on one line.
             let text = e.to_string();
-            eprintln!("wgpu-distill: {}", text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: "));
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!(
+                "wgpu-distill: {}",
+                message.join(" ").trim_start_matches("error: ")
+            );
             return ExitCode::from(2);
         }
     };
@@ -104,7 +117,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wgpu-distill: {}", e.to_string().lines().next().unwrap_or(""));
+            eprintln!(
+                "wgpu-distill: {}",
+                e.to_string().lines().next().unwrap_or("")
+            );
             ExitCode::FAILURE
         }
     }
@@ -124,7 +140,10 @@ fn info(backend: &str, json: bool) -> Result<(), Error> {
     if !json {
         println!("adapters:");
         for a in &adapters {
-            println!("  {} ({}, {}, {})", a.name, a.backend, a.device_type, a.driver);
+            println!(
+                "  {} ({}, {}, {})",
+                a.name, a.backend, a.device_type, a.driver
+            );
         }
         if adapters.is_empty() {
             println!("  none: {}", wgpu_distill::NO_ADAPTER_HELP);
@@ -132,7 +151,10 @@ fn info(backend: &str, json: bool) -> Result<(), Error> {
     }
     if choice == BackendChoice::Cpu {
         if json {
-            println!("{}", serde_json::json!({"backend": "cpu", "adapter": "float64 reference"}));
+            println!(
+                "{}",
+                serde_json::json!({"backend": "cpu", "adapter": "float64 reference"})
+            );
         } else {
             println!("chosen: cpu (float64 reference)");
         }
@@ -186,7 +208,10 @@ fn info(backend: &str, json: bool) -> Result<(), Error> {
 fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
     let reject = |flag: &str, given: bool| -> Result<(), Error> {
         if given {
-            return Err(Error::Param(format!("--{flag} does not apply to loss {}", args.loss)));
+            return Err(Error::Param(format!(
+                "--{flag} does not apply to loss {}",
+                args.loss
+            )));
         }
         Ok(())
     };
@@ -237,7 +262,12 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
     let (loss, grad, backend, adapter) = if choice == BackendChoice::Cpu {
         let out = reference::evaluate(&spec, &inputs)?;
         let grad = out.grad.iter().map(|&g| g as f32).collect::<Vec<_>>();
-        (out.loss, Some(grad), "cpu".to_string(), "float64 reference".to_string())
+        (
+            out.loss,
+            Some(grad),
+            "cpu".to_string(),
+            "float64 reference".to_string(),
+        )
     } else {
         let ctx = GpuContext::new(choice)?;
         let out = ctx.evaluate(&spec, &inputs, want_grad)?;
@@ -266,7 +296,10 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
             })
         );
     } else {
-        println!("{} loss = {loss:.9} ({backend}: {adapter}, {elapsed_ms:.1} ms)", spec.name());
+        println!(
+            "{} loss = {loss:.9} ({backend}: {adapter}, {elapsed_ms:.1} ms)",
+            spec.name()
+        );
     }
     Ok(())
 }

@@ -13,7 +13,9 @@ use crate::record::{
     column_groups, finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform,
     MAX_GROUPS_PER_DIM,
 };
-use crate::shaders::{DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_GRAD, DIST_ROWS, WORKGROUP_SIZE};
+use crate::shaders::{
+    DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_GRAD, DIST_ROWS, WORKGROUP_SIZE,
+};
 use crate::tensor::LogitShape;
 
 /// Parameters of the DIST loss: `L = T² (beta · inter + gamma · intra)`.

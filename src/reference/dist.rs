@@ -21,7 +21,11 @@ pub fn pearson_with_grad(a: &[f64], b: &[f64]) -> (f64, Vec<f64>) {
     } else {
         0.0
     };
-    let g: Vec<f64> = u.iter().zip(&v).map(|(ui, vi)| vi / big_n - k * ui).collect();
+    let g: Vec<f64> = u
+        .iter()
+        .zip(&v)
+        .map(|(ui, vi)| vi / big_n - k * ui)
+        .collect();
     let mean_g = g.iter().sum::<f64>() / n;
     (s / big_n, g.iter().map(|x| x - mean_g).collect())
 }

@@ -56,7 +56,10 @@ impl Golden {
         npy::read_f64(&self.dir.join("grad_student.npy")).unwrap().1
     }
     fn param(&self, key: &str, default: f64) -> f64 {
-        self.params.get(key).and_then(|v| v.as_f64()).unwrap_or(default)
+        self.params
+            .get(key)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(default)
     }
     /// The loss spec of this case, for the losses the library implements.
     pub fn spec(&self) -> Option<LossSpec> {

@@ -1,0 +1,160 @@
+//! The embedding API: the caller's device, queue and buffers (at offsets), several losses
+//! recorded into one encoder with no submit or readback by the library.
+
+mod common;
+
+use common::*;
+use wgpu::util::DeviceExt;
+use wgpu_distill::{
+    synthetic, BufferRegion, DistParams, GpuContext, Inputs, KlParams, LossBindings, LossSpec,
+};
+
+fn aligned(bytes: u64, align: u64) -> u64 {
+    bytes.div_ceil(align) * align
+}
+
+#[test]
+fn several_losses_in_one_encoder_on_caller_buffers() {
+    for backend in GPU_BACKENDS {
+        // The "application": owns the device; the library borrows it.
+        let app = gpu(backend);
+        let device = app.device().clone();
+        let queue = app.queue().clone();
+        let ctx = GpuContext::from_device(&device, &queue).unwrap();
+
+        let (b, c) = (37, 211);
+        let (student, teacher) = synthetic::logit_pair(3, b, c, 2.0);
+        let bytes = (b * c * 4) as u64;
+        let align = u64::from(device.limits().min_storage_buffer_offset_alignment).max(256);
+        let teacher_offset = aligned(bytes, align);
+        // One buffer holding student then teacher, as an application might pack activations.
+        let mut packed = vec![0u8; (teacher_offset + bytes) as usize];
+        packed[..bytes as usize].copy_from_slice(bytemuck::cast_slice(&student));
+        packed[teacher_offset as usize..].copy_from_slice(bytemuck::cast_slice(&teacher));
+        let inputs = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("app activations"),
+            contents: &packed,
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let specs = [
+            LossSpec::Kl(KlParams { temperature: 2.0 }),
+            LossSpec::Kl(KlParams { temperature: 4.0 }),
+            LossSpec::Dist(DistParams {
+                temperature: 1.0,
+                beta: 1.0,
+                gamma: 2.0,
+            }),
+            LossSpec::Dist(DistParams {
+                temperature: 4.0,
+                beta: 0.5,
+                gamma: 1.0,
+            }),
+        ];
+        let grad_stride = aligned(bytes, align);
+        let outputs = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("app outputs"),
+            size: align * specs.len() as u64 + grad_stride * specs.len() as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let grads_base = align * specs.len() as u64;
+        let mut encoder = device.create_command_encoder(&Default::default());
+        for (i, spec) in specs.iter().enumerate() {
+            ctx.record(
+                &mut encoder,
+                spec,
+                &[b, c],
+                &LossBindings {
+                    student: BufferRegion::new(&inputs),
+                    teacher: BufferRegion::at(&inputs, teacher_offset),
+                    loss: BufferRegion::at(&outputs, align * i as u64),
+                    grad: Some(BufferRegion::at(
+                        &outputs,
+                        grads_base + grad_stride * i as u64,
+                    )),
+                },
+            )
+            .unwrap();
+        }
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("app staging"),
+            size: outputs.size(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        encoder.copy_buffer_to_buffer(&outputs, 0, &staging, 0, outputs.size());
+        queue.submit([encoder.finish()]);
+        staging.map_async(wgpu::MapMode::Read, .., |r| r.unwrap());
+        device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+        let data: Vec<f32> = staging
+            .get_mapped_range(..)
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+
+        let shape = [b, c];
+        for (i, spec) in specs.iter().enumerate() {
+            let host = app
+                .evaluate(spec, &Inputs::new(&student, &teacher, &shape), true)
+                .unwrap();
+            let loss = data[(align as usize / 4) * i];
+            let start = (grads_base + grad_stride * i as u64) as usize / 4;
+            let grad = &data[start..start + b * c];
+            // Same kernels, same inputs: bitwise the same as the host path.
+            assert_eq!(
+                loss.to_bits(),
+                host.loss.to_bits(),
+                "{backend:?} {spec:?} loss"
+            );
+            assert_eq!(
+                grad,
+                host.grad.unwrap().as_slice(),
+                "{backend:?} {spec:?} grad"
+            );
+        }
+        // And different parameters gave different values (no parameter overwritten).
+        assert_ne!(data[0], data[align as usize / 4]);
+    }
+}
+
+#[test]
+fn record_rejects_unusable_buffers() {
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let device = ctx.device();
+    let make = |size: u64, usage: wgpu::BufferUsages| {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    let storage = wgpu::BufferUsages::STORAGE;
+    let good = make(4096, storage);
+    let small = make(64, storage);
+    let no_storage = make(4096, wgpu::BufferUsages::COPY_DST);
+    let spec = LossSpec::Kl(KlParams::default());
+    let mut encoder = device.create_command_encoder(&Default::default());
+    let mut try_record = |student: BufferRegion<'_>, loss: BufferRegion<'_>| {
+        ctx.record(
+            &mut encoder,
+            &spec,
+            &[4, 32],
+            &LossBindings {
+                student,
+                teacher: BufferRegion::new(&good),
+                loss,
+                grad: None,
+            },
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    let msg = try_record(BufferRegion::new(&small), BufferRegion::new(&good));
+    assert!(msg.contains("student buffer too small"), "{msg}");
+    let msg = try_record(BufferRegion::new(&no_storage), BufferRegion::new(&good));
+    assert!(msg.contains("lacks STORAGE"), "{msg}");
+    let msg = try_record(BufferRegion::new(&good), BufferRegion::at(&good, 4));
+    assert!(msg.contains("min_storage_buffer_offset_alignment"), "{msg}");
+}

@@ -1,0 +1,379 @@
+//! Bad input ends in a typed error (library) or a one-line message and a non-zero exit (CLI),
+//! never a panic.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use wgpu_distill::{
+    reference, BufferRegion, DistParams, Error, Inputs, KlParams, LossBindings, LossSpec,
+};
+
+fn kl(t: f64) -> LossSpec {
+    LossSpec::Kl(KlParams { temperature: t })
+}
+
+/// A bad call, the error kind it must give and a word its message must contain.
+type BadCase<'a> = (LossSpec, Inputs<'a>, fn(&Error) -> bool, &'static str);
+
+#[test]
+fn library_rejects_bad_input_with_typed_errors() {
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let data = vec![0.5f32; 12];
+    let short = vec![0.5f32; 11];
+    let cases: Vec<BadCase<'_>> = vec![
+        (
+            kl(1.0),
+            Inputs::new(&short, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "student holds 11",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&data, &short, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "teacher holds 11",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&data, &data, &[12]),
+            |e| matches!(e, Error::Shape(_)),
+            "rank 1",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&data, &data, &[2, 3, 2]),
+            |e| matches!(e, Error::Shape(_)),
+            "rank 3",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&[], &[], &[0, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "empty",
+        ),
+        (
+            kl(0.0),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "temperature",
+        ),
+        (
+            kl(-1.0),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "temperature",
+        ),
+        (
+            kl(f64::NAN),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "temperature",
+        ),
+        (
+            kl(f64::INFINITY),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "temperature",
+        ),
+        (
+            LossSpec::Dist(DistParams {
+                beta: f64::NAN,
+                ..Default::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "beta",
+        ),
+    ];
+    for (spec, inputs, kind, text) in cases {
+        for result in [
+            ctx.evaluate(&spec, &inputs, true)
+                .map(|o| f64::from(o.loss)),
+            reference::evaluate(&spec, &inputs).map(|o| o.loss),
+        ] {
+            let err = result.unwrap_err();
+            assert!(
+                kind(&err),
+                "{spec:?} {:?}: wrong kind {err:?}",
+                inputs.shape
+            );
+            assert!(
+                err.to_string().contains(text),
+                "'{err}' does not name '{text}'"
+            );
+        }
+    }
+}
+
+#[test]
+fn shapes_beyond_device_limits_are_errors() {
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let small = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 256,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let io = LossBindings {
+        student: BufferRegion::new(&small),
+        teacher: BufferRegion::new(&small),
+        loss: BufferRegion::new(&small),
+        grad: None,
+    };
+    let mut encoder = ctx.device().create_command_encoder(&Default::default());
+    let max = ctx.device().limits().max_storage_buffer_binding_size;
+    let cols = (max / 4 + 1) as usize;
+    let err = ctx
+        .record(&mut encoder, &kl(1.0), &[1, cols], &io)
+        .unwrap_err();
+    assert!(matches!(err, Error::Limit(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("max_storage_buffer_binding_size"),
+        "{err}"
+    );
+    let err = ctx
+        .record(&mut encoder, &kl(1.0), &[70_000, 70_000], &io)
+        .unwrap_err();
+    assert!(matches!(err, Error::Limit(_)), "{err:?}");
+}
+
+#[test]
+fn nan_and_inf_logits_give_nan_not_a_hang() {
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let mut student = vec![0.1f32; 12];
+    let teacher = vec![0.2f32; 12];
+    student[5] = f32::NAN;
+    for spec in [kl(1.0), LossSpec::Dist(DistParams::default())] {
+        let out = ctx
+            .evaluate(&spec, &Inputs::new(&student, &teacher, &[3, 4]), true)
+            .unwrap();
+        assert!(out.loss.is_nan(), "{spec:?}: {}", out.loss);
+    }
+}
+
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wgpu-distill"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The CLI's own error line (the GL driver may print unrelated lines of its own).
+fn error_line(stderr: &str) -> String {
+    let lines: Vec<_> = stderr
+        .lines()
+        .filter(|l| l.starts_with("wgpu-distill"))
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    lines[0].to_string()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+    path
+}
+
+/// A .npy file with `descr` and `shape` in its header and `data` after it.
+fn npy_bytes(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+#[test]
+fn cli_reports_bad_input_in_one_line() {
+    let dir = std::env::temp_dir().join(format!("wgpu-distill-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.npy");
+    wgpu_distill::npy::write_f32(&good, &[2, 3], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+    let other = dir.join("other.npy");
+    wgpu_distill::npy::write_f32(&other, &[3, 2], &[0.0; 6]).unwrap();
+    let rank3 = dir.join("rank3.npy");
+    wgpu_distill::npy::write_f32(&rank3, &[1, 2, 3], &[0.0; 6]).unwrap();
+    let huge = write(
+        &dir,
+        "huge.npy",
+        &npy_bytes("<f4", "(100000, 100000)", &[0; 64]),
+    );
+    let f64s = write(&dir, "f64.npy", &npy_bytes("<f8", "(2, 3)", &[0; 48]));
+    let ints = write(&dir, "int.npy", &npy_bytes("<i4", "(2, 3)", &[0; 24]));
+    let truncated = write(&dir, "trunc.npy", &npy_bytes("<f4", "(2, 3)", &[0; 10]));
+    let garbage = write(&dir, "garbage.npy", b"this is not a numpy file at all");
+    let p = |path: &PathBuf| path.to_str().unwrap().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&dir.join("missing.npy")),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "missing.npy",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&huge),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "huge.npy",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&f64s),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "<f8",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&ints),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "int.npy",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&truncated),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "trunc.npy",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&garbage),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "garbage.npy",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&other),
+            ],
+            "shape",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&rank3),
+                "--teacher".into(),
+                p(&rank3),
+            ],
+            "rank",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+                "--temperature".into(),
+                "0".into(),
+            ],
+            "temperature",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "nope".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "unknown loss",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+                "--backend".into(),
+                "quantum".into(),
+            ],
+            "unknown backend",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+                "--gamma".into(),
+                "2".into(),
+            ],
+            "--gamma",
+        ),
+        (vec!["eval".into(), "kl".into()], "--student"),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, _, stderr) = cli(&args);
+        assert!(!ok, "{args:?} succeeded");
+        let line = error_line(&stderr);
+        assert!(
+            line.contains(needle),
+            "{args:?}: '{line}' does not name '{needle}'"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

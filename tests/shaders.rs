@@ -1,0 +1,121 @@
+//! Every shader parsed and validated by naga with the overridable constants the library sets,
+//! then translated to SPIR-V, MSL, HLSL and GLSL, so a backend's breakage shows on any machine.
+//! The bindings each shader declares are compared with the layouts the Rust code creates.
+
+use naga::back;
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+use wgpu_distill::shaders::{BindingKind, ALL_KERNELS, WORKGROUP_SIZE};
+
+fn validated(source: &str, tpr: u32) -> (naga::Module, naga::valid::ModuleInfo) {
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{}", e.emit_to_string(source)));
+    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}", e.emit_to_string(source)));
+    let constants: naga::back::PipelineConstants =
+        [("TPR".to_string(), f64::from(tpr))].into_iter().collect();
+    let (module, info) =
+        back::pipeline_constants::process_overrides(&module, &info, None, &constants)
+            .unwrap_or_else(|e| panic!("overrides: {e}"));
+    (module.into_owned(), info.into_owned())
+}
+
+#[test]
+fn every_shader_validates_and_translates_for_every_backend() {
+    for kernel in ALL_KERNELS {
+        let source = kernel.module_source();
+        for tpr in [1, 8, WORKGROUP_SIZE] {
+            let (module, info) = validated(&source, tpr);
+            let what = format!("{}::{} (TPR {tpr})", kernel.file, kernel.entry);
+            back::spv::write_vec(&module, &info, &back::spv::Options::default(), None)
+                .unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}"));
+            let mut msl = String::new();
+            back::msl::Writer::new(&mut msl)
+                .write(
+                    &module,
+                    &info,
+                    &back::msl::Options::default(),
+                    &back::msl::PipelineOptions::default(),
+                )
+                .unwrap_or_else(|e| panic!("{what}: MSL: {e}"));
+            let mut hlsl = String::new();
+            back::hlsl::Writer::new(
+                &mut hlsl,
+                &back::hlsl::Options::default(),
+                &Default::default(),
+            )
+            .write(&module, &info, None)
+            .unwrap_or_else(|e| panic!("{what}: HLSL: {e}"));
+            let mut glsl = String::new();
+            let options = back::glsl::Options {
+                version: back::glsl::Version::Embedded {
+                    version: 310,
+                    is_webgl: false,
+                },
+                ..Default::default()
+            };
+            let pipeline = back::glsl::PipelineOptions {
+                shader_stage: naga::ShaderStage::Compute,
+                entry_point: kernel.entry.to_string(),
+                multiview: None,
+            };
+            back::glsl::Writer::new(
+                &mut glsl,
+                &module,
+                &info,
+                &options,
+                &pipeline,
+                naga::proc::BoundsCheckPolicies::default(),
+            )
+            .and_then(|mut w| w.write())
+            .unwrap_or_else(|e| panic!("{what}: GLSL: {e}"));
+        }
+    }
+}
+
+#[test]
+fn declared_bindings_match_the_shaders() {
+    for kernel in ALL_KERNELS {
+        let source = kernel.module_source();
+        let (module, info) = validated(&source, WORKGROUP_SIZE);
+        let entry_index = module
+            .entry_points
+            .iter()
+            .position(|e| e.name == kernel.entry)
+            .unwrap_or_else(|| panic!("{} has no entry {}", kernel.file, kernel.entry));
+        let used = info.get_entry_point(entry_index);
+        let mut found = vec![];
+        for (handle, var) in module.global_variables.iter() {
+            let Some(binding) = &var.binding else {
+                continue;
+            };
+            if used[handle].is_empty() {
+                continue;
+            }
+            assert_eq!(binding.group, 0, "{}", kernel.file);
+            let kind = match var.space {
+                naga::AddressSpace::Uniform => BindingKind::Uniform,
+                naga::AddressSpace::Storage { access }
+                    if access.contains(naga::StorageAccess::STORE) =>
+                {
+                    BindingKind::ReadWrite
+                }
+                naga::AddressSpace::Storage { .. } => BindingKind::ReadOnly,
+                other => panic!("{}: unexpected space {other:?}", kernel.file),
+            };
+            found.push((binding.binding, kind));
+        }
+        found.sort_by_key(|(b, _)| *b);
+        let declared: Vec<_> = kernel
+            .bindings
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (i as u32, *k))
+            .collect();
+        assert_eq!(
+            found, declared,
+            "{}::{}: shader bindings differ from the Rust layout",
+            kernel.file, kernel.entry
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! The GPU against the float64 reference on shapes and values chosen to break kernels: C not a
+//! multiple of the workgroup, C = 1, B = 1, more than 65535 rows, logits of magnitude 1e3,
+//! temperatures from 0.5 to 8, and every strategy forced.
+
+mod common;
+
+use common::*;
+use wgpu_distill::{reference, synthetic, DistParams, Inputs, KlParams, LossSpec, Strategy};
+
+fn specs(t: f64) -> [LossSpec; 2] {
+    [
+        LossSpec::Kl(KlParams { temperature: t }),
+        LossSpec::Dist(DistParams {
+            temperature: t,
+            beta: 1.0,
+            gamma: 2.0,
+        }),
+    ]
+}
+
+fn compare(
+    ctx: &wgpu_distill::GpuContext,
+    spec: &LossSpec,
+    b: usize,
+    c: usize,
+    scale: f64,
+    seed: u64,
+) {
+    let (student, teacher) = synthetic::logit_pair(seed, b, c, scale);
+    let shape = [b, c];
+    let inputs = Inputs::new(&student, &teacher, &shape);
+    let want = reference::evaluate(spec, &inputs).unwrap();
+    let got = ctx.evaluate(spec, &inputs, true).unwrap();
+    let what = format!(
+        "{} {b}x{c} scale {scale} on {} {:?}",
+        spec.name(),
+        ctx.backend_name(),
+        ctx.strategy()
+    );
+    let max_grad = want.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    if max_grad < 1e-9 {
+        // A saturated softmax (logits of 1e3): the true gradient is below float32 rounding of
+        // the probabilities; require the loss and a gradient that is noise-sized too.
+        assert_close(&what, f64::from(got.loss), &[], want.loss, &[]);
+        let max_got = got.grad.unwrap().iter().fold(0.0f32, |m, g| m.max(g.abs()));
+        assert!(
+            max_got < 1e-9,
+            "{what}: gradient {max_got} where the reference is {max_grad}"
+        );
+        return;
+    }
+    assert_close(
+        &what,
+        f64::from(got.loss),
+        got.grad.as_deref().unwrap(),
+        want.loss,
+        &want.grad,
+    );
+}
+
+#[test]
+fn odd_shapes_and_temperatures() {
+    let shapes = [
+        (1, 1),
+        (1, 7),
+        (7, 1),
+        (3, 257),
+        (5, 1000),
+        (2, 4099),
+        (33, 3),
+    ];
+    for backend in GPU_BACKENDS {
+        let ctx = gpu(backend);
+        for (i, &(b, c)) in shapes.iter().enumerate() {
+            for t in [0.5, 1.0, 4.0, 8.0] {
+                for spec in specs(t) {
+                    compare(ctx, &spec, b, c, 3.0, i as u64 * 10 + t as u64);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn large_logits() {
+    for backend in GPU_BACKENDS {
+        for spec in specs(1.0).into_iter().chain(specs(0.5)) {
+            compare(gpu(backend), &spec, 16, 100, 1e3, 7);
+        }
+    }
+}
+
+#[test]
+fn more_than_65535_rows() {
+    for backend in GPU_BACKENDS {
+        for spec in specs(2.0) {
+            compare(gpu(backend), &spec, 65_537, 3, 2.0, 11);
+        }
+        // One workgroup per row: 65537 workgroups, a 2D grid.
+        let mut ctx = fresh_gpu(backend);
+        ctx.set_strategy(Strategy {
+            threads_per_row: Some(256),
+            tile_rows: Some(16),
+        })
+        .unwrap();
+        for spec in specs(2.0) {
+            compare(&ctx, &spec, 70_001, 5, 2.0, 12);
+        }
+    }
+}
+
+#[test]
+fn every_strategy_matches_the_reference() {
+    for backend in GPU_BACKENDS {
+        let mut ctx = fresh_gpu(backend);
+        for tpr in [1, 2, 8, 32, 64, 256] {
+            for tile in [1, 7, 256] {
+                ctx.set_strategy(Strategy {
+                    threads_per_row: Some(tpr),
+                    tile_rows: Some(tile),
+                })
+                .unwrap();
+                for spec in specs(4.0) {
+                    compare(&ctx, &spec, 19, 133, 3.0, u64::from(tpr * 1000 + tile));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn strategies_agree_within_rounding() {
+    // Different lane counts fold in different orders: close, not bitwise equal.
+    let (student, teacher) = synthetic::logit_pair(5, 64, 500, 3.0);
+    let shape = [64, 500];
+    let inputs = Inputs::new(&student, &teacher, &shape);
+    let mut ctx = fresh_gpu(wgpu_distill::BackendChoice::Vulkan);
+    let spec = LossSpec::Dist(DistParams::default());
+    let base = ctx.evaluate(&spec, &inputs, false).unwrap().loss;
+    for tpr in [4, 16, 128] {
+        ctx.set_strategy(Strategy {
+            threads_per_row: Some(tpr),
+            tile_rows: None,
+        })
+        .unwrap();
+        let loss = ctx.evaluate(&spec, &inputs, false).unwrap().loss;
+        assert!(
+            ((loss - base) / base).abs() < 1e-5,
+            "tpr {tpr}: {loss} vs {base}"
+        );
+    }
+}
