@@ -28,11 +28,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bench;
 pub mod context;
 pub mod error;
 pub mod losses;
 pub mod npy;
-mod record;
+pub(crate) mod record;
 pub mod reference;
 pub mod shaders;
 pub mod synthetic;

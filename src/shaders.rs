@@ -86,6 +86,14 @@ pub const DIST_GRAD: Kernel = Kernel {
     bindings: &[U, R, R, R, R, W],
 };
 
+/// The benchmark's roofline: one read of each input, one write of the gradient.
+pub const ROOFLINE: Kernel = Kernel {
+    file: "roofline.wgsl",
+    source: include_str!("../shaders/roofline.wgsl"),
+    entry: "roofline",
+    bindings: &[U, R, R, W],
+};
+
 /// Every kernel of the library (validated and translated by `tests/shaders.rs`).
 pub const ALL_KERNELS: &[Kernel] = &[
     FINISH,
@@ -94,6 +102,7 @@ pub const ALL_KERNELS: &[Kernel] = &[
     DIST_COLUMN_PARTIALS,
     DIST_COLUMN_MERGE,
     DIST_GRAD,
+    ROOFLINE,
 ];
 
 /// Workgroup size shared by every kernel (`WG` in `lib/reduce.wgsl`).

@@ -34,6 +34,35 @@ enum Command {
     },
     /// Evaluate a loss (and its gradient) on .npy inputs.
     Eval(Box<EvalArgs>),
+    /// Time each loss against the adapter's memory roofline, measured in the same run.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Comma list of losses.
+    #[arg(long, default_value = "kl,dist")]
+    loss: String,
+    /// Comma list of BxC shapes.
+    #[arg(
+        long,
+        default_value = "128x100,256x1000,4096x1000,512x32000,8192x32000"
+    )]
+    shape: String,
+    /// Comma list of input dtypes (f32 today).
+    #[arg(long, default_value = "f32")]
+    dtype: String,
+    /// Comma list of passes: forward, forward+grad.
+    #[arg(long, default_value = "forward,forward+grad")]
+    pass: String,
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// Timed runs per measurement (median reported), after 3 warm-up runs.
+    #[arg(long, default_value_t = 15)]
+    iters: usize,
+    /// One JSON object per result line.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -113,6 +142,7 @@ fn main() -> ExitCode {
         None => self_check(),
         Some(Command::Info { backend, json }) => info(&backend, json),
         Some(Command::Eval(args)) => eval(&args),
+        Some(Command::Bench(args)) => bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -300,6 +330,109 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
             "{} loss = {loss:.9} ({backend}: {adapter}, {elapsed_ms:.1} ms)",
             spec.name()
         );
+    }
+    Ok(())
+}
+
+fn parse_shape(text: &str) -> Result<(usize, usize), Error> {
+    let bad = || Error::Param(format!("shape '{text}' is not BxC (for example 256x1000)"));
+    let (b, c) = text.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+    let b: usize = b.parse().map_err(|_| bad())?;
+    let c: usize = c.parse().map_err(|_| bad())?;
+    if b == 0 || c == 0 {
+        return Err(bad());
+    }
+    Ok((b, c))
+}
+
+fn bench(args: &BenchArgs) -> Result<(), Error> {
+    use wgpu_distill::bench::{run_one, Pass};
+    let choice = parse_backend(&args.backend)?;
+    if choice == BackendChoice::Cpu {
+        return Err(Error::Param("bench needs a GPU backend, not cpu".into()));
+    }
+    let specs = args
+        .loss
+        .split(',')
+        .map(|name| match name.trim() {
+            "kl" => Ok(LossSpec::Kl(KlParams { temperature: 4.0 })),
+            "dist" => Ok(LossSpec::Dist(DistParams::default())),
+            other => Err(Error::Param(format!(
+                "bench: unknown loss '{other}' (available: {})",
+                LOSS_NAMES.join(", ")
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let shapes = args
+        .shape
+        .split(',')
+        .map(parse_shape)
+        .collect::<Result<Vec<_>, _>>()?;
+    for dtype in args.dtype.split(',') {
+        if dtype.trim() != "f32" {
+            return Err(Error::Param(format!(
+                "bench: dtype '{dtype}' is not implemented yet (f32 only)"
+            )));
+        }
+    }
+    let passes = args
+        .pass
+        .split(',')
+        .map(|p| Pass::parse(p.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ctx = GpuContext::new(choice)?;
+    let adapter = ctx.adapter_summary().name;
+    let backend = ctx.backend_name();
+    if !args.json {
+        println!("adapter: {adapter} ({backend})");
+        println!(
+            "{:<5} {:>11} {:>13} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>4}",
+            "loss",
+            "shape",
+            "pass",
+            "gpu ms",
+            "roof ms",
+            "wall ms",
+            "enc us",
+            "GB/s",
+            "roof frac",
+            "disp"
+        );
+    }
+    let total = specs.len() * shapes.len() * passes.len();
+    let mut done = 0;
+    for spec in &specs {
+        for &(b, c) in &shapes {
+            for &pass in &passes {
+                done += 1;
+                eprintln!("[{done}/{total}] {} {b}x{c} {}", spec.name(), pass.name());
+                let result = match run_one(&ctx, spec, b, c, pass, 3, args.iters) {
+                    Ok(r) => r,
+                    Err(Error::Limit(why)) => {
+                        eprintln!("  skipped: {why}");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if args.json {
+                    println!("{}", result.to_json(&adapter, backend));
+                } else {
+                    println!(
+                        "{:<5} {:>11} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>9.1} {:>9.3} {:>4}",
+                        result.loss,
+                        format!("{b}x{c}"),
+                        pass.name(),
+                        result.gpu_ms,
+                        result.roofline_ms,
+                        result.wall_ms,
+                        result.encode_us,
+                        result.gbps,
+                        result.roofline_fraction,
+                        result.dispatches
+                    );
+                }
+            }
+        }
     }
     Ok(())
 }

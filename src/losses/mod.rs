@@ -35,6 +35,14 @@ impl LossSpec {
         }
     }
 
+    /// Dispatches one recorded call issues (the benchmark reports it).
+    pub fn dispatches(&self, want_grad: bool) -> usize {
+        match self {
+            Self::Kl(_) => 2,
+            Self::Dist(_) => 4 + usize::from(want_grad),
+        }
+    }
+
     /// Checks the parameters' domains.
     pub fn check_params(&self) -> Result<()> {
         match self {

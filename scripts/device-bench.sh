@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One-shot benchmark on a machine with a real GPU: wgpu-distill's bench through wgpu's Vulkan
+# on the vendor driver, and the same losses in eager PyTorch on the same GPU.
+# Expects a release binary at target/release/wgpu-distill (built elsewhere) and, when the
+# machine lacks the Vulkan/EGL loaders, their .deb files under .gl/.
+set -u
+out="${OUT:-/tmp/device-bench}"; mkdir -p "$out"
+echo "== vulkan exposure"
+ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1
+ldconfig -p | grep -i vulkan || echo "no libvulkan in ldconfig"
+if ! ldconfig -p | grep -q libvulkan.so.1 && ls .gl/*.deb >/dev/null 2>&1; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
+echo "== wgpu-distill info"
+./target/release/wgpu-distill info --backend vulkan 2>&1 | tee "$out/info.txt"
+echo "== wgpu-distill self-check"
+WGPU_DISTILL_BACKEND=vulkan ./target/release/wgpu-distill 2>&1 | tee "$out/selfcheck.txt"
+echo "== wgpu-distill bench"
+./target/release/wgpu-distill bench --backend vulkan --iters 20 --json 2>&1 | tee "$out/bench.jsonl"
+echo "== pytorch"
+PYTHONUNBUFFERED=1 timeout 240 python3 scripts/torch_reference.py 2>&1 | tee "$out/torch.jsonl"

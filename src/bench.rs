@@ -1,0 +1,289 @@
+//! The benchmark harness behind `wgpu-distill bench` and `benches/`: GPU time from timestamp
+//! queries (median after warm-up), host wall time and encode time per call, the least bytes a
+//! loss must move, and a roofline kernel measured in the same run on the same adapter.
+
+use std::time::Instant;
+
+use wgpu::util::DeviceExt;
+
+use crate::context::GpuContext;
+use crate::error::{Error, Result};
+use crate::losses::{LossBindings, LossSpec};
+use crate::record::{record_dispatches, whole, Dispatch};
+use crate::shaders::{ROOFLINE, WORKGROUP_SIZE};
+use crate::tensor::BufferRegion;
+
+/// What one benchmark measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    Forward,
+    ForwardGrad,
+}
+
+impl Pass {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Forward => "forward",
+            Self::ForwardGrad => "forward+grad",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "forward" => Ok(Self::Forward),
+            "forward+grad" | "grad" => Ok(Self::ForwardGrad),
+            other => Err(Error::Param(format!(
+                "unknown pass '{other}' (expected forward or forward+grad)"
+            ))),
+        }
+    }
+
+    fn wants_grad(self) -> bool {
+        self == Self::ForwardGrad
+    }
+}
+
+/// One row of the report.
+#[derive(Clone, Debug)]
+pub struct BenchResult {
+    pub loss: &'static str,
+    pub shape: [usize; 2],
+    pub dtype: &'static str,
+    pub pass: Pass,
+    /// Median GPU time of the loss (timestamps), or the median wall time without them.
+    pub gpu_ms: f64,
+    pub roofline_ms: f64,
+    pub wall_ms: f64,
+    pub encode_us: f64,
+    pub bytes: u64,
+    pub gbps: f64,
+    pub roofline_fraction: f64,
+    pub dispatches: usize,
+    pub timestamps: bool,
+}
+
+impl BenchResult {
+    /// One JSON object (the `--json` line).
+    pub fn to_json(&self, adapter: &str, backend: &str) -> serde_json::Value {
+        serde_json::json!({
+            "loss": self.loss,
+            "shape": self.shape,
+            "dtype": self.dtype,
+            "pass": self.pass.name(),
+            "gpu_ms": self.gpu_ms,
+            "roofline_ms": self.roofline_ms,
+            "wall_ms": self.wall_ms,
+            "encode_us": self.encode_us,
+            "bytes": self.bytes,
+            "gbps": self.gbps,
+            "roofline_fraction": self.roofline_fraction,
+            "dispatches": self.dispatches,
+            "timestamps": self.timestamps,
+            "adapter": adapter,
+            "backend": backend,
+        })
+    }
+}
+
+/// Least bytes a loss must move: each input read once; the gradient written once.
+pub fn minimum_bytes(rows: usize, cols: usize, pass: Pass) -> u64 {
+    let tensor = (rows * cols) as u64 * 4;
+    tensor * if pass.wants_grad() { 3 } else { 2 }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+/// Timestamps around whatever `record` puts in an encoder, when the device allows them.
+struct Timer {
+    queries: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    staging: wgpu::Buffer,
+    period_ns: f64,
+}
+
+impl Timer {
+    fn new(ctx: &GpuContext) -> Option<Self> {
+        let needed =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS;
+        if !ctx.device().features().contains(needed) {
+            return None;
+        }
+        let device = ctx.device();
+        Some(Self {
+            queries: device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("bench timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            }),
+            resolve: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("bench resolve"),
+                size: 16,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
+            staging: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("bench timestamps staging"),
+                size: 16,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }),
+            period_ns: f64::from(ctx.queue().get_timestamp_period()),
+        })
+    }
+}
+
+/// Runs `record` `iters` times after `warmup` runs; returns (median GPU ms, median wall ms,
+/// median encode µs). GPU time falls back to wall time without timestamps.
+fn measure(
+    ctx: &GpuContext,
+    timer: Option<&Timer>,
+    warmup: usize,
+    iters: usize,
+    mut record: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
+) -> Result<(f64, f64, f64)> {
+    let (mut gpu, mut wall, mut encode) = (vec![], vec![], vec![]);
+    for i in 0..warmup + iters {
+        let start = Instant::now();
+        let mut encoder = ctx.device().create_command_encoder(&Default::default());
+        if let Some(t) = timer {
+            encoder.write_timestamp(&t.queries, 0);
+        }
+        let encode_start = Instant::now();
+        record(&mut encoder)?;
+        let encode_us = encode_start.elapsed().as_secs_f64() * 1e6;
+        if let Some(t) = timer {
+            encoder.write_timestamp(&t.queries, 1);
+            encoder.resolve_query_set(&t.queries, 0..2, &t.resolve, 0);
+            encoder.copy_buffer_to_buffer(&t.resolve, 0, &t.staging, 0, 16);
+        }
+        let index = ctx.queue().submit([encoder.finish()]);
+        let ticks = match timer {
+            Some(t) => {
+                let bytes = ctx.read_back(&t.staging, index)?;
+                let word = |k: usize| {
+                    u64::from_le_bytes(bytes[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]))
+                };
+                Some(word(1).saturating_sub(word(0)) as f64 * t.period_ns / 1e6)
+            }
+            None => {
+                ctx.device()
+                    .poll(wgpu::PollType::Wait {
+                        submission_index: Some(index),
+                        timeout: None,
+                    })
+                    .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
+                None
+            }
+        };
+        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        if i >= warmup {
+            gpu.push(ticks.unwrap_or(wall_ms));
+            wall.push(wall_ms);
+            encode.push(encode_us);
+        }
+    }
+    Ok((median(&mut gpu), median(&mut wall), median(&mut encode)))
+}
+
+/// Benchmarks one loss, shape and pass on `ctx` (f32 inputs), with the roofline beside it.
+pub fn run_one(
+    ctx: &GpuContext,
+    spec: &LossSpec,
+    rows: usize,
+    cols: usize,
+    pass: Pass,
+    warmup: usize,
+    iters: usize,
+) -> Result<BenchResult> {
+    let elements = rows * cols;
+    let bytes = elements as u64 * 4;
+    crate::tensor::check_binding_size(ctx, "student", bytes)?;
+    let (student, teacher) = crate::synthetic::logit_pair(7, rows, cols, 3.0);
+    let device = ctx.device();
+    let (inputs_s, inputs_t, outputs, grad) = ctx.scoped("benchmark buffers", || {
+        let upload = |data: &[f32]| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("bench input"),
+                contents: bytemuck::cast_slice(data),
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        };
+        let storage = |size: u64| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("bench output"),
+                size,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            })
+        };
+        Ok((
+            upload(&student),
+            upload(&teacher),
+            storage(256),
+            storage(bytes),
+        ))
+    })?;
+    drop((student, teacher));
+    let timer = Timer::new(ctx);
+    let want_grad = pass.wants_grad();
+    let (gpu_ms, wall_ms, encode_us) = measure(ctx, timer.as_ref(), warmup, iters.max(1), |enc| {
+        ctx.record(
+            enc,
+            spec,
+            &[rows, cols],
+            &LossBindings {
+                student: BufferRegion::new(&inputs_s),
+                teacher: BufferRegion::new(&inputs_t),
+                loss: BufferRegion::new(&outputs),
+                grad: want_grad.then(|| BufferRegion::new(&grad)),
+            },
+        )
+    })?;
+    let params = ctx.params_buffer(bytemuck::cast_slice(&[
+        elements as u32,
+        u32::from(want_grad),
+        0,
+        0,
+    ]));
+    let groups = elements
+        .div_ceil(WORKGROUP_SIZE as usize * 4)
+        .clamp(1, 65535) as u32;
+    let (roofline_ms, _, _) = measure(ctx, timer.as_ref(), warmup, iters.max(1), |enc| {
+        record_dispatches(
+            ctx,
+            enc,
+            "roofline",
+            vec![Dispatch {
+                kernel: ROOFLINE,
+                threads_per_row: WORKGROUP_SIZE,
+                resources: vec![
+                    whole(&params),
+                    whole(&inputs_s),
+                    whole(&inputs_t),
+                    whole(&grad),
+                ],
+                groups: [groups, 1, 1],
+            }],
+            None,
+        )
+    })?;
+    let min_bytes = minimum_bytes(rows, cols, pass);
+    Ok(BenchResult {
+        loss: spec.name(),
+        shape: [rows, cols],
+        dtype: "f32",
+        pass,
+        gpu_ms,
+        roofline_ms,
+        wall_ms,
+        encode_us,
+        bytes: min_bytes,
+        gbps: min_bytes as f64 / (gpu_ms * 1e6),
+        roofline_fraction: roofline_ms / gpu_ms,
+        dispatches: spec.dispatches(want_grad),
+        timestamps: timer.is_some(),
+    })
+}
