@@ -82,11 +82,19 @@ pub struct Strategy {
 }
 
 impl Strategy {
-    /// Lanes per row for `cols` classes: enough lanes for about four elements each.
-    pub fn threads_per_row_for(&self, cols: usize) -> u32 {
+    /// Lanes per row for `cols` classes on this kind of adapter. A GPU gets enough lanes for
+    /// about four elements each (memory parallelism); a CPU rasteriser (lavapipe, llvmpipe)
+    /// runs a workgroup as SIMD loops where every barrier costs, so it gets 8 lanes (its SIMD
+    /// width), which measured 3.6x faster than 256 lanes for KL at 4096x1000 there.
+    pub fn threads_per_row_for(&self, cols: usize, cpu_adapter: bool) -> u32 {
         self.threads_per_row.unwrap_or_else(|| {
             let quarter = cols.div_ceil(4).max(1);
-            (quarter.next_power_of_two() as u32).clamp(4, WORKGROUP_SIZE)
+            let lanes = (quarter.next_power_of_two() as u32).clamp(4, WORKGROUP_SIZE);
+            if cpu_adapter {
+                lanes.min(8)
+            } else {
+                lanes
+            }
         })
     }
 
@@ -293,6 +301,12 @@ impl GpuContext {
     /// The strategy in force.
     pub fn strategy(&self) -> Strategy {
         self.strategy
+    }
+
+    /// Lanes per row for `cols` classes on this adapter (the strategy's choice).
+    pub(crate) fn threads_per_row(&self, cols: usize) -> u32 {
+        let cpu = self.info.device_type == wgpu::DeviceType::Cpu;
+        self.strategy.threads_per_row_for(cols, cpu)
     }
 
     /// Longest wait for a submission before a host call fails with `Error::Device`.

@@ -60,6 +60,9 @@ struct BenchArgs {
     /// Timed runs per measurement (median reported), after 3 warm-up runs.
     #[arg(long, default_value_t = 15)]
     iters: usize,
+    /// Force lanes per row (a power of two, 1..=256) instead of the automatic choice.
+    #[arg(long)]
+    threads_per_row: Option<u32>,
     /// One JSON object per result line.
     #[arg(long)]
     json: bool,
@@ -380,7 +383,11 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         .split(',')
         .map(|p| Pass::parse(p.trim()))
         .collect::<Result<Vec<_>, _>>()?;
-    let ctx = GpuContext::new(choice)?;
+    let mut ctx = GpuContext::new(choice)?;
+    ctx.set_strategy(wgpu_distill::Strategy {
+        threads_per_row: args.threads_per_row,
+        tile_rows: None,
+    })?;
     let adapter = ctx.adapter_summary().name;
     let backend = ctx.backend_name();
     if !args.json {

@@ -70,7 +70,7 @@ pub(crate) fn record(
     let t = params.temperature;
     let t2 = t * t;
     let strategy = ctx.strategy();
-    let threads_per_row = strategy.threads_per_row_for(cols);
+    let threads_per_row = ctx.threads_per_row(cols);
     let tile_rows = strategy.tile_rows_for(rows);
     let tiles = rows.div_ceil(tile_rows as usize);
     if tiles > MAX_GROUPS_PER_DIM as usize {

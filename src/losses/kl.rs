@@ -45,7 +45,7 @@ pub(crate) fn record(
 ) -> Result<()> {
     let t = params.temperature;
     let b = shape.rows as f64;
-    let threads_per_row = ctx.strategy().threads_per_row_for(shape.cols);
+    let threads_per_row = ctx.threads_per_row(shape.cols);
     let groups = row_grid(shape.rows, threads_per_row)?;
     let row_loss = ctx.scratch("kl.row_loss", shape.rows as u64 * 4);
     let uniform = ctx.params_buffer(bytemuck::bytes_of(&KlUniform {
