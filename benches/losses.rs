@@ -16,9 +16,10 @@ fn host_calls(c: &mut Criterion) {
             LossSpec::Kl(KlParams { temperature: 4.0 }),
             LossSpec::Dist(DistParams::default()),
         ] {
-            group.bench_function(format!("{} {b}x{cols} forward+grad", spec.name()), |bench| {
-                bench.iter(|| ctx.evaluate(&spec, &inputs, true).expect("evaluate"))
-            });
+            group.bench_function(
+                format!("{} {b}x{cols} forward+grad", spec.name()),
+                |bench| bench.iter(|| ctx.evaluate(&spec, &inputs, true).expect("evaluate")),
+            );
         }
     }
     group.finish();

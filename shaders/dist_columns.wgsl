@@ -1,46 +1,10 @@
-// DIST, column passes: the intra-class (column) Pearson term, whose statistics run over the
+// DIST, column moments: the statistics of the intra-class (column) Pearson term run over the
 // batch. Numerically stable: each tile of `tile_rows` rows accumulates Welford's running means
-// and centred sums per column; the tiles are then merged in tile order with Chan's pairwise
-// formula. Raw moments (sum x^2 - n mean^2) are never formed.
-//
-// dist_column_partials: one lane per column, one workgroup row per tile of rows.
-// dist_column_merge:    one lane per column; folds the tiles, then writes
-//   col_stats[c]      = (mean ys, mean yt, 1/N, k) for the gradient pass,
-//   partials[B + c]   = 1 - rho (folded by finish.wgsl into the intra term).
+// and centred sums per column (one lane per column, one workgroup row per tile);
+// dist_merge.wgsl then merges the tiles in tile order with Chan's pairwise formula. Raw moments
+// (sum x^2 - n mean^2) are never formed.
 //
 // Uniformity: no barriers in this file; lanes past C only skip their work.
-
-struct DistParams {
-    rows: u32,
-    cols: u32,
-    groups_x: u32,
-    tile_rows: u32,
-    inv_t: f32,
-    inv_cols: f32,
-    row_weight: f32,
-    col_weight: f32,
-}
-
-// Sufficient statistics of one column over a set of rows; they merge exactly (Chan).
-struct ColumnMoments {
-    count: u32,
-    mean_s: f32,
-    mean_t: f32,
-    m2_s: f32,
-    m2_t: f32,
-    c_st: f32,
-}
-
-struct RowStats {
-    lse_s: f32,
-    lse_t: f32,
-    mean_s: f32,
-    mean_t: f32,
-    inv_n: f32,
-    k: f32,
-    _pad0: f32,
-    _pad1: f32,
-}
 
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(1) var<storage, read> student: array<f32>;

@@ -8,28 +8,6 @@
 //
 // Uniformity: inactive rows skip loads and stores but reach the barriers in `seg_sum`.
 
-struct DistParams {
-    rows: u32,
-    cols: u32,
-    groups_x: u32,
-    tile_rows: u32,
-    inv_t: f32,
-    inv_cols: f32,
-    row_weight: f32,
-    col_weight: f32,
-}
-
-struct RowStats {
-    lse_s: f32,
-    lse_t: f32,
-    mean_s: f32,
-    mean_t: f32,
-    inv_n: f32,
-    k: f32,
-    _pad0: f32,
-    _pad1: f32,
-}
-
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(1) var<storage, read> student: array<f32>;
 @group(0) @binding(2) var<storage, read> teacher: array<f32>;

@@ -6,26 +6,6 @@
 //
 // Uniformity: no barriers in this file; lanes past C return at once.
 
-struct DistParams {
-    rows: u32,
-    cols: u32,
-    groups_x: u32,
-    tile_rows: u32,
-    inv_t: f32,
-    inv_cols: f32,
-    row_weight: f32,
-    col_weight: f32,
-}
-
-struct ColumnMoments {
-    count: u32,
-    mean_s: f32,
-    mean_t: f32,
-    m2_s: f32,
-    m2_t: f32,
-    c_st: f32,
-}
-
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(1) var<storage, read> moments: array<ColumnMoments>;
 @group(0) @binding(2) var<storage, read_write> col_stats: array<vec4<f32>>;

@@ -5,6 +5,9 @@
 /// WGSL prepended to every kernel: workgroup size, segmented reductions, softmax statistics.
 pub const REDUCE_LIB: &str = include_str!("../shaders/lib/reduce.wgsl");
 
+/// Declarations shared by the DIST kernels.
+pub const DIST_LIB: &str = include_str!("../shaders/lib/dist_common.wgsl");
+
 /// How a kernel uses one binding (all in group 0, bindings numbered from 0 in order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BindingKind {
@@ -23,6 +26,8 @@ pub struct Kernel {
     pub file: &'static str,
     /// The file's WGSL, without the shared library.
     pub source: &'static str,
+    /// Declarations shared by the kernel's loss family ("" for none), after `REDUCE_LIB`.
+    pub family: &'static str,
     /// Entry point.
     pub entry: &'static str,
     /// Bindings of group 0, in binding order.
@@ -32,7 +37,7 @@ pub struct Kernel {
 impl Kernel {
     /// The complete module source: the shared library followed by the kernel file.
     pub fn module_source(&self) -> String {
-        format!("{REDUCE_LIB}\n{}", self.source)
+        format!("{REDUCE_LIB}\n{}\n{}", self.family, self.source)
     }
 }
 
@@ -42,6 +47,7 @@ use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
 pub const FINISH: Kernel = Kernel {
     file: "finish.wgsl",
     source: include_str!("../shaders/finish.wgsl"),
+    family: "",
     entry: "finish",
     bindings: &[U, R, W],
 };
@@ -50,6 +56,7 @@ pub const FINISH: Kernel = Kernel {
 pub const KL_ROWS: Kernel = Kernel {
     file: "kl.wgsl",
     source: include_str!("../shaders/kl.wgsl"),
+    family: "",
     entry: "kl_rows",
     bindings: &[U, R, R, W, W],
 };
@@ -58,6 +65,7 @@ pub const KL_ROWS: Kernel = Kernel {
 pub const DIST_ROWS: Kernel = Kernel {
     file: "dist_rows.wgsl",
     source: include_str!("../shaders/dist_rows.wgsl"),
+    family: DIST_LIB,
     entry: "dist_rows",
     bindings: &[U, R, R, W, W],
 };
@@ -66,6 +74,7 @@ pub const DIST_ROWS: Kernel = Kernel {
 pub const DIST_COLUMN_PARTIALS: Kernel = Kernel {
     file: "dist_columns.wgsl",
     source: include_str!("../shaders/dist_columns.wgsl"),
+    family: DIST_LIB,
     entry: "dist_column_partials",
     bindings: &[U, R, R, R, W],
 };
@@ -74,6 +83,7 @@ pub const DIST_COLUMN_PARTIALS: Kernel = Kernel {
 pub const DIST_COLUMN_MERGE: Kernel = Kernel {
     file: "dist_merge.wgsl",
     source: include_str!("../shaders/dist_merge.wgsl"),
+    family: DIST_LIB,
     entry: "dist_column_merge",
     bindings: &[U, R, W, W],
 };
@@ -82,6 +92,7 @@ pub const DIST_COLUMN_MERGE: Kernel = Kernel {
 pub const DIST_GRAD: Kernel = Kernel {
     file: "dist_grad.wgsl",
     source: include_str!("../shaders/dist_grad.wgsl"),
+    family: DIST_LIB,
     entry: "dist_grad",
     bindings: &[U, R, R, R, R, W],
 };
@@ -90,6 +101,7 @@ pub const DIST_GRAD: Kernel = Kernel {
 pub const ROOFLINE: Kernel = Kernel {
     file: "roofline.wgsl",
     source: include_str!("../shaders/roofline.wgsl"),
+    family: "",
     entry: "roofline",
     bindings: &[U, R, R, W],
 };
