@@ -227,6 +227,15 @@ pub fn run_one(
         ))
     })?;
     drop((student, teacher));
+    // Labels for the losses that take them (row r's target is r mod C).
+    let labels: Vec<u32> = (0..rows).map(|r| (r % cols) as u32).collect();
+    let labels = spec.needs_labels().then(|| {
+        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("bench labels"),
+            contents: bytemuck::cast_slice(&labels),
+            usage: wgpu::BufferUsages::STORAGE,
+        })
+    });
     let timer = Timer::new(ctx);
     let want_grad = pass.wants_grad();
     let (gpu_ms, wall_ms, encode_us) = measure(ctx, timer.as_ref(), warmup, iters.max(1), |enc| {
@@ -237,6 +246,7 @@ pub fn run_one(
             &LossBindings {
                 student: BufferRegion::new(&inputs_s),
                 teacher: BufferRegion::new(&inputs_t),
+                labels: labels.as_ref().map(BufferRegion::new),
                 loss: BufferRegion::new(&outputs),
                 grad: want_grad.then(|| BufferRegion::new(&grad)),
             },

@@ -36,6 +36,12 @@ pub(crate) fn row_grid(rows: usize, threads_per_row: u32) -> Result<[u32; 3]> {
     grid_2d(rows.div_ceil(rows_per_group), "the row pass")
 }
 
+/// Grid for one invocation per element of `count` (indexed by `flat_index` in
+/// `lib/reduce.wgsl`).
+pub(crate) fn flat_grid(count: usize, what: &str) -> Result<[u32; 3]> {
+    grid_2d(count.div_ceil(WORKGROUP_SIZE as usize), what)
+}
+
 /// Grid dimension for one lane per column.
 pub(crate) fn column_groups(cols: usize) -> Result<u32> {
     let groups = cols.div_ceil(WORKGROUP_SIZE as usize);
@@ -108,6 +114,25 @@ pub(crate) struct FinishUniform {
     pub scale0: f32,
     pub scale1: f32,
     pub _pad2: [f32; 2],
+}
+
+impl FinishUniform {
+    /// `loss = scale · sum(partials[0 .. n])`.
+    pub(crate) fn single(n: usize, scale: f64) -> Self {
+        Self::pair(n, scale, 0, 0.0)
+    }
+
+    /// `loss = scale0 · sum(first n0) + scale1 · sum(next n1)`.
+    pub(crate) fn pair(n0: usize, scale0: f64, n1: usize, scale1: f64) -> Self {
+        Self {
+            n0: n0 as u32,
+            n1: n1 as u32,
+            _pad: [0; 2],
+            scale0: scale0 as f32,
+            scale1: scale1 as f32,
+            _pad2: [0.0; 2],
+        }
+    }
 }
 
 /// The finishing dispatch: folds `partials` into `loss`.

@@ -5,6 +5,12 @@
 /// WGSL prepended to every kernel: workgroup size, segmented reductions, softmax statistics.
 pub const REDUCE_LIB: &str = include_str!("../shaders/lib/reduce.wgsl");
 
+/// Declarations shared by the ICKD kernels.
+pub const ICKD_LIB: &str = include_str!("../shaders/lib/ickd_common.wgsl");
+
+/// Declarations and geometry helpers shared by the RKD kernels.
+pub const RKD_LIB: &str = include_str!("../shaders/lib/rkd_common.wgsl");
+
 /// Declarations shared by the DIST kernels.
 pub const DIST_LIB: &str = include_str!("../shaders/lib/dist_common.wgsl");
 
@@ -97,6 +103,114 @@ pub const DIST_GRAD: Kernel = Kernel {
     bindings: &[U, R, R, R, R, W],
 };
 
+/// DKD per-row TCKD/NCKD terms and gradient.
+pub const DKD_ROWS: Kernel = Kernel {
+    file: "dkd.wgsl",
+    source: include_str!("../shaders/dkd.wgsl"),
+    family: "",
+    entry: "dkd_rows",
+    bindings: &[U, R, R, R, W, W],
+};
+
+/// FitNet squared error per block and gradient.
+pub const FITNET_BLOCKS: Kernel = Kernel {
+    file: "fitnet.wgsl",
+    source: include_str!("../shaders/fitnet.wgsl"),
+    family: "",
+    entry: "fitnet_blocks",
+    bindings: &[U, R, R, W, W],
+};
+
+/// AT attention maps, loss terms and gradient per sample.
+pub const AT_SAMPLES: Kernel = Kernel {
+    file: "at.wgsl",
+    source: include_str!("../shaders/at.wgsl"),
+    family: "",
+    entry: "at_samples",
+    bindings: &[U, R, R, W, W, W],
+};
+
+/// HCL pooled MSE terms and gradient per plane.
+pub const HCL_PLANES: Kernel = Kernel {
+    file: "hcl.wgsl",
+    source: include_str!("../shaders/hcl.wgsl"),
+    family: "",
+    entry: "hcl_planes",
+    bindings: &[U, R, R, W, W],
+};
+
+/// ICKD channel Gram matrices.
+pub const ICKD_GRAM: Kernel = Kernel {
+    file: "ickd.wgsl",
+    source: include_str!("../shaders/ickd.wgsl"),
+    family: ICKD_LIB,
+    entry: "ickd_gram",
+    bindings: &[U, R, R, W, W],
+};
+
+/// ICKD row normalisation, loss terms and dL/dG.
+pub const ICKD_ROWS: Kernel = Kernel {
+    file: "ickd_rows.wgsl",
+    source: include_str!("../shaders/ickd_rows.wgsl"),
+    family: ICKD_LIB,
+    entry: "ickd_rows",
+    bindings: &[U, R, W, W],
+};
+
+/// ICKD gradient (R + Rᵀ) F.
+pub const ICKD_GRAD: Kernel = Kernel {
+    file: "ickd_grad.wgsl",
+    source: include_str!("../shaders/ickd_grad.wgsl"),
+    family: ICKD_LIB,
+    entry: "ickd_grad",
+    bindings: &[U, R, R, W],
+};
+
+/// RKD embedding Gram matrices.
+pub const RKD_GRAM: Kernel = Kernel {
+    file: "rkd_gram.wgsl",
+    source: include_str!("../shaders/rkd_gram.wgsl"),
+    family: RKD_LIB,
+    entry: "rkd_gram",
+    bindings: &[U, R, R, W, W],
+};
+
+/// RKD distance term and its scalars.
+pub const RKD_DISTANCE: Kernel = Kernel {
+    file: "rkd_distance.wgsl",
+    source: include_str!("../shaders/rkd_distance.wgsl"),
+    family: RKD_LIB,
+    entry: "rkd_distance",
+    bindings: &[U, R, R, W, W],
+};
+
+/// RKD angle term per pair.
+pub const RKD_ANGLE: Kernel = Kernel {
+    file: "rkd_angle.wgsl",
+    source: include_str!("../shaders/rkd_angle.wgsl"),
+    family: RKD_LIB,
+    entry: "rkd_angle_pairs",
+    bindings: &[U, R, R, W, W, W],
+};
+
+/// RKD gradient coefficients M (dL/dE = M E).
+pub const RKD_COEFFICIENTS: Kernel = Kernel {
+    file: "rkd_coefficients.wgsl",
+    source: include_str!("../shaders/rkd_coefficients.wgsl"),
+    family: RKD_LIB,
+    entry: "rkd_coefficients",
+    bindings: &[U, R, R, R, R, R, W],
+};
+
+/// RKD gradient M E.
+pub const RKD_GRAD: Kernel = Kernel {
+    file: "rkd_grad.wgsl",
+    source: include_str!("../shaders/rkd_grad.wgsl"),
+    family: RKD_LIB,
+    entry: "rkd_grad",
+    bindings: &[U, R, R, W],
+};
+
 /// The benchmark's roofline: one read of each input, one write of the gradient.
 pub const ROOFLINE: Kernel = Kernel {
     file: "roofline.wgsl",
@@ -114,6 +228,18 @@ pub const ALL_KERNELS: &[Kernel] = &[
     DIST_COLUMN_PARTIALS,
     DIST_COLUMN_MERGE,
     DIST_GRAD,
+    DKD_ROWS,
+    FITNET_BLOCKS,
+    AT_SAMPLES,
+    HCL_PLANES,
+    ICKD_GRAM,
+    ICKD_ROWS,
+    ICKD_GRAD,
+    RKD_GRAM,
+    RKD_DISTANCE,
+    RKD_ANGLE,
+    RKD_COEFFICIENTS,
+    RKD_GRAD,
     ROOFLINE,
 ];
 

@@ -67,6 +67,7 @@ fn several_losses_in_one_encoder_on_caller_buffers() {
                 &LossBindings {
                     student: BufferRegion::new(&inputs),
                     teacher: BufferRegion::at(&inputs, teacher_offset),
+                    labels: None,
                     loss: BufferRegion::at(&outputs, align * i as u64),
                     grad: Some(BufferRegion::at(
                         &outputs,
@@ -144,6 +145,7 @@ fn record_rejects_unusable_buffers() {
             &LossBindings {
                 student,
                 teacher: BufferRegion::new(&good),
+                labels: None,
                 loss,
                 grad: None,
             },

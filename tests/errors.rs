@@ -121,6 +121,7 @@ fn shapes_beyond_device_limits_are_errors() {
     let io = LossBindings {
         student: BufferRegion::new(&small),
         teacher: BufferRegion::new(&small),
+        labels: None,
         loss: BufferRegion::new(&small),
         grad: None,
     };

@@ -12,7 +12,11 @@ fn check_library(loss: &str) {
     for case in golden_cases(loss) {
         let spec = case.spec().unwrap();
         let (student, teacher, want_grad) = (case.student(), case.teacher(), case.grad());
-        let inputs = Inputs::new(&student, &teacher, &case.shape);
+        let labels = case.labels();
+        let mut inputs = Inputs::new(&student, &teacher, &case.shape);
+        if let Some(labels) = &labels {
+            inputs = inputs.with_labels(labels);
+        }
 
         let cpu = reference::evaluate(&spec, &inputs).unwrap();
         let rel = (cpu.loss - case.expected_loss).abs() / case.expected_loss.abs();
@@ -63,12 +67,42 @@ fn dist_golden_cases() {
     check_library("dist");
 }
 
+#[test]
+fn dkd_golden_cases() {
+    check_library("dkd");
+}
+
+#[test]
+fn fitnet_golden_cases() {
+    check_library("fitnet");
+}
+
+#[test]
+fn at_golden_cases() {
+    check_library("at");
+}
+
+#[test]
+fn rkd_golden_cases() {
+    check_library("rkd");
+}
+
+#[test]
+fn ickd_golden_cases() {
+    check_library("ickd");
+}
+
+#[test]
+fn hcl_golden_cases() {
+    check_library("hcl");
+}
+
 /// `wgpu-distill eval LOSS ... --grad-out G.npy --json` with --backend vulkan, gl and cpu.
 #[test]
 fn cli_reproduces_every_golden_case() {
     let out_dir = std::env::temp_dir().join(format!("wgpu-distill-golden-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
-    for loss in ["kl", "dist"] {
+    for &loss in wgpu_distill::losses::LOSS_NAMES {
         for case in golden_cases(loss) {
             for backend in ["vulkan", "gl", "cpu"] {
                 let grad_path = out_dir.join(format!("{}-{backend}.npy", case.name));
@@ -80,6 +114,9 @@ fn cli_reproduces_every_golden_case() {
                     .arg(case.dir.join("teacher.npy"))
                     .arg("--grad-out")
                     .arg(&grad_path);
+                if case.dir.join("labels.npy").exists() {
+                    cmd.arg("--labels").arg(case.dir.join("labels.npy"));
+                }
                 for (key, value) in case.params.as_object().unwrap() {
                     cmd.arg(format!("--{}", key.replace('_', "-")));
                     cmd.arg(match value {

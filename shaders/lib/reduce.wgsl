@@ -27,6 +27,12 @@ fn segment_row(wid: vec3<u32>, groups_x: u32, lid: u32) -> u32 {
     return (wid.x + wid.y * groups_x) * (WG / TPR) + lid / TPR;
 }
 
+// Index of this invocation in a 2D grid of `groups_x` workgroups per row of the grid (kernels
+// with one invocation per output element).
+fn flat_index(gid: vec3<u32>, groups_x: u32) -> u32 {
+    return gid.x + gid.y * groups_x * WG;
+}
+
 // Sum of `x` over the lanes of this segment (all four components at once).
 fn seg_sum(lid: u32, x: vec4<f32>) -> vec4<f32> {
     let lane = lid % TPR;

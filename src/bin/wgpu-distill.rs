@@ -70,7 +70,7 @@ struct BenchArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// One of: kl dist.
+    /// One of: kl dist dkd fitnet at rkd ickd hcl.
     loss: String,
     #[arg(long)]
     student: PathBuf,
@@ -239,42 +239,75 @@ fn info(backend: &str, json: bool) -> Result<(), Error> {
 
 /// Builds the loss from its name and the flags; flags that do not apply are refused.
 fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
-    let reject = |flag: &str, given: bool| -> Result<(), Error> {
-        if given {
+    use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
+    let given: [(&str, bool); 9] = [
+        ("labels", args.labels.is_some()),
+        ("temperature", args.temperature.is_some()),
+        ("beta", args.beta.is_some()),
+        ("gamma", args.gamma.is_some()),
+        ("alpha", args.alpha.is_some()),
+        ("p", args.p.is_some()),
+        ("distance-weight", args.distance_weight.is_some()),
+        ("angle-weight", args.angle_weight.is_some()),
+        ("denominator", args.denominator.is_some()),
+    ];
+    let allowed: &[&str] = match args.loss.as_str() {
+        "kl" => &["temperature"],
+        "dist" => &["temperature", "beta", "gamma"],
+        "dkd" => &["labels", "temperature", "alpha", "beta"],
+        "at" => &["p"],
+        "rkd" => &["distance-weight", "angle-weight"],
+        "ickd" => &["denominator"],
+        "fitnet" | "hcl" => &[],
+        other => {
             return Err(Error::Param(format!(
-                "--{flag} does not apply to loss {}",
-                args.loss
-            )));
+                "unknown loss '{other}' (available: {})",
+                LOSS_NAMES.join(", ")
+            )))
         }
-        Ok(())
     };
-    reject("labels", args.labels.is_some())?;
-    reject("alpha", args.alpha.is_some())?;
-    reject("p", args.p.is_some())?;
-    reject("distance-weight", args.distance_weight.is_some())?;
-    reject("angle-weight", args.angle_weight.is_some())?;
-    reject("denominator", args.denominator.is_some())?;
-    match args.loss.as_str() {
-        "kl" => {
-            reject("beta", args.beta.is_some())?;
-            reject("gamma", args.gamma.is_some())?;
-            Ok(LossSpec::Kl(KlParams {
-                temperature: args.temperature.unwrap_or(1.0),
-            }))
-        }
+    if let Some((flag, _)) = given.iter().find(|(f, g)| *g && !allowed.contains(f)) {
+        return Err(Error::Param(format!(
+            "--{flag} does not apply to loss {}",
+            args.loss
+        )));
+    }
+    Ok(match args.loss.as_str() {
+        "kl" => LossSpec::Kl(KlParams {
+            temperature: args.temperature.unwrap_or(KlParams::default().temperature),
+        }),
         "dist" => {
             let d = DistParams::default();
-            Ok(LossSpec::Dist(DistParams {
+            LossSpec::Dist(DistParams {
                 temperature: args.temperature.unwrap_or(d.temperature),
                 beta: args.beta.unwrap_or(d.beta),
                 gamma: args.gamma.unwrap_or(d.gamma),
-            }))
+            })
         }
-        other => Err(Error::Param(format!(
-            "unknown loss '{other}' (available: {})",
-            LOSS_NAMES.join(", ")
-        ))),
-    }
+        "dkd" => {
+            let d = DkdParams::default();
+            LossSpec::Dkd(DkdParams {
+                temperature: args.temperature.unwrap_or(d.temperature),
+                alpha: args.alpha.unwrap_or(d.alpha),
+                beta: args.beta.unwrap_or(d.beta),
+            })
+        }
+        "at" => LossSpec::At(AtParams {
+            p: args.p.unwrap_or(AtParams::default().p),
+        }),
+        "rkd" => {
+            let d = RkdParams::default();
+            LossSpec::Rkd(RkdParams {
+                distance_weight: args.distance_weight.unwrap_or(d.distance_weight),
+                angle_weight: args.angle_weight.unwrap_or(d.angle_weight),
+            })
+        }
+        "ickd" => LossSpec::Ickd(IckdParams {
+            denominator: args.denominator.as_deref().unwrap_or("cb").parse()?,
+        }),
+        "hcl" => LossSpec::Hcl,
+        _ => LossSpec::Fitnet,
+    })
 }
 
 fn eval(args: &EvalArgs) -> Result<(), Error> {
@@ -289,7 +322,26 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
             args.teacher.display()
         )));
     }
-    let inputs = Inputs::new(&student, &teacher, &shape);
+    let labels = match &args.labels {
+        Some(path) => {
+            let (label_shape, labels) = npy::read_labels(path)?;
+            if label_shape.len() != 1 {
+                return Err(Error::Shape(format!(
+                    "labels {} must be one-dimensional (B,), got shape {label_shape:?}",
+                    path.display()
+                )));
+            }
+            Some(labels)
+        }
+        None if spec.needs_labels() => {
+            return Err(Error::Param(format!("{} needs --labels", spec.name())))
+        }
+        None => None,
+    };
+    let mut inputs = Inputs::new(&student, &teacher, &shape);
+    if let Some(labels) = &labels {
+        inputs = inputs.with_labels(labels);
+    }
     let want_grad = args.grad_out.is_some();
     let start = Instant::now();
     let (loss, grad, backend, adapter) = if choice == BackendChoice::Cpu {

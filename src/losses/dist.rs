@@ -63,9 +63,10 @@ pub(crate) fn record(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
     params: &DistParams,
-    shape: LogitShape,
+    dims: &[usize],
     io: &BoundIo<'_>,
 ) -> Result<()> {
+    let shape = LogitShape::from_dims(dims)?;
     let (rows, cols) = (shape.rows, shape.cols);
     let t = params.temperature;
     let t2 = t * t;
@@ -98,16 +99,14 @@ pub(crate) fn record(
         row_weight: (-t2 * params.beta / rows as f64) as f32,
         col_weight: (-t2 * params.gamma / cols as f64) as f32,
     }));
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform {
-        n0: rows as u32,
-        n1: cols as u32,
-        _pad: [0; 2],
-        scale0: (t2 * params.beta / rows as f64) as f32,
-        scale1: (t2 * params.gamma / cols as f64) as f32,
-        _pad2: [0.0; 2],
-    }));
-    let student = || wgpu::BindingResource::Buffer(io.student.clone());
-    let teacher = || wgpu::BindingResource::Buffer(io.teacher.clone());
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::pair(
+        rows,
+        t2 * params.beta / rows as f64,
+        cols,
+        t2 * params.gamma / cols as f64,
+    )));
+    let student = || io.student();
+    let teacher = || io.teacher();
 
     let mut dispatches = vec![
         Dispatch {
@@ -161,6 +160,6 @@ pub(crate) fn record(
             groups,
         });
     }
-    dispatches.push(finish_dispatch(&finish, &partials, io.loss.clone()));
+    dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
     record_dispatches(ctx, encoder, "dist", dispatches, None)
 }

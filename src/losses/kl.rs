@@ -40,9 +40,10 @@ pub(crate) fn record(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
     params: &KlParams,
-    shape: LogitShape,
+    dims: &[usize],
     io: &BoundIo<'_>,
 ) -> Result<()> {
+    let shape = LogitShape::from_dims(dims)?;
     let t = params.temperature;
     let b = shape.rows as f64;
     let threads_per_row = ctx.threads_per_row(shape.cols);
@@ -57,34 +58,25 @@ pub(crate) fn record(
         grad_scale: (t / b) as f32,
         _pad: [0.0; 2],
     }));
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform {
-        n0: shape.rows as u32,
-        n1: 0,
-        _pad: [0; 2],
-        scale0: (t * t / b) as f32,
-        scale1: 0.0,
-        _pad2: [0.0; 2],
-    }));
-    // Without a gradient the shader never writes binding 4; a placeholder fills it.
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
+        shape.rows,
+        t * t / b,
+    )));
     let placeholder = ctx.scratch("unused gradient", 16);
-    let grad = match &io.grad {
-        Some(g) => wgpu::BindingResource::Buffer(g.clone()),
-        None => whole(&placeholder),
-    };
     let dispatches = vec![
         Dispatch {
             kernel: KL_ROWS,
             threads_per_row,
             resources: vec![
                 whole(&uniform),
-                wgpu::BindingResource::Buffer(io.student.clone()),
-                wgpu::BindingResource::Buffer(io.teacher.clone()),
+                io.student(),
+                io.teacher(),
                 whole(&row_loss),
-                grad,
+                io.grad_or(&placeholder),
             ],
             groups,
         },
-        finish_dispatch(&finish, &row_loss, io.loss.clone()),
+        finish_dispatch(&finish, &row_loss, io.loss()),
     ];
     record_dispatches(ctx, encoder, "kl", dispatches, None)
 }

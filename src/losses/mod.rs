@@ -1,18 +1,29 @@
 //! The losses: their parameters, the checks shared by every loss, and the two GPU entry points
 //! (host slices in, loss and gradient out; or recording into the caller's encoder).
 //!
-//! Each loss lives in its own module (`kl.rs`, `dist.rs`) with its shader(s) under `shaders/`
-//! and its float64 twin under `src/reference/`.
+//! Each loss lives in its own module (`kl.rs`, `dist.rs`, `dkd.rs`, `fitnet.rs`, `at.rs`,
+//! `rkd.rs`, `ickd.rs`, `hcl.rs`) with its shader(s) under `shaders/` and its float64 twin
+//! under `src/reference/`.
 
+pub mod at;
 pub mod dist;
+pub mod dkd;
+pub mod fitnet;
+pub mod hcl;
+pub mod ickd;
 pub mod kl;
+pub mod rkd;
 
+pub use at::AtParams;
 pub use dist::DistParams;
+pub use dkd::DkdParams;
+pub use ickd::{IckdDenominator, IckdParams};
 pub use kl::KlParams;
+pub use rkd::RkdParams;
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::tensor::{check_len, BufferRegion, LogitShape};
+use crate::tensor::{check_len, element_count, BufferRegion};
 
 /// Which loss, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -21,10 +32,22 @@ pub enum LossSpec {
     Kl(KlParams),
     /// DIST: Pearson inter-class and intra-class relations of the softmax outputs.
     Dist(DistParams),
+    /// Decoupled KD: target-class and non-target-class KL, with labels.
+    Dkd(DkdParams),
+    /// FitNet hint: mean squared error of features.
+    Fitnet,
+    /// Attention transfer on B×C×H×W features.
+    At(AtParams),
+    /// Relational KD (distance and angle) on B×D embeddings.
+    Rkd(RkdParams),
+    /// Inter-channel correlation on B×C×H×W features.
+    Ickd(IckdParams),
+    /// ReviewKD's hierarchical context loss on one N×C×H×W level.
+    Hcl,
 }
 
-/// Names of the losses the command line accepts today.
-pub const LOSS_NAMES: &[&str] = &["kl", "dist"];
+/// Names of the losses the command line accepts.
+pub const LOSS_NAMES: &[&str] = &["kl", "dist", "dkd", "fitnet", "at", "rkd", "ickd", "hcl"];
 
 impl LossSpec {
     /// The loss's command-line name.
@@ -32,14 +55,28 @@ impl LossSpec {
         match self {
             Self::Kl(_) => "kl",
             Self::Dist(_) => "dist",
+            Self::Dkd(_) => "dkd",
+            Self::Fitnet => "fitnet",
+            Self::At(_) => "at",
+            Self::Rkd(_) => "rkd",
+            Self::Ickd(_) => "ickd",
+            Self::Hcl => "hcl",
         }
+    }
+
+    /// Whether the loss takes integer labels (one per row).
+    pub fn needs_labels(&self) -> bool {
+        matches!(self, Self::Dkd(_))
     }
 
     /// Dispatches one recorded call issues (the benchmark reports it).
     pub fn dispatches(&self, want_grad: bool) -> usize {
+        let g = usize::from(want_grad);
         match self {
-            Self::Kl(_) => 2,
-            Self::Dist(_) => 4 + usize::from(want_grad),
+            Self::Kl(_) | Self::Dkd(_) | Self::Fitnet | Self::At(_) | Self::Hcl => 2,
+            Self::Dist(_) => 4 + g,
+            Self::Ickd(_) => 3 + g,
+            Self::Rkd(_) => 4 + 2 * g,
         }
     }
 
@@ -52,12 +89,72 @@ impl LossSpec {
                 check_finite("beta", p.beta)?;
                 check_finite("gamma", p.gamma)
             }
+            Self::Dkd(p) => {
+                check_temperature(p.temperature)?;
+                check_finite("alpha", p.alpha)?;
+                check_finite("beta", p.beta)
+            }
+            Self::At(p) => {
+                if !p.p.is_finite() || p.p <= 0.0 {
+                    return Err(Error::Param(format!(
+                        "AT exponent p must be finite and > 0, got {}",
+                        p.p
+                    )));
+                }
+                Ok(())
+            }
+            Self::Rkd(p) => {
+                check_finite("distance weight", p.distance_weight)?;
+                check_finite("angle weight", p.angle_weight)
+            }
+            Self::Fitnet | Self::Ickd(_) | Self::Hcl => Ok(()),
         }
     }
 
-    /// Checks a shape for this loss (all current losses take B×C logits).
-    pub fn check_shape(&self, dims: &[usize]) -> Result<LogitShape> {
-        LogitShape::from_dims(dims)
+    /// Checks a shape for this loss.
+    pub fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        if dims.contains(&0) {
+            return Err(Error::Shape(format!(
+                "empty input {dims:?}: every axis must be >= 1"
+            )));
+        }
+        let rank = |want: usize, layout: &str| {
+            if dims.len() != want {
+                return Err(Error::Shape(format!(
+                    "{} needs rank {want} ({layout}), got rank {} {dims:?}",
+                    self.name(),
+                    dims.len()
+                )));
+            }
+            Ok(())
+        };
+        match self {
+            Self::Kl(_) | Self::Dist(_) => rank(2, "B×C"),
+            Self::Dkd(_) => {
+                rank(2, "B×C")?;
+                if dims[1] < 2 {
+                    return Err(Error::Shape(format!(
+                        "dkd needs C >= 2 classes, got {dims:?}"
+                    )));
+                }
+                Ok(())
+            }
+            Self::At(_) | Self::Ickd(_) | Self::Hcl => rank(4, "B×C×H×W"),
+            Self::Fitnet => {
+                if dims.is_empty() {
+                    return Err(Error::Shape("fitnet needs rank >= 1".into()));
+                }
+                Ok(())
+            }
+            Self::Rkd(_) => {
+                if dims.len() < 2 || dims[0] < 2 {
+                    return Err(Error::Shape(format!(
+                        "rkd needs B×D embeddings with B >= 2 (trailing axes are flattened), got {dims:?}"
+                    )));
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -77,12 +174,14 @@ pub(crate) fn check_finite(name: &str, v: f64) -> Result<()> {
     Ok(())
 }
 
-/// Host inputs of one evaluation: row-major float32 tensors of `shape`.
+/// Host inputs of one evaluation: row-major float32 tensors of `shape`, and labels for DKD.
 #[derive(Clone, Copy, Debug)]
 pub struct Inputs<'a> {
     pub student: &'a [f32],
     pub teacher: &'a [f32],
     pub shape: &'a [usize],
+    /// Target class of each row (DKD only).
+    pub labels: Option<&'a [i64]>,
 }
 
 impl<'a> Inputs<'a> {
@@ -91,17 +190,57 @@ impl<'a> Inputs<'a> {
             student,
             teacher,
             shape,
+            labels: None,
         }
     }
 
-    /// Checks the parameters, the shape and the slice lengths; returns the checked shape.
-    pub fn check(&self, spec: &LossSpec) -> Result<LogitShape> {
+    /// The same inputs with labels (DKD).
+    pub fn with_labels(mut self, labels: &'a [i64]) -> Self {
+        self.labels = Some(labels);
+        self
+    }
+
+    /// Checks the parameters, the shape, the slice lengths and the labels.
+    pub fn check(&self, spec: &LossSpec) -> Result<()> {
         spec.check_params()?;
-        let shape = spec.check_shape(self.shape)?;
+        spec.check_shape(self.shape)?;
         check_len("student", self.student.len(), self.shape)?;
         check_len("teacher", self.teacher.len(), self.shape)?;
-        Ok(shape)
+        match (spec.needs_labels(), self.labels) {
+            (true, None) => Err(Error::Shape(format!(
+                "{} needs labels (one per row)",
+                spec.name()
+            ))),
+            (false, Some(_)) => Err(Error::Param(format!("{} takes no labels", spec.name()))),
+            (false, None) => Ok(()),
+            (true, Some(labels)) => check_labels(labels, self.shape[0], self.shape[1]),
+        }
     }
+
+    /// Labels as the GPU reads them (u32), after `check`.
+    pub(crate) fn labels_u32(&self) -> Option<Vec<u32>> {
+        self.labels.map(|l| l.iter().map(|&x| x as u32).collect())
+    }
+}
+
+/// Labels: B of them, each in `[0, C)`.
+pub fn check_labels(labels: &[i64], rows: usize, cols: usize) -> Result<()> {
+    if labels.len() != rows {
+        return Err(Error::Shape(format!(
+            "{} labels for B = {rows} rows",
+            labels.len()
+        )));
+    }
+    if let Some((i, &bad)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l < 0 || l >= cols as i64)
+    {
+        return Err(Error::Param(format!(
+            "label {bad} at row {i} is outside [0, {cols})"
+        )));
+    }
+    Ok(())
 }
 
 /// The result of a GPU evaluation.
@@ -113,13 +252,14 @@ pub struct LossOutput {
 }
 
 /// The caller's buffers for [`GpuContext::record`]. Student and teacher are float32 tensors in
-/// the shape given to `record`; `loss` receives one f32; `grad`, when present, receives
-/// ∂L/∂student in the student's shape. Every buffer needs STORAGE usage and offsets that are
-/// multiples of `min_storage_buffer_offset_alignment`.
+/// the shape given to `record`; `labels` (DKD) holds one u32 per row; `loss` receives one f32;
+/// `grad`, when present, receives ∂L/∂student in the student's shape. Every buffer needs
+/// STORAGE usage and offsets that are multiples of `min_storage_buffer_offset_alignment`.
 #[derive(Clone, Copy, Debug)]
 pub struct LossBindings<'a> {
     pub student: BufferRegion<'a>,
     pub teacher: BufferRegion<'a>,
+    pub labels: Option<BufferRegion<'a>>,
     pub loss: BufferRegion<'a>,
     pub grad: Option<BufferRegion<'a>>,
 }
@@ -128,14 +268,40 @@ pub struct LossBindings<'a> {
 pub(crate) struct BoundIo<'a> {
     pub student: wgpu::BufferBinding<'a>,
     pub teacher: wgpu::BufferBinding<'a>,
+    pub labels: Option<wgpu::BufferBinding<'a>>,
     pub loss: wgpu::BufferBinding<'a>,
     pub grad: Option<wgpu::BufferBinding<'a>>,
+}
+
+impl BoundIo<'_> {
+    pub(crate) fn student(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(self.student.clone())
+    }
+    pub(crate) fn teacher(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(self.teacher.clone())
+    }
+    pub(crate) fn loss(&self) -> wgpu::BufferBinding<'_> {
+        self.loss.clone()
+    }
+    /// The gradient binding, or a placeholder when no gradient is written (the kernels never
+    /// touch it then).
+    pub(crate) fn grad_or<'b>(
+        &'b self,
+        placeholder: &'b wgpu::Buffer,
+    ) -> wgpu::BindingResource<'b> {
+        match &self.grad {
+            Some(g) => wgpu::BindingResource::Buffer(g.clone()),
+            None => placeholder.as_entire_binding(),
+        }
+    }
 }
 
 impl GpuContext {
     /// Records the loss (and the gradient, when `io.grad` is given) into the caller's
     /// `encoder`. Never submits, polls or reads back; pipelines are created on first use and
     /// cached. Several calls may be recorded into one encoder: each has its own parameters.
+    /// Labels given on the GPU are not range-checked here: a label outside `[0, C)` gives a NaN
+    /// loss (the host path checks them and returns an error).
     pub fn record(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -145,19 +311,30 @@ impl GpuContext {
     ) -> Result<()> {
         self.check_health()?;
         spec.check_params()?;
-        let shape = spec.check_shape(shape)?;
-        let bytes = (shape.elements() as u64)
+        spec.check_shape(shape)?;
+        let elements = element_count(shape)?;
+        let bytes = (elements as u64)
             .checked_mul(4)
             .filter(|b| *b <= u64::from(u32::MAX))
             .ok_or_else(|| {
                 Error::Limit(format!(
-                    "{}×{} elements exceed the 2^30 a kernel can index",
-                    shape.rows, shape.cols
+                    "{shape:?} has {elements} elements, beyond the 2^30 a kernel can index"
                 ))
             })?;
+        let labels = match (spec.needs_labels(), io.labels) {
+            (true, None) => {
+                return Err(Error::Shape(format!(
+                    "{} needs a labels buffer",
+                    spec.name()
+                )))
+            }
+            (true, Some(l)) => Some(l.binding(self, "labels", shape[0] as u64 * 4)?),
+            (false, _) => None,
+        };
         let bound = BoundIo {
             student: io.student.binding(self, "student", bytes)?,
             teacher: io.teacher.binding(self, "teacher", bytes)?,
+            labels,
             loss: io.loss.binding(self, "loss", 4)?,
             grad: io
                 .grad
@@ -167,6 +344,12 @@ impl GpuContext {
         match spec {
             LossSpec::Kl(p) => kl::record(self, encoder, p, shape, &bound),
             LossSpec::Dist(p) => dist::record(self, encoder, p, shape, &bound),
+            LossSpec::Dkd(p) => dkd::record(self, encoder, p, shape, &bound),
+            LossSpec::Fitnet => fitnet::record(self, encoder, shape, &bound),
+            LossSpec::At(p) => at::record(self, encoder, p, shape, &bound),
+            LossSpec::Rkd(p) => rkd::record(self, encoder, p, shape, &bound),
+            LossSpec::Ickd(p) => ickd::record(self, encoder, p, shape, &bound),
+            LossSpec::Hcl => hcl::record(self, encoder, shape, &bound),
         }
     }
 
@@ -204,41 +387,47 @@ impl GpuContext {
         want_grad: bool,
     ) -> Result<(wgpu::Buffer, wgpu::SubmissionIndex, Option<usize>)> {
         self.check_health()?;
-        let shape = inputs.check(spec)?;
-        let bytes = shape.elements() as u64 * 4;
+        inputs.check(spec)?;
+        let elements = inputs.student.len();
+        let bytes = elements as u64 * 4;
         crate::tensor::check_binding_size(self, "student", bytes)?;
-        let (student, teacher, loss, grad, staging) = self.scoped("allocating buffers", || {
-            use wgpu::util::DeviceExt;
-            let upload = |name: &str, data: &[f32]| {
-                self.device()
-                    .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let labels = inputs.labels_u32();
+        let (student, teacher, labels, loss, grad, staging) =
+            self.scoped("allocating buffers", || {
+                use wgpu::util::DeviceExt;
+                let upload = |name: &str, data: &[u8]| {
+                    self.device()
+                        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                            label: Some(name),
+                            contents: data,
+                            usage: wgpu::BufferUsages::STORAGE,
+                        })
+                };
+                let output = |name: &str, size: u64| {
+                    self.device().create_buffer(&wgpu::BufferDescriptor {
                         label: Some(name),
-                        contents: bytemuck::cast_slice(data),
-                        usage: wgpu::BufferUsages::STORAGE,
+                        size,
+                        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                        mapped_at_creation: false,
                     })
-            };
-            let output = |name: &str, size: u64| {
-                self.device().create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(name),
-                    size,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                })
-            };
-            let staging_size = 4 + if want_grad { bytes } else { 0 };
-            Ok((
-                upload("student", inputs.student),
-                upload("teacher", inputs.teacher),
-                output("loss", 4),
-                want_grad.then(|| output("gradient", bytes)),
-                self.device().create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("staging"),
-                    size: staging_size,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                }),
-            ))
-        })?;
+                };
+                let staging_size = 4 + if want_grad { bytes } else { 0 };
+                Ok((
+                    upload("student", bytemuck::cast_slice(inputs.student)),
+                    upload("teacher", bytemuck::cast_slice(inputs.teacher)),
+                    labels
+                        .as_ref()
+                        .map(|l| upload("labels", bytemuck::cast_slice(l))),
+                    output("loss", 4),
+                    want_grad.then(|| output("gradient", bytes)),
+                    self.device().create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("staging"),
+                        size: staging_size,
+                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                        mapped_at_creation: false,
+                    }),
+                ))
+            })?;
         let mut encoder = self
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -251,6 +440,7 @@ impl GpuContext {
             &LossBindings {
                 student: BufferRegion::new(&student),
                 teacher: BufferRegion::new(&teacher),
+                labels: labels.as_ref().map(BufferRegion::new),
                 loss: BufferRegion::new(&loss),
                 grad: grad.as_ref().map(BufferRegion::new),
             },
@@ -262,7 +452,7 @@ impl GpuContext {
             }
             Ok(self.queue().submit([encoder.finish()]))
         })?;
-        Ok((staging, index, want_grad.then_some(shape.elements())))
+        Ok((staging, index, want_grad.then_some(elements)))
     }
 }
 

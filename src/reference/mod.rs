@@ -2,8 +2,14 @@
 //! beside the shaders. Used by the tests, by the command line's `--backend cpu`, and as the
 //! value the self-check compares the GPU against.
 
+// Index loops on purpose: the reference reads like the shaders' index arithmetic.
+#![allow(clippy::needless_range_loop)]
+
 pub mod dist;
+pub mod dkd;
+pub mod features;
 pub mod kl;
+pub mod rkd;
 
 use crate::error::Result;
 use crate::losses::{Inputs, LossSpec};
@@ -18,13 +24,46 @@ pub struct ReferenceOutput {
 
 /// Evaluates `spec` on `inputs` in float64 (same checks as the GPU path).
 pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput> {
-    let shape = inputs.check(spec)?;
+    inputs.check(spec)?;
     let student: Vec<f64> = inputs.student.iter().map(|&x| f64::from(x)).collect();
     let teacher: Vec<f64> = inputs.teacher.iter().map(|&x| f64::from(x)).collect();
-    let (rows, cols) = (shape.rows, shape.cols);
+    let dims = inputs.shape;
+    let four = || [dims[0], dims[1], dims[2], dims[3]];
     let (loss, grad) = match spec {
-        LossSpec::Kl(p) => kl::kl(&student, &teacher, rows, cols, p.temperature),
-        LossSpec::Dist(p) => dist::dist(&student, &teacher, rows, cols, p),
+        LossSpec::Kl(p) => kl::kl(&student, &teacher, dims[0], dims[1], p.temperature),
+        LossSpec::Dist(p) => dist::dist(&student, &teacher, dims[0], dims[1], p),
+        LossSpec::Dkd(p) => {
+            let labels: Vec<usize> = inputs
+                .labels
+                .unwrap_or(&[])
+                .iter()
+                .map(|&l| l as usize)
+                .collect();
+            dkd::dkd(
+                &student,
+                &teacher,
+                &labels,
+                dims[0],
+                dims[1],
+                p.temperature,
+                p.alpha,
+                p.beta,
+            )
+        }
+        LossSpec::Fitnet => features::fitnet(&student, &teacher),
+        LossSpec::At(p) => features::at(&student, &teacher, four(), p.p),
+        LossSpec::Rkd(p) => rkd::rkd(
+            &student,
+            &teacher,
+            dims[0],
+            dims[1..].iter().product(),
+            p.distance_weight,
+            p.angle_weight,
+        ),
+        LossSpec::Ickd(p) => {
+            features::ickd(&student, &teacher, four(), p.divisor(dims[0], dims[1]))
+        }
+        LossSpec::Hcl => features::hcl(&student, &teacher, four()),
     };
     Ok(ReferenceOutput { loss, grad })
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
 use wgpu_distill::{npy, BackendChoice, DistParams, GpuContext, KlParams, LossSpec};
 
 /// The GPU backends every GPU test runs on.
@@ -55,6 +56,11 @@ impl Golden {
     pub fn grad(&self) -> Vec<f64> {
         npy::read_f64(&self.dir.join("grad_student.npy")).unwrap().1
     }
+    /// Labels (DKD cases), if the case has them.
+    pub fn labels(&self) -> Option<Vec<i64>> {
+        let path = self.dir.join("labels.npy");
+        path.exists().then(|| npy::read_labels(&path).unwrap().1)
+    }
     fn param(&self, key: &str, default: f64) -> f64 {
         self.params
             .get(key)
@@ -72,6 +78,27 @@ impl Golden {
                 beta: self.param("beta", 1.0),
                 gamma: self.param("gamma", 1.0),
             })),
+            "dkd" => Some(LossSpec::Dkd(DkdParams {
+                temperature: self.param("temperature", 4.0),
+                alpha: self.param("alpha", 1.0),
+                beta: self.param("beta", 8.0),
+            })),
+            "fitnet" => Some(LossSpec::Fitnet),
+            "at" => Some(LossSpec::At(AtParams {
+                p: self.param("p", 2.0),
+            })),
+            "rkd" => Some(LossSpec::Rkd(RkdParams {
+                distance_weight: self.param("distance_weight", 25.0),
+                angle_weight: self.param("angle_weight", 50.0),
+            })),
+            "ickd" => Some(LossSpec::Ickd(IckdParams {
+                denominator: self.params["denominator"]
+                    .as_str()
+                    .unwrap_or("cb")
+                    .parse()
+                    .unwrap(),
+            })),
+            "hcl" => Some(LossSpec::Hcl),
             _ => None,
         }
     }

@@ -1,0 +1,83 @@
+//! AT (attention transfer): L2-normalised spatial attention maps `mean_c f^p`, compared by MSE.
+//!
+//! Shader: `shaders/at.wgsl` then `shaders/finish.wgsl`. Reference: `src/reference/features.rs`.
+
+use crate::context::GpuContext;
+use crate::error::Result;
+use crate::losses::BoundIo;
+use crate::record::{finish_dispatch, grid_2d, record_dispatches, whole, Dispatch, FinishUniform};
+use crate::shaders::{AT_SAMPLES, WORKGROUP_SIZE};
+
+/// Parameters of AT.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AtParams {
+    /// Exponent of the attention map (> 0; 2 by default).
+    pub p: f64,
+}
+
+impl Default for AtParams {
+    fn default() -> Self {
+        Self { p: 2.0 }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct AtUniform {
+    samples: u32,
+    channels: u32,
+    hw: u32,
+    groups_x: u32,
+    p: f32,
+    inv_c: f32,
+    scale: f32,
+    write_grad: u32,
+}
+
+pub(crate) fn record(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    params: &AtParams,
+    dims: &[usize],
+    io: &BoundIo<'_>,
+) -> Result<()> {
+    let [b, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
+    let hw = h * w;
+    let groups = grid_2d(b, "at samples")?;
+    let maps_bytes = 2 * (b * hw) as u64 * 4;
+    crate::tensor::check_binding_size(ctx, "AT attention maps", maps_bytes)?;
+    let maps = ctx.scratch("at.maps", maps_bytes);
+    let partials = ctx.scratch("at.partials", b as u64 * 4);
+    let placeholder = ctx.scratch("unused gradient", 16);
+    let uniform = ctx.params_buffer(bytemuck::bytes_of(&AtUniform {
+        samples: b as u32,
+        channels: c as u32,
+        hw: hw as u32,
+        groups_x: groups[0],
+        p: params.p as f32,
+        inv_c: (1.0 / c as f64) as f32,
+        scale: (1.0 / (b * hw) as f64) as f32,
+        write_grad: io.grad.is_some() as u32,
+    }));
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
+        b,
+        1.0 / (b * hw) as f64,
+    )));
+    let dispatches = vec![
+        Dispatch {
+            kernel: AT_SAMPLES,
+            threads_per_row: WORKGROUP_SIZE,
+            resources: vec![
+                whole(&uniform),
+                io.student(),
+                io.teacher(),
+                whole(&maps),
+                whole(&partials),
+                io.grad_or(&placeholder),
+            ],
+            groups,
+        },
+        finish_dispatch(&finish, &partials, io.loss()),
+    ];
+    record_dispatches(ctx, encoder, "at", dispatches, None)
+}

@@ -1,0 +1,97 @@
+//! DKD (decoupled KD): target-class KD (TCKD) and non-target-class KD (NCKD) with labels.
+//!
+//! Shader: `shaders/dkd.wgsl` (per-row terms and gradient) then `shaders/finish.wgsl`.
+//! Reference: `src/reference/dkd.rs`.
+
+use crate::context::GpuContext;
+use crate::error::{Error, Result};
+use crate::losses::BoundIo;
+use crate::record::{finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform};
+use crate::shaders::DKD_ROWS;
+use crate::tensor::LogitShape;
+
+/// Parameters of DKD: `L = alpha·TCKD + beta·NCKD`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DkdParams {
+    /// Softmax temperature T (> 0).
+    pub temperature: f64,
+    /// TCKD weight.
+    pub alpha: f64,
+    /// NCKD weight.
+    pub beta: f64,
+}
+
+impl Default for DkdParams {
+    fn default() -> Self {
+        Self {
+            temperature: 4.0,
+            alpha: 1.0,
+            beta: 8.0,
+        }
+    }
+}
+
+/// Mirrors `DkdParams` in `shaders/dkd.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct DkdUniform {
+    rows: u32,
+    cols: u32,
+    groups_x: u32,
+    write_grad: u32,
+    inv_t: f32,
+    grad_scale: f32,
+    alpha: f32,
+    beta: f32,
+}
+
+pub(crate) fn record(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    params: &DkdParams,
+    dims: &[usize],
+    io: &BoundIo<'_>,
+) -> Result<()> {
+    let shape = LogitShape::from_dims(dims)?;
+    let labels = io
+        .labels
+        .clone()
+        .ok_or_else(|| Error::Shape("dkd needs labels".into()))?;
+    let t = params.temperature;
+    let b = shape.rows as f64;
+    let threads_per_row = ctx.threads_per_row(shape.cols);
+    let groups = row_grid(shape.rows, threads_per_row)?;
+    let row_loss = ctx.scratch("dkd.row_loss", shape.rows as u64 * 4);
+    let placeholder = ctx.scratch("unused gradient", 16);
+    let uniform = ctx.params_buffer(bytemuck::bytes_of(&DkdUniform {
+        rows: shape.rows as u32,
+        cols: shape.cols as u32,
+        groups_x: groups[0],
+        write_grad: io.grad.is_some() as u32,
+        inv_t: (1.0 / t) as f32,
+        grad_scale: (t / b) as f32,
+        alpha: params.alpha as f32,
+        beta: params.beta as f32,
+    }));
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
+        shape.rows,
+        t * t / b,
+    )));
+    let dispatches = vec![
+        Dispatch {
+            kernel: DKD_ROWS,
+            threads_per_row,
+            resources: vec![
+                whole(&uniform),
+                io.student(),
+                io.teacher(),
+                wgpu::BindingResource::Buffer(labels),
+                whole(&row_loss),
+                io.grad_or(&placeholder),
+            ],
+            groups,
+        },
+        finish_dispatch(&finish, &row_loss, io.loss()),
+    ];
+    record_dispatches(ctx, encoder, "dkd", dispatches, None)
+}

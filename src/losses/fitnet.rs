@@ -1,0 +1,65 @@
+//! FitNet hint loss: mean squared error between (regressed) student and teacher features.
+//!
+//! Shader: `shaders/fitnet.wgsl` then `shaders/finish.wgsl`. Reference: `src/reference/features.rs`.
+
+use crate::context::GpuContext;
+use crate::error::Result;
+use crate::losses::BoundIo;
+use crate::record::{finish_dispatch, grid_2d, record_dispatches, whole, Dispatch, FinishUniform};
+use crate::shaders::{FITNET_BLOCKS, WORKGROUP_SIZE};
+use crate::tensor::element_count;
+
+/// Elements per workgroup (`BLOCK` in `shaders/fitnet.wgsl`).
+const BLOCK: usize = 4096;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct FitnetUniform {
+    elements: u32,
+    groups_x: u32,
+    write_grad: u32,
+    _pad0: u32,
+    grad_scale: f32,
+    _pad: [f32; 3],
+}
+
+pub(crate) fn record(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    dims: &[usize],
+    io: &BoundIo<'_>,
+) -> Result<()> {
+    let n = element_count(dims)?;
+    let blocks = n.div_ceil(BLOCK);
+    let groups = grid_2d(blocks, "fitnet")?;
+    let partials = ctx.scratch("fitnet.partials", blocks as u64 * 4);
+    let placeholder = ctx.scratch("unused gradient", 16);
+    let uniform = ctx.params_buffer(bytemuck::bytes_of(&FitnetUniform {
+        elements: n as u32,
+        groups_x: groups[0],
+        write_grad: io.grad.is_some() as u32,
+        _pad0: 0,
+        grad_scale: (2.0 / n as f64) as f32,
+        _pad: [0.0; 3],
+    }));
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
+        blocks,
+        1.0 / n as f64,
+    )));
+    let dispatches = vec![
+        Dispatch {
+            kernel: FITNET_BLOCKS,
+            threads_per_row: WORKGROUP_SIZE,
+            resources: vec![
+                whole(&uniform),
+                io.student(),
+                io.teacher(),
+                whole(&partials),
+                io.grad_or(&placeholder),
+            ],
+            groups,
+        },
+        finish_dispatch(&finish, &partials, io.loss()),
+    ];
+    record_dispatches(ctx, encoder, "fitnet", dispatches, None)
+}

@@ -1,0 +1,88 @@
+//! HCL (ReviewKD's hierarchical context loss) on one N×C×H×W level: MSE plus weighted MSEs of
+//! adaptive 4×4, 2×2 and 1×1 average poolings (overlapping windows when H is not a multiple).
+//!
+//! Shader: `shaders/hcl.wgsl` then `shaders/finish.wgsl`. Reference: `src/reference/features.rs`.
+
+use crate::context::GpuContext;
+use crate::error::Result;
+use crate::losses::BoundIo;
+use crate::record::{finish_dispatch, grid_2d, record_dispatches, whole, Dispatch, FinishUniform};
+use crate::shaders::{HCL_PLANES, WORKGROUP_SIZE};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct HclUniform {
+    planes: u32,
+    h: u32,
+    w: u32,
+    groups_x: u32,
+    mse_scale: f32,
+    inv_total: f32,
+    write_grad: u32,
+    _pad0: u32,
+    level_scale: [f32; 4],
+}
+
+/// Level weights as ReviewKD computes them: `w = 1; tot = 1; for l in [4, 2, 1]: if l >= H:
+/// skip; w /= 2; tot += w`. Returns the weight of each level (0 when skipped) and the total.
+pub fn level_weights(h: usize) -> ([f64; 3], f64) {
+    let (mut weights, mut w, mut total) = ([0.0; 3], 1.0, 1.0);
+    for (i, l) in [4usize, 2, 1].into_iter().enumerate() {
+        if l >= h {
+            continue;
+        }
+        w /= 2.0;
+        total += w;
+        weights[i] = w;
+    }
+    (weights, total)
+}
+
+pub(crate) fn record(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    dims: &[usize],
+    io: &BoundIo<'_>,
+) -> Result<()> {
+    let [n, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
+    let planes = n * c;
+    let groups = grid_2d(planes, "hcl planes")?;
+    let (weights, total) = level_weights(h);
+    let mut level_scale = [0.0f32; 4];
+    for (i, l) in [4usize, 2, 1].into_iter().enumerate() {
+        level_scale[i] = (weights[i] / (planes * l * l) as f64) as f32;
+    }
+    let partials = ctx.scratch("hcl.partials", planes as u64 * 4);
+    let placeholder = ctx.scratch("unused gradient", 16);
+    let uniform = ctx.params_buffer(bytemuck::bytes_of(&HclUniform {
+        planes: planes as u32,
+        h: h as u32,
+        w: w as u32,
+        groups_x: groups[0],
+        mse_scale: (1.0 / (planes * h * w) as f64) as f32,
+        inv_total: (1.0 / total) as f32,
+        write_grad: io.grad.is_some() as u32,
+        _pad0: 0,
+        level_scale,
+    }));
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
+        planes,
+        1.0 / total,
+    )));
+    let dispatches = vec![
+        Dispatch {
+            kernel: HCL_PLANES,
+            threads_per_row: WORKGROUP_SIZE,
+            resources: vec![
+                whole(&uniform),
+                io.student(),
+                io.teacher(),
+                whole(&partials),
+                io.grad_or(&placeholder),
+            ],
+            groups,
+        },
+        finish_dispatch(&finish, &partials, io.loss()),
+    ];
+    record_dispatches(ctx, encoder, "hcl", dispatches, None)
+}

@@ -1,0 +1,141 @@
+//! ICKD (inter-channel correlation): row-normalised channel Gram matrices per sample, compared
+//! by squared error.
+//!
+//! Shaders: `shaders/ickd.wgsl` (Gram), `ickd_rows.wgsl` (normalisation, loss terms, dL/dG),
+//! `ickd_grad.wgsl` (dL/dF), then `finish.wgsl`. Reference: `src/reference/features.rs`.
+
+use crate::context::GpuContext;
+use crate::error::{Error, Result};
+use crate::losses::BoundIo;
+use crate::record::{
+    finish_dispatch, flat_grid, record_dispatches, row_grid, whole, Dispatch, FinishUniform,
+};
+use crate::shaders::{ICKD_GRAD, ICKD_GRAM, ICKD_ROWS, WORKGROUP_SIZE};
+
+/// The denominator of ICKD's sum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IckdDenominator {
+    /// `C·B` (the default).
+    #[default]
+    Cb,
+    /// `C·B²`.
+    Cb2,
+}
+
+impl std::str::FromStr for IckdDenominator {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cb" => Ok(Self::Cb),
+            "cb2" => Ok(Self::Cb2),
+            other => Err(Error::Param(format!(
+                "unknown ICKD denominator '{other}' (expected cb or cb2)"
+            ))),
+        }
+    }
+}
+
+/// Parameters of ICKD.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IckdParams {
+    pub denominator: IckdDenominator,
+}
+
+impl IckdParams {
+    /// D for a batch of `b` samples of `c` channels.
+    pub fn divisor(&self, b: usize, c: usize) -> f64 {
+        match self.denominator {
+            IckdDenominator::Cb => (c * b) as f64,
+            IckdDenominator::Cb2 => (c * b * b) as f64,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct IckdUniform {
+    samples: u32,
+    channels: u32,
+    hw: u32,
+    groups_x: u32,
+    grad_scale: f32,
+    _pad: [f32; 3],
+}
+
+pub(crate) fn record(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    params: &IckdParams,
+    dims: &[usize],
+    io: &BoundIo<'_>,
+) -> Result<()> {
+    let [b, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
+    let hw = h * w;
+    let divisor = params.divisor(b, c);
+    let gram_bytes = (b * c * c) as u64 * 4;
+    crate::tensor::check_binding_size(ctx, "ICKD Gram matrices", gram_bytes)?;
+    let gram_s = ctx.scratch("ickd.gram_s", gram_bytes);
+    let gram_t = ctx.scratch("ickd.gram_t", gram_bytes);
+    let partials = ctx.scratch("ickd.partials", (b * c) as u64 * 4);
+    let uniform_for = |groups_x: u32| {
+        ctx.params_buffer(bytemuck::bytes_of(&IckdUniform {
+            samples: b as u32,
+            channels: c as u32,
+            hw: hw as u32,
+            groups_x,
+            grad_scale: (2.0 / divisor) as f32,
+            _pad: [0.0; 3],
+        }))
+    };
+    let gram_groups = flat_grid(b * c * c, "ickd gram")?;
+    let threads_per_row = ctx.threads_per_row(c);
+    let row_groups = row_grid(b * c, threads_per_row)?;
+    let grad_groups = flat_grid(b * c * hw, "ickd gradient")?;
+    let gram_params = uniform_for(gram_groups[0]);
+    let row_params = uniform_for(row_groups[0]);
+    let grad_params = uniform_for(grad_groups[0]);
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
+        b * c,
+        1.0 / divisor,
+    )));
+    let mut dispatches = vec![
+        Dispatch {
+            kernel: ICKD_GRAM,
+            threads_per_row: WORKGROUP_SIZE,
+            resources: vec![
+                whole(&gram_params),
+                io.student(),
+                io.teacher(),
+                whole(&gram_s),
+                whole(&gram_t),
+            ],
+            groups: gram_groups,
+        },
+        Dispatch {
+            kernel: ICKD_ROWS,
+            threads_per_row,
+            resources: vec![
+                whole(&row_params),
+                whole(&gram_s),
+                whole(&gram_t),
+                whole(&partials),
+            ],
+            groups: row_groups,
+        },
+    ];
+    if let Some(grad) = &io.grad {
+        dispatches.push(Dispatch {
+            kernel: ICKD_GRAD,
+            threads_per_row: WORKGROUP_SIZE,
+            resources: vec![
+                whole(&grad_params),
+                io.student(),
+                whole(&gram_t),
+                wgpu::BindingResource::Buffer(grad.clone()),
+            ],
+            groups: grad_groups,
+        });
+    }
+    dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
+    record_dispatches(ctx, encoder, "ickd", dispatches, None)
+}

@@ -1,0 +1,68 @@
+//! DKD (decoupled KD), float64. Mirrors `shaders/dkd.wgsl` + `shaders/finish.wgsl`.
+//! Log-space TCKD: `log ps_g = z_g/T − LSE(z/T)`, `log ps_other = LSE_{c≠g}(z/T) − LSE(z/T)`.
+
+/// Log-sum-exp of `z/t` over the classes `c != skip` (`skip = usize::MAX`: all).
+fn lse_except(z: &[f64], t: f64, skip: usize) -> f64 {
+    let max = z
+        .iter()
+        .enumerate()
+        .filter(|(c, _)| *c != skip)
+        .fold(f64::NEG_INFINITY, |m, (_, &x)| m.max(x / t));
+    let sum: f64 = z
+        .iter()
+        .enumerate()
+        .filter(|(c, _)| *c != skip)
+        .map(|(_, &x)| (x / t - max).exp())
+        .sum();
+    max + sum.ln()
+}
+
+/// `p (log p − log q)`, 0 when `p = 0`.
+fn kl_term(log_p: f64, log_q: f64) -> f64 {
+    let p = log_p.exp();
+    if p > 0.0 {
+        p * (log_p - log_q)
+    } else {
+        0.0
+    }
+}
+
+/// `L = α·TCKD + β·NCKD`; returns `(L, ∂L/∂zs)`. Labels must lie in `[0, cols)`.
+#[allow(clippy::too_many_arguments)]
+pub fn dkd(
+    student: &[f64],
+    teacher: &[f64],
+    labels: &[usize],
+    rows: usize,
+    cols: usize,
+    t: f64,
+    alpha: f64,
+    beta: f64,
+) -> (f64, Vec<f64>) {
+    let b = rows as f64;
+    let mut loss = 0.0;
+    let mut grad = vec![0.0; rows * cols];
+    for r in 0..rows {
+        let g = labels[r];
+        let zs = &student[r * cols..(r + 1) * cols];
+        let zt = &teacher[r * cols..(r + 1) * cols];
+        let (lse_s, lse_t) = (lse_except(zs, t, usize::MAX), lse_except(zt, t, usize::MAX));
+        let (nse_s, nse_t) = (lse_except(zs, t, g), lse_except(zt, t, g));
+        let log_ps_g = zs[g] / t - lse_s;
+        let log_pt_g = zt[g] / t - lse_t;
+        let (log_ps_o, log_pt_o) = (nse_s - lse_s, nse_t - lse_t);
+        let tckd = kl_term(log_pt_g, log_ps_g) + kl_term(log_pt_o, log_ps_o);
+        let mut nckd = 0.0;
+        let (ps_g, pt_g) = (log_ps_g.exp(), log_pt_g.exp());
+        for c in (0..cols).filter(|&c| c != g) {
+            let log_hs = zs[c] / t - nse_s;
+            let log_ht = zt[c] / t - nse_t;
+            nckd += kl_term(log_ht, log_hs);
+            grad[r * cols + c] = alpha * (-(t / b) * (ps_g - pt_g) * log_hs.exp())
+                + beta * (t / b) * (log_hs.exp() - log_ht.exp());
+        }
+        grad[r * cols + g] = alpha * (t / b) * (ps_g - pt_g);
+        loss += alpha * tckd + beta * nckd;
+    }
+    (t * t / b * loss, grad)
+}
