@@ -1,4 +1,5 @@
-// HCL (ReviewKD hierarchical context loss), one level N×C×H×W, one workgroup per (n, c) plane.
+// HCL (ReviewKD hierarchical context loss), one level N×C×H×W, one segment of TPR lanes per
+// (n, c) plane (several planes per workgroup when planes are small).
 //   d = fs - ft; L = [ mse(d) + sum_l w_l mse(pool_l(d)) ] / total, l in {4, 2, 1}, l < H
 //   (pooling is linear, so pool_l(fs) - pool_l(ft) = pool_l(d)); pool_l is adaptive average
 //   pooling: cell i covers rows [floor(i H / l), ceil((i+1) H / l)), columns likewise with W.
@@ -9,7 +10,8 @@
 // size) / total.
 //
 // Uniformity: the level and cell loops depend only on uniform parameters; every lane runs them
-// and reaches the barriers in `seg_sum` and the one before the gradient sweep.
+// and reaches the barriers in `seg_sum` and the one before the gradient sweep. Each segment
+// reads only the cell means its own lane 0 wrote.
 
 struct HclParams {
     planes: u32,
@@ -32,8 +34,9 @@ struct HclParams {
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;
 
-// Cell means of one plane: 16 cells of level 4, then 4 of level 2, then 1 of level 1.
-var<workgroup> cell_mean: array<f32, 21>;
+// Cell means of each segment's plane: 16 cells of level 4, then 4 of level 2, then 1 of level 1.
+const CELLS: u32 = 21u;
+var<workgroup> cell_mean: array<f32, 672>; // CELLS * (WG / 8): TPR >= 8 (checked on the host)
 
 fn level_size(level: u32) -> u32 {
     return 4u >> level;
@@ -53,15 +56,17 @@ fn hcl_planes(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wid: vec3<u32>,
 ) {
-    let plane = wid.x + wid.y * params.groups_x;
+    let plane = segment_row(wid, params.groups_x, lid);
     let in_range = plane < params.planes;
+    let lane = lid % TPR;
+    let cells = (lid / TPR) * CELLS;
     let h = params.h;
     let w = params.w;
     let base = plane * h * w;
 
     var sq = 0.0;
     if in_range {
-        for (var k = lid; k < h * w; k += WG) {
+        for (var k = lane; k < h * w; k += TPR) {
             let d = student[base + k] - teacher[base + k];
             sq += d * d;
         }
@@ -80,25 +85,25 @@ fn hcl_planes(
             let size = (rows.y - rows.x) * width;
             var acc = 0.0;
             if in_range {
-                for (var k = lid; k < size; k += WG) {
+                for (var k = lane; k < size; k += TPR) {
                     let idx = base + (rows.x + k / width) * w + cols.x + k % width;
                     acc += student[idx] - teacher[idx];
                 }
             }
             let mean = seg_sum(lid, vec4<f32>(acc, 0.0, 0.0, 0.0)).x / f32(size);
-            if lid == 0u {
-                cell_mean[level_offset(level) + cell] = mean;
+            if lane == 0u {
+                cell_mean[cells + level_offset(level) + cell] = mean;
             }
             loss += params.level_scale[level] * mean * mean;
         }
     }
     workgroupBarrier();
-    if in_range && lid == 0u {
+    if in_range && lane == 0u {
         partials[plane] = loss;
     }
 
     if in_range && params.write_grad != 0u {
-        for (var k = lid; k < h * w; k += WG) {
+        for (var k = lane; k < h * w; k += TPR) {
             let r = k / w;
             let q = k % w;
             var g = 2.0 * (student[base + k] - teacher[base + k]) * params.mse_scale;
@@ -118,7 +123,7 @@ fn hcl_planes(
                             continue;
                         }
                         let size = f32((rows.y - rows.x) * (cols.y - cols.x));
-                        g += 2.0 * params.level_scale[level] * cell_mean[level_offset(level) + i * l + j] / size;
+                        g += 2.0 * params.level_scale[level] * cell_mean[cells + level_offset(level) + i * l + j] / size;
                     }
                 }
             }

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use wgpu::util::DeviceExt;
+use wgpu_distill::losses::{DkdParams, RkdParams};
 use wgpu_distill::{
     synthetic, BufferRegion, DistParams, GpuContext, Inputs, KlParams, LossBindings, LossSpec,
 };
@@ -49,7 +50,17 @@ fn several_losses_in_one_encoder_on_caller_buffers() {
                 beta: 0.5,
                 gamma: 1.0,
             }),
+            LossSpec::Dkd(DkdParams::default()),
+            LossSpec::Fitnet,
+            LossSpec::Rkd(RkdParams::default()),
         ];
+        let labels: Vec<i64> = (0..b as i64).map(|r| (r * 5) % c as i64).collect();
+        let labels_u32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+        let labels_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("app labels"),
+            contents: bytemuck::cast_slice(&labels_u32),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
         let grad_stride = aligned(bytes, align);
         let outputs = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("app outputs"),
@@ -67,7 +78,9 @@ fn several_losses_in_one_encoder_on_caller_buffers() {
                 &LossBindings {
                     student: BufferRegion::new(&inputs),
                     teacher: BufferRegion::at(&inputs, teacher_offset),
-                    labels: None,
+                    labels: spec
+                        .needs_labels()
+                        .then(|| BufferRegion::new(&labels_buffer)),
                     loss: BufferRegion::at(&outputs, align * i as u64),
                     grad: Some(BufferRegion::at(
                         &outputs,
@@ -96,9 +109,11 @@ fn several_losses_in_one_encoder_on_caller_buffers() {
 
         let shape = [b, c];
         for (i, spec) in specs.iter().enumerate() {
-            let host = app
-                .evaluate(spec, &Inputs::new(&student, &teacher, &shape), true)
-                .unwrap();
+            let mut host_inputs = Inputs::new(&student, &teacher, &shape);
+            if spec.needs_labels() {
+                host_inputs = host_inputs.with_labels(&labels);
+            }
+            let host = app.evaluate(spec, &host_inputs, true).unwrap();
             let loss = data[(align as usize / 4) * i];
             let start = (grads_base + grad_stride * i as u64) as usize / 4;
             let grad = &data[start..start + b * c];

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
+use wgpu_distill::losses::{AtParams, DkdParams, RkdParams};
 use wgpu_distill::{
     reference, BufferRegion, DistParams, Error, Inputs, KlParams, LossBindings, LossSpec,
 };
@@ -89,6 +90,96 @@ fn library_rejects_bad_input_with_typed_errors() {
             "beta",
         ),
     ];
+    let dkd = LossSpec::Dkd(DkdParams::default());
+    let good_labels = [0i64, 1, 2];
+    let bad_label = [0i64, 4, 2];
+    let negative_label = [0i64, -1, 2];
+    let short_labels = [0i64, 1];
+    let features = vec![0.5f32; 24];
+    let mut cases = cases;
+    cases.extend::<Vec<BadCase<'_>>>(vec![
+        (
+            dkd,
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&bad_label),
+            |e| matches!(e, Error::Param(_)),
+            "label 4 at row 1",
+        ),
+        (
+            dkd,
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&negative_label),
+            |e| matches!(e, Error::Param(_)),
+            "label -1",
+        ),
+        (
+            dkd,
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&short_labels),
+            |e| matches!(e, Error::Shape(_)),
+            "2 labels for B = 3",
+        ),
+        (
+            dkd,
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "needs labels",
+        ),
+        (
+            dkd,
+            Inputs::new(&data, &data, &[12, 1]).with_labels(&good_labels),
+            |e| matches!(e, Error::Shape(_)),
+            "C >= 2",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
+            |e| matches!(e, Error::Param(_)),
+            "takes no labels",
+        ),
+        (
+            LossSpec::At(AtParams { p: 2.0 }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "rank 4",
+        ),
+        (
+            LossSpec::At(AtParams { p: 0.0 }),
+            Inputs::new(&features, &features, &[1, 2, 3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "exponent",
+        ),
+        (
+            LossSpec::Hcl,
+            Inputs::new(&features, &features, &[2, 12]),
+            |e| matches!(e, Error::Shape(_)),
+            "rank 4",
+        ),
+        (
+            LossSpec::Hcl,
+            Inputs::new(&features, &data, &[1, 2, 3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "teacher holds 12",
+        ),
+        (
+            LossSpec::Fitnet,
+            Inputs::new(&features, &data, &[24]),
+            |e| matches!(e, Error::Shape(_)),
+            "teacher holds 12",
+        ),
+        (
+            LossSpec::Rkd(RkdParams::default()),
+            Inputs::new(&data, &data, &[1, 12]),
+            |e| matches!(e, Error::Shape(_)),
+            "B >= 2",
+        ),
+        (
+            LossSpec::Rkd(RkdParams {
+                distance_weight: f64::NAN,
+                angle_weight: 1.0,
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "distance weight",
+        ),
+    ]);
     for (spec, inputs, kind, text) in cases {
         for result in [
             ctx.evaluate(&spec, &inputs, true)
@@ -215,6 +306,13 @@ fn cli_reports_bad_input_in_one_line() {
     wgpu_distill::npy::write_f32(&other, &[3, 2], &[0.0; 6]).unwrap();
     let rank3 = dir.join("rank3.npy");
     wgpu_distill::npy::write_f32(&rank3, &[1, 2, 3], &[0.0; 6]).unwrap();
+    let rank4 = dir.join("rank4.npy");
+    wgpu_distill::npy::write_f32(&rank4, &[1, 2, 3, 1], &[0.0; 6]).unwrap();
+    let mut label_bytes = vec![];
+    for l in [0i64, 5] {
+        label_bytes.extend_from_slice(&l.to_le_bytes());
+    }
+    let bad_labels = write(&dir, "labels.npy", &npy_bytes("<i8", "(2,)", &label_bytes));
     let huge = write(
         &dir,
         "huge.npy",
@@ -365,6 +463,91 @@ fn cli_reports_bad_input_in_one_line() {
             "--gamma",
         ),
         (vec!["eval".into(), "kl".into()], "--student"),
+        (
+            vec![
+                "eval".into(),
+                "ickd".into(),
+                "--student".into(),
+                p(&rank4),
+                "--teacher".into(),
+                p(&rank4),
+                "--denominator".into(),
+                "bc".into(),
+            ],
+            "denominator",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "dkd".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "--labels",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "dkd".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+                "--labels".into(),
+                p(&bad_labels),
+            ],
+            "outside [0, 3)",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "dkd".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+                "--labels".into(),
+                p(&good),
+            ],
+            "labels dtype",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "at".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "rank 4",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "hcl".into(),
+                "--student".into(),
+                p(&rank4),
+                "--teacher".into(),
+                p(&good),
+            ],
+            "shape",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+                "--p".into(),
+                "2".into(),
+            ],
+            "--p",
+        ),
     ];
     for (args, needle) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -507,45 +507,69 @@ fn self_check() -> Result<(), Error> {
         summary.device_type
     );
     println!(
-        "{:<6} {:>11} {:>15} {:>15} {:>10} {:>14} {:>10}",
+        "{:<6} {:>15} {:>15} {:>15} {:>10} {:>14} {:>10}",
         "loss", "shape", "gpu", "reference", "rel err", "grad err/max", "gpu ms"
     );
-    let shapes = [(64usize, 100usize), (256, 1000), (32, 32000)];
-    let specs = [
+    use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
+    let logits = [vec![64usize, 100], vec![256, 1000], vec![32, 32000]];
+    let mut cases: Vec<(LossSpec, Vec<usize>)> = vec![];
+    for spec in [
         LossSpec::Kl(KlParams { temperature: 4.0 }),
         LossSpec::Dist(DistParams::default()),
-    ];
+        LossSpec::Dkd(DkdParams::default()),
+    ] {
+        cases.extend(logits.iter().map(|d| (spec, d.clone())));
+    }
+    cases.extend([
+        (LossSpec::Fitnet, vec![64, 128, 8, 8]),
+        (LossSpec::At(AtParams::default()), vec![64, 128, 8, 8]),
+        (LossSpec::Ickd(IckdParams::default()), vec![32, 64, 8, 8]),
+        (LossSpec::Hcl, vec![16, 64, 7, 7]),
+        (LossSpec::Rkd(RkdParams::default()), vec![64, 128]),
+    ]);
     let mut worst: f64 = 0.0;
-    for spec in &specs {
-        for (i, &(b, c)) in shapes.iter().enumerate() {
-            let (student, teacher) = synthetic::logit_pair(42 + i as u64, b, c, 3.0);
-            let shape = [b, c];
-            let inputs = Inputs::new(&student, &teacher, &shape);
-            ctx.evaluate(spec, &inputs, true)?; // warm-up: pipelines, allocation
-            let start = Instant::now();
-            let gpu = ctx.evaluate(spec, &inputs, true)?;
-            let ms = start.elapsed().as_secs_f64() * 1e3;
-            let cpu = reference::evaluate(spec, &inputs)?;
-            let rel = (f64::from(gpu.loss) - cpu.loss).abs() / cpu.loss.abs().max(1e-30);
-            let grad = gpu.grad.unwrap_or_default();
-            let max_ref = cpu.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-            let max_err = grad
-                .iter()
-                .zip(&cpu.grad)
-                .fold(0.0f64, |m, (g, r)| m.max((f64::from(*g) - r).abs()));
-            let grad_rel = max_err / max_ref.max(1e-30);
-            worst = worst.max(rel).max(grad_rel);
-            println!(
-                "{:<6} {:>11} {:>15.8} {:>15.8} {:>10.2e} {:>14.2e} {:>10.2}",
-                spec.name(),
-                format!("{b}x{c}"),
-                gpu.loss,
-                cpu.loss,
-                rel,
-                grad_rel,
-                ms
-            );
+    for (i, (spec, dims)) in cases.iter().enumerate() {
+        let n: usize = dims.iter().product();
+        let (student, teacher) = synthetic::logit_pair(
+            42 + i as u64,
+            n / dims[dims.len() - 1],
+            dims[dims.len() - 1],
+            3.0,
+        );
+        let labels: Vec<i64> = (0..dims[0]).map(|r| ((r * 7) % dims[1]) as i64).collect();
+        let mut inputs = Inputs::new(&student, &teacher, dims);
+        if spec.needs_labels() {
+            inputs = inputs.with_labels(&labels);
         }
+        ctx.evaluate(spec, &inputs, true)?; // warm-up: pipelines, allocation
+        let start = Instant::now();
+        let gpu = ctx.evaluate(spec, &inputs, true)?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let cpu = reference::evaluate(spec, &inputs)?;
+        let rel = (f64::from(gpu.loss) - cpu.loss).abs() / cpu.loss.abs().max(1e-30);
+        let grad = gpu.grad.unwrap_or_default();
+        let max_ref = cpu.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        let max_err = grad
+            .iter()
+            .zip(&cpu.grad)
+            .fold(0.0f64, |m, (g, r)| m.max((f64::from(*g) - r).abs()));
+        let grad_rel = max_err / max_ref.max(1e-30);
+        worst = worst.max(rel).max(grad_rel);
+        let shape = dims
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("x");
+        println!(
+            "{:<6} {:>15} {:>15.8} {:>15.8} {:>10.2e} {:>14.2e} {:>10.2}",
+            spec.name(),
+            shape,
+            gpu.loss,
+            cpu.loss,
+            rel,
+            grad_rel,
+            ms
+        );
     }
     if worst > 1e-3 {
         return Err(Error::Device(format!(

@@ -6,8 +6,8 @@
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::losses::BoundIo;
-use crate::record::{finish_dispatch, grid_2d, record_dispatches, whole, Dispatch, FinishUniform};
-use crate::shaders::{HCL_PLANES, WORKGROUP_SIZE};
+use crate::record::{finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform};
+use crate::shaders::HCL_PLANES;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -46,7 +46,9 @@ pub(crate) fn record(
 ) -> Result<()> {
     let [n, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let planes = n * c;
-    let groups = grid_2d(planes, "hcl planes")?;
+    // At least 8 lanes per plane: the shader's cell-mean table holds WG / 8 planes.
+    let threads_per_row = ctx.threads_per_row(h * w).max(8);
+    let groups = row_grid(planes, threads_per_row)?;
     let (weights, total) = level_weights(h);
     let mut level_scale = [0.0f32; 4];
     for (i, l) in [4usize, 2, 1].into_iter().enumerate() {
@@ -72,7 +74,7 @@ pub(crate) fn record(
     let dispatches = vec![
         Dispatch {
             kernel: HCL_PLANES,
-            threads_per_row: WORKGROUP_SIZE,
+            threads_per_row,
             resources: vec![
                 whole(&uniform),
                 io.student(),
