@@ -24,11 +24,15 @@ fn validated(source: &str, tpr: u32) -> (naga::Module, naga::valid::ModuleInfo) 
 fn every_shader_validates_and_translates_for_every_backend() {
     for kernel in ALL_KERNELS {
         let source = kernel.module_source();
-        for tpr in [1, 8, WORKGROUP_SIZE] {
+        // Every value the library sets: a power of two from 1 to WG.
+        for tpr in (0..=WORKGROUP_SIZE.trailing_zeros()).map(|k| 1u32 << k) {
             let (module, info) = validated(&source, tpr);
             let what = format!("{}::{} (TPR {tpr})", kernel.file, kernel.entry);
-            back::spv::write_vec(&module, &info, &back::spv::Options::default(), None)
+            let spirv = back::spv::write_vec(&module, &info, &back::spv::Options::default(), None)
                 .unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}"));
+            if tpr == 8 {
+                spirv_val(&what, &spirv);
+            }
             let mut msl = String::new();
             back::msl::Writer::new(&mut msl)
                 .write(
@@ -71,6 +75,80 @@ fn every_shader_validates_and_translates_for_every_backend() {
             .unwrap_or_else(|e| panic!("{what}: GLSL: {e}"));
         }
     }
+}
+
+/// Runs `spirv-val` on the module when it is installed (`.ci/run` installs spirv-tools).
+fn spirv_val(what: &str, words: &[u32]) {
+    let Ok(probe) = std::process::Command::new("spirv-val")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("spirv-val not installed: SPIR-V checked by naga only");
+        return;
+    };
+    assert!(probe.status.success());
+    let path = std::env::temp_dir().join(format!(
+        "wgpu-distill-{}-{}.spv",
+        std::process::id(),
+        what.replace([':', ' ', '(', ')', '/'], "_")
+    ));
+    std::fs::write(
+        &path,
+        words
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let out = std::process::Command::new("spirv-val")
+        .args(["--target-env", "vulkan1.1"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{what}: spirv-val: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_shader_states_its_uniformity_invariant() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files = 0;
+    for kernel in ALL_KERNELS {
+        assert!(
+            kernel.source.contains("Uniformity:"),
+            "{} has no 'Uniformity:' line in its header",
+            kernel.file
+        );
+        assert!(
+            dir.join(kernel.file).exists(),
+            "{} is not under shaders/",
+            kernel.file
+        );
+        files += 1;
+    }
+    // Every .wgsl file under shaders/ (not lib/) is a kernel in the table.
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "wgsl")
+        })
+        .count();
+    let distinct: std::collections::HashSet<_> = ALL_KERNELS.iter().map(|k| k.file).collect();
+    assert_eq!(
+        on_disk,
+        distinct.len(),
+        "a shader file is missing from ALL_KERNELS"
+    );
+    assert!(files >= distinct.len());
 }
 
 #[test]
