@@ -11,30 +11,6 @@
 @group(0) @binding(2) var<storage, read_write> col_stats: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
 
-fn chan_merge(a: ColumnMoments, b: ColumnMoments) -> ColumnMoments {
-    if b.count == 0u {
-        return a;
-    }
-    if a.count == 0u {
-        return b;
-    }
-    let n = a.count + b.count;
-    let fa = f32(a.count);
-    let fb = f32(b.count);
-    let wb = fb / f32(n);
-    let cross = fa * wb;
-    let ds = b.mean_s - a.mean_s;
-    let dt = b.mean_t - a.mean_t;
-    return ColumnMoments(
-        n,
-        a.mean_s + ds * wb,
-        a.mean_t + dt * wb,
-        a.m2_s + b.m2_s + ds * ds * cross,
-        a.m2_t + b.m2_t + dt * dt * cross,
-        a.c_st + b.c_st + ds * dt * cross,
-    );
-}
-
 @compute @workgroup_size(WG)
 fn dist_column_merge(@builtin(global_invocation_id) gid: vec3<u32>) {
     let col = gid.x;

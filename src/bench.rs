@@ -4,8 +4,6 @@
 
 use std::time::Instant;
 
-use wgpu::util::DeviceExt;
-
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
 use crate::losses::{LossBindings, LossSpec};
@@ -204,13 +202,7 @@ pub fn run_one(
     let (student, teacher) = crate::synthetic::logit_pair(7, rows, cols, 3.0);
     let device = ctx.device();
     let (inputs_s, inputs_t, outputs, grad) = ctx.scoped("benchmark buffers", || {
-        let upload = |data: &[f32]| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("bench input"),
-                contents: bytemuck::cast_slice(data),
-                usage: wgpu::BufferUsages::STORAGE,
-            })
-        };
+        let upload = |data: &[f32]| ctx.upload("bench input", bytemuck::cast_slice(data));
         let storage = |size: u64| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("bench output"),
@@ -220,8 +212,8 @@ pub fn run_one(
             })
         };
         Ok((
-            upload(&student),
-            upload(&teacher),
+            upload(&student)?,
+            upload(&teacher)?,
             storage(256),
             storage(bytes),
         ))
@@ -229,13 +221,10 @@ pub fn run_one(
     drop((student, teacher));
     // Labels for the losses that take them (row r's target is r mod C).
     let labels: Vec<u32> = (0..rows).map(|r| (r % cols) as u32).collect();
-    let labels = spec.needs_labels().then(|| {
-        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("bench labels"),
-            contents: bytemuck::cast_slice(&labels),
-            usage: wgpu::BufferUsages::STORAGE,
-        })
-    });
+    let labels = spec
+        .needs_labels()
+        .then(|| ctx.upload("bench labels", bytemuck::cast_slice(&labels)))
+        .transpose()?;
     let timer = Timer::new(ctx);
     let want_grad = pass.wants_grad();
     let (gpu_ms, wall_ms, encode_us) = measure(ctx, timer.as_ref(), warmup, iters.max(1), |enc| {
@@ -257,7 +246,7 @@ pub fn run_one(
         u32::from(want_grad),
         0,
         0,
-    ]));
+    ]))?;
     let groups = elements
         .div_ceil(WORKGROUP_SIZE as usize * 4)
         .clamp(1, 65535) as u32;

@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use wgpu::util::DeviceExt;
-
 use crate::error::{Error, Result};
 use crate::shaders::{BindingKind, Kernel, WORKGROUP_SIZE};
 
@@ -368,6 +366,10 @@ impl GpuContext {
         let value = f();
         let validation_error = pollster::block_on(validation.pop());
         let oom_error = pollster::block_on(oom.pop());
+        if validation_error.is_some() || oom_error.is_some() {
+            // A lost device shows first as validation errors; report the cause.
+            self.check_health()?;
+        }
         if let Some(e) = validation_error {
             return Err(Error::Validation(format!("{what}: {}", describe(&e))));
         }
@@ -468,13 +470,38 @@ impl GpuContext {
 
     /// A uniform buffer holding one call's parameters. Filled at creation (not by
     /// `queue.write_buffer`), so two calls recorded into one encoder keep their own values.
-    pub(crate) fn params_buffer(&self, bytes: &[u8]) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("wgpu-distill params"),
-                contents: bytes,
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
+    pub(crate) fn params_buffer(&self, bytes: &[u8]) -> Result<wgpu::Buffer> {
+        self.buffer_with_data("wgpu-distill params", wgpu::BufferUsages::UNIFORM, bytes)
+    }
+
+    /// A buffer filled with `data` at creation. Unlike wgpu's `create_buffer_init`, a lost
+    /// device or an invalid buffer is an error here, not a panic.
+    pub(crate) fn buffer_with_data(
+        &self,
+        label: &str,
+        usage: wgpu::BufferUsages,
+        data: &[u8],
+    ) -> Result<wgpu::Buffer> {
+        self.check_health()?;
+        let size = (data.len() as u64)
+            .next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT)
+            .max(wgpu::COPY_BUFFER_ALIGNMENT);
+        let buffer = self.scoped(&format!("creating {label}"), || {
+            Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: true,
+            }))
+        })?;
+        {
+            let mut view = buffer.get_mapped_range_mut(..).map_err(|e| {
+                Error::Device(format!("writing {label}: the buffer is not usable ({e})"))
+            })?;
+            view.slice(..data.len()).copy_from_slice(data);
+        }
+        buffer.unmap();
+        Ok(buffer)
     }
 
     /// Waits for `index` and maps `staging` for reading, blocking at most the context's timeout.

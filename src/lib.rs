@@ -41,5 +41,7 @@ pub mod tensor;
 
 pub use context::{list_adapters, BackendChoice, GpuContext, Strategy, NO_ADAPTER_HELP};
 pub use error::{Error, Result};
-pub use losses::{DistParams, Inputs, KlParams, LossBindings, LossOutput, LossSpec};
+pub use losses::{
+    DistParams, DistShardStats, Inputs, KlParams, LossBindings, LossOutput, LossSpec,
+};
 pub use tensor::BufferRegion;

@@ -94,6 +94,15 @@ pub const DIST_COLUMN_MERGE: Kernel = Kernel {
     bindings: &[U, R, W, W],
 };
 
+/// DIST shard statistics: tiles folded into one set of column moments.
+pub const DIST_COLUMN_REDUCE: Kernel = Kernel {
+    file: "dist_reduce.wgsl",
+    source: include_str!("../shaders/dist_reduce.wgsl"),
+    family: DIST_LIB,
+    entry: "dist_column_reduce",
+    bindings: &[U, R, W],
+};
+
 /// DIST gradient.
 pub const DIST_GRAD: Kernel = Kernel {
     file: "dist_grad.wgsl",
@@ -228,6 +237,7 @@ pub const ALL_KERNELS: &[Kernel] = &[
     DIST_COLUMN_PARTIALS,
     DIST_COLUMN_MERGE,
     DIST_GRAD,
+    DIST_COLUMN_REDUCE,
     DKD_ROWS,
     FITNET_BLOCKS,
     AT_SAMPLES,

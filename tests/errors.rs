@@ -313,6 +313,7 @@ fn cli_reports_bad_input_in_one_line() {
         label_bytes.extend_from_slice(&l.to_le_bytes());
     }
     let bad_labels = write(&dir, "labels.npy", &npy_bytes("<i8", "(2,)", &label_bytes));
+    let empty = write(&dir, "empty.npy", &npy_bytes("<f4", "(0, 3)", &[]));
     let huge = write(
         &dir,
         "huge.npy",
@@ -466,6 +467,43 @@ fn cli_reports_bad_input_in_one_line() {
         (
             vec![
                 "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&empty),
+                "--teacher".into(),
+                p(&empty),
+            ],
+            "empty",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "kl".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+                "--shards".into(),
+                "2".into(),
+            ],
+            "--shards applies to dist",
+        ),
+        (
+            vec![
+                "eval".into(),
+                "dist".into(),
+                "--student".into(),
+                p(&good),
+                "--teacher".into(),
+                p(&good),
+                "--shards".into(),
+                "9".into(),
+            ],
+            "--shards must be between 1 and B = 2",
+        ),
+        (
+            vec![
+                "eval".into(),
                 "ickd".into(),
                 "--student".into(),
                 p(&rank4),
@@ -560,4 +598,20 @@ fn cli_reports_bad_input_in_one_line() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn nan_inputs_give_nan_for_every_loss_never_a_hang() {
+    for backend in GPU_BACKENDS {
+        for mut job in jobs() {
+            job.student[1] = f32::NAN;
+            let out = job.run(gpu(backend));
+            assert!(
+                out.loss.is_nan(),
+                "{backend:?} {:?}: {}",
+                job.spec,
+                out.loss
+            );
+        }
+    }
 }

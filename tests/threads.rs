@@ -7,8 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use wgpu_distill::losses::{AtParams, DkdParams, RkdParams};
-use wgpu_distill::{synthetic, DistParams, GpuContext, Inputs, KlParams, LossOutput, LossSpec};
+use wgpu_distill::{synthetic, DistParams, GpuContext, Inputs, LossOutput, LossSpec};
 
 fn assert_send_sync<T: Send + Sync>() {}
 
@@ -18,61 +17,6 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<LossSpec>();
     assert_send_sync::<LossOutput>();
     assert_send_sync::<wgpu_distill::Error>();
-}
-
-struct Job {
-    spec: LossSpec,
-    dims: Vec<usize>,
-    student: Vec<f32>,
-    teacher: Vec<f32>,
-    labels: Option<Vec<i64>>,
-}
-
-impl Job {
-    fn run(&self, ctx: &GpuContext) -> LossOutput {
-        let mut inputs = Inputs::new(&self.student, &self.teacher, &self.dims);
-        if let Some(l) = &self.labels {
-            inputs = inputs.with_labels(l);
-        }
-        ctx.evaluate(&self.spec, &inputs, true).unwrap()
-    }
-}
-
-fn jobs() -> Vec<Job> {
-    let specs: [(LossSpec, Vec<usize>); 8] = [
-        (LossSpec::Kl(KlParams { temperature: 2.0 }), vec![33, 100]),
-        (LossSpec::Dist(DistParams::default()), vec![64, 257]),
-        (LossSpec::Dkd(DkdParams::default()), vec![16, 10]),
-        (LossSpec::Fitnet, vec![4, 8, 5, 5]),
-        (LossSpec::At(AtParams::default()), vec![3, 4, 6, 6]),
-        (LossSpec::Rkd(RkdParams::default()), vec![12, 9]),
-        (LossSpec::Hcl, vec![2, 3, 7, 7]),
-        (
-            LossSpec::Dist(DistParams {
-                temperature: 4.0,
-                beta: 2.0,
-                gamma: 1.0,
-            }),
-            vec![7, 1000],
-        ),
-    ];
-    specs
-        .into_iter()
-        .enumerate()
-        .map(|(i, (spec, dims))| {
-            let n: usize = dims.iter().product();
-            let labels = spec
-                .needs_labels()
-                .then(|| (0..dims[0] as i64).map(|r| r % dims[1] as i64).collect());
-            Job {
-                spec,
-                student: synthetic::normal_vec(i as u64, n, 2.0),
-                teacher: synthetic::normal_vec(i as u64 + 50, n, 2.0),
-                dims,
-                labels,
-            }
-        })
-        .collect()
 }
 
 #[test]

@@ -35,3 +35,28 @@ struct ColumnMoments {
     m2_t: f32,
     c_st: f32,
 }
+
+// Chan's pairwise merge of two sets of column moments (exact in exact arithmetic, stable).
+fn chan_merge(a: ColumnMoments, b: ColumnMoments) -> ColumnMoments {
+    if b.count == 0u {
+        return a;
+    }
+    if a.count == 0u {
+        return b;
+    }
+    let n = a.count + b.count;
+    let fa = f32(a.count);
+    let fb = f32(b.count);
+    let wb = fb / f32(n);
+    let cross = fa * wb;
+    let ds = b.mean_s - a.mean_s;
+    let dt = b.mean_t - a.mean_t;
+    return ColumnMoments(
+        n,
+        a.mean_s + ds * wb,
+        a.mean_t + dt * wb,
+        a.m2_s + b.m2_s + ds * ds * cross,
+        a.m2_t + b.m2_t + dt * dt * cross,
+        a.c_st + b.c_st + ds * dt * cross,
+    );
+}

@@ -99,6 +99,10 @@ struct EvalArgs {
     grad_out: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     backend: String,
+    /// DIST only: split the rows into N shards, compute each shard's statistics, merge them,
+    /// and finish every shard (what a multi-device run does); prints the whole-batch loss.
+    #[arg(long)]
+    shards: Option<usize>,
     /// Print one JSON object as the last line of stdout.
     #[arg(long)]
     json: bool,
@@ -344,7 +348,27 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
     }
     let want_grad = args.grad_out.is_some();
     let start = Instant::now();
-    let (loss, grad, backend, adapter) = if choice == BackendChoice::Cpu {
+    let (loss, grad, backend, adapter) = if let Some(shards) = args.shards {
+        let LossSpec::Dist(params) = spec else {
+            return Err(Error::Param(format!(
+                "--shards applies to dist only, not {}",
+                spec.name()
+            )));
+        };
+        if choice == BackendChoice::Cpu {
+            return Err(Error::Param(
+                "--shards needs a GPU backend (the cpu reference is whole-batch)".into(),
+            ));
+        }
+        let ctx = GpuContext::new(choice)?;
+        let (loss, grad) = sharded_dist(&ctx, &params, &inputs, shards, want_grad)?;
+        (
+            loss,
+            grad,
+            ctx.backend_name().to_string(),
+            ctx.adapter_summary().name,
+        )
+    } else if choice == BackendChoice::Cpu {
         let out = reference::evaluate(&spec, &inputs)?;
         let grad = out.grad.iter().map(|&g| g as f32).collect::<Vec<_>>();
         (
@@ -387,6 +411,52 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// DIST over `shards` contiguous row blocks: statistics per shard, merged in order, then each
+/// shard finished with the merged statistics (its gradient rows concatenated).
+fn sharded_dist(
+    ctx: &GpuContext,
+    params: &DistParams,
+    inputs: &Inputs<'_>,
+    shards: usize,
+    want_grad: bool,
+) -> Result<(f64, Option<Vec<f32>>), Error> {
+    inputs.check(&LossSpec::Dist(*params))?;
+    let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
+    if shards == 0 || shards > rows {
+        return Err(Error::Param(format!(
+            "--shards must be between 1 and B = {rows}, got {shards}"
+        )));
+    }
+    let bounds: Vec<(usize, usize)> = (0..shards)
+        .map(|k| (k * rows / shards, (k + 1) * rows / shards))
+        .collect();
+    let shard_inputs: Vec<(Vec<usize>, usize, usize)> = bounds
+        .iter()
+        .map(|&(a, b)| (vec![b - a, cols], a * cols, b * cols))
+        .collect();
+    let view = |k: usize| {
+        let (shape, a, b) = &shard_inputs[k];
+        Inputs::new(&inputs.student[*a..*b], &inputs.teacher[*a..*b], shape)
+    };
+    let mut merged: Option<wgpu_distill::DistShardStats> = None;
+    for k in 0..shards {
+        let stats = ctx.dist_shard_stats(params, &view(k))?;
+        merged = Some(match merged {
+            None => stats,
+            Some(m) => m.merge(&stats)?,
+        });
+    }
+    let merged = merged.expect("at least one shard");
+    let mut grad = want_grad.then(Vec::new);
+    for k in 0..shards {
+        let out = ctx.dist_shard_finish(params, &view(k), &merged, want_grad)?;
+        if let (Some(all), Some(part)) = (grad.as_mut(), out.grad) {
+            all.extend(part);
+        }
+    }
+    Ok((merged.loss(params), grad))
 }
 
 fn parse_shape(text: &str) -> Result<(usize, usize), Error> {

@@ -58,11 +58,11 @@ pub(crate) fn record(
         inv_c: (1.0 / c as f64) as f32,
         scale: (1.0 / (b * hw) as f64) as f32,
         write_grad: io.grad.is_some() as u32,
-    }));
+    }))?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         b,
         1.0 / (b * hw) as f64,
-    )));
+    )))?;
     let dispatches = vec![
         Dispatch {
             kernel: AT_SAMPLES,

@@ -8,13 +8,14 @@
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::BoundIo;
+use crate::losses::{BoundIo, Inputs, LossOutput, LossSpec};
 use crate::record::{
     column_groups, finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform,
     MAX_GROUPS_PER_DIM,
 };
 use crate::shaders::{
-    DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_GRAD, DIST_ROWS, WORKGROUP_SIZE,
+    DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_REDUCE, DIST_GRAD, DIST_ROWS,
+    WORKGROUP_SIZE,
 };
 use crate::tensor::LogitShape;
 
@@ -59,6 +60,144 @@ const ROW_STATS_BYTES: u64 = 32;
 /// Bytes of one `ColumnMoments` in the shaders (count, mean_s, mean_t, m2_s, m2_t, c_st).
 const COLUMN_MOMENTS_BYTES: u64 = 24;
 
+/// Sizes, grids, scratch buffers and parameters of one DIST call on `rows` rows, shared by
+/// the whole-batch recording and the shard API.
+struct DistPlan {
+    rows: usize,
+    cols: usize,
+    threads_per_row: u32,
+    tiles: usize,
+    groups: [u32; 3],
+    col_groups: u32,
+    uniform: wgpu::Buffer,
+    row_stats: wgpu::Buffer,
+    col_stats: wgpu::Buffer,
+    partials: wgpu::Buffer,
+    moments: wgpu::Buffer,
+}
+
+impl DistPlan {
+    /// `total_rows` is the B the gradient's row weight divides by: the shard's own rows for a
+    /// whole batch, the merged batch's rows for a shard.
+    fn new(
+        ctx: &GpuContext,
+        params: &DistParams,
+        shape: LogitShape,
+        total_rows: usize,
+    ) -> Result<Self> {
+        let (rows, cols) = (shape.rows, shape.cols);
+        let t2 = params.temperature * params.temperature;
+        let threads_per_row = ctx.threads_per_row(cols);
+        let tile_rows = ctx.strategy().tile_rows_for(rows);
+        let tiles = rows.div_ceil(tile_rows as usize);
+        if tiles > MAX_GROUPS_PER_DIM as usize {
+            return Err(Error::Limit(format!(
+                "B = {rows} needs {tiles} column tiles of {tile_rows} rows, more than 65535"
+            )));
+        }
+        let groups = row_grid(rows, threads_per_row)?;
+        let col_groups = column_groups(cols)?;
+        let moments_bytes = tiles as u64 * cols as u64 * COLUMN_MOMENTS_BYTES;
+        crate::tensor::check_binding_size(ctx, "DIST column moments", moments_bytes)?;
+        crate::tensor::check_binding_size(
+            ctx,
+            "DIST row statistics",
+            rows as u64 * ROW_STATS_BYTES,
+        )?;
+        Ok(Self {
+            rows,
+            cols,
+            threads_per_row,
+            tiles,
+            groups,
+            col_groups,
+            uniform: ctx.params_buffer(bytemuck::bytes_of(&DistUniform {
+                rows: rows as u32,
+                cols: cols as u32,
+                groups_x: groups[0],
+                tile_rows,
+                inv_t: (1.0 / params.temperature) as f32,
+                inv_cols: (1.0 / cols as f64) as f32,
+                row_weight: (-t2 * params.beta / total_rows as f64) as f32,
+                col_weight: (-t2 * params.gamma / cols as f64) as f32,
+            }))?,
+            row_stats: ctx.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES),
+            col_stats: ctx.scratch("dist.col_stats", cols as u64 * 16),
+            partials: ctx.scratch("dist.partials", (rows + cols) as u64 * 4),
+            moments: ctx.scratch("dist.moments", moments_bytes),
+        })
+    }
+
+    /// Row softmax statistics, row means, inter Pearson terms (partials[0..B]).
+    fn rows_pass<'a>(&'a self, io: &'a BoundIo<'_>) -> Dispatch<'a> {
+        Dispatch {
+            kernel: DIST_ROWS,
+            threads_per_row: self.threads_per_row,
+            resources: vec![
+                whole(&self.uniform),
+                io.student(),
+                io.teacher(),
+                whole(&self.row_stats),
+                whole(&self.partials),
+            ],
+            groups: self.groups,
+        }
+    }
+
+    /// Per-tile column moments.
+    fn column_partials<'a>(&'a self, io: &'a BoundIo<'_>) -> Dispatch<'a> {
+        Dispatch {
+            kernel: DIST_COLUMN_PARTIALS,
+            threads_per_row: WORKGROUP_SIZE,
+            resources: vec![
+                whole(&self.uniform),
+                io.student(),
+                io.teacher(),
+                whole(&self.row_stats),
+                whole(&self.moments),
+            ],
+            groups: [self.col_groups, self.tiles as u32, 1],
+        }
+    }
+
+    /// Chan merge of the tiles, column Pearson terms (partials[B..B+C]), col_stats.
+    fn column_merge(&self) -> Dispatch<'_> {
+        Dispatch {
+            kernel: DIST_COLUMN_MERGE,
+            threads_per_row: WORKGROUP_SIZE,
+            resources: vec![
+                whole(&self.uniform),
+                whole(&self.moments),
+                whole(&self.col_stats),
+                whole(&self.partials),
+            ],
+            groups: [self.col_groups, 1, 1],
+        }
+    }
+
+    /// The gradient of the plan's rows from row_stats and `col_stats`.
+    fn grad<'a>(
+        &'a self,
+        io: &'a BoundIo<'_>,
+        col_stats: &'a wgpu::Buffer,
+    ) -> Option<Dispatch<'a>> {
+        let grad = io.grad.as_ref()?;
+        Some(Dispatch {
+            kernel: DIST_GRAD,
+            threads_per_row: self.threads_per_row,
+            resources: vec![
+                whole(&self.uniform),
+                io.student(),
+                io.teacher(),
+                whole(&self.row_stats),
+                whole(col_stats),
+                wgpu::BindingResource::Buffer(grad.clone()),
+            ],
+            groups: self.groups,
+        })
+    }
+}
+
 pub(crate) fn record(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
@@ -67,99 +206,287 @@ pub(crate) fn record(
     io: &BoundIo<'_>,
 ) -> Result<()> {
     let shape = LogitShape::from_dims(dims)?;
-    let (rows, cols) = (shape.rows, shape.cols);
-    let t = params.temperature;
-    let t2 = t * t;
-    let strategy = ctx.strategy();
-    let threads_per_row = ctx.threads_per_row(cols);
-    let tile_rows = strategy.tile_rows_for(rows);
-    let tiles = rows.div_ceil(tile_rows as usize);
-    if tiles > MAX_GROUPS_PER_DIM as usize {
-        return Err(Error::Limit(format!(
-            "B = {rows} needs {tiles} column tiles of {tile_rows} rows, more than 65535"
-        )));
-    }
-    let groups = row_grid(rows, threads_per_row)?;
-    let col_groups = column_groups(cols)?;
-    let moments_bytes = tiles as u64 * cols as u64 * COLUMN_MOMENTS_BYTES;
-    crate::tensor::check_binding_size(ctx, "DIST column moments", moments_bytes)?;
-    crate::tensor::check_binding_size(ctx, "DIST row statistics", rows as u64 * ROW_STATS_BYTES)?;
-
-    let row_stats = ctx.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES);
-    let col_stats = ctx.scratch("dist.col_stats", cols as u64 * 16);
-    let partials = ctx.scratch("dist.partials", (rows + cols) as u64 * 4);
-    let moments = ctx.scratch("dist.moments", moments_bytes);
-    let uniform = ctx.params_buffer(bytemuck::bytes_of(&DistUniform {
-        rows: rows as u32,
-        cols: cols as u32,
-        groups_x: groups[0],
-        tile_rows,
-        inv_t: (1.0 / t) as f32,
-        inv_cols: (1.0 / cols as f64) as f32,
-        row_weight: (-t2 * params.beta / rows as f64) as f32,
-        col_weight: (-t2 * params.gamma / cols as f64) as f32,
-    }));
+    let plan = DistPlan::new(ctx, params, shape, shape.rows)?;
+    let t2 = params.temperature * params.temperature;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::pair(
-        rows,
-        t2 * params.beta / rows as f64,
-        cols,
-        t2 * params.gamma / cols as f64,
-    )));
-    let student = || io.student();
-    let teacher = || io.teacher();
-
+        plan.rows,
+        t2 * params.beta / plan.rows as f64,
+        plan.cols,
+        t2 * params.gamma / plan.cols as f64,
+    )))?;
     let mut dispatches = vec![
-        Dispatch {
-            kernel: DIST_ROWS,
-            threads_per_row,
-            resources: vec![
-                whole(&uniform),
-                student(),
-                teacher(),
-                whole(&row_stats),
-                whole(&partials),
-            ],
-            groups,
-        },
-        Dispatch {
-            kernel: DIST_COLUMN_PARTIALS,
-            threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&uniform),
-                student(),
-                teacher(),
-                whole(&row_stats),
-                whole(&moments),
-            ],
-            groups: [col_groups, tiles as u32, 1],
-        },
-        Dispatch {
-            kernel: DIST_COLUMN_MERGE,
-            threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&uniform),
-                whole(&moments),
-                whole(&col_stats),
-                whole(&partials),
-            ],
-            groups: [col_groups, 1, 1],
-        },
+        plan.rows_pass(io),
+        plan.column_partials(io),
+        plan.column_merge(),
     ];
-    if let Some(grad) = &io.grad {
-        dispatches.push(Dispatch {
-            kernel: DIST_GRAD,
-            threads_per_row,
-            resources: vec![
-                whole(&uniform),
-                student(),
-                teacher(),
-                whole(&row_stats),
-                whole(&col_stats),
-                wgpu::BindingResource::Buffer(grad.clone()),
-            ],
-            groups,
-        });
-    }
-    dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
+    dispatches.extend(plan.grad(io, &plan.col_stats));
+    dispatches.push(finish_dispatch(&finish, &plan.partials, io.loss()));
     record_dispatches(ctx, encoder, "dist", dispatches, None)
+}
+
+/// Sufficient statistics of one DIST column over a set of rows (float64 on the host). They
+/// merge exactly across row chunks, shards and devices with Chan's pairwise formula.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ColumnMoments {
+    pub count: f64,
+    pub mean_s: f64,
+    pub mean_t: f64,
+    /// Σ (ys − mean_s)²
+    pub m2_s: f64,
+    /// Σ (yt − mean_t)²
+    pub m2_t: f64,
+    /// Σ (ys − mean_s)(yt − mean_t)
+    pub c_st: f64,
+}
+
+impl ColumnMoments {
+    /// Chan's pairwise merge.
+    pub fn merge(&self, other: &Self) -> Self {
+        if other.count == 0.0 {
+            return *self;
+        }
+        if self.count == 0.0 {
+            return *other;
+        }
+        let n = self.count + other.count;
+        let w = other.count / n;
+        let cross = self.count * w;
+        let (ds, dt) = (other.mean_s - self.mean_s, other.mean_t - self.mean_t);
+        Self {
+            count: n,
+            mean_s: self.mean_s + ds * w,
+            mean_t: self.mean_t + dt * w,
+            m2_s: self.m2_s + other.m2_s + ds * ds * cross,
+            m2_t: self.m2_t + other.m2_t + dt * dt * cross,
+            c_st: self.c_st + other.c_st + ds * dt * cross,
+        }
+    }
+
+    /// The column's Pearson term and the gradient pass's coefficients
+    /// `(mean ys, mean yt, 1/N, k)` (see `shaders/dist_merge.wgsl`).
+    pub fn pearson(&self) -> (f64, [f64; 4]) {
+        let norm_u = self.m2_s.max(0.0).sqrt();
+        let norm_v = self.m2_t.max(0.0).sqrt();
+        let n = norm_u * norm_v + 1e-8;
+        let k = if norm_u > 0.0 {
+            self.c_st * norm_v / (norm_u * n * n)
+        } else {
+            0.0
+        };
+        (self.c_st / n, [self.mean_s, self.mean_t, 1.0 / n, k])
+    }
+}
+
+/// What one shard of a batch contributes to DIST: its row count, the sum of its rows' inter
+/// terms `Σ (1 − ρ_b)`, and its per-column moments. Merge the statistics of every shard (in
+/// any grouping: the merge is exact up to rounding), then finish each shard with the merged
+/// statistics. Move them between devices with your own collective (`to_f64s`/`from_f64s`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DistShardStats {
+    pub rows: usize,
+    pub inter_sum: f64,
+    pub columns: Vec<ColumnMoments>,
+}
+
+impl DistShardStats {
+    /// Statistics of the union of two shards (same C).
+    pub fn merge(&self, other: &Self) -> Result<Self> {
+        if self.columns.len() != other.columns.len() {
+            return Err(Error::Shape(format!(
+                "cannot merge DIST statistics of C = {} and C = {}",
+                self.columns.len(),
+                other.columns.len()
+            )));
+        }
+        Ok(Self {
+            rows: self.rows + other.rows,
+            inter_sum: self.inter_sum + other.inter_sum,
+            columns: self
+                .columns
+                .iter()
+                .zip(&other.columns)
+                .map(|(a, b)| a.merge(b))
+                .collect(),
+        })
+    }
+
+    /// The DIST loss of the merged batch these statistics describe.
+    pub fn loss(&self, params: &DistParams) -> f64 {
+        let t2 = params.temperature * params.temperature;
+        let c = self.columns.len() as f64;
+        let intra: f64 = self
+            .columns
+            .iter()
+            .map(|m| 1.0 - m.pearson().0)
+            .sum::<f64>()
+            / c;
+        t2 * (params.beta * self.inter_sum / self.rows as f64 + params.gamma * intra)
+    }
+
+    /// Flat float64 form for a collective: `[rows, inter_sum, then 6 per column]`.
+    pub fn to_f64s(&self) -> Vec<f64> {
+        let mut out = vec![self.rows as f64, self.inter_sum];
+        for m in &self.columns {
+            out.extend([m.count, m.mean_s, m.mean_t, m.m2_s, m.m2_t, m.c_st]);
+        }
+        out
+    }
+
+    /// Inverse of [`DistShardStats::to_f64s`].
+    pub fn from_f64s(values: &[f64]) -> Result<Self> {
+        if values.len() < 2 || !(values.len() - 2).is_multiple_of(6) {
+            return Err(Error::Shape(format!(
+                "{} floats are not DIST shard statistics (2 + 6 per column)",
+                values.len()
+            )));
+        }
+        Ok(Self {
+            rows: values[0] as usize,
+            inter_sum: values[1],
+            columns: values[2..]
+                .chunks_exact(6)
+                .map(|c| ColumnMoments {
+                    count: c[0],
+                    mean_s: c[1],
+                    mean_t: c[2],
+                    m2_s: c[3],
+                    m2_t: c[4],
+                    c_st: c[5],
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The GPU layout of `ColumnMoments` in the shaders.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct GpuColumnMoments {
+    count: u32,
+    mean_s: f32,
+    mean_t: f32,
+    m2_s: f32,
+    m2_t: f32,
+    c_st: f32,
+}
+
+impl GpuContext {
+    /// DIST statistics of one shard (a contiguous block of a batch's rows) on this device.
+    pub fn dist_shard_stats(
+        &self,
+        params: &DistParams,
+        inputs: &Inputs<'_>,
+    ) -> Result<DistShardStats> {
+        let spec = LossSpec::Dist(*params);
+        inputs.check(&spec)?;
+        let shape = LogitShape::from_dims(inputs.shape)?;
+        let (student, teacher) = self.upload_pair(inputs)?;
+        let unused_loss = self.scratch("unused loss", 16);
+        let io = BoundIo::whole(&student, &teacher, &unused_loss, None);
+        let plan = DistPlan::new(self, params, shape, shape.rows)?;
+        let merged = self.scratch("dist.merged", shape.cols as u64 * COLUMN_MOMENTS_BYTES);
+        let mut encoder = self.device().create_command_encoder(&Default::default());
+        let reduce = Dispatch {
+            kernel: DIST_COLUMN_REDUCE,
+            threads_per_row: WORKGROUP_SIZE,
+            resources: vec![whole(&plan.uniform), whole(&plan.moments), whole(&merged)],
+            groups: [plan.col_groups, 1, 1],
+        };
+        record_dispatches(
+            self,
+            &mut encoder,
+            "dist shard stats",
+            vec![plan.rows_pass(&io), plan.column_partials(&io), reduce],
+            None,
+        )?;
+        let partial_bytes = shape.rows as u64 * 4;
+        let moment_bytes = shape.cols as u64 * COLUMN_MOMENTS_BYTES;
+        let staging = self.staging(partial_bytes + moment_bytes)?;
+        encoder.copy_buffer_to_buffer(&plan.partials, 0, &staging, 0, partial_bytes);
+        encoder.copy_buffer_to_buffer(&merged, 0, &staging, partial_bytes, moment_bytes);
+        let index = self.queue().submit([encoder.finish()]);
+        let bytes = self.read_back(&staging, index)?;
+        let (partials, moments) = bytes.split_at(partial_bytes as usize);
+        let inter_sum = partials
+            .chunks_exact(4)
+            .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            .sum();
+        let columns = moments
+            .chunks_exact(COLUMN_MOMENTS_BYTES as usize)
+            .map(|c| {
+                let m: GpuColumnMoments = bytemuck::pod_read_unaligned(c);
+                ColumnMoments {
+                    count: f64::from(m.count),
+                    mean_s: f64::from(m.mean_s),
+                    mean_t: f64::from(m.mean_t),
+                    m2_s: f64::from(m.m2_s),
+                    m2_t: f64::from(m.m2_t),
+                    c_st: f64::from(m.c_st),
+                }
+            })
+            .collect();
+        Ok(DistShardStats {
+            rows: shape.rows,
+            inter_sum,
+            columns,
+        })
+    }
+
+    /// Finishes one shard with the statistics merged over the whole batch: the whole batch's
+    /// loss and this shard's rows of the gradient (when `want_grad`).
+    pub fn dist_shard_finish(
+        &self,
+        params: &DistParams,
+        inputs: &Inputs<'_>,
+        merged: &DistShardStats,
+        want_grad: bool,
+    ) -> Result<LossOutput> {
+        let spec = LossSpec::Dist(*params);
+        inputs.check(&spec)?;
+        let shape = LogitShape::from_dims(inputs.shape)?;
+        if merged.columns.len() != shape.cols || merged.rows < shape.rows {
+            return Err(Error::Shape(format!(
+                "merged statistics describe {} rows of C = {}, not a batch holding this {}×{} shard",
+                merged.rows,
+                merged.columns.len(),
+                shape.rows,
+                shape.cols
+            )));
+        }
+        let loss = merged.loss(params) as f32;
+        if !want_grad {
+            return Ok(LossOutput { loss, grad: None });
+        }
+        let coefficients: Vec<f32> = merged
+            .columns
+            .iter()
+            .flat_map(|m| m.pearson().1.map(|x| x as f32))
+            .collect();
+        let col_stats = self.upload(
+            "dist merged column statistics",
+            bytemuck::cast_slice(&coefficients),
+        )?;
+        let (student, teacher) = self.upload_pair(inputs)?;
+        let bytes = shape.elements() as u64 * 4;
+        let grad = self.output_buffer("gradient", bytes)?;
+        let unused_loss = self.scratch("unused loss", 16);
+        let io = BoundIo::whole(&student, &teacher, &unused_loss, Some(&grad));
+        let plan = DistPlan::new(self, params, shape, merged.rows)?;
+        let mut encoder = self.device().create_command_encoder(&Default::default());
+        let mut dispatches = vec![plan.rows_pass(&io)];
+        dispatches.extend(plan.grad(&io, &col_stats));
+        record_dispatches(self, &mut encoder, "dist shard gradient", dispatches, None)?;
+        let staging = self.staging(bytes)?;
+        encoder.copy_buffer_to_buffer(&grad, 0, &staging, 0, bytes);
+        let index = self.queue().submit([encoder.finish()]);
+        let bytes = self.read_back(&staging, index)?;
+        let grad = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        Ok(LossOutput {
+            loss,
+            grad: Some(grad),
+        })
+    }
 }

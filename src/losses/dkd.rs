@@ -72,11 +72,11 @@ pub(crate) fn record(
         grad_scale: (t / b) as f32,
         alpha: params.alpha as f32,
         beta: params.beta as f32,
-    }));
+    }))?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         shape.rows,
         t * t / b,
-    )));
+    )))?;
     let dispatches = vec![
         Dispatch {
             kernel: DKD_ROWS,

@@ -41,11 +41,11 @@ pub(crate) fn record(
         _pad0: 0,
         grad_scale: (2.0 / n as f64) as f32,
         _pad: [0.0; 3],
-    }));
+    }))?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         blocks,
         1.0 / n as f64,
-    )));
+    )))?;
     let dispatches = vec![
         Dispatch {
             kernel: FITNET_BLOCKS,

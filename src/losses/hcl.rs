@@ -66,11 +66,11 @@ pub(crate) fn record(
         write_grad: io.grad.is_some() as u32,
         _pad0: 0,
         level_scale,
-    }));
+    }))?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         planes,
         1.0 / total,
-    )));
+    )))?;
     let dispatches = vec![
         Dispatch {
             kernel: HCL_PLANES,

@@ -91,13 +91,13 @@ pub(crate) fn record(
     let threads_per_row = ctx.threads_per_row(c);
     let row_groups = row_grid(b * c, threads_per_row)?;
     let grad_groups = flat_grid(b * c * hw, "ickd gradient")?;
-    let gram_params = uniform_for(gram_groups[0]);
-    let row_params = uniform_for(row_groups[0]);
-    let grad_params = uniform_for(grad_groups[0]);
+    let gram_params = uniform_for(gram_groups[0])?;
+    let row_params = uniform_for(row_groups[0])?;
+    let grad_params = uniform_for(grad_groups[0])?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         b * c,
         1.0 / divisor,
-    )));
+    )))?;
     let mut dispatches = vec![
         Dispatch {
             kernel: ICKD_GRAM,

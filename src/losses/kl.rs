@@ -57,11 +57,11 @@ pub(crate) fn record(
         inv_t: (1.0 / t) as f32,
         grad_scale: (t / b) as f32,
         _pad: [0.0; 2],
-    }));
+    }))?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         shape.rows,
         t * t / b,
-    )));
+    )))?;
     let placeholder = ctx.scratch("unused gradient", 16);
     let dispatches = vec![
         Dispatch {

@@ -15,7 +15,7 @@ pub mod kl;
 pub mod rkd;
 
 pub use at::AtParams;
-pub use dist::DistParams;
+pub use dist::{ColumnMoments, DistParams, DistShardStats};
 pub use dkd::DkdParams;
 pub use ickd::{IckdDenominator, IckdParams};
 pub use kl::KlParams;
@@ -273,6 +273,29 @@ pub(crate) struct BoundIo<'a> {
     pub grad: Option<wgpu::BufferBinding<'a>>,
 }
 
+impl<'a> BoundIo<'a> {
+    /// The library's own buffers, bound whole (no checks needed).
+    pub(crate) fn whole(
+        student: &'a wgpu::Buffer,
+        teacher: &'a wgpu::Buffer,
+        loss: &'a wgpu::Buffer,
+        grad: Option<&'a wgpu::Buffer>,
+    ) -> Self {
+        let bind = |b: &'a wgpu::Buffer| wgpu::BufferBinding {
+            buffer: b,
+            offset: 0,
+            size: None,
+        };
+        Self {
+            student: bind(student),
+            teacher: bind(teacher),
+            labels: None,
+            loss: bind(loss),
+            grad: grad.map(bind),
+        }
+    }
+}
+
 impl BoundIo<'_> {
     pub(crate) fn student(&self) -> wgpu::BindingResource<'_> {
         wgpu::BindingResource::Buffer(self.student.clone())
@@ -391,43 +414,16 @@ impl GpuContext {
         let elements = inputs.student.len();
         let bytes = elements as u64 * 4;
         crate::tensor::check_binding_size(self, "student", bytes)?;
-        let labels = inputs.labels_u32();
-        let (student, teacher, labels, loss, grad, staging) =
-            self.scoped("allocating buffers", || {
-                use wgpu::util::DeviceExt;
-                let upload = |name: &str, data: &[u8]| {
-                    self.device()
-                        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                            label: Some(name),
-                            contents: data,
-                            usage: wgpu::BufferUsages::STORAGE,
-                        })
-                };
-                let output = |name: &str, size: u64| {
-                    self.device().create_buffer(&wgpu::BufferDescriptor {
-                        label: Some(name),
-                        size,
-                        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                        mapped_at_creation: false,
-                    })
-                };
-                let staging_size = 4 + if want_grad { bytes } else { 0 };
-                Ok((
-                    upload("student", bytemuck::cast_slice(inputs.student)),
-                    upload("teacher", bytemuck::cast_slice(inputs.teacher)),
-                    labels
-                        .as_ref()
-                        .map(|l| upload("labels", bytemuck::cast_slice(l))),
-                    output("loss", 4),
-                    want_grad.then(|| output("gradient", bytes)),
-                    self.device().create_buffer(&wgpu::BufferDescriptor {
-                        label: Some("staging"),
-                        size: staging_size,
-                        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                        mapped_at_creation: false,
-                    }),
-                ))
-            })?;
+        let (student, teacher) = self.upload_pair(inputs)?;
+        let labels = inputs
+            .labels_u32()
+            .map(|l| self.upload("labels", bytemuck::cast_slice(&l)))
+            .transpose()?;
+        let loss = self.output_buffer("loss", 4)?;
+        let grad = want_grad
+            .then(|| self.output_buffer("gradient", bytes))
+            .transpose()?;
+        let staging = self.staging(4 + if want_grad { bytes } else { 0 })?;
         let mut encoder = self
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -453,6 +449,46 @@ impl GpuContext {
             Ok(self.queue().submit([encoder.finish()]))
         })?;
         Ok((staging, index, want_grad.then_some(elements)))
+    }
+}
+
+impl GpuContext {
+    /// A STORAGE buffer holding `data`.
+    pub(crate) fn upload(&self, name: &str, data: &[u8]) -> Result<wgpu::Buffer> {
+        self.buffer_with_data(name, wgpu::BufferUsages::STORAGE, data)
+    }
+
+    /// Student and teacher of `inputs` on the device.
+    pub(crate) fn upload_pair(&self, inputs: &Inputs<'_>) -> Result<(wgpu::Buffer, wgpu::Buffer)> {
+        crate::tensor::check_binding_size(self, "student", inputs.student.len() as u64 * 4)?;
+        Ok((
+            self.upload("student", bytemuck::cast_slice(inputs.student))?,
+            self.upload("teacher", bytemuck::cast_slice(inputs.teacher))?,
+        ))
+    }
+
+    /// A STORAGE buffer the kernels write and the host copies out.
+    pub(crate) fn output_buffer(&self, name: &str, size: u64) -> Result<wgpu::Buffer> {
+        self.scoped(&format!("allocating {name}"), || {
+            Ok(self.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some(name),
+                size,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }))
+        })
+    }
+
+    /// A buffer to map for reading.
+    pub(crate) fn staging(&self, size: u64) -> Result<wgpu::Buffer> {
+        self.scoped("allocating the readback buffer", || {
+            Ok(self.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("staging"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }))
+        })
     }
 }
 

@@ -79,14 +79,14 @@ pub(crate) fn record(
     };
     let pair_groups = flat_grid(pairs, "rkd pairs")?;
     let grad_groups = flat_grid(b * d, "rkd gradient")?;
-    let pair_params = uniform_for(pair_groups[0]);
-    let grad_params = uniform_for(grad_groups[0]);
+    let pair_params = uniform_for(pair_groups[0])?;
+    let grad_params = uniform_for(grad_groups[0])?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::pair(
         1,
         params.distance_weight,
         pairs,
         params.angle_weight,
-    )));
+    )))?;
     let mut dispatches = vec![
         Dispatch {
             kernel: RKD_GRAM,

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
-use wgpu_distill::{npy, BackendChoice, DistParams, GpuContext, KlParams, LossSpec};
+use wgpu_distill::{
+    npy, synthetic, BackendChoice, DistParams, GpuContext, Inputs, KlParams, LossOutput, LossSpec,
+};
 
 /// The GPU backends every GPU test runs on.
 pub const GPU_BACKENDS: [BackendChoice; 2] = [BackendChoice::Vulkan, BackendChoice::Gl];
@@ -177,4 +179,69 @@ pub fn assert_grad_close(what: &str, grad: &[f32], want: &[f64], tol: f64) {
             "{what}: grad[{i}] = {g} vs {w} (error {err:.3e} > {tol} x max |grad| {scale:.3e})"
         );
     }
+}
+
+pub struct Job {
+    pub spec: LossSpec,
+    pub dims: Vec<usize>,
+    pub student: Vec<f32>,
+    pub teacher: Vec<f32>,
+    pub labels: Option<Vec<i64>>,
+}
+
+impl Job {
+    pub fn run(&self, ctx: &GpuContext) -> LossOutput {
+        let mut inputs = Inputs::new(&self.student, &self.teacher, &self.dims);
+        if let Some(l) = &self.labels {
+            inputs = inputs.with_labels(l);
+        }
+        ctx.evaluate(&self.spec, &inputs, true).unwrap()
+    }
+
+    pub fn inputs(&self) -> Inputs<'_> {
+        let mut inputs = Inputs::new(&self.student, &self.teacher, &self.dims);
+        if let Some(l) = &self.labels {
+            inputs = inputs.with_labels(l);
+        }
+        inputs
+    }
+}
+
+/// One evaluation of every loss (DIST twice), on odd shapes.
+pub fn jobs() -> Vec<Job> {
+    let specs: [(LossSpec, Vec<usize>); 9] = [
+        (LossSpec::Kl(KlParams { temperature: 2.0 }), vec![33, 100]),
+        (LossSpec::Dist(DistParams::default()), vec![64, 257]),
+        (LossSpec::Dkd(DkdParams::default()), vec![16, 10]),
+        (LossSpec::Fitnet, vec![4, 8, 5, 5]),
+        (LossSpec::At(AtParams::default()), vec![3, 4, 6, 6]),
+        (LossSpec::Rkd(RkdParams::default()), vec![12, 9]),
+        (LossSpec::Hcl, vec![2, 3, 7, 7]),
+        (LossSpec::Ickd(IckdParams::default()), vec![3, 5, 4, 3]),
+        (
+            LossSpec::Dist(DistParams {
+                temperature: 4.0,
+                beta: 2.0,
+                gamma: 1.0,
+            }),
+            vec![7, 1000],
+        ),
+    ];
+    specs
+        .into_iter()
+        .enumerate()
+        .map(|(i, (spec, dims))| {
+            let n: usize = dims.iter().product();
+            let labels = spec
+                .needs_labels()
+                .then(|| (0..dims[0] as i64).map(|r| r % dims[1] as i64).collect());
+            Job {
+                spec,
+                student: synthetic::normal_vec(i as u64, n, 2.0),
+                teacher: synthetic::normal_vec(i as u64 + 50, n, 2.0),
+                dims,
+                labels,
+            }
+        })
+        .collect()
 }

@@ -1,0 +1,208 @@
+//! Exact sharded DIST: statistics computed per shard (on different devices), merged with Chan's
+//! formula, and finished per shard give the whole batch's loss and gradient.
+
+mod common;
+
+use common::*;
+use wgpu_distill::synthetic::SplitMix;
+use wgpu_distill::{
+    synthetic, BackendChoice, DistParams, DistShardStats, GpuContext, Inputs, LossSpec,
+};
+
+/// Loss and concatenated gradient of `batch` split at `cuts`, shard k on `devices[k % len]`,
+/// statistics merged as a balanced tree (a different grouping than left to right).
+fn sharded(
+    devices: &[&GpuContext],
+    params: &DistParams,
+    student: &[f32],
+    teacher: &[f32],
+    cols: usize,
+    cuts: &[usize],
+) -> (f64, Vec<f32>) {
+    let shapes: Vec<[usize; 2]> = cuts.windows(2).map(|w| [w[1] - w[0], cols]).collect();
+    let view = |k: usize| {
+        let (a, b) = (cuts[k] * cols, cuts[k + 1] * cols);
+        Inputs::new(&student[a..b], &teacher[a..b], &shapes[k])
+    };
+    let mut stats: Vec<DistShardStats> = (0..shapes.len())
+        .map(|k| {
+            devices[k % devices.len()]
+                .dist_shard_stats(params, &view(k))
+                .unwrap()
+        })
+        .collect();
+    // Through the flat form a collective would carry.
+    stats = stats
+        .iter()
+        .map(|s| DistShardStats::from_f64s(&s.to_f64s()).unwrap())
+        .collect();
+    while stats.len() > 1 {
+        stats = stats
+            .chunks(2)
+            .map(|pair| {
+                if pair.len() == 2 {
+                    pair[0].merge(&pair[1]).unwrap()
+                } else {
+                    pair[0].clone()
+                }
+            })
+            .collect();
+    }
+    let merged = &stats[0];
+    let mut grad = vec![];
+    let mut loss = 0.0;
+    for k in 0..shapes.len() {
+        let out = devices[k % devices.len()]
+            .dist_shard_finish(params, &view(k), merged, true)
+            .unwrap();
+        loss = f64::from(out.loss);
+        grad.extend(out.grad.unwrap());
+    }
+    assert_eq!(loss as f32, merged.loss(params) as f32);
+    (merged.loss(params), grad)
+}
+
+fn whole(
+    ctx: &GpuContext,
+    params: &DistParams,
+    student: &[f32],
+    teacher: &[f32],
+    shape: &[usize],
+) -> (f64, Vec<f32>) {
+    let out = ctx
+        .evaluate(
+            &LossSpec::Dist(*params),
+            &Inputs::new(student, teacher, shape),
+            true,
+        )
+        .unwrap();
+    (f64::from(out.loss), out.grad.unwrap())
+}
+
+fn assert_matches(what: &str, got: &(f64, Vec<f32>), want: &(f64, Vec<f32>)) {
+    let rel = (got.0 - want.0).abs() / want.0.abs();
+    assert!(
+        rel < 1e-5,
+        "{what}: loss {} vs {} ({rel:.2e})",
+        got.0,
+        want.0
+    );
+    let scale = want.1.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+    for (i, (a, b)) in got.1.iter().zip(&want.1).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * scale,
+            "{what}: grad[{i}] {a} vs {b}"
+        );
+    }
+}
+
+#[test]
+fn a_batch_split_across_vulkan_and_gl_matches_the_whole_batch() {
+    let (b, c) = (96, 300);
+    let (student, teacher) = synthetic::logit_pair(4, b, c, 3.0);
+    let params = DistParams {
+        temperature: 2.0,
+        beta: 1.0,
+        gamma: 2.0,
+    };
+    let vulkan = gpu(BackendChoice::Vulkan);
+    let gl = gpu(BackendChoice::Gl);
+    let want = whole(vulkan, &params, &student, &teacher, &[b, c]);
+    let got = sharded(&[vulkan, gl], &params, &student, &teacher, c, &[0, 40, b]);
+    assert_matches("vulkan + gl", &got, &want);
+}
+
+#[test]
+fn random_splits_match_the_whole_batch() {
+    let ctx = gpu(BackendChoice::Vulkan);
+    let mut rng = SplitMix::new(99);
+    for trial in 0..12 {
+        let b = 2 + (rng.next_u64() % 120) as usize;
+        let c = 1 + (rng.next_u64() % 200) as usize;
+        let (student, teacher) = synthetic::logit_pair(trial, b, c, 2.0);
+        let params = DistParams {
+            temperature: 1.0 + (trial % 4) as f64,
+            beta: 1.0,
+            gamma: 1.0,
+        };
+        let shards = 1 + (rng.next_u64() % b.min(6) as u64) as usize;
+        let mut cuts: Vec<usize> = (1..b).collect();
+        // A random choice of shards - 1 distinct cut points.
+        for i in 0..cuts.len() {
+            let j = i + (rng.next_u64() % (cuts.len() - i) as u64) as usize;
+            cuts.swap(i, j);
+        }
+        let mut cuts: Vec<usize> = cuts[..shards - 1].to_vec();
+        cuts.extend([0, b]);
+        cuts.sort();
+        let want = whole(ctx, &params, &student, &teacher, &[b, c]);
+        let got = sharded(&[ctx], &params, &student, &teacher, c, &cuts);
+        assert_matches(
+            &format!("trial {trial}: {b}x{c} cut at {cuts:?}"),
+            &got,
+            &want,
+        );
+    }
+}
+
+#[test]
+fn statistics_refuse_mismatched_merges() {
+    let ctx = gpu(BackendChoice::Vulkan);
+    let (s, t) = synthetic::logit_pair(1, 4, 5, 1.0);
+    let a = ctx
+        .dist_shard_stats(&DistParams::default(), &Inputs::new(&s, &t, &[4, 5]))
+        .unwrap();
+    let b = ctx
+        .dist_shard_stats(
+            &DistParams::default(),
+            &Inputs::new(&s[..16], &t[..16], &[4, 4]),
+        )
+        .unwrap();
+    assert!(a.merge(&b).is_err());
+    assert!(DistShardStats::from_f64s(&[1.0, 2.0, 3.0]).is_err());
+    let err = ctx.dist_shard_finish(
+        &DistParams::default(),
+        &Inputs::new(&s[..16], &t[..16], &[4, 4]),
+        &a,
+        true,
+    );
+    assert!(err.is_err());
+}
+
+#[test]
+fn cli_shards_print_the_whole_batch_loss() {
+    let dir = std::env::temp_dir().join(format!("wgpu-distill-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (b, c) = (50, 77);
+    let (student, teacher) = synthetic::logit_pair(8, b, c, 2.0);
+    let (s_path, t_path) = (dir.join("s.npy"), dir.join("t.npy"));
+    wgpu_distill::npy::write_f32(&s_path, &[b, c], &student).unwrap();
+    wgpu_distill::npy::write_f32(&t_path, &[b, c], &teacher).unwrap();
+    let run = |extra: &[&str]| -> f64 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-distill"))
+            .args(["eval", "dist", "--json", "--backend", "vulkan", "--student"])
+            .arg(&s_path)
+            .arg("--teacher")
+            .arg(&t_path)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        json["loss"].as_f64().unwrap()
+    };
+    let whole = run(&[]);
+    for shards in ["1", "3", "7"] {
+        let split = run(&["--shards", shards]);
+        assert!(
+            ((split - whole) / whole).abs() < 1e-5,
+            "--shards {shards}: {split} vs {whole}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
