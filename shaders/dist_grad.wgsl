@@ -4,9 +4,14 @@
 //             with u_r = ys - mean_c ys[b,:], v_r likewise, u_c = ys - mean_b ys[:,c], v_c likewise;
 //             row_weight = -T^2 beta / B, col_weight = -T^2 gamma / C
 //   grad[b,:] = (1/T) ys (G - <G, ys>)
-// Sweep 1 folds <G, ys> over the segment; sweep 2 writes the gradient.
+// dist_grad streams the row twice (sweep 1 folds <G, ys>, sweep 2 writes the gradient);
+// dist_grad_cached keeps the row in registers (rows of at most TPR * CACHE classes) and reads
+// each input once. Workgroup (0, 0) of either also folds the loss from the per-row and
+// per-column terms (what finish.wgsl does), which saves the finishing dispatch:
+//   loss = -row_weight * sum(partials[0..B]) - col_weight * sum(partials[B..B+C]).
 //
-// Uniformity: inactive rows skip loads and stores but reach the barriers in `seg_sum`.
+// Uniformity: inactive rows skip loads and stores but reach the barriers in `seg_sum`; the
+// loss fold depends only on the workgroup id, so its barriers are in uniform control flow.
 
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(1) var<storage, read> student: array<f32>;
@@ -14,6 +19,32 @@
 @group(0) @binding(3) var<storage, read> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read> col_stats: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(6) var<storage, read> partials: array<f32>;
+@group(0) @binding(7) var<storage, read_write> loss: array<f32>;
+
+// Sum of partials[start .. start + count], a contiguous block per lane, then a fixed tree.
+fn partial_sum(start: u32, count: u32, lid: u32) -> f32 {
+    let per_lane = (count + WG - 1u) / WG;
+    let begin = min(lid * per_lane, count);
+    let end = min(begin + per_lane, count);
+    var acc = 0.0;
+    for (var i = begin; i < end; i++) {
+        acc += partials[start + i];
+    }
+    return acc;
+}
+
+// The loss, folded by workgroup (0, 0) only.
+fn fold_loss(lid: u32, wid: vec3<u32>) {
+    if wid.x == 0u && wid.y == 0u {
+        let a = partial_sum(0u, params.rows, lid);
+        let b = partial_sum(params.rows, params.cols, lid);
+        let sums = wg_sum(lid, vec4<f32>(a, b, 0.0, 0.0));
+        if lid == 0u {
+            loss[0] = -params.row_weight * sums.x - params.col_weight * sums.y;
+        }
+    }
+}
 
 // Returns (ys, G) for element (row, col).
 fn upstream(idx: u32, col: u32, row_s: RowStats) -> vec2<f32> {
@@ -52,4 +83,45 @@ fn dist_grad(
             grad[base + c] = params.inv_t * yg.x * (yg.y - total);
         }
     }
+    fold_loss(lid, wid);
+}
+
+@compute @workgroup_size(WG)
+fn dist_grad_cached(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let row = segment_row(wid, params.groups_x, lid);
+    let in_batch = row < params.rows;
+    let lane = lid % TPR;
+    let cols = params.cols;
+    let base = row * cols;
+
+    var ys: array<f32, CACHE>;
+    var g: array<f32, CACHE>;
+    var dot = 0.0;
+    if in_batch {
+        let row_s = row_stats[row];
+        for (var k = 0u; k < CACHE; k++) {
+            let c = lane + k * TPR;
+            ys[k] = 0.0;
+            g[k] = 0.0;
+            if c < cols {
+                let yg = upstream(base + c, c, row_s);
+                ys[k] = yg.x;
+                g[k] = yg.y;
+                dot += yg.x * yg.y;
+            }
+        }
+    }
+    let total = seg_sum(lid, vec4<f32>(dot, 0.0, 0.0, 0.0)).x;
+    if in_batch {
+        for (var k = 0u; k < CACHE; k++) {
+            let c = lane + k * TPR;
+            if c < cols {
+                grad[base + c] = params.inv_t * ys[k] * (g[k] - total);
+            }
+        }
+    }
+    fold_loss(lid, wid);
 }

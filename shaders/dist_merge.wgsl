@@ -30,6 +30,6 @@ fn dist_column_merge(@builtin(global_invocation_id) gid: vec3<u32>) {
     if norm_u > 0.0 {
         k = m.c_st * norm_v / (norm_u * n * n);
     }
-    col_stats[col] = vec4<f32>(m.mean_s, m.mean_t, 1.0 / n, k);
+    col_stats[col] = vec4<f32>(m.mean_s, m.mean_t, v_weight(norm_v, n), k);
     partials[params.rows + col] = 1.0 - m.c_st / n;
 }

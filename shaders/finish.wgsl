@@ -1,11 +1,11 @@
 // The last reduction of every loss: one workgroup folds the per-row (and per-column) partial
 // terms in a fixed order and writes the scalar loss.
 //   loss = scale0 * sum(partials[0 .. n0]) + scale1 * sum(partials[n0 .. n0 + n1])
-// Each lane sums a contiguous block sequentially, then the tree in `seg_sum` folds the lanes:
+// Each lane sums a contiguous block sequentially, then the tree in `wg_sum` folds the lanes:
 // the order is fixed by n0, n1 alone, so the result is bitwise reproducible.
 //
 // Uniformity: a single workgroup; the loops depend only on uniform parameters and the lane's
-// own bounds; the barriers are all inside `seg_sum`, reached by every lane.
+// own bounds; the barriers are all inside `wg_sum`, reached by every lane.
 
 struct FinishParams {
     n0: u32,
@@ -37,7 +37,7 @@ fn block_sum(start: u32, count: u32, lid: u32) -> f32 {
 fn finish(@builtin(local_invocation_index) lid: u32) {
     let a = block_sum(0u, params.n0, lid);
     let b = block_sum(params.n0, params.n1, lid);
-    let sums = seg_sum(lid, vec4<f32>(a, b, 0.0, 0.0));
+    let sums = wg_sum(lid, vec4<f32>(a, b, 0.0, 0.0));
     if lid == 0u {
         loss[0] = params.scale0 * sums.x + params.scale1 * sums.y;
     }

@@ -71,3 +71,67 @@ fn kl_rows(
         row_loss[row] = total;
     }
 }
+
+// The cached variant, for rows of at most TPR * CACHE classes: each lane keeps its elements in
+// registers, so each input is read once and exp is evaluated once per element.
+//   sweep 1: load z/T, running max; sweep 2: e = exp(z/T - max), sums; then the terms and the
+//   gradient from the registers. Same result as kl_rows up to rounding.
+@compute @workgroup_size(WG)
+fn kl_rows_cached(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let row = segment_row(wid, params.groups_x, lid);
+    let in_batch = row < params.rows;
+    let lane = lid % TPR;
+    let cols = params.cols;
+    let base = row * cols;
+    let inv_t = params.inv_t;
+
+    var zs: array<f32, CACHE>;
+    var zt: array<f32, CACHE>;
+    var high = vec4<f32>(NEG_BIG);
+    for (var k = 0u; k < CACHE; k++) {
+        let c = lane + k * TPR;
+        zs[k] = NEG_BIG;
+        zt[k] = NEG_BIG;
+        if in_batch && c < cols {
+            zs[k] = student[base + c] * inv_t;
+            zt[k] = teacher[base + c] * inv_t;
+            high = max(high, vec4<f32>(zs[k], zt[k], 0.0, 0.0));
+        }
+    }
+    let m = seg_max(lid, high).xy;
+
+    var es: array<f32, CACHE>;
+    var et: array<f32, CACHE>;
+    var sums = vec4<f32>(0.0);
+    for (var k = 0u; k < CACHE; k++) {
+        es[k] = exp(zs[k] - m.x);
+        et[k] = exp(zt[k] - m.y);
+        sums += vec4<f32>(es[k], et[k], 0.0, 0.0);
+    }
+    let total = seg_sum(lid, sums).xy;
+    let lse = m + log(total);
+
+    var kl = 0.0;
+    if in_batch {
+        let write_grad = params.write_grad != 0u;
+        for (var k = 0u; k < CACHE; k++) {
+            let c = lane + k * TPR;
+            if c < cols {
+                let p = et[k] / total.y;
+                if p > 0.0 {
+                    kl += p * ((zt[k] - lse.y) - (zs[k] - lse.x));
+                }
+                if write_grad {
+                    grad[base + c] = params.grad_scale * (es[k] / total.x - p);
+                }
+            }
+        }
+    }
+    let folded = seg_sum(lid, vec4<f32>(kl, 0.0, 0.0, 0.0)).x;
+    if in_batch && lane == 0u {
+        row_loss[row] = folded;
+    }
+}

@@ -227,8 +227,9 @@ pub fn run_one(
         .transpose()?;
     let timer = Timer::new(ctx);
     let want_grad = pass.wants_grad();
+    let mut dispatches = 0;
     let (gpu_ms, wall_ms, encode_us) = measure(ctx, timer.as_ref(), warmup, iters.max(1), |enc| {
-        ctx.record(
+        dispatches = ctx.record_counted(
             enc,
             spec,
             &[rows, cols],
@@ -239,7 +240,8 @@ pub fn run_one(
                 loss: BufferRegion::new(&outputs),
                 grad: want_grad.then(|| BufferRegion::new(&grad)),
             },
-        )
+        )?;
+        Ok(())
     })?;
     let params = ctx.params_buffer(bytemuck::cast_slice(&[
         elements as u32,
@@ -266,8 +268,8 @@ pub fn run_one(
                 ],
                 groups: [groups, 1, 1],
             }],
-            None,
         )
+        .map(|_| ())
     })?;
     let min_bytes = minimum_bytes(rows, cols, pass);
     Ok(BenchResult {
@@ -282,7 +284,7 @@ pub fn run_one(
         bytes: min_bytes,
         gbps: min_bytes as f64 / (gpu_ms * 1e6),
         roofline_fraction: roofline_ms / gpu_ms,
-        dispatches: spec.dispatches(want_grad),
+        dispatches,
         timestamps: timer.is_some(),
     })
 }

@@ -77,6 +77,9 @@ pub struct Strategy {
     pub threads_per_row: Option<u32>,
     /// Rows per tile of DIST's column statistics.
     pub tile_rows: Option<u32>,
+    /// Whether rows are held in registers (one read of each input) where they fit:
+    /// `None` chooses (yes where it fits), `Some(false)` forces the streaming kernels.
+    pub cached_rows: Option<bool>,
 }
 
 impl Strategy {
@@ -299,6 +302,12 @@ impl GpuContext {
     /// The strategy in force.
     pub fn strategy(&self) -> Strategy {
         self.strategy
+    }
+
+    /// Whether a row of `cols` classes, spread over `threads_per_row` lanes, is held in
+    /// registers (`per_lane` elements a lane at most).
+    pub(crate) fn cached_rows(&self, cols: usize, threads_per_row: u32, per_lane: u32) -> bool {
+        self.strategy.cached_rows != Some(false) && cols <= (threads_per_row * per_lane) as usize
     }
 
     /// Lanes per row for `cols` classes on this adapter (the strategy's choice).

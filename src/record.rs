@@ -58,14 +58,13 @@ pub(crate) fn whole(buffer: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
     buffer.as_entire_binding()
 }
 
-/// Records `dispatches`, in order, as one compute pass of `encoder`.
+/// Records `dispatches`, in order, as one compute pass of `encoder`; returns how many.
 pub(crate) fn record_dispatches(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
     label: &str,
     dispatches: Vec<Dispatch<'_>>,
-    timestamp_writes: Option<wgpu::ComputePassTimestampWrites<'_>>,
-) -> Result<()> {
+) -> Result<usize> {
     let pipelines = dispatches
         .iter()
         .map(|d| ctx.pipeline(&d.kernel, d.threads_per_row))
@@ -93,14 +92,14 @@ pub(crate) fn record_dispatches(
             .collect();
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some(label),
-            timestamp_writes,
+            timestamp_writes: None,
         });
         for ((d, p), bg) in dispatches.iter().zip(&pipelines).zip(&bind_groups) {
             pass.set_pipeline(&p.pipeline);
             pass.set_bind_group(0, bg, &[]);
             pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
         }
-        Ok(())
+        Ok(dispatches.len())
     })
 }
 

@@ -103,13 +103,40 @@ pub const DIST_COLUMN_REDUCE: Kernel = Kernel {
     bindings: &[U, R, W],
 };
 
-/// DIST gradient.
+/// DIST gradient (streaming); its first workgroup also folds the loss.
 pub const DIST_GRAD: Kernel = Kernel {
     file: "dist_grad.wgsl",
     source: include_str!("../shaders/dist_grad.wgsl"),
     family: DIST_LIB,
     entry: "dist_grad",
-    bindings: &[U, R, R, R, R, W],
+    bindings: &[U, R, R, R, R, W, R, W],
+};
+
+/// DIST gradient, rows held in registers; its first workgroup also folds the loss.
+pub const DIST_GRAD_CACHED: Kernel = Kernel {
+    file: "dist_grad.wgsl",
+    source: include_str!("../shaders/dist_grad.wgsl"),
+    family: DIST_LIB,
+    entry: "dist_grad_cached",
+    bindings: &[U, R, R, R, R, W, R, W],
+};
+
+/// DIST fused row and column statistics (rows held in registers, one read per input).
+pub const DIST_TILE: Kernel = Kernel {
+    file: "dist_tile.wgsl",
+    source: include_str!("../shaders/dist_tile.wgsl"),
+    family: DIST_LIB,
+    entry: "dist_tile",
+    bindings: &[U, R, R, W, W, W],
+};
+
+/// KL, the cached variant (rows of at most TPR × CACHE classes held in registers).
+pub const KL_ROWS_CACHED: Kernel = Kernel {
+    file: "kl.wgsl",
+    source: include_str!("../shaders/kl.wgsl"),
+    family: "",
+    entry: "kl_rows_cached",
+    bindings: &[U, R, R, W, W],
 };
 
 /// DKD per-row TCKD/NCKD terms and gradient.
@@ -233,10 +260,13 @@ pub const ROOFLINE: Kernel = Kernel {
 pub const ALL_KERNELS: &[Kernel] = &[
     FINISH,
     KL_ROWS,
+    KL_ROWS_CACHED,
     DIST_ROWS,
     DIST_COLUMN_PARTIALS,
     DIST_COLUMN_MERGE,
     DIST_GRAD,
+    DIST_GRAD_CACHED,
+    DIST_TILE,
     DIST_COLUMN_REDUCE,
     DKD_ROWS,
     FITNET_BLOCKS,
@@ -255,3 +285,6 @@ pub const ALL_KERNELS: &[Kernel] = &[
 
 /// Workgroup size shared by every kernel (`WG` in `lib/reduce.wgsl`).
 pub const WORKGROUP_SIZE: u32 = 256;
+
+/// Elements per lane the cached kernels keep in registers (`CACHE` in `lib/reduce.wgsl`).
+pub const CACHE_PER_LANE: u32 = 16;

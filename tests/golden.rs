@@ -156,3 +156,43 @@ fn backend_choice_is_honoured() {
     assert_eq!(gpu(BackendChoice::Vulkan).backend_name(), "vulkan");
     assert_eq!(gpu(BackendChoice::Gl).backend_name(), "gl");
 }
+
+/// The logit losses' golden cases again with each kernel path forced: rows held in registers
+/// (and DIST's fused tile pass) or streamed.
+#[test]
+fn golden_cases_on_every_kernel_path() {
+    for backend in GPU_BACKENDS {
+        for cached_rows in [Some(true), Some(false)] {
+            for threads_per_row in [None, Some(8), Some(256)] {
+                let mut ctx = fresh_gpu(backend);
+                ctx.set_strategy(wgpu_distill::Strategy {
+                    threads_per_row,
+                    cached_rows,
+                    ..Default::default()
+                })
+                .unwrap();
+                for loss in ["kl", "dist", "dkd"] {
+                    for case in golden_cases(loss) {
+                        let (student, teacher) = (case.student(), case.teacher());
+                        let labels = case.labels();
+                        let mut inputs = Inputs::new(&student, &teacher, &case.shape);
+                        if let Some(l) = &labels {
+                            inputs = inputs.with_labels(l);
+                        }
+                        let out = ctx.evaluate(&case.spec().unwrap(), &inputs, true).unwrap();
+                        assert_close(
+                            &format!(
+                                "{} on {backend:?} cached {cached_rows:?} tpr {threads_per_row:?}",
+                                case.name
+                            ),
+                            f64::from(out.loss),
+                            out.grad.as_deref().unwrap(),
+                            case.expected_loss,
+                            &case.grad(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

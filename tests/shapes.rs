@@ -101,6 +101,7 @@ fn more_than_65535_rows() {
         ctx.set_strategy(Strategy {
             threads_per_row: Some(256),
             tile_rows: Some(16),
+            ..Default::default()
         })
         .unwrap();
         for spec in specs(2.0) {
@@ -115,13 +116,18 @@ fn every_strategy_matches_the_reference() {
         let mut ctx = fresh_gpu(backend);
         for tpr in [1, 2, 8, 32, 64, 256] {
             for tile in [1, 7, 256] {
-                ctx.set_strategy(Strategy {
-                    threads_per_row: Some(tpr),
-                    tile_rows: Some(tile),
-                })
-                .unwrap();
-                for spec in specs(4.0) {
-                    compare(&ctx, &spec, 19, 133, 3.0, u64::from(tpr * 1000 + tile));
+                for cached_rows in [None, Some(false), Some(true)] {
+                    ctx.set_strategy(Strategy {
+                        threads_per_row: Some(tpr),
+                        tile_rows: Some(tile),
+                        cached_rows,
+                    })
+                    .unwrap();
+                    for spec in specs(4.0) {
+                        // 133 classes: cached from 16 lanes a row up (16 x 16 >= 133).
+                        compare(&ctx, &spec, 19, 133, 3.0, u64::from(tpr * 1000 + tile));
+                        compare(&ctx, &spec, 5, 9, 3.0, u64::from(tpr * 1000 + tile + 1));
+                    }
                 }
             }
         }
@@ -140,7 +146,7 @@ fn strategies_agree_within_rounding() {
     for tpr in [4, 16, 128] {
         ctx.set_strategy(Strategy {
             threads_per_row: Some(tpr),
-            tile_rows: None,
+            ..Default::default()
         })
         .unwrap();
         let loss = ctx.evaluate(&spec, &inputs, false).unwrap().loss;

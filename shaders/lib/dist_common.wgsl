@@ -60,3 +60,11 @@ fn chan_merge(a: ColumnMoments, b: ColumnMoments) -> ColumnMoments {
         a.c_st + b.c_st + ds * dt * cross,
     );
 }
+
+// The weight of v in d(rho)/d(a) = v / N - k u. When |v| = 0 the centred teacher vector is
+// exactly 0 and so is v / N: the weight is 0, so that a v recomputed in another kernel (equal
+// up to rounding, of 1e-9) is not multiplied by 1/N (up to 1e8). This is the definition, not a
+// clamp: v / N = 0 there.
+fn v_weight(norm_v: f32, n: f32) -> f32 {
+    return select(0.0, 1.0 / n, norm_v > 0.0);
+}

@@ -49,6 +49,41 @@ fn seg_sum(lid: u32, x: vec4<f32>) -> vec4<f32> {
     return total;
 }
 
+// Sum of `x` over the whole workgroup, whatever TPR is.
+fn wg_sum(lid: u32, x: vec4<f32>) -> vec4<f32> {
+    red[lid] = x;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+        if lid < stride {
+            red[lid] = red[lid] + red[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    let total = red[0];
+    workgroupBarrier();
+    return total;
+}
+
+// Maximum of `x` over the lanes of this segment (all four components at once).
+fn seg_max(lid: u32, x: vec4<f32>) -> vec4<f32> {
+    let lane = lid % TPR;
+    red[lid] = x;
+    workgroupBarrier();
+    for (var stride = TPR / 2u; stride > 0u; stride = stride / 2u) {
+        if lane < stride {
+            red[lid] = max(red[lid], red[lid + stride]);
+        }
+        workgroupBarrier();
+    }
+    let total = red[lid - lane];
+    workgroupBarrier();
+    return total;
+}
+
+// Elements of a row each lane keeps in registers on the cached paths ("one read per input
+// when a row fits on chip"): lane l holds columns l, l + TPR, ..., l + (CACHE - 1) TPR.
+const CACHE: u32 = 16u;
+
 // Online softmax statistics: (running max m, sum of exp(x - m)).
 fn lse_push(acc: vec2<f32>, x: f32) -> vec2<f32> {
     if x > acc.x {

@@ -63,6 +63,9 @@ struct BenchArgs {
     /// Force lanes per row (a power of two, 1..=256) instead of the automatic choice.
     #[arg(long)]
     threads_per_row: Option<u32>,
+    /// Force rows held in registers (true) or the streaming kernels (false).
+    #[arg(long)]
+    cached_rows: Option<bool>,
     /// One JSON object per result line.
     #[arg(long)]
     json: bool,
@@ -508,7 +511,8 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
     let mut ctx = GpuContext::new(choice)?;
     ctx.set_strategy(wgpu_distill::Strategy {
         threads_per_row: args.threads_per_row,
-        tile_rows: None,
+        cached_rows: args.cached_rows,
+        ..Default::default()
     })?;
     let adapter = ctx.adapter_summary().name;
     let backend = ctx.backend_name();

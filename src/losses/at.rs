@@ -40,7 +40,7 @@ pub(crate) fn record(
     params: &AtParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<()> {
+) -> Result<usize> {
     let [b, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let hw = h * w;
     let groups = grid_2d(b, "at samples")?;
@@ -79,5 +79,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &partials, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "at", dispatches, None)
+    record_dispatches(ctx, encoder, "at", dispatches)
 }

@@ -10,12 +10,12 @@ use crate::context::GpuContext;
 use crate::error::{Error, Result};
 use crate::losses::{BoundIo, Inputs, LossOutput, LossSpec};
 use crate::record::{
-    column_groups, finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform,
-    MAX_GROUPS_PER_DIM,
+    column_groups, finish_dispatch, grid_2d, record_dispatches, row_grid, whole, Dispatch,
+    FinishUniform, MAX_GROUPS_PER_DIM,
 };
 use crate::shaders::{
-    DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_REDUCE, DIST_GRAD, DIST_ROWS,
-    WORKGROUP_SIZE,
+    CACHE_PER_LANE, DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_REDUCE, DIST_GRAD,
+    DIST_GRAD_CACHED, DIST_ROWS, DIST_TILE, WORKGROUP_SIZE,
 };
 use crate::tensor::LogitShape;
 
@@ -60,16 +60,28 @@ const ROW_STATS_BYTES: u64 = 32;
 /// Bytes of one `ColumnMoments` in the shaders (count, mean_s, mean_t, m2_s, m2_t, c_st).
 const COLUMN_MOMENTS_BYTES: u64 = 24;
 
+/// Elements per lane the fused tile kernel keeps (`TILE_CACHE` in `shaders/dist_tile.wgsl`).
+const TILE_CACHE: usize = 8;
+
 /// Sizes, grids, scratch buffers and parameters of one DIST call on `rows` rows, shared by
-/// the whole-batch recording and the shard API.
+/// the whole-batch recording and the shard API. Two paths:
+/// - fused (C <= 256 × TILE_CACHE, rows held in registers): `dist_tile` computes row and
+///   column statistics in one read of each input;
+/// - streaming (any C): `dist_rows`, then `dist_column_partials`.
+///
+/// Then `dist_column_merge`, and `dist_grad` (which also folds the loss) or `finish`.
 struct DistPlan {
     rows: usize,
     cols: usize,
     threads_per_row: u32,
+    fused: bool,
+    cached_grad: bool,
     tiles: usize,
     groups: [u32; 3],
     col_groups: u32,
     uniform: wgpu::Buffer,
+    tile_uniform: wgpu::Buffer,
+    tile_groups: [u32; 3],
     row_stats: wgpu::Buffer,
     col_stats: wgpu::Buffer,
     partials: wgpu::Buffer,
@@ -87,15 +99,28 @@ impl DistPlan {
     ) -> Result<Self> {
         let (rows, cols) = (shape.rows, shape.cols);
         let t2 = params.temperature * params.temperature;
+        let strategy = ctx.strategy();
         let threads_per_row = ctx.threads_per_row(cols);
-        let tile_rows = ctx.strategy().tile_rows_for(rows);
+        let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32)
+            && ctx.adapter_info().device_type != wgpu::DeviceType::Cpu
+            || (strategy.cached_rows == Some(true) && cols <= WORKGROUP_SIZE as usize * TILE_CACHE);
+        let cached_grad = ctx.cached_rows(cols, threads_per_row, CACHE_PER_LANE);
+        // Fused: about 256 tiles (workgroups); streaming: about 64 rows' worth per tile.
+        let tile_rows = strategy.tile_rows.unwrap_or_else(|| {
+            if fused {
+                rows.div_ceil(256).clamp(1, 64) as u32
+            } else {
+                strategy.tile_rows_for(rows)
+            }
+        });
         let tiles = rows.div_ceil(tile_rows as usize);
-        if tiles > MAX_GROUPS_PER_DIM as usize {
+        if tiles > MAX_GROUPS_PER_DIM as usize && !fused {
             return Err(Error::Limit(format!(
                 "B = {rows} needs {tiles} column tiles of {tile_rows} rows, more than 65535"
             )));
         }
         let groups = row_grid(rows, threads_per_row)?;
+        let tile_groups = grid_2d(tiles, "the DIST tile pass")?;
         let col_groups = column_groups(cols)?;
         let moments_bytes = tiles as u64 * cols as u64 * COLUMN_MOMENTS_BYTES;
         crate::tensor::check_binding_size(ctx, "DIST column moments", moments_bytes)?;
@@ -104,23 +129,30 @@ impl DistPlan {
             "DIST row statistics",
             rows as u64 * ROW_STATS_BYTES,
         )?;
-        Ok(Self {
-            rows,
-            cols,
-            threads_per_row,
-            tiles,
-            groups,
-            col_groups,
-            uniform: ctx.params_buffer(bytemuck::bytes_of(&DistUniform {
+        let uniform = |groups_x: u32| {
+            ctx.params_buffer(bytemuck::bytes_of(&DistUniform {
                 rows: rows as u32,
                 cols: cols as u32,
-                groups_x: groups[0],
+                groups_x,
                 tile_rows,
                 inv_t: (1.0 / params.temperature) as f32,
                 inv_cols: (1.0 / cols as f64) as f32,
                 row_weight: (-t2 * params.beta / total_rows as f64) as f32,
                 col_weight: (-t2 * params.gamma / cols as f64) as f32,
-            }))?,
+            }))
+        };
+        Ok(Self {
+            rows,
+            cols,
+            threads_per_row,
+            fused,
+            cached_grad,
+            tiles,
+            groups,
+            col_groups,
+            uniform: uniform(groups[0])?,
+            tile_uniform: uniform(tile_groups[0])?,
+            tile_groups,
             row_stats: ctx.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES),
             col_stats: ctx.scratch("dist.col_stats", cols as u64 * 16),
             partials: ctx.scratch("dist.partials", (rows + cols) as u64 * 4),
@@ -128,36 +160,50 @@ impl DistPlan {
         })
     }
 
-    /// Row softmax statistics, row means, inter Pearson terms (partials[0..B]).
-    fn rows_pass<'a>(&'a self, io: &'a BoundIo<'_>) -> Dispatch<'a> {
-        Dispatch {
-            kernel: DIST_ROWS,
-            threads_per_row: self.threads_per_row,
-            resources: vec![
-                whole(&self.uniform),
-                io.student(),
-                io.teacher(),
-                whole(&self.row_stats),
-                whole(&self.partials),
-            ],
-            groups: self.groups,
+    /// Row statistics, inter terms (partials[0..B]) and per-tile column moments: one fused
+    /// dispatch, or the row pass and the column pass.
+    fn statistics<'a>(&'a self, io: &'a BoundIo<'_>) -> Vec<Dispatch<'a>> {
+        if self.fused {
+            return vec![Dispatch {
+                kernel: DIST_TILE,
+                threads_per_row: WORKGROUP_SIZE,
+                resources: vec![
+                    whole(&self.tile_uniform),
+                    io.student(),
+                    io.teacher(),
+                    whole(&self.row_stats),
+                    whole(&self.partials),
+                    whole(&self.moments),
+                ],
+                groups: self.tile_groups,
+            }];
         }
-    }
-
-    /// Per-tile column moments.
-    fn column_partials<'a>(&'a self, io: &'a BoundIo<'_>) -> Dispatch<'a> {
-        Dispatch {
-            kernel: DIST_COLUMN_PARTIALS,
-            threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&self.uniform),
-                io.student(),
-                io.teacher(),
-                whole(&self.row_stats),
-                whole(&self.moments),
-            ],
-            groups: [self.col_groups, self.tiles as u32, 1],
-        }
+        vec![
+            Dispatch {
+                kernel: DIST_ROWS,
+                threads_per_row: self.threads_per_row,
+                resources: vec![
+                    whole(&self.uniform),
+                    io.student(),
+                    io.teacher(),
+                    whole(&self.row_stats),
+                    whole(&self.partials),
+                ],
+                groups: self.groups,
+            },
+            Dispatch {
+                kernel: DIST_COLUMN_PARTIALS,
+                threads_per_row: WORKGROUP_SIZE,
+                resources: vec![
+                    whole(&self.uniform),
+                    io.student(),
+                    io.teacher(),
+                    whole(&self.row_stats),
+                    whole(&self.moments),
+                ],
+                groups: [self.col_groups, self.tiles as u32, 1],
+            },
+        ]
     }
 
     /// Chan merge of the tiles, column Pearson terms (partials[B..B+C]), col_stats.
@@ -175,7 +221,8 @@ impl DistPlan {
         }
     }
 
-    /// The gradient of the plan's rows from row_stats and `col_stats`.
+    /// The gradient of the plan's rows from row_stats and `col_stats`; its first workgroup
+    /// also folds the loss into `io.loss`.
     fn grad<'a>(
         &'a self,
         io: &'a BoundIo<'_>,
@@ -183,7 +230,11 @@ impl DistPlan {
     ) -> Option<Dispatch<'a>> {
         let grad = io.grad.as_ref()?;
         Some(Dispatch {
-            kernel: DIST_GRAD,
+            kernel: if self.cached_grad {
+                DIST_GRAD_CACHED
+            } else {
+                DIST_GRAD
+            },
             threads_per_row: self.threads_per_row,
             resources: vec![
                 whole(&self.uniform),
@@ -192,6 +243,8 @@ impl DistPlan {
                 whole(&self.row_stats),
                 whole(col_stats),
                 wgpu::BindingResource::Buffer(grad.clone()),
+                whole(&self.partials),
+                wgpu::BindingResource::Buffer(io.loss()),
             ],
             groups: self.groups,
         })
@@ -204,7 +257,7 @@ pub(crate) fn record(
     params: &DistParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<()> {
+) -> Result<usize> {
     let shape = LogitShape::from_dims(dims)?;
     let plan = DistPlan::new(ctx, params, shape, shape.rows)?;
     let t2 = params.temperature * params.temperature;
@@ -214,14 +267,13 @@ pub(crate) fn record(
         plan.cols,
         t2 * params.gamma / plan.cols as f64,
     )))?;
-    let mut dispatches = vec![
-        plan.rows_pass(io),
-        plan.column_partials(io),
-        plan.column_merge(),
-    ];
-    dispatches.extend(plan.grad(io, &plan.col_stats));
-    dispatches.push(finish_dispatch(&finish, &plan.partials, io.loss()));
-    record_dispatches(ctx, encoder, "dist", dispatches, None)
+    let mut dispatches = plan.statistics(io);
+    dispatches.push(plan.column_merge());
+    match plan.grad(io, &plan.col_stats) {
+        Some(grad) => dispatches.push(grad),
+        None => dispatches.push(finish_dispatch(&finish, &plan.partials, io.loss())),
+    }
+    record_dispatches(ctx, encoder, "dist", dispatches)
 }
 
 /// Sufficient statistics of one DIST column over a set of rows (float64 on the host). They
@@ -273,7 +325,9 @@ impl ColumnMoments {
         } else {
             0.0
         };
-        (self.c_st / n, [self.mean_s, self.mean_t, 1.0 / n, k])
+        // v / N is 0 where |v| = 0 (see `v_weight` in shaders/lib/dist_common.wgsl).
+        let v_weight = if norm_v > 0.0 { 1.0 / n } else { 0.0 };
+        (self.c_st / n, [self.mean_s, self.mean_t, v_weight, k])
     }
 }
 
@@ -392,13 +446,9 @@ impl GpuContext {
             resources: vec![whole(&plan.uniform), whole(&plan.moments), whole(&merged)],
             groups: [plan.col_groups, 1, 1],
         };
-        record_dispatches(
-            self,
-            &mut encoder,
-            "dist shard stats",
-            vec![plan.rows_pass(&io), plan.column_partials(&io), reduce],
-            None,
-        )?;
+        let mut dispatches = plan.statistics(&io);
+        dispatches.push(reduce);
+        record_dispatches(self, &mut encoder, "dist shard stats", dispatches)?;
         let partial_bytes = shape.rows as u64 * 4;
         let moment_bytes = shape.cols as u64 * COLUMN_MOMENTS_BYTES;
         let staging = self.staging(partial_bytes + moment_bytes)?;
@@ -473,9 +523,9 @@ impl GpuContext {
         let io = BoundIo::whole(&student, &teacher, &unused_loss, Some(&grad));
         let plan = DistPlan::new(self, params, shape, merged.rows)?;
         let mut encoder = self.device().create_command_encoder(&Default::default());
-        let mut dispatches = vec![plan.rows_pass(&io)];
+        let mut dispatches = plan.statistics(&io);
         dispatches.extend(plan.grad(&io, &col_stats));
-        record_dispatches(self, &mut encoder, "dist shard gradient", dispatches, None)?;
+        record_dispatches(self, &mut encoder, "dist shard gradient", dispatches)?;
         let staging = self.staging(bytes)?;
         encoder.copy_buffer_to_buffer(&grad, 0, &staging, 0, bytes);
         let index = self.queue().submit([encoder.finish()]);

@@ -51,7 +51,7 @@ pub(crate) fn record(
     params: &DkdParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<()> {
+) -> Result<usize> {
     let shape = LogitShape::from_dims(dims)?;
     let labels = io
         .labels
@@ -93,5 +93,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &row_loss, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "dkd", dispatches, None)
+    record_dispatches(ctx, encoder, "dkd", dispatches)
 }

@@ -28,7 +28,7 @@ pub(crate) fn record(
     encoder: &mut wgpu::CommandEncoder,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<()> {
+) -> Result<usize> {
     let n = element_count(dims)?;
     let blocks = n.div_ceil(BLOCK);
     let groups = grid_2d(blocks, "fitnet")?;
@@ -61,5 +61,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &partials, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "fitnet", dispatches, None)
+    record_dispatches(ctx, encoder, "fitnet", dispatches)
 }

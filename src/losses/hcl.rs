@@ -43,7 +43,7 @@ pub(crate) fn record(
     encoder: &mut wgpu::CommandEncoder,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<()> {
+) -> Result<usize> {
     let [n, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let planes = n * c;
     // At least 8 lanes per plane: the shader's cell-mean table holds WG / 8 planes.
@@ -86,5 +86,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &partials, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "hcl", dispatches, None)
+    record_dispatches(ctx, encoder, "hcl", dispatches)
 }

@@ -68,7 +68,7 @@ pub(crate) fn record(
     params: &IckdParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<()> {
+) -> Result<usize> {
     let [b, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let hw = h * w;
     let divisor = params.divisor(b, c);
@@ -137,5 +137,5 @@ pub(crate) fn record(
         });
     }
     dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
-    record_dispatches(ctx, encoder, "ickd", dispatches, None)
+    record_dispatches(ctx, encoder, "ickd", dispatches)
 }

@@ -7,7 +7,7 @@ use crate::context::GpuContext;
 use crate::error::Result;
 use crate::losses::BoundIo;
 use crate::record::{finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform};
-use crate::shaders::KL_ROWS;
+use crate::shaders::{CACHE_PER_LANE, KL_ROWS, KL_ROWS_CACHED};
 use crate::tensor::LogitShape;
 
 /// Parameters of the KL loss.
@@ -42,7 +42,7 @@ pub(crate) fn record(
     params: &KlParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<()> {
+) -> Result<usize> {
     let shape = LogitShape::from_dims(dims)?;
     let t = params.temperature;
     let b = shape.rows as f64;
@@ -65,7 +65,11 @@ pub(crate) fn record(
     let placeholder = ctx.scratch("unused gradient", 16);
     let dispatches = vec![
         Dispatch {
-            kernel: KL_ROWS,
+            kernel: if ctx.cached_rows(shape.cols, threads_per_row, CACHE_PER_LANE) {
+                KL_ROWS_CACHED
+            } else {
+                KL_ROWS
+            },
             threads_per_row,
             resources: vec![
                 whole(&uniform),
@@ -78,5 +82,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &row_loss, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "kl", dispatches, None)
+    record_dispatches(ctx, encoder, "kl", dispatches)
 }

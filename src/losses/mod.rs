@@ -69,17 +69,6 @@ impl LossSpec {
         matches!(self, Self::Dkd(_))
     }
 
-    /// Dispatches one recorded call issues (the benchmark reports it).
-    pub fn dispatches(&self, want_grad: bool) -> usize {
-        let g = usize::from(want_grad);
-        match self {
-            Self::Kl(_) | Self::Dkd(_) | Self::Fitnet | Self::At(_) | Self::Hcl => 2,
-            Self::Dist(_) => 4 + g,
-            Self::Ickd(_) => 3 + g,
-            Self::Rkd(_) => 4 + 2 * g,
-        }
-    }
-
     /// Checks the parameters' domains.
     pub fn check_params(&self) -> Result<()> {
         match self {
@@ -332,6 +321,17 @@ impl GpuContext {
         shape: &[usize],
         io: &LossBindings<'_>,
     ) -> Result<()> {
+        self.record_counted(encoder, spec, shape, io).map(|_| ())
+    }
+
+    /// [`GpuContext::record`], returning how many dispatches it recorded (for the benchmark).
+    pub(crate) fn record_counted(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        spec: &LossSpec,
+        shape: &[usize],
+        io: &LossBindings<'_>,
+    ) -> Result<usize> {
         self.check_health()?;
         spec.check_params()?;
         spec.check_shape(shape)?;

@@ -51,7 +51,7 @@ pub(crate) fn record(
     params: &RkdParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<()> {
+) -> Result<usize> {
     let b = dims[0];
     let d = dims[1..].iter().product::<usize>();
     let pairs = b * b;
@@ -154,5 +154,5 @@ pub(crate) fn record(
         });
     }
     dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
-    record_dispatches(ctx, encoder, "rkd", dispatches, None)
+    record_dispatches(ctx, encoder, "rkd", dispatches)
 }
