@@ -7,8 +7,6 @@
 // Uniformity: no barriers in this file; lanes past C only skip their work.
 
 @group(0) @binding(0) var<uniform> params: DistParams;
-@group(0) @binding(1) var<storage, read> student: array<f32>;
-@group(0) @binding(2) var<storage, read> teacher: array<f32>;
 @group(0) @binding(3) var<storage, read> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read_write> moments: array<ColumnMoments>;
 
@@ -28,8 +26,8 @@ fn dist_column_partials(
     var m = ColumnMoments(0u, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (var row = first; row < last; row++) {
         let stats = row_stats[row];
-        let ys = exp(student[row * cols + col] * params.inv_t - stats.lse_s);
-        let yt = exp(teacher[row * cols + col] * params.inv_t - stats.lse_t);
+        let ys = exp(load_student(row * cols + col) * params.inv_t - stats.lse_s);
+        let yt = exp(load_teacher(row * cols + col) * params.inv_t - stats.lse_t);
         m.count += 1u;
         let inv_n = 1.0 / f32(m.count);
         let ds = ys - m.mean_s;

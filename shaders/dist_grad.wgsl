@@ -14,8 +14,6 @@
 // loss fold depends only on the workgroup id, so its barriers are in uniform control flow.
 
 @group(0) @binding(0) var<uniform> params: DistParams;
-@group(0) @binding(1) var<storage, read> student: array<f32>;
-@group(0) @binding(2) var<storage, read> teacher: array<f32>;
 @group(0) @binding(3) var<storage, read> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read> col_stats: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> grad: array<f32>;
@@ -48,8 +46,8 @@ fn fold_loss(lid: u32, wid: vec3<u32>) {
 
 // Returns (ys, G) for element (row, col).
 fn upstream(idx: u32, col: u32, row_s: RowStats) -> vec2<f32> {
-    let ys = exp(student[idx] * params.inv_t - row_s.lse_s);
-    let yt = exp(teacher[idx] * params.inv_t - row_s.lse_t);
+    let ys = exp(load_student(idx) * params.inv_t - row_s.lse_s);
+    let yt = exp(load_teacher(idx) * params.inv_t - row_s.lse_t);
     let col_s = col_stats[col];
     let d_row = (yt - row_s.mean_t) * row_s.inv_n - row_s.k * (ys - row_s.mean_s);
     let d_col = (yt - col_s.y) * col_s.z - col_s.w * (ys - col_s.x);

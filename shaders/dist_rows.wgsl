@@ -13,8 +13,6 @@
 // Uniformity: inactive rows skip loads and stores but reach every barrier; no early return.
 
 @group(0) @binding(0) var<uniform> params: DistParams;
-@group(0) @binding(1) var<storage, read> student: array<f32>;
-@group(0) @binding(2) var<storage, read> teacher: array<f32>;
 @group(0) @binding(3) var<storage, read_write> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 
@@ -34,8 +32,8 @@ fn dist_rows(
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
             stats = vec4<f32>(
-                lse_push(stats.xy, student[base + c] * inv_t),
-                lse_push(stats.zw, teacher[base + c] * inv_t),
+                lse_push(stats.xy, load_student(base + c) * inv_t),
+                lse_push(stats.zw, load_teacher(base + c) * inv_t),
             );
         }
     }
@@ -46,12 +44,12 @@ fn dist_rows(
     var deviations = vec4<f32>(0.0);
     if in_batch {
         first = vec2<f32>(
-            exp(student[base] * inv_t - lse.x),
-            exp(teacher[base] * inv_t - lse.y),
+            exp(load_student(base) * inv_t - lse.x),
+            exp(load_teacher(base) * inv_t - lse.y),
         );
         for (var c = lane; c < cols; c += TPR) {
-            let ys = exp(student[base + c] * inv_t - lse.x);
-            let yt = exp(teacher[base + c] * inv_t - lse.y);
+            let ys = exp(load_student(base + c) * inv_t - lse.x);
+            let yt = exp(load_teacher(base + c) * inv_t - lse.y);
             deviations += vec4<f32>(ys - first.x, yt - first.y, 0.0, 0.0);
         }
     }
@@ -61,8 +59,8 @@ fn dist_rows(
     var sums = vec4<f32>(0.0);
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
-            let u = exp(student[base + c] * inv_t - lse.x) - mean.x;
-            let v = exp(teacher[base + c] * inv_t - lse.y) - mean.y;
+            let u = exp(load_student(base + c) * inv_t - lse.x) - mean.x;
+            let v = exp(load_teacher(base + c) * inv_t - lse.y) - mean.y;
             sums += vec4<f32>(u * v, u * u, v * v, 0.0);
         }
     }

@@ -15,8 +15,6 @@ const TILE_CACHE: u32 = 8u;
 var<workgroup> column0: vec2<f32>;
 
 @group(0) @binding(0) var<uniform> params: DistParams;
-@group(0) @binding(1) var<storage, read> student: array<f32>;
-@group(0) @binding(2) var<storage, read> teacher: array<f32>;
 @group(0) @binding(3) var<storage, read_write> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(5) var<storage, read_write> moments: array<ColumnMoments>;
@@ -56,8 +54,8 @@ fn dist_tile(
             zs[k] = NEG_BIG;
             zt[k] = NEG_BIG;
             if c < cols {
-                zs[k] = student[base + c] * inv_t;
-                zt[k] = teacher[base + c] * inv_t;
+                zs[k] = load_student(base + c) * inv_t;
+                zt[k] = load_teacher(base + c) * inv_t;
                 high = max(high, vec4<f32>(zs[k], zt[k], 0.0, 0.0));
             }
         }

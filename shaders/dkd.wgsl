@@ -23,8 +23,6 @@ struct DkdParams {
 }
 
 @group(0) @binding(0) var<uniform> params: DkdParams;
-@group(0) @binding(1) var<storage, read> student: array<f32>;
-@group(0) @binding(2) var<storage, read> teacher: array<f32>;
 @group(0) @binding(3) var<storage, read> labels: array<u32>;
 @group(0) @binding(4) var<storage, read_write> row_loss: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad: array<f32>;
@@ -63,8 +61,8 @@ fn dkd_rows(
         for (var c = lane; c < cols; c += TPR) {
             if c != target_class {
                 stats = vec4<f32>(
-                    lse_push(stats.xy, student[base + c] * inv_t),
-                    lse_push(stats.zw, teacher[base + c] * inv_t),
+                    lse_push(stats.xy, load_student(base + c) * inv_t),
+                    lse_push(stats.zw, load_teacher(base + c) * inv_t),
                 );
             }
         }
@@ -74,8 +72,8 @@ fn dkd_rows(
     var zs_g = 0.0;
     var zt_g = 0.0;
     if in_batch {
-        zs_g = student[base + target_class] * inv_t;
-        zt_g = teacher[base + target_class] * inv_t;
+        zs_g = load_student(base + target_class) * inv_t;
+        zt_g = load_teacher(base + target_class) * inv_t;
     }
     // Full LSE = logaddexp(LSE over others, target).
     let m_s = max(others.x, zs_g);
@@ -97,8 +95,8 @@ fn dkd_rows(
                 }
                 continue;
             }
-            let log_hs = student[base + c] * inv_t - others.x;
-            let log_ht = teacher[base + c] * inv_t - others.y;
+            let log_hs = load_student(base + c) * inv_t - others.x;
+            let log_ht = load_teacher(base + c) * inv_t - others.y;
             nckd += kl_term(log_ht, log_hs);
             if write_grad {
                 let hs = exp(log_hs);

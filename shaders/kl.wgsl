@@ -23,8 +23,6 @@ struct KlParams {
 }
 
 @group(0) @binding(0) var<uniform> params: KlParams;
-@group(0) @binding(1) var<storage, read> student: array<f32>;
-@group(0) @binding(2) var<storage, read> teacher: array<f32>;
 @group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;
 
@@ -44,8 +42,8 @@ fn kl_rows(
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
             stats = vec4<f32>(
-                lse_push(stats.xy, student[base + c] * inv_t),
-                lse_push(stats.zw, teacher[base + c] * inv_t),
+                lse_push(stats.xy, load_student(base + c) * inv_t),
+                lse_push(stats.zw, load_teacher(base + c) * inv_t),
             );
         }
     }
@@ -55,8 +53,8 @@ fn kl_rows(
     if in_batch {
         let write_grad = params.write_grad != 0u;
         for (var c = lane; c < cols; c += TPR) {
-            let log_q = student[base + c] * inv_t - lse.x;
-            let log_p = teacher[base + c] * inv_t - lse.y;
+            let log_q = load_student(base + c) * inv_t - lse.x;
+            let log_p = load_teacher(base + c) * inv_t - lse.y;
             let p = exp(log_p);
             if p > 0.0 {
                 kl += p * (log_p - log_q);
@@ -96,8 +94,8 @@ fn kl_rows_cached(
         zs[k] = NEG_BIG;
         zt[k] = NEG_BIG;
         if in_batch && c < cols {
-            zs[k] = student[base + c] * inv_t;
-            zt[k] = teacher[base + c] * inv_t;
+            zs[k] = load_student(base + c) * inv_t;
+            zt[k] = load_teacher(base + c) * inv_t;
             high = max(high, vec4<f32>(zs[k], zt[k], 0.0, 0.0));
         }
     }

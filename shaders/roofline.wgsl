@@ -13,8 +13,6 @@ struct RooflineParams {
 }
 
 @group(0) @binding(0) var<uniform> params: RooflineParams;
-@group(0) @binding(1) var<storage, read> student: array<f32>;
-@group(0) @binding(2) var<storage, read> teacher: array<f32>;
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;
 
 @compute @workgroup_size(WG)
@@ -25,7 +23,7 @@ fn roofline(
     let stride = groups.x * WG;
     var acc = 0.0;
     for (var i = gid.x; i < params.elements; i += stride) {
-        let sum = student[i] + teacher[i];
+        let sum = load_student(i) + load_teacher(i);
         if params.write_grad != 0u {
             grad[i] = sum;
         } else {

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::losses::{LossBindings, LossSpec};
 use crate::record::{record_dispatches, whole, Dispatch};
 use crate::shaders::{ROOFLINE, WORKGROUP_SIZE};
-use crate::tensor::BufferRegion;
+use crate::tensor::{BufferRegion, InputDtype};
 
 /// What one benchmark measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,10 +83,15 @@ impl BenchResult {
     }
 }
 
-/// Least bytes a loss must move: each input read once; the gradient written once.
-pub fn minimum_bytes(rows: usize, cols: usize, pass: Pass) -> u64 {
-    let tensor = (rows * cols) as u64 * 4;
-    tensor * if pass.wants_grad() { 3 } else { 2 }
+/// Least bytes a loss must move: each input read once; the (f32) gradient written once.
+pub fn minimum_bytes(rows: usize, cols: usize, dtype: InputDtype, pass: Pass) -> u64 {
+    let inputs = 2 * dtype.bytes_for(rows * cols);
+    inputs
+        + if pass.wants_grad() {
+            (rows * cols) as u64 * 4
+        } else {
+            0
+        }
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -187,22 +192,25 @@ fn measure(
 }
 
 /// Benchmarks one loss, shape and pass on `ctx` (f32 inputs), with the roofline beside it.
+#[allow(clippy::too_many_arguments)]
 pub fn run_one(
     ctx: &GpuContext,
     spec: &LossSpec,
     rows: usize,
     cols: usize,
+    dtype: InputDtype,
     pass: Pass,
     warmup: usize,
     iters: usize,
 ) -> Result<BenchResult> {
     let elements = rows * cols;
     let bytes = elements as u64 * 4;
-    crate::tensor::check_binding_size(ctx, "student", bytes)?;
+    crate::tensor::check_binding_size(ctx, "student", dtype.bytes_for(elements))?;
+    crate::tensor::check_binding_size(ctx, "gradient", bytes)?;
     let (student, teacher) = crate::synthetic::logit_pair(7, rows, cols, 3.0);
     let device = ctx.device();
     let (inputs_s, inputs_t, outputs, grad) = ctx.scoped("benchmark buffers", || {
-        let upload = |data: &[f32]| ctx.upload("bench input", bytemuck::cast_slice(data));
+        let upload = |data: &[f32]| ctx.upload("bench input", &dtype.encode(data));
         let storage = |size: u64| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("bench output"),
@@ -240,6 +248,7 @@ pub fn run_one(
                 loss: BufferRegion::new(&outputs),
                 grad: want_grad.then(|| BufferRegion::new(&grad)),
             },
+            dtype,
         )?;
         Ok(())
     })?;
@@ -268,14 +277,15 @@ pub fn run_one(
                 ],
                 groups: [groups, 1, 1],
             }],
+            dtype,
         )
         .map(|_| ())
     })?;
-    let min_bytes = minimum_bytes(rows, cols, pass);
+    let min_bytes = minimum_bytes(rows, cols, dtype, pass);
     Ok(BenchResult {
         loss: spec.name(),
         shape: [rows, cols],
-        dtype: "f32",
+        dtype: dtype.name(),
         pass,
         gpu_ms,
         roofline_ms,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::shaders::{BindingKind, Kernel, WORKGROUP_SIZE};
+use crate::tensor::InputDtype;
 
 /// Which backend to run on. `Cpu` selects the float64 reference and has no GPU context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -128,8 +129,8 @@ pub(crate) struct CachedPipeline {
 
 #[derive(Default)]
 struct Caches {
-    modules: HashMap<&'static str, wgpu::ShaderModule>,
-    pipelines: HashMap<(&'static str, &'static str, u32), Arc<CachedPipeline>>,
+    modules: HashMap<(&'static str, InputDtype), wgpu::ShaderModule>,
+    pipelines: HashMap<(&'static str, &'static str, u32, InputDtype), Arc<CachedPipeline>>,
     scratch: HashMap<&'static str, wgpu::Buffer>,
 }
 
@@ -391,13 +392,20 @@ impl GpuContext {
         value
     }
 
-    /// The pipeline for `kernel` with `threads_per_row` lanes per row, created once.
+    /// The pipeline for `kernel` with `threads_per_row` lanes per row and `dtype` inputs,
+    /// created once.
     pub(crate) fn pipeline(
         &self,
         kernel: &Kernel,
         threads_per_row: u32,
+        dtype: InputDtype,
     ) -> Result<Arc<CachedPipeline>> {
-        let key = (kernel.file, kernel.entry, threads_per_row);
+        let dtype = if kernel.dtype_aware {
+            dtype
+        } else {
+            InputDtype::F32
+        };
+        let key = (kernel.file, kernel.entry, threads_per_row, dtype);
         if let Some(p) = self.lock().pipelines.get(&key) {
             return Ok(p.clone());
         }
@@ -407,12 +415,14 @@ impl GpuContext {
                 let mut caches = self.lock();
                 let module = caches
                     .modules
-                    .entry(kernel.file)
+                    .entry((kernel.file, dtype))
                     .or_insert_with(|| {
                         self.device
                             .create_shader_module(wgpu::ShaderModuleDescriptor {
                                 label: Some(kernel.file),
-                                source: wgpu::ShaderSource::Wgsl(kernel.module_source().into()),
+                                source: wgpu::ShaderSource::Wgsl(
+                                    kernel.module_source_for(dtype).into(),
+                                ),
                             })
                     })
                     .clone();

@@ -44,4 +44,4 @@ pub use error::{Error, Result};
 pub use losses::{
     DistParams, DistShardStats, Inputs, KlParams, LossBindings, LossOutput, LossSpec,
 };
-pub use tensor::BufferRegion;
+pub use tensor::{BufferRegion, InputDtype};

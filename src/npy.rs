@@ -64,7 +64,17 @@ fn open(path: &Path) -> Result<(npyz::NpyFile<BufReader<File>>, Vec<usize>, npyz
 
 /// Reads a float tensor: `<f4` as is, `<f2` widened to f32. Returns `(shape, values)`.
 pub fn read_floats(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
+    read_floats_typed(path).map(|(shape, values, _)| (shape, values))
+}
+
+/// [`read_floats`], also saying whether the file held f16 (`InputDtype::F16`) or f32.
+pub fn read_floats_typed(path: &Path) -> Result<(Vec<usize>, Vec<f32>, crate::InputDtype)> {
     let (npy, shape, ts) = open(path)?;
+    let dtype = if ts.size_field() == 2 {
+        crate::InputDtype::F16
+    } else {
+        crate::InputDtype::F32
+    };
     let values = match (ts.type_char(), ts.size_field()) {
         (TypeChar::Float, 4) => npy.into_vec::<f32>(),
         (TypeChar::Float, 2) => npy
@@ -78,7 +88,7 @@ pub fn read_floats(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
         }
     }
     .map_err(|e| io_err(path, format!("reading data: {e}")))?;
-    Ok((shape, values))
+    Ok((shape, values, dtype))
 }
 
 /// Reads any float tensor (`<f2`, `<f4`, `<f8`) as float64: for reference arrays such as the

@@ -4,6 +4,7 @@
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
 use crate::shaders::{Kernel, WORKGROUP_SIZE};
+use crate::tensor::InputDtype;
 
 /// Most workgroups in one grid dimension.
 pub(crate) const MAX_GROUPS_PER_DIM: u32 = 65535;
@@ -58,16 +59,18 @@ pub(crate) fn whole(buffer: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
     buffer.as_entire_binding()
 }
 
-/// Records `dispatches`, in order, as one compute pass of `encoder`; returns how many.
+/// Records `dispatches`, in order, as one compute pass of `encoder`, with `dtype` inputs for
+/// the kernels that read them; returns how many.
 pub(crate) fn record_dispatches(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
     label: &str,
     dispatches: Vec<Dispatch<'_>>,
+    dtype: InputDtype,
 ) -> Result<usize> {
     let pipelines = dispatches
         .iter()
-        .map(|d| ctx.pipeline(&d.kernel, d.threads_per_row))
+        .map(|d| ctx.pipeline(&d.kernel, d.threads_per_row, dtype))
         .collect::<Result<Vec<_>>>()?;
     ctx.scoped(label, || {
         let bind_groups: Vec<_> = dispatches

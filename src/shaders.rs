@@ -5,6 +5,11 @@
 /// WGSL prepended to every kernel: workgroup size, segmented reductions, softmax statistics.
 pub const REDUCE_LIB: &str = include_str!("../shaders/lib/reduce.wgsl");
 
+/// Input loads for each dtype (`load_student`, `load_teacher` and bindings 1 and 2).
+pub const INPUT_F32: &str = include_str!("../shaders/lib/input_f32.wgsl");
+pub const INPUT_F16: &str = include_str!("../shaders/lib/input_f16.wgsl");
+pub const INPUT_BF16: &str = include_str!("../shaders/lib/input_bf16.wgsl");
+
 /// Declarations shared by the ICKD kernels.
 pub const ICKD_LIB: &str = include_str!("../shaders/lib/ickd_common.wgsl");
 
@@ -34,6 +39,9 @@ pub struct Kernel {
     pub source: &'static str,
     /// Declarations shared by the kernel's loss family ("" for none), after `REDUCE_LIB`.
     pub family: &'static str,
+    /// Whether the kernel reads its inputs through `load_student`/`load_teacher`, and so
+    /// takes f16 and bf16 inputs as well as f32.
+    pub dtype_aware: bool,
     /// Entry point.
     pub entry: &'static str,
     /// Bindings of group 0, in binding order.
@@ -41,18 +49,32 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// The complete module source: the shared library followed by the kernel file.
+    /// The complete module source for f32 inputs.
     pub fn module_source(&self) -> String {
-        format!("{REDUCE_LIB}\n{}\n{}", self.family, self.source)
+        self.module_source_for(InputDtype::F32)
+    }
+
+    /// The complete module source: the shared library, the input loads for `dtype` (kernels
+    /// that read inputs through them), the family's declarations, then the kernel file.
+    pub fn module_source_for(&self, dtype: InputDtype) -> String {
+        let loads = match (self.dtype_aware, dtype) {
+            (false, _) => "",
+            (true, InputDtype::F32) => INPUT_F32,
+            (true, InputDtype::F16) => INPUT_F16,
+            (true, InputDtype::Bf16) => INPUT_BF16,
+        };
+        format!("{REDUCE_LIB}\n{loads}\n{}\n{}", self.family, self.source)
     }
 }
 
+use crate::tensor::InputDtype;
 use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
 
 /// Final fixed-order reduction of per-row / per-column partial terms into the scalar loss.
 pub const FINISH: Kernel = Kernel {
     file: "finish.wgsl",
     source: include_str!("../shaders/finish.wgsl"),
+    dtype_aware: false,
     family: "",
     entry: "finish",
     bindings: &[U, R, W],
@@ -62,6 +84,7 @@ pub const FINISH: Kernel = Kernel {
 pub const KL_ROWS: Kernel = Kernel {
     file: "kl.wgsl",
     source: include_str!("../shaders/kl.wgsl"),
+    dtype_aware: true,
     family: "",
     entry: "kl_rows",
     bindings: &[U, R, R, W, W],
@@ -71,6 +94,7 @@ pub const KL_ROWS: Kernel = Kernel {
 pub const DIST_ROWS: Kernel = Kernel {
     file: "dist_rows.wgsl",
     source: include_str!("../shaders/dist_rows.wgsl"),
+    dtype_aware: true,
     family: DIST_LIB,
     entry: "dist_rows",
     bindings: &[U, R, R, W, W],
@@ -80,6 +104,7 @@ pub const DIST_ROWS: Kernel = Kernel {
 pub const DIST_COLUMN_PARTIALS: Kernel = Kernel {
     file: "dist_columns.wgsl",
     source: include_str!("../shaders/dist_columns.wgsl"),
+    dtype_aware: true,
     family: DIST_LIB,
     entry: "dist_column_partials",
     bindings: &[U, R, R, R, W],
@@ -89,6 +114,7 @@ pub const DIST_COLUMN_PARTIALS: Kernel = Kernel {
 pub const DIST_COLUMN_MERGE: Kernel = Kernel {
     file: "dist_merge.wgsl",
     source: include_str!("../shaders/dist_merge.wgsl"),
+    dtype_aware: false,
     family: DIST_LIB,
     entry: "dist_column_merge",
     bindings: &[U, R, W, W],
@@ -98,6 +124,7 @@ pub const DIST_COLUMN_MERGE: Kernel = Kernel {
 pub const DIST_COLUMN_REDUCE: Kernel = Kernel {
     file: "dist_reduce.wgsl",
     source: include_str!("../shaders/dist_reduce.wgsl"),
+    dtype_aware: false,
     family: DIST_LIB,
     entry: "dist_column_reduce",
     bindings: &[U, R, W],
@@ -107,6 +134,7 @@ pub const DIST_COLUMN_REDUCE: Kernel = Kernel {
 pub const DIST_GRAD: Kernel = Kernel {
     file: "dist_grad.wgsl",
     source: include_str!("../shaders/dist_grad.wgsl"),
+    dtype_aware: true,
     family: DIST_LIB,
     entry: "dist_grad",
     bindings: &[U, R, R, R, R, W, R, W],
@@ -116,6 +144,7 @@ pub const DIST_GRAD: Kernel = Kernel {
 pub const DIST_GRAD_CACHED: Kernel = Kernel {
     file: "dist_grad.wgsl",
     source: include_str!("../shaders/dist_grad.wgsl"),
+    dtype_aware: true,
     family: DIST_LIB,
     entry: "dist_grad_cached",
     bindings: &[U, R, R, R, R, W, R, W],
@@ -125,6 +154,7 @@ pub const DIST_GRAD_CACHED: Kernel = Kernel {
 pub const DIST_TILE: Kernel = Kernel {
     file: "dist_tile.wgsl",
     source: include_str!("../shaders/dist_tile.wgsl"),
+    dtype_aware: true,
     family: DIST_LIB,
     entry: "dist_tile",
     bindings: &[U, R, R, W, W, W],
@@ -134,6 +164,7 @@ pub const DIST_TILE: Kernel = Kernel {
 pub const KL_ROWS_CACHED: Kernel = Kernel {
     file: "kl.wgsl",
     source: include_str!("../shaders/kl.wgsl"),
+    dtype_aware: true,
     family: "",
     entry: "kl_rows_cached",
     bindings: &[U, R, R, W, W],
@@ -143,6 +174,7 @@ pub const KL_ROWS_CACHED: Kernel = Kernel {
 pub const DKD_ROWS: Kernel = Kernel {
     file: "dkd.wgsl",
     source: include_str!("../shaders/dkd.wgsl"),
+    dtype_aware: true,
     family: "",
     entry: "dkd_rows",
     bindings: &[U, R, R, R, W, W],
@@ -152,6 +184,7 @@ pub const DKD_ROWS: Kernel = Kernel {
 pub const FITNET_BLOCKS: Kernel = Kernel {
     file: "fitnet.wgsl",
     source: include_str!("../shaders/fitnet.wgsl"),
+    dtype_aware: false,
     family: "",
     entry: "fitnet_blocks",
     bindings: &[U, R, R, W, W],
@@ -161,6 +194,7 @@ pub const FITNET_BLOCKS: Kernel = Kernel {
 pub const AT_SAMPLES: Kernel = Kernel {
     file: "at.wgsl",
     source: include_str!("../shaders/at.wgsl"),
+    dtype_aware: false,
     family: "",
     entry: "at_samples",
     bindings: &[U, R, R, W, W, W],
@@ -170,6 +204,7 @@ pub const AT_SAMPLES: Kernel = Kernel {
 pub const HCL_PLANES: Kernel = Kernel {
     file: "hcl.wgsl",
     source: include_str!("../shaders/hcl.wgsl"),
+    dtype_aware: false,
     family: "",
     entry: "hcl_planes",
     bindings: &[U, R, R, W, W],
@@ -179,6 +214,7 @@ pub const HCL_PLANES: Kernel = Kernel {
 pub const ICKD_GRAM: Kernel = Kernel {
     file: "ickd.wgsl",
     source: include_str!("../shaders/ickd.wgsl"),
+    dtype_aware: false,
     family: ICKD_LIB,
     entry: "ickd_gram",
     bindings: &[U, R, R, W, W],
@@ -188,6 +224,7 @@ pub const ICKD_GRAM: Kernel = Kernel {
 pub const ICKD_ROWS: Kernel = Kernel {
     file: "ickd_rows.wgsl",
     source: include_str!("../shaders/ickd_rows.wgsl"),
+    dtype_aware: false,
     family: ICKD_LIB,
     entry: "ickd_rows",
     bindings: &[U, R, W, W],
@@ -197,6 +234,7 @@ pub const ICKD_ROWS: Kernel = Kernel {
 pub const ICKD_GRAD: Kernel = Kernel {
     file: "ickd_grad.wgsl",
     source: include_str!("../shaders/ickd_grad.wgsl"),
+    dtype_aware: false,
     family: ICKD_LIB,
     entry: "ickd_grad",
     bindings: &[U, R, R, W],
@@ -206,6 +244,7 @@ pub const ICKD_GRAD: Kernel = Kernel {
 pub const RKD_GRAM: Kernel = Kernel {
     file: "rkd_gram.wgsl",
     source: include_str!("../shaders/rkd_gram.wgsl"),
+    dtype_aware: false,
     family: RKD_LIB,
     entry: "rkd_gram",
     bindings: &[U, R, R, W, W],
@@ -215,6 +254,7 @@ pub const RKD_GRAM: Kernel = Kernel {
 pub const RKD_DISTANCE: Kernel = Kernel {
     file: "rkd_distance.wgsl",
     source: include_str!("../shaders/rkd_distance.wgsl"),
+    dtype_aware: false,
     family: RKD_LIB,
     entry: "rkd_distance",
     bindings: &[U, R, R, W, W],
@@ -224,6 +264,7 @@ pub const RKD_DISTANCE: Kernel = Kernel {
 pub const RKD_ANGLE: Kernel = Kernel {
     file: "rkd_angle.wgsl",
     source: include_str!("../shaders/rkd_angle.wgsl"),
+    dtype_aware: false,
     family: RKD_LIB,
     entry: "rkd_angle_pairs",
     bindings: &[U, R, R, W, W, W],
@@ -233,6 +274,7 @@ pub const RKD_ANGLE: Kernel = Kernel {
 pub const RKD_COEFFICIENTS: Kernel = Kernel {
     file: "rkd_coefficients.wgsl",
     source: include_str!("../shaders/rkd_coefficients.wgsl"),
+    dtype_aware: false,
     family: RKD_LIB,
     entry: "rkd_coefficients",
     bindings: &[U, R, R, R, R, R, W],
@@ -242,6 +284,7 @@ pub const RKD_COEFFICIENTS: Kernel = Kernel {
 pub const RKD_GRAD: Kernel = Kernel {
     file: "rkd_grad.wgsl",
     source: include_str!("../shaders/rkd_grad.wgsl"),
+    dtype_aware: false,
     family: RKD_LIB,
     entry: "rkd_grad",
     bindings: &[U, R, R, W],
@@ -251,6 +294,7 @@ pub const RKD_GRAD: Kernel = Kernel {
 pub const ROOFLINE: Kernel = Kernel {
     file: "roofline.wgsl",
     source: include_str!("../shaders/roofline.wgsl"),
+    dtype_aware: true,
     family: "",
     entry: "roofline",
     bindings: &[U, R, R, W],

@@ -122,3 +122,80 @@ pub(crate) fn check_binding_size(ctx: &GpuContext, name: &str, bytes: u64) -> Re
     }
     Ok(())
 }
+
+/// How the student and teacher inputs are stored on the GPU. Kernels accumulate in float32
+/// whatever the input; the gradient is float32.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum InputDtype {
+    #[default]
+    F32,
+    /// IEEE half precision, two per 32-bit word (decoded with `unpack2x16float`).
+    F16,
+    /// bfloat16 (the high half of a float32), two per 32-bit word.
+    Bf16,
+}
+
+impl InputDtype {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Bf16 => "bf16",
+        }
+    }
+
+    /// Bytes of `n` elements as the kernels bind them (16-bit inputs padded to whole words).
+    pub fn bytes_for(self, n: usize) -> u64 {
+        match self {
+            Self::F32 => n as u64 * 4,
+            Self::F16 | Self::Bf16 => (n as u64).div_ceil(2) * 4,
+        }
+    }
+
+    /// `values` encoded for upload (round to nearest even for the 16-bit types).
+    pub fn encode(self, values: &[f32]) -> Vec<u8> {
+        let halves: Vec<u16> = match self {
+            Self::F32 => return bytemuck::cast_slice(values).to_vec(),
+            Self::F16 => values
+                .iter()
+                .map(|&x| half::f16::from_f32(x).to_bits())
+                .collect(),
+            Self::Bf16 => values
+                .iter()
+                .map(|&x| half::bf16::from_f32(x).to_bits())
+                .collect(),
+        };
+        let mut bytes: Vec<u8> = halves.iter().flat_map(|h| h.to_le_bytes()).collect();
+        bytes.resize(self.bytes_for(values.len()) as usize, 0);
+        bytes
+    }
+
+    /// The float32 values the kernels see for `values` stored in this dtype.
+    pub fn round_trip(self, values: &[f32]) -> Vec<f32> {
+        match self {
+            Self::F32 => values.to_vec(),
+            Self::F16 => values
+                .iter()
+                .map(|&x| half::f16::from_f32(x).to_f32())
+                .collect(),
+            Self::Bf16 => values
+                .iter()
+                .map(|&x| half::bf16::from_f32(x).to_f32())
+                .collect(),
+        }
+    }
+}
+
+impl std::str::FromStr for InputDtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" | "float32" => Ok(Self::F32),
+            "f16" | "float16" | "half" => Ok(Self::F16),
+            "bf16" | "bfloat16" => Ok(Self::Bf16),
+            other => Err(Error::Param(format!(
+                "unknown dtype '{other}' (expected f32, f16 or bf16)"
+            ))),
+        }
+    }
+}

@@ -4,7 +4,8 @@
 
 use naga::back;
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use wgpu_distill::shaders::{BindingKind, ALL_KERNELS, WORKGROUP_SIZE};
+use wgpu_distill::shaders::{BindingKind, Kernel, ALL_KERNELS, WORKGROUP_SIZE};
+use wgpu_distill::InputDtype;
 
 fn validated(source: &str, tpr: u32) -> (naga::Module, naga::valid::ModuleInfo) {
     let module = naga::front::wgsl::parse_str(source)
@@ -22,12 +23,12 @@ fn validated(source: &str, tpr: u32) -> (naga::Module, naga::valid::ModuleInfo) 
 
 #[test]
 fn every_shader_validates_and_translates_for_every_backend() {
-    for kernel in ALL_KERNELS {
-        let source = kernel.module_source();
+    for (kernel, dtype) in kernels_and_dtypes() {
+        let source = kernel.module_source_for(dtype);
         // Every value the library sets: a power of two from 1 to WG.
         for tpr in (0..=WORKGROUP_SIZE.trailing_zeros()).map(|k| 1u32 << k) {
             let (module, info) = validated(&source, tpr);
-            let what = format!("{}::{} (TPR {tpr})", kernel.file, kernel.entry);
+            let what = format!("{}::{} ({dtype:?}, TPR {tpr})", kernel.file, kernel.entry);
             let spirv = back::spv::write_vec(&module, &info, &back::spv::Options::default(), None)
                 .unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}"));
             if tpr == 8 {
@@ -151,10 +152,25 @@ fn every_shader_states_its_uniformity_invariant() {
     assert!(files >= distinct.len());
 }
 
+/// Every kernel with every input dtype it takes.
+fn kernels_and_dtypes() -> Vec<(Kernel, InputDtype)> {
+    ALL_KERNELS
+        .iter()
+        .flat_map(|k| {
+            let dtypes: &[InputDtype] = if k.dtype_aware {
+                &[InputDtype::F32, InputDtype::F16, InputDtype::Bf16]
+            } else {
+                &[InputDtype::F32]
+            };
+            dtypes.iter().map(move |d| (*k, *d))
+        })
+        .collect()
+}
+
 #[test]
 fn declared_bindings_match_the_shaders() {
-    for kernel in ALL_KERNELS {
-        let source = kernel.module_source();
+    for (kernel, dtype) in kernels_and_dtypes() {
+        let source = kernel.module_source_for(dtype);
         let (module, info) = validated(&source, WORKGROUP_SIZE);
         let entry_index = module
             .entry_points

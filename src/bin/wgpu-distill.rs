@@ -8,8 +8,8 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use wgpu_distill::losses::LOSS_NAMES;
 use wgpu_distill::{
-    npy, reference, synthetic, BackendChoice, DistParams, Error, GpuContext, Inputs, KlParams,
-    LossSpec,
+    npy, reference, synthetic, BackendChoice, DistParams, Error, GpuContext, InputDtype, Inputs,
+    KlParams, LossSpec,
 };
 
 #[derive(Parser)]
@@ -102,6 +102,10 @@ struct EvalArgs {
     grad_out: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     backend: String,
+    /// How the inputs are stored on the GPU: f32, f16 or bf16 (converted from the file's
+    /// values, rounding to nearest even). Default: f16 for `<f2` files, else f32.
+    #[arg(long)]
+    dtype: Option<String>,
     /// DIST only: split the rows into N shards, compute each shard's statistics, merge them,
     /// and finish every shard (what a multi-device run does); prints the whole-batch loss.
     #[arg(long)]
@@ -320,8 +324,15 @@ fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
 fn eval(args: &EvalArgs) -> Result<(), Error> {
     let choice = parse_backend(&args.backend)?;
     let spec = loss_spec(args)?;
-    let (shape, student) = npy::read_floats(&args.student)?;
-    let (teacher_shape, teacher) = npy::read_floats(&args.teacher)?;
+    let (shape, student, file_dtype) = npy::read_floats_typed(&args.student)?;
+    let (teacher_shape, teacher, teacher_dtype) = npy::read_floats_typed(&args.teacher)?;
+    let dtype = match &args.dtype {
+        Some(name) => name.parse::<InputDtype>()?,
+        None if file_dtype == teacher_dtype => file_dtype,
+        None => InputDtype::F32,
+    };
+    // The values the kernels see (the reference sees the same).
+    let (student, teacher) = (dtype.round_trip(&student), dtype.round_trip(&teacher));
     if shape != teacher_shape {
         return Err(Error::Shape(format!(
             "student {} has shape {shape:?} but teacher {} has shape {teacher_shape:?}",
@@ -382,7 +393,7 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
         )
     } else {
         let ctx = GpuContext::new(choice)?;
-        let out = ctx.evaluate(&spec, &inputs, want_grad)?;
+        let out = ctx.evaluate_as(&spec, &inputs, want_grad, dtype)?;
         (
             f64::from(out.loss),
             out.grad,
@@ -403,6 +414,7 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
                 "shape": shape,
                 "backend": backend,
                 "adapter": adapter,
+                "dtype": dtype.name(),
                 "grad_out": args.grad_out.as_ref().map(|p| p.display().to_string()),
                 "wall_ms": elapsed_ms,
             })
@@ -485,9 +497,9 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         .map(|name| match name.trim() {
             "kl" => Ok(LossSpec::Kl(KlParams { temperature: 4.0 })),
             "dist" => Ok(LossSpec::Dist(DistParams::default())),
+            "dkd" => Ok(LossSpec::Dkd(wgpu_distill::losses::DkdParams::default())),
             other => Err(Error::Param(format!(
-                "bench: unknown loss '{other}' (available: {})",
-                LOSS_NAMES.join(", ")
+                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, dist, dkd)"
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -496,13 +508,11 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         .split(',')
         .map(parse_shape)
         .collect::<Result<Vec<_>, _>>()?;
-    for dtype in args.dtype.split(',') {
-        if dtype.trim() != "f32" {
-            return Err(Error::Param(format!(
-                "bench: dtype '{dtype}' is not implemented yet (f32 only)"
-            )));
-        }
-    }
+    let dtypes = args
+        .dtype
+        .split(',')
+        .map(|d| d.trim().parse::<InputDtype>())
+        .collect::<Result<Vec<_>, _>>()?;
     let passes = args
         .pass
         .split(',')
@@ -532,28 +542,35 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
             "disp"
         );
     }
-    let total = specs.len() * shapes.len() * passes.len();
+    let total = specs.len() * shapes.len() * passes.len() * dtypes.len();
     let mut done = 0;
     for spec in &specs {
         for &(b, c) in &shapes {
-            for &pass in &passes {
-                done += 1;
-                eprintln!("[{done}/{total}] {} {b}x{c} {}", spec.name(), pass.name());
-                let result = match run_one(&ctx, spec, b, c, pass, 3, args.iters) {
-                    Ok(r) => r,
-                    Err(Error::Limit(why)) => {
-                        eprintln!("  skipped: {why}");
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                if args.json {
-                    println!("{}", result.to_json(&adapter, backend));
-                } else {
-                    println!(
-                        "{:<5} {:>11} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>9.1} {:>9.3} {:>4}",
+            for &dtype in &dtypes {
+                for &pass in &passes {
+                    done += 1;
+                    eprintln!(
+                        "[{done}/{total}] {} {b}x{c} {} {}",
+                        spec.name(),
+                        dtype.name(),
+                        pass.name()
+                    );
+                    let result = match run_one(&ctx, spec, b, c, dtype, pass, 3, args.iters) {
+                        Ok(r) => r,
+                        Err(Error::Limit(why)) => {
+                            eprintln!("  skipped: {why}");
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if args.json {
+                        println!("{}", result.to_json(&adapter, backend));
+                    } else {
+                        println!(
+                        "{:<5} {:>11} {:>5} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>9.1} {:>9.3} {:>4}",
                         result.loss,
                         format!("{b}x{c}"),
+                        result.dtype,
                         pass.name(),
                         result.gpu_ms,
                         result.roofline_ms,
@@ -563,6 +580,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                         result.roofline_fraction,
                         result.dispatches
                     );
+                    }
                 }
             }
         }

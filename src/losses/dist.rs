@@ -273,7 +273,7 @@ pub(crate) fn record(
         Some(grad) => dispatches.push(grad),
         None => dispatches.push(finish_dispatch(&finish, &plan.partials, io.loss())),
     }
-    record_dispatches(ctx, encoder, "dist", dispatches)
+    record_dispatches(ctx, encoder, "dist", dispatches, io.dtype)
 }
 
 /// Sufficient statistics of one DIST column over a set of rows (float64 on the host). They
@@ -448,7 +448,7 @@ impl GpuContext {
         };
         let mut dispatches = plan.statistics(&io);
         dispatches.push(reduce);
-        record_dispatches(self, &mut encoder, "dist shard stats", dispatches)?;
+        record_dispatches(self, &mut encoder, "dist shard stats", dispatches, io.dtype)?;
         let partial_bytes = shape.rows as u64 * 4;
         let moment_bytes = shape.cols as u64 * COLUMN_MOMENTS_BYTES;
         let staging = self.staging(partial_bytes + moment_bytes)?;
@@ -525,7 +525,13 @@ impl GpuContext {
         let mut encoder = self.device().create_command_encoder(&Default::default());
         let mut dispatches = plan.statistics(&io);
         dispatches.extend(plan.grad(&io, &col_stats));
-        record_dispatches(self, &mut encoder, "dist shard gradient", dispatches)?;
+        record_dispatches(
+            self,
+            &mut encoder,
+            "dist shard gradient",
+            dispatches,
+            io.dtype,
+        )?;
         let staging = self.staging(bytes)?;
         encoder.copy_buffer_to_buffer(&grad, 0, &staging, 0, bytes);
         let index = self.queue().submit([encoder.finish()]);

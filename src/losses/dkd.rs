@@ -93,5 +93,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &row_loss, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "dkd", dispatches)
+    record_dispatches(ctx, encoder, "dkd", dispatches, io.dtype)
 }

@@ -82,5 +82,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &row_loss, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "kl", dispatches)
+    record_dispatches(ctx, encoder, "kl", dispatches, io.dtype)
 }

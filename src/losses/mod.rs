@@ -23,7 +23,7 @@ pub use rkd::RkdParams;
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::tensor::{check_len, element_count, BufferRegion};
+use crate::tensor::{check_len, element_count, BufferRegion, InputDtype};
 
 /// Which loss, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -62,6 +62,11 @@ impl LossSpec {
             Self::Ickd(_) => "ickd",
             Self::Hcl => "hcl",
         }
+    }
+
+    /// Whether the loss's kernels read f16 and bf16 inputs (the logit losses).
+    pub fn takes_16_bit_inputs(&self) -> bool {
+        matches!(self, Self::Kl(_) | Self::Dist(_) | Self::Dkd(_))
     }
 
     /// Whether the loss takes integer labels (one per row).
@@ -255,6 +260,8 @@ pub struct LossBindings<'a> {
 
 /// The caller's regions, checked and ready to bind.
 pub(crate) struct BoundIo<'a> {
+    /// How student and teacher are stored.
+    pub dtype: InputDtype,
     pub student: wgpu::BufferBinding<'a>,
     pub teacher: wgpu::BufferBinding<'a>,
     pub labels: Option<wgpu::BufferBinding<'a>>,
@@ -276,6 +283,7 @@ impl<'a> BoundIo<'a> {
             size: None,
         };
         Self {
+            dtype: InputDtype::F32,
             student: bind(student),
             teacher: bind(teacher),
             labels: None,
@@ -321,20 +329,43 @@ impl GpuContext {
         shape: &[usize],
         io: &LossBindings<'_>,
     ) -> Result<()> {
-        self.record_counted(encoder, spec, shape, io).map(|_| ())
+        self.record_counted(encoder, spec, shape, io, InputDtype::F32)
+            .map(|_| ())
     }
 
-    /// [`GpuContext::record`], returning how many dispatches it recorded (for the benchmark).
+    /// [`GpuContext::record`] for student and teacher buffers holding `dtype` values (f16 and
+    /// bf16: two per 32-bit word, little-endian; KL, DIST and DKD). The gradient is f32.
+    pub fn record_as(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        spec: &LossSpec,
+        shape: &[usize],
+        io: &LossBindings<'_>,
+        dtype: InputDtype,
+    ) -> Result<()> {
+        self.record_counted(encoder, spec, shape, io, dtype)
+            .map(|_| ())
+    }
+
+    /// [`GpuContext::record_as`], returning how many dispatches it recorded (for the benchmark).
     pub(crate) fn record_counted(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         spec: &LossSpec,
         shape: &[usize],
         io: &LossBindings<'_>,
+        dtype: InputDtype,
     ) -> Result<usize> {
         self.check_health()?;
         spec.check_params()?;
         spec.check_shape(shape)?;
+        if dtype != InputDtype::F32 && !spec.takes_16_bit_inputs() {
+            return Err(Error::Param(format!(
+                "{} inputs are supported by kl, dist and dkd, not {}",
+                dtype.name(),
+                spec.name()
+            )));
+        }
         let elements = element_count(shape)?;
         let bytes = (elements as u64)
             .checked_mul(4)
@@ -344,6 +375,7 @@ impl GpuContext {
                     "{shape:?} has {elements} elements, beyond the 2^30 a kernel can index"
                 ))
             })?;
+        let input_bytes = dtype.bytes_for(elements);
         let labels = match (spec.needs_labels(), io.labels) {
             (true, None) => {
                 return Err(Error::Shape(format!(
@@ -355,8 +387,9 @@ impl GpuContext {
             (false, _) => None,
         };
         let bound = BoundIo {
-            student: io.student.binding(self, "student", bytes)?,
-            teacher: io.teacher.binding(self, "teacher", bytes)?,
+            dtype,
+            student: io.student.binding(self, "student", input_bytes)?,
+            teacher: io.teacher.binding(self, "teacher", input_bytes)?,
             labels,
             loss: io.loss.binding(self, "loss", 4)?,
             grad: io
@@ -384,7 +417,19 @@ impl GpuContext {
         inputs: &Inputs<'_>,
         want_grad: bool,
     ) -> Result<LossOutput> {
-        let (staging, index, grad_len) = self.submit_host_call(spec, inputs, want_grad)?;
+        self.evaluate_as(spec, inputs, want_grad, InputDtype::F32)
+    }
+
+    /// [`GpuContext::evaluate`] with the inputs stored on the GPU as `dtype` (rounded to
+    /// nearest even from the f32 slices): what a model that keeps f16 or bf16 logits feeds.
+    pub fn evaluate_as(
+        &self,
+        spec: &LossSpec,
+        inputs: &Inputs<'_>,
+        want_grad: bool,
+        dtype: InputDtype,
+    ) -> Result<LossOutput> {
+        let (staging, index, grad_len) = self.submit_host_call(spec, inputs, want_grad, dtype)?;
         let bytes = self.read_back(&staging, index)?;
         decode_output(&bytes, grad_len)
     }
@@ -397,7 +442,8 @@ impl GpuContext {
         inputs: &Inputs<'_>,
         want_grad: bool,
     ) -> Result<LossOutput> {
-        let (staging, _index, grad_len) = self.submit_host_call(spec, inputs, want_grad)?;
+        let (staging, _index, grad_len) =
+            self.submit_host_call(spec, inputs, want_grad, InputDtype::F32)?;
         let bytes = self.read_back_async(&staging).await?;
         decode_output(&bytes, grad_len)
     }
@@ -408,13 +454,14 @@ impl GpuContext {
         spec: &LossSpec,
         inputs: &Inputs<'_>,
         want_grad: bool,
+        dtype: InputDtype,
     ) -> Result<(wgpu::Buffer, wgpu::SubmissionIndex, Option<usize>)> {
         self.check_health()?;
         inputs.check(spec)?;
         let elements = inputs.student.len();
         let bytes = elements as u64 * 4;
         crate::tensor::check_binding_size(self, "student", bytes)?;
-        let (student, teacher) = self.upload_pair(inputs)?;
+        let (student, teacher) = self.upload_pair_as(inputs, dtype)?;
         let labels = inputs
             .labels_u32()
             .map(|l| self.upload("labels", bytemuck::cast_slice(&l)))
@@ -429,7 +476,7 @@ impl GpuContext {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("wgpu-distill evaluate"),
             });
-        self.record(
+        self.record_as(
             &mut encoder,
             spec,
             inputs.shape,
@@ -440,6 +487,7 @@ impl GpuContext {
                 loss: BufferRegion::new(&loss),
                 grad: grad.as_ref().map(BufferRegion::new),
             },
+            dtype,
         )?;
         let index = self.scoped("submitting", || {
             encoder.copy_buffer_to_buffer(&loss, 0, &staging, 0, 4);
@@ -458,12 +506,21 @@ impl GpuContext {
         self.buffer_with_data(name, wgpu::BufferUsages::STORAGE, data)
     }
 
-    /// Student and teacher of `inputs` on the device.
+    /// Student and teacher of `inputs` on the device, as f32.
     pub(crate) fn upload_pair(&self, inputs: &Inputs<'_>) -> Result<(wgpu::Buffer, wgpu::Buffer)> {
-        crate::tensor::check_binding_size(self, "student", inputs.student.len() as u64 * 4)?;
+        self.upload_pair_as(inputs, InputDtype::F32)
+    }
+
+    /// Student and teacher of `inputs` on the device, stored as `dtype`.
+    pub(crate) fn upload_pair_as(
+        &self,
+        inputs: &Inputs<'_>,
+        dtype: InputDtype,
+    ) -> Result<(wgpu::Buffer, wgpu::Buffer)> {
+        crate::tensor::check_binding_size(self, "student", dtype.bytes_for(inputs.student.len()))?;
         Ok((
-            self.upload("student", bytemuck::cast_slice(inputs.student))?,
-            self.upload("teacher", bytemuck::cast_slice(inputs.teacher))?,
+            self.upload("student", &dtype.encode(inputs.student))?,
+            self.upload("teacher", &dtype.encode(inputs.teacher))?,
         ))
     }
 
