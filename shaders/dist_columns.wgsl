@@ -25,7 +25,7 @@ fn dist_column_partials(
     let last = min(first + params.tile_rows, params.rows);
     var m = ColumnMoments(0u, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (var row = first; row < last; row++) {
-        let stats = row_stats[row];
+        let stats = row_stats[params.row_offset + row];
         let ys = exp(load_student(row * cols + col) * params.inv_t - stats.lse_s);
         let yt = exp(load_teacher(row * cols + col) * params.inv_t - stats.lse_t);
         m.count += 1u;
@@ -38,5 +38,5 @@ fn dist_column_partials(
         m.m2_t += dt * (yt - m.mean_t);
         m.c_st += ds * (yt - m.mean_t);
     }
-    moments[tile * cols + col] = m;
+    moments[(params.tile_offset + tile) * cols + col] = m;
 }

@@ -34,7 +34,7 @@ fn partial_sum(start: u32, count: u32, lid: u32) -> f32 {
 
 // The loss, folded by workgroup (0, 0) only.
 fn fold_loss(lid: u32, wid: vec3<u32>) {
-    if wid.x == 0u && wid.y == 0u {
+    if wid.x == 0u && wid.y == 0u && params.fold_loss != 0u {
         let a = partial_sum(0u, params.rows, lid);
         let b = partial_sum(params.rows, params.cols, lid);
         let sums = wg_sum(lid, vec4<f32>(a, b, 0.0, 0.0));
@@ -68,7 +68,7 @@ fn dist_grad(
     var row_s = RowStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     var dot = 0.0;
     if in_batch {
-        row_s = row_stats[row];
+        row_s = row_stats[params.row_offset + row];
         for (var c = lane; c < cols; c += TPR) {
             let yg = upstream(base + c, c, row_s);
             dot += yg.x * yg.y;
@@ -99,7 +99,7 @@ fn dist_grad_cached(
     var g: array<f32, CACHE>;
     var dot = 0.0;
     if in_batch {
-        let row_s = row_stats[row];
+        let row_s = row_stats[params.row_offset + row];
         for (var k = 0u; k < CACHE; k++) {
             let c = lane + k * TPR;
             ys[k] = 0.0;

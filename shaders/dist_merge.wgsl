@@ -18,7 +18,7 @@ fn dist_column_merge(@builtin(global_invocation_id) gid: vec3<u32>) {
     if col >= cols {
         return;
     }
-    let tiles = (params.rows + params.tile_rows - 1u) / params.tile_rows;
+    let tiles = params.tiles;
     var m = moments[col];
     for (var tile = 1u; tile < tiles; tile++) {
         m = chan_merge(m, moments[tile * cols + col]);

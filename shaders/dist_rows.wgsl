@@ -74,7 +74,7 @@ fn dist_rows(
         if norm_u > 0.0 {
             k = total.x * norm_v / (norm_u * n * n);
         }
-        row_stats[row] = RowStats(lse.x, lse.y, mean.x, mean.y, v_weight(norm_v, n), k, 0.0, 0.0);
-        partials[row] = 1.0 - total.x / n;
+        row_stats[params.row_offset + row] = RowStats(lse.x, lse.y, mean.x, mean.y, v_weight(norm_v, n), k, 0.0, 0.0);
+        partials[params.row_offset + row] = 1.0 - total.x / n;
     }
 }

@@ -103,8 +103,8 @@ fn dist_tile(
             if norm_u > 0.0 {
                 k_coef = folded.x * norm_v / (norm_u * n * n);
             }
-            row_stats[row] = RowStats(lse.x, lse.y, mean.x, mean.y, v_weight(norm_v, n), k_coef, 0.0, 0.0);
-            partials[row] = 1.0 - folded.x / n;
+            row_stats[params.row_offset + row] = RowStats(lse.x, lse.y, mean.x, mean.y, v_weight(norm_v, n), k_coef, 0.0, 0.0);
+            partials[params.row_offset + row] = 1.0 - folded.x / n;
         }
         // Welford over the tile's rows, per owned column.
         count += 1u;
@@ -122,7 +122,7 @@ fn dist_tile(
     for (var k = 0u; k < TILE_CACHE; k++) {
         let c = lid + k * WG;
         if c < cols && first < params.rows {
-            moments[tile * cols + c] = ColumnMoments(count, mean_s[k], mean_t[k], m2_s[k], m2_t[k], c_st[k]);
+            moments[(params.tile_offset + tile) * cols + c] = ColumnMoments(count, mean_s[k], mean_t[k], m2_s[k], m2_t[k], c_st[k]);
         }
     }
 }

@@ -20,6 +20,11 @@ struct DkdParams {
     grad_scale: f32,
     alpha: f32,
     beta: f32,
+    // First row of this chunk in the whole batch (labels and row_loss are batch-indexed).
+    row_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: DkdParams;
@@ -50,7 +55,7 @@ fn dkd_rows(
     var target_class = 0u;
     var valid = false;
     if in_batch {
-        target_class = labels[row];
+        target_class = labels[params.row_offset + row];
         valid = target_class < cols;
         target_class = min(target_class, cols - 1u);
     }
@@ -111,6 +116,6 @@ fn dkd_rows(
         if !valid {
             value = bitcast<f32>(0x7fc00000u);
         }
-        row_loss[row] = value;
+        row_loss[params.row_offset + row] = value;
     }
 }

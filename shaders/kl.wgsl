@@ -18,7 +18,8 @@ struct KlParams {
     inv_t: f32,
     // T / B: the gradient's scale.
     grad_scale: f32,
-    _pad0: f32,
+    // First row of this chunk in the whole batch (row_loss is indexed by batch row).
+    row_offset: u32,
     _pad1: f32,
 }
 
@@ -66,7 +67,7 @@ fn kl_rows(
     }
     let total = seg_sum(lid, vec4<f32>(kl, 0.0, 0.0, 0.0)).x;
     if in_batch && lane == 0u {
-        row_loss[row] = total;
+        row_loss[params.row_offset + row] = total;
     }
 }
 
@@ -130,6 +131,6 @@ fn kl_rows_cached(
     }
     let folded = seg_sum(lid, vec4<f32>(kl, 0.0, 0.0, 0.0)).x;
     if in_batch && lane == 0u {
-        row_loss[row] = folded;
+        row_loss[params.row_offset + row] = folded;
     }
 }

@@ -81,6 +81,10 @@ pub struct Strategy {
     /// Whether rows are held in registers (one read of each input) where they fit:
     /// `None` chooses (yes where it fits), `Some(false)` forces the streaming kernels.
     pub cached_rows: Option<bool>,
+    /// Rows per chunk for the logit losses: `None` splits only batches beyond one binding
+    /// (`max_storage_buffer_binding_size`); a value forces chunks of about that many rows
+    /// (rounded to keep every chunk's offset aligned). Tests force tiny chunks with it.
+    pub chunk_rows: Option<usize>,
 }
 
 impl Strategy {
@@ -303,6 +307,47 @@ impl GpuContext {
     /// The strategy in force.
     pub fn strategy(&self) -> Strategy {
         self.strategy
+    }
+
+    /// Row blocks `(first row, rows)` for a B×C logit loss: one block when it fits in one
+    /// binding, else blocks as large as a binding allows, each starting at an offset aligned to
+    /// `min_storage_buffer_offset_alignment` for the inputs (`dtype`) and the f32 gradient.
+    pub(crate) fn row_chunks(
+        &self,
+        rows: usize,
+        cols: usize,
+        dtype: InputDtype,
+    ) -> Result<Vec<(usize, usize)>> {
+        let limits = self.device.limits();
+        // The f32 gradient is the widest binding; kernels index a binding with u32 words.
+        let max = limits
+            .max_storage_buffer_binding_size
+            .min(u64::from(u32::MAX) / 4 * 4);
+        let row_bytes = cols as u64 * 4;
+        let fit = (max / row_bytes) as usize;
+        if self.strategy.chunk_rows.is_none() && fit >= rows {
+            return Ok(vec![(0, rows)]);
+        }
+        let align = u64::from(limits.min_storage_buffer_offset_alignment).max(4);
+        let input_row_bytes = match dtype {
+            InputDtype::F32 => cols as u64 * 4,
+            InputDtype::F16 | InputDtype::Bf16 => cols as u64 * 2,
+        };
+        // Rows per chunk: a multiple of `step` keeps both offsets aligned.
+        let step_for = |bytes: u64| (align / gcd(bytes, align)) as usize;
+        let step = lcm(step_for(input_row_bytes), step_for(row_bytes));
+        let want = self.strategy.chunk_rows.unwrap_or(fit).min(fit);
+        let chunk = (want / step).max(1) * step;
+        if chunk > fit {
+            return Err(Error::Limit(format!(
+                "a row of C = {cols} ({row_bytes} bytes, in chunks of {step} rows for alignment) \
+                 exceeds max_storage_buffer_binding_size {max}"
+            )));
+        }
+        Ok((0..rows)
+            .step_by(chunk)
+            .map(|s| (s, chunk.min(rows - s)))
+            .collect())
     }
 
     /// Whether a row of `cols` classes, spread over `threads_per_row` lanes, is held in
@@ -584,6 +629,18 @@ impl GpuContext {
         staging.unmap();
         Ok(bytes)
     }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    a / gcd(a as u64, b as u64) as usize * b
 }
 
 /// A wgpu error with its chain of causes on one line.

@@ -71,14 +71,22 @@ impl<'a> BufferRegion<'a> {
         Self { buffer, offset }
     }
 
-    /// Checks usage, alignment, size and the binding limit; returns the binding of `bytes`.
+    /// Checks usage, alignment, size and (unless the caller binds it in chunks) the binding
+    /// limit; returns the binding of `bytes`.
     pub(crate) fn binding(
         &self,
         ctx: &GpuContext,
         name: &str,
         bytes: u64,
+        chunked: bool,
     ) -> Result<wgpu::BufferBinding<'a>> {
-        check_binding_size(ctx, name, bytes)?;
+        if chunked {
+            if bytes == 0 {
+                return Err(Error::Shape(format!("{name} is empty")));
+            }
+        } else {
+            check_binding_size(ctx, name, bytes)?;
+        }
         let limits = ctx.device().limits();
         if !self.buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
             return Err(Error::Buffer(format!(

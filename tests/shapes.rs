@@ -121,6 +121,7 @@ fn every_strategy_matches_the_reference() {
                         threads_per_row: Some(tpr),
                         tile_rows: Some(tile),
                         cached_rows,
+                        ..Default::default()
                     })
                     .unwrap();
                     for spec in specs(4.0) {

@@ -12,6 +12,14 @@ struct DistParams {
     // -T^2 beta / B and -T^2 gamma / C: the weights of d(rho_row) and d(rho_col) in G.
     row_weight: f32,
     col_weight: f32,
+    // Rows beyond one binding are processed in chunks: the chunk's first row and first tile
+    // in the whole batch (row_stats, partials and moments are batch-indexed).
+    row_offset: u32,
+    tile_offset: u32,
+    // Tiles of the whole batch (the merge folds them all).
+    tiles: u32,
+    // 1: dist_grad's first workgroup folds the loss (unchunked calls); 0: finish.wgsl does.
+    fold_loss: u32,
 }
 
 // Per row, written by dist_rows: softmax log-sum-exps, row means, 1/N and k of the row Pearson.

@@ -52,6 +52,10 @@ struct DistUniform {
     inv_cols: f32,
     row_weight: f32,
     col_weight: f32,
+    row_offset: u32,
+    tile_offset: u32,
+    tiles: u32,
+    fold_loss: u32,
 }
 
 /// Bytes of one `RowStats` in the shaders (lse_s, lse_t, mean_s, mean_t, 1/N, k, 2 pads).
@@ -63,39 +67,49 @@ const COLUMN_MOMENTS_BYTES: u64 = 24;
 /// Elements per lane the fused tile kernel keeps (`TILE_CACHE` in `shaders/dist_tile.wgsl`).
 const TILE_CACHE: usize = 8;
 
-/// Sizes, grids, scratch buffers and parameters of one DIST call on `rows` rows, shared by
-/// the whole-batch recording and the shard API. Two paths:
+/// One block of rows bound at its own offsets (a single block unless the batch exceeds one
+/// binding or the strategy forces chunks).
+struct DistChunk<'a> {
+    io: BoundIo<'a>,
+    tiles: usize,
+    groups: [u32; 3],
+    tile_groups: [u32; 3],
+    uniform: wgpu::Buffer,
+    tile_uniform: wgpu::Buffer,
+}
+
+/// Sizes, grids, scratch buffers and parameters of one DIST call, shared by the whole-batch
+/// recording and the shard API. Two paths:
 /// - fused (C <= 256 × TILE_CACHE, rows held in registers): `dist_tile` computes row and
 ///   column statistics in one read of each input;
 /// - streaming (any C): `dist_rows`, then `dist_column_partials`.
 ///
-/// Then `dist_column_merge`, and `dist_grad` (which also folds the loss) or `finish`.
-struct DistPlan {
+/// Then `dist_column_merge` over the tiles of every chunk, and `dist_grad` per chunk (whose
+/// first workgroup also folds the loss when there is one chunk) or `finish`.
+struct DistPlan<'a> {
     rows: usize,
     cols: usize,
     threads_per_row: u32,
     fused: bool,
     cached_grad: bool,
-    tiles: usize,
-    groups: [u32; 3],
     col_groups: u32,
-    uniform: wgpu::Buffer,
-    tile_uniform: wgpu::Buffer,
-    tile_groups: [u32; 3],
+    chunks: Vec<DistChunk<'a>>,
+    merge_uniform: wgpu::Buffer,
     row_stats: wgpu::Buffer,
     col_stats: wgpu::Buffer,
     partials: wgpu::Buffer,
     moments: wgpu::Buffer,
 }
 
-impl DistPlan {
-    /// `total_rows` is the B the gradient's row weight divides by: the shard's own rows for a
+impl<'a> DistPlan<'a> {
+    /// `total_rows` is the B the gradient's row weight divides by: the batch's own rows for a
     /// whole batch, the merged batch's rows for a shard.
     fn new(
         ctx: &GpuContext,
         params: &DistParams,
         shape: LogitShape,
         total_rows: usize,
+        io: &BoundIo<'a>,
     ) -> Result<Self> {
         let (rows, cols) = (shape.rows, shape.cols);
         let t2 = params.temperature * params.temperature;
@@ -112,47 +126,65 @@ impl DistPlan {
             } else {
                 strategy.tile_rows_for(rows)
             }
-        });
-        let tiles = rows.div_ceil(tile_rows as usize);
-        if tiles > MAX_GROUPS_PER_DIM as usize && !fused {
-            return Err(Error::Limit(format!(
-                "B = {rows} needs {tiles} column tiles of {tile_rows} rows, more than 65535"
-            )));
-        }
-        let groups = row_grid(rows, threads_per_row)?;
-        let tile_groups = grid_2d(tiles, "the DIST tile pass")?;
+        }) as usize;
         let col_groups = column_groups(cols)?;
-        let moments_bytes = tiles as u64 * cols as u64 * COLUMN_MOMENTS_BYTES;
+        let spans = ctx.row_chunks(rows, cols, io.dtype)?;
+        let single = spans.len() == 1;
+        let tiles_of = |len: usize| len.div_ceil(tile_rows);
+        let total_tiles: usize = spans.iter().map(|&(_, len)| tiles_of(len)).sum();
+        let moments_bytes = total_tiles as u64 * cols as u64 * COLUMN_MOMENTS_BYTES;
         crate::tensor::check_binding_size(ctx, "DIST column moments", moments_bytes)?;
         crate::tensor::check_binding_size(
             ctx,
             "DIST row statistics",
             rows as u64 * ROW_STATS_BYTES,
         )?;
-        let uniform = |groups_x: u32| {
+        let uniform = |rows: usize, groups_x: u32, row_offset: usize, tile_offset: usize| {
             ctx.params_buffer(bytemuck::bytes_of(&DistUniform {
                 rows: rows as u32,
                 cols: cols as u32,
                 groups_x,
-                tile_rows,
+                tile_rows: tile_rows as u32,
                 inv_t: (1.0 / params.temperature) as f32,
                 inv_cols: (1.0 / cols as f64) as f32,
                 row_weight: (-t2 * params.beta / total_rows as f64) as f32,
                 col_weight: (-t2 * params.gamma / cols as f64) as f32,
+                row_offset: row_offset as u32,
+                tile_offset: tile_offset as u32,
+                tiles: total_tiles as u32,
+                fold_loss: u32::from(single && total_rows == rows),
             }))
         };
+        let mut chunks = Vec::with_capacity(spans.len());
+        let mut tile_offset = 0;
+        for (start, len) in spans {
+            let tiles = tiles_of(len);
+            if !fused && tiles > MAX_GROUPS_PER_DIM as usize {
+                return Err(Error::Limit(format!(
+                    "B = {len} needs {tiles} column tiles of {tile_rows} rows, more than 65535"
+                )));
+            }
+            let groups = row_grid(len, threads_per_row)?;
+            let tile_groups = grid_2d(tiles, "the DIST tile pass")?;
+            chunks.push(DistChunk {
+                io: io.chunk(start, len, cols),
+                tiles,
+                groups,
+                tile_groups,
+                uniform: uniform(len, groups[0], start, tile_offset)?,
+                tile_uniform: uniform(len, tile_groups[0], start, tile_offset)?,
+            });
+            tile_offset += tiles;
+        }
         Ok(Self {
             rows,
             cols,
             threads_per_row,
             fused,
             cached_grad,
-            tiles,
-            groups,
             col_groups,
-            uniform: uniform(groups[0])?,
-            tile_uniform: uniform(tile_groups[0])?,
-            tile_groups,
+            chunks,
+            merge_uniform: uniform(rows, col_groups, 0, 0)?,
             row_stats: ctx.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES),
             col_stats: ctx.scratch("dist.col_stats", cols as u64 * 16),
             partials: ctx.scratch("dist.partials", (rows + cols) as u64 * 4),
@@ -160,59 +192,67 @@ impl DistPlan {
         })
     }
 
-    /// Row statistics, inter terms (partials[0..B]) and per-tile column moments: one fused
-    /// dispatch, or the row pass and the column pass.
-    fn statistics<'a>(&'a self, io: &'a BoundIo<'_>) -> Vec<Dispatch<'a>> {
-        if self.fused {
-            return vec![Dispatch {
-                kernel: DIST_TILE,
-                threads_per_row: WORKGROUP_SIZE,
-                resources: vec![
-                    whole(&self.tile_uniform),
-                    io.student(),
-                    io.teacher(),
-                    whole(&self.row_stats),
-                    whole(&self.partials),
-                    whole(&self.moments),
-                ],
-                groups: self.tile_groups,
-            }];
-        }
-        vec![
-            Dispatch {
+    /// Whether the gradient pass folds the loss (one chunk: no separate finish).
+    fn grad_folds_loss(&self) -> bool {
+        self.chunks.len() == 1
+    }
+
+    /// Row statistics, inter terms (partials[0..B]) and per-tile column moments, per chunk:
+    /// one fused dispatch, or the row pass and the column pass.
+    fn statistics(&self) -> Vec<Dispatch<'_>> {
+        let mut out = vec![];
+        for chunk in &self.chunks {
+            if self.fused {
+                out.push(Dispatch {
+                    kernel: DIST_TILE,
+                    threads_per_row: WORKGROUP_SIZE,
+                    resources: vec![
+                        whole(&chunk.tile_uniform),
+                        chunk.io.student(),
+                        chunk.io.teacher(),
+                        whole(&self.row_stats),
+                        whole(&self.partials),
+                        whole(&self.moments),
+                    ],
+                    groups: chunk.tile_groups,
+                });
+                continue;
+            }
+            out.push(Dispatch {
                 kernel: DIST_ROWS,
                 threads_per_row: self.threads_per_row,
                 resources: vec![
-                    whole(&self.uniform),
-                    io.student(),
-                    io.teacher(),
+                    whole(&chunk.uniform),
+                    chunk.io.student(),
+                    chunk.io.teacher(),
                     whole(&self.row_stats),
                     whole(&self.partials),
                 ],
-                groups: self.groups,
-            },
-            Dispatch {
+                groups: chunk.groups,
+            });
+            out.push(Dispatch {
                 kernel: DIST_COLUMN_PARTIALS,
                 threads_per_row: WORKGROUP_SIZE,
                 resources: vec![
-                    whole(&self.uniform),
-                    io.student(),
-                    io.teacher(),
+                    whole(&chunk.uniform),
+                    chunk.io.student(),
+                    chunk.io.teacher(),
                     whole(&self.row_stats),
                     whole(&self.moments),
                 ],
-                groups: [self.col_groups, self.tiles as u32, 1],
-            },
-        ]
+                groups: [self.col_groups, chunk.tiles as u32, 1],
+            });
+        }
+        out
     }
 
-    /// Chan merge of the tiles, column Pearson terms (partials[B..B+C]), col_stats.
+    /// Chan merge of every tile, column Pearson terms (partials[B..B+C]), col_stats.
     fn column_merge(&self) -> Dispatch<'_> {
         Dispatch {
             kernel: DIST_COLUMN_MERGE,
             threads_per_row: WORKGROUP_SIZE,
             resources: vec![
-                whole(&self.uniform),
+                whole(&self.merge_uniform),
                 whole(&self.moments),
                 whole(&self.col_stats),
                 whole(&self.partials),
@@ -221,33 +261,33 @@ impl DistPlan {
         }
     }
 
-    /// The gradient of the plan's rows from row_stats and `col_stats`; its first workgroup
-    /// also folds the loss into `io.loss`.
-    fn grad<'a>(
-        &'a self,
-        io: &'a BoundIo<'_>,
-        col_stats: &'a wgpu::Buffer,
-    ) -> Option<Dispatch<'a>> {
-        let grad = io.grad.as_ref()?;
-        Some(Dispatch {
-            kernel: if self.cached_grad {
-                DIST_GRAD_CACHED
-            } else {
-                DIST_GRAD
-            },
-            threads_per_row: self.threads_per_row,
-            resources: vec![
-                whole(&self.uniform),
-                io.student(),
-                io.teacher(),
-                whole(&self.row_stats),
-                whole(col_stats),
-                wgpu::BindingResource::Buffer(grad.clone()),
-                whole(&self.partials),
-                wgpu::BindingResource::Buffer(io.loss()),
-            ],
-            groups: self.groups,
-        })
+    /// The gradient of every chunk from row_stats and `col_stats` (none without a gradient).
+    fn grad<'b>(&'b self, col_stats: &'b wgpu::Buffer) -> Vec<Dispatch<'b>> {
+        self.chunks
+            .iter()
+            .filter_map(|chunk| {
+                let grad = chunk.io.grad.as_ref()?;
+                Some(Dispatch {
+                    kernel: if self.cached_grad {
+                        DIST_GRAD_CACHED
+                    } else {
+                        DIST_GRAD
+                    },
+                    threads_per_row: self.threads_per_row,
+                    resources: vec![
+                        whole(&chunk.uniform),
+                        chunk.io.student(),
+                        chunk.io.teacher(),
+                        whole(&self.row_stats),
+                        whole(col_stats),
+                        wgpu::BindingResource::Buffer(grad.clone()),
+                        whole(&self.partials),
+                        wgpu::BindingResource::Buffer(chunk.io.loss()),
+                    ],
+                    groups: chunk.groups,
+                })
+            })
+            .collect()
     }
 }
 
@@ -259,7 +299,7 @@ pub(crate) fn record(
     io: &BoundIo<'_>,
 ) -> Result<usize> {
     let shape = LogitShape::from_dims(dims)?;
-    let plan = DistPlan::new(ctx, params, shape, shape.rows)?;
+    let plan = DistPlan::new(ctx, params, shape, shape.rows, io)?;
     let t2 = params.temperature * params.temperature;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::pair(
         plan.rows,
@@ -267,11 +307,13 @@ pub(crate) fn record(
         plan.cols,
         t2 * params.gamma / plan.cols as f64,
     )))?;
-    let mut dispatches = plan.statistics(io);
+    let mut dispatches = plan.statistics();
     dispatches.push(plan.column_merge());
-    match plan.grad(io, &plan.col_stats) {
-        Some(grad) => dispatches.push(grad),
-        None => dispatches.push(finish_dispatch(&finish, &plan.partials, io.loss())),
+    let grads = plan.grad(&plan.col_stats);
+    let folded = !grads.is_empty() && plan.grad_folds_loss();
+    dispatches.extend(grads);
+    if !folded {
+        dispatches.push(finish_dispatch(&finish, &plan.partials, io.loss()));
     }
     record_dispatches(ctx, encoder, "dist", dispatches, io.dtype)
 }
@@ -437,16 +479,20 @@ impl GpuContext {
         let (student, teacher) = self.upload_pair(inputs)?;
         let unused_loss = self.scratch("unused loss", 16);
         let io = BoundIo::whole(&student, &teacher, &unused_loss, None);
-        let plan = DistPlan::new(self, params, shape, shape.rows)?;
+        let plan = DistPlan::new(self, params, shape, shape.rows, &io)?;
         let merged = self.scratch("dist.merged", shape.cols as u64 * COLUMN_MOMENTS_BYTES);
         let mut encoder = self.device().create_command_encoder(&Default::default());
         let reduce = Dispatch {
             kernel: DIST_COLUMN_REDUCE,
             threads_per_row: WORKGROUP_SIZE,
-            resources: vec![whole(&plan.uniform), whole(&plan.moments), whole(&merged)],
+            resources: vec![
+                whole(&plan.merge_uniform),
+                whole(&plan.moments),
+                whole(&merged),
+            ],
             groups: [plan.col_groups, 1, 1],
         };
-        let mut dispatches = plan.statistics(&io);
+        let mut dispatches = plan.statistics();
         dispatches.push(reduce);
         record_dispatches(self, &mut encoder, "dist shard stats", dispatches, io.dtype)?;
         let partial_bytes = shape.rows as u64 * 4;
@@ -521,10 +567,10 @@ impl GpuContext {
         let grad = self.output_buffer("gradient", bytes)?;
         let unused_loss = self.scratch("unused loss", 16);
         let io = BoundIo::whole(&student, &teacher, &unused_loss, Some(&grad));
-        let plan = DistPlan::new(self, params, shape, merged.rows)?;
+        let plan = DistPlan::new(self, params, shape, merged.rows, &io)?;
         let mut encoder = self.device().create_command_encoder(&Default::default());
-        let mut dispatches = plan.statistics(&io);
-        dispatches.extend(plan.grad(&io, &col_stats));
+        let mut dispatches = plan.statistics();
+        dispatches.extend(plan.grad(&col_stats));
         record_dispatches(
             self,
             &mut encoder,

@@ -43,6 +43,8 @@ struct DkdUniform {
     grad_scale: f32,
     alpha: f32,
     beta: f32,
+    row_offset: u32,
+    _pad: [u32; 3],
 }
 
 pub(crate) fn record(
@@ -60,38 +62,49 @@ pub(crate) fn record(
     let t = params.temperature;
     let b = shape.rows as f64;
     let threads_per_row = ctx.threads_per_row(shape.cols);
-    let groups = row_grid(shape.rows, threads_per_row)?;
     let row_loss = ctx.scratch("dkd.row_loss", shape.rows as u64 * 4);
     let placeholder = ctx.scratch("unused gradient", 16);
-    let uniform = ctx.params_buffer(bytemuck::bytes_of(&DkdUniform {
-        rows: shape.rows as u32,
-        cols: shape.cols as u32,
-        groups_x: groups[0],
-        write_grad: io.grad.is_some() as u32,
-        inv_t: (1.0 / t) as f32,
-        grad_scale: (t / b) as f32,
-        alpha: params.alpha as f32,
-        beta: params.beta as f32,
-    }))?;
+    // One block of rows per binding (usually one block for the whole batch).
+    let chunks = ctx
+        .row_chunks(shape.rows, shape.cols, io.dtype)?
+        .into_iter()
+        .map(|(start, rows)| {
+            let groups = row_grid(rows, threads_per_row)?;
+            let uniform = ctx.params_buffer(bytemuck::bytes_of(&DkdUniform {
+                rows: rows as u32,
+                cols: shape.cols as u32,
+                groups_x: groups[0],
+                write_grad: io.grad.is_some() as u32,
+                inv_t: (1.0 / t) as f32,
+                grad_scale: (t / b) as f32,
+                alpha: params.alpha as f32,
+                beta: params.beta as f32,
+                row_offset: start as u32,
+                _pad: [0; 3],
+            }))?;
+            Ok((io.chunk(start, rows, shape.cols), groups, uniform))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         shape.rows,
         t * t / b,
     )))?;
-    let dispatches = vec![
-        Dispatch {
+    let mut dispatches: Vec<Dispatch<'_>> = chunks
+        .iter()
+        .map(|(chunk, groups, uniform)| Dispatch {
             kernel: DKD_ROWS,
             threads_per_row,
             resources: vec![
-                whole(&uniform),
-                io.student(),
-                io.teacher(),
-                wgpu::BindingResource::Buffer(labels),
+                whole(uniform),
+                chunk.student(),
+                chunk.teacher(),
+                wgpu::BindingResource::Buffer(labels.clone()),
                 whole(&row_loss),
-                io.grad_or(&placeholder),
+                chunk.grad_or(&placeholder),
             ],
-            groups,
-        },
-        finish_dispatch(&finish, &row_loss, io.loss()),
-    ];
+            groups: *groups,
+        })
+        .collect();
+    dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
     record_dispatches(ctx, encoder, "dkd", dispatches, io.dtype)
 }

@@ -33,7 +33,8 @@ struct KlUniform {
     write_grad: u32,
     inv_t: f32,
     grad_scale: f32,
-    _pad: [f32; 2],
+    row_offset: u32,
+    _pad: f32,
 }
 
 pub(crate) fn record(
@@ -47,40 +48,51 @@ pub(crate) fn record(
     let t = params.temperature;
     let b = shape.rows as f64;
     let threads_per_row = ctx.threads_per_row(shape.cols);
-    let groups = row_grid(shape.rows, threads_per_row)?;
+    let kernel = if ctx.cached_rows(shape.cols, threads_per_row, CACHE_PER_LANE) {
+        KL_ROWS_CACHED
+    } else {
+        KL_ROWS
+    };
     let row_loss = ctx.scratch("kl.row_loss", shape.rows as u64 * 4);
-    let uniform = ctx.params_buffer(bytemuck::bytes_of(&KlUniform {
-        rows: shape.rows as u32,
-        cols: shape.cols as u32,
-        groups_x: groups[0],
-        write_grad: io.grad.is_some() as u32,
-        inv_t: (1.0 / t) as f32,
-        grad_scale: (t / b) as f32,
-        _pad: [0.0; 2],
-    }))?;
+    let placeholder = ctx.scratch("unused gradient", 16);
+    // One block of rows per binding (usually one block for the whole batch).
+    let chunks = ctx
+        .row_chunks(shape.rows, shape.cols, io.dtype)?
+        .into_iter()
+        .map(|(start, rows)| {
+            let groups = row_grid(rows, threads_per_row)?;
+            let uniform = ctx.params_buffer(bytemuck::bytes_of(&KlUniform {
+                rows: rows as u32,
+                cols: shape.cols as u32,
+                groups_x: groups[0],
+                write_grad: io.grad.is_some() as u32,
+                inv_t: (1.0 / t) as f32,
+                grad_scale: (t / b) as f32,
+                row_offset: start as u32,
+                _pad: 0.0,
+            }))?;
+            Ok((io.chunk(start, rows, shape.cols), groups, uniform))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         shape.rows,
         t * t / b,
     )))?;
-    let placeholder = ctx.scratch("unused gradient", 16);
-    let dispatches = vec![
-        Dispatch {
-            kernel: if ctx.cached_rows(shape.cols, threads_per_row, CACHE_PER_LANE) {
-                KL_ROWS_CACHED
-            } else {
-                KL_ROWS
-            },
+    let mut dispatches: Vec<Dispatch<'_>> = chunks
+        .iter()
+        .map(|(chunk, groups, uniform)| Dispatch {
+            kernel,
             threads_per_row,
             resources: vec![
-                whole(&uniform),
-                io.student(),
-                io.teacher(),
+                whole(uniform),
+                chunk.student(),
+                chunk.teacher(),
                 whole(&row_loss),
-                io.grad_or(&placeholder),
+                chunk.grad_or(&placeholder),
             ],
-            groups,
-        },
-        finish_dispatch(&finish, &row_loss, io.loss()),
-    ];
+            groups: *groups,
+        })
+        .collect();
+    dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
     record_dispatches(ctx, encoder, "kl", dispatches, io.dtype)
 }

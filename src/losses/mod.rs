@@ -293,6 +293,34 @@ impl<'a> BoundIo<'a> {
     }
 }
 
+impl<'a> BoundIo<'a> {
+    /// Rows `[start, start + rows)` of a B×`cols` call: student, teacher and gradient narrowed
+    /// to those rows (offsets stay aligned: see `GpuContext::row_chunks`); labels and loss
+    /// stay whole (the kernels index them by batch row).
+    pub(crate) fn chunk(&self, start: usize, rows: usize, cols: usize) -> BoundIo<'a> {
+        let narrow = |b: &wgpu::BufferBinding<'a>, offset: u64, size: u64| wgpu::BufferBinding {
+            buffer: b.buffer,
+            offset: b.offset + offset,
+            size: std::num::NonZeroU64::new(size),
+        };
+        let (first, count) = (start * cols, rows * cols);
+        let input = |b: &wgpu::BufferBinding<'a>| {
+            narrow(b, self.dtype.bytes_for(first), self.dtype.bytes_for(count))
+        };
+        BoundIo {
+            dtype: self.dtype,
+            student: input(&self.student),
+            teacher: input(&self.teacher),
+            labels: self.labels.clone(),
+            loss: self.loss.clone(),
+            grad: self
+                .grad
+                .as_ref()
+                .map(|g| narrow(g, first as u64 * 4, count as u64 * 4)),
+        }
+    }
+}
+
 impl BoundIo<'_> {
     pub(crate) fn student(&self) -> wgpu::BindingResource<'_> {
         wgpu::BindingResource::Buffer(self.student.clone())
@@ -367,15 +395,21 @@ impl GpuContext {
             )));
         }
         let elements = element_count(shape)?;
+        // The logit losses bind rows in chunks when a batch exceeds one binding.
+        let chunked = spec.takes_16_bit_inputs();
         let bytes = (elements as u64)
             .checked_mul(4)
-            .filter(|b| *b <= u64::from(u32::MAX))
+            .filter(|b| chunked || *b <= u64::from(u32::MAX))
             .ok_or_else(|| {
                 Error::Limit(format!(
                     "{shape:?} has {elements} elements, beyond the 2^30 a kernel can index"
                 ))
             })?;
         let input_bytes = dtype.bytes_for(elements);
+        if chunked {
+            // A single row wider than a binding cannot be chunked: say so before the buffers.
+            self.row_chunks(shape[0], shape[1], dtype)?;
+        }
         let labels = match (spec.needs_labels(), io.labels) {
             (true, None) => {
                 return Err(Error::Shape(format!(
@@ -383,18 +417,18 @@ impl GpuContext {
                     spec.name()
                 )))
             }
-            (true, Some(l)) => Some(l.binding(self, "labels", shape[0] as u64 * 4)?),
+            (true, Some(l)) => Some(l.binding(self, "labels", shape[0] as u64 * 4, false)?),
             (false, _) => None,
         };
         let bound = BoundIo {
             dtype,
-            student: io.student.binding(self, "student", input_bytes)?,
-            teacher: io.teacher.binding(self, "teacher", input_bytes)?,
+            student: io.student.binding(self, "student", input_bytes, chunked)?,
+            teacher: io.teacher.binding(self, "teacher", input_bytes, chunked)?,
             labels,
-            loss: io.loss.binding(self, "loss", 4)?,
+            loss: io.loss.binding(self, "loss", 4, false)?,
             grad: io
                 .grad
-                .map(|g| g.binding(self, "gradient", bytes))
+                .map(|g| g.binding(self, "gradient", bytes, chunked))
                 .transpose()?,
         };
         match spec {
@@ -460,7 +494,15 @@ impl GpuContext {
         inputs.check(spec)?;
         let elements = inputs.student.len();
         let bytes = elements as u64 * 4;
-        crate::tensor::check_binding_size(self, "student", bytes)?;
+        let max_buffer = self.device().limits().max_buffer_size;
+        if bytes > max_buffer {
+            return Err(Error::Limit(format!(
+                "the {elements}-element gradient needs {bytes} bytes, beyond this device's max_buffer_size {max_buffer}"
+            )));
+        }
+        if !spec.takes_16_bit_inputs() {
+            crate::tensor::check_binding_size(self, "student", bytes)?;
+        }
         let (student, teacher) = self.upload_pair_as(inputs, dtype)?;
         let labels = inputs
             .labels_u32()
@@ -517,7 +559,6 @@ impl GpuContext {
         inputs: &Inputs<'_>,
         dtype: InputDtype,
     ) -> Result<(wgpu::Buffer, wgpu::Buffer)> {
-        crate::tensor::check_binding_size(self, "student", dtype.bytes_for(inputs.student.len()))?;
         Ok((
             self.upload("student", &dtype.encode(inputs.student))?,
             self.upload("teacher", &dtype.encode(inputs.teacher))?,
