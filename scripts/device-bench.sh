@@ -14,11 +14,16 @@ fi
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$icd" ] && export VK_DRIVER_FILES="$icd"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
+bin=./target/release/wgpu-distill
 echo "== wgpu-distill info"
-./target/release/wgpu-distill info --backend vulkan 2>&1 | tee "$out/info.txt"
+$bin info --backend vulkan 2>&1 | tee "$out/info.txt"
 echo "== wgpu-distill self-check"
-WGPU_DISTILL_BACKEND=vulkan ./target/release/wgpu-distill 2>&1 | tee "$out/selfcheck.txt"
-echo "== wgpu-distill bench"
-./target/release/wgpu-distill bench --backend vulkan --iters 20 --json 2>&1 | tee "$out/bench.jsonl"
+WGPU_DISTILL_BACKEND=vulkan $bin 2>&1 | tee "$out/selfcheck.txt"
+echo "== wgpu-distill bench (default shapes, f32/f16/bf16)"
+$bin bench --backend vulkan --loss kl,dist,dkd --dtype f32,f16,bf16 --iters 20 --json \
+    2> "$out/bench.progress" | tee "$out/bench.jsonl"
+echo "== streaming kernels forced, for comparison"
+$bin bench --backend vulkan --loss kl,dist --shape 256x1000,4096x1000 --pass forward+grad \
+    --cached-rows false --iters 20 --json 2>/dev/null | tee "$out/bench-streaming.jsonl"
 echo "== pytorch"
 PYTHONUNBUFFERED=1 timeout 240 python3 scripts/torch_reference.py 2>&1 | tee "$out/torch.jsonl"

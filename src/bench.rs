@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{LossBindings, LossSpec};
+use crate::losses::{BoundIo, LossBindings, LossSpec};
 use crate::record::{record_dispatches, whole, Dispatch};
 use crate::shaders::{ROOFLINE, WORKGROUP_SIZE};
 use crate::tensor::{BufferRegion, InputDtype};
@@ -192,22 +192,47 @@ fn measure(
 }
 
 /// Benchmarks one loss, shape and pass on `ctx` (f32 inputs), with the roofline beside it.
-#[allow(clippy::too_many_arguments)]
+/// Synthetic B×C logits for the benchmark, made once per shape and reused across losses,
+/// dtypes and passes.
+pub struct BenchInputs {
+    pub rows: usize,
+    pub cols: usize,
+    pub student: Vec<f32>,
+    pub teacher: Vec<f32>,
+}
+
+impl BenchInputs {
+    pub fn synthetic(rows: usize, cols: usize) -> Self {
+        let (student, teacher) = crate::synthetic::logit_pair(7, rows, cols, 3.0);
+        Self {
+            rows,
+            cols,
+            student,
+            teacher,
+        }
+    }
+}
+
+/// Benchmarks one loss, dtype and pass on `ctx`, with the roofline beside it.
 pub fn run_one(
     ctx: &GpuContext,
     spec: &LossSpec,
-    rows: usize,
-    cols: usize,
+    data: &BenchInputs,
     dtype: InputDtype,
     pass: Pass,
     warmup: usize,
     iters: usize,
 ) -> Result<BenchResult> {
+    let (rows, cols) = (data.rows, data.cols);
     let elements = rows * cols;
     let bytes = elements as u64 * 4;
-    crate::tensor::check_binding_size(ctx, "student", dtype.bytes_for(elements))?;
-    crate::tensor::check_binding_size(ctx, "gradient", bytes)?;
-    let (student, teacher) = crate::synthetic::logit_pair(7, rows, cols, 3.0);
+    let max_buffer = ctx.device().limits().max_buffer_size;
+    if bytes > max_buffer {
+        return Err(Error::Limit(format!(
+            "{rows}x{cols} needs {bytes}-byte buffers; max_buffer_size is {max_buffer}"
+        )));
+    }
+    let (student, teacher) = (&data.student, &data.teacher);
     let device = ctx.device();
     let (inputs_s, inputs_t, outputs, grad) = ctx.scoped("benchmark buffers", || {
         let upload = |data: &[f32]| ctx.upload("bench input", &dtype.encode(data));
@@ -220,13 +245,12 @@ pub fn run_one(
             })
         };
         Ok((
-            upload(&student)?,
-            upload(&teacher)?,
+            upload(student)?,
+            upload(teacher)?,
             storage(256),
             storage(bytes),
         ))
     })?;
-    drop((student, teacher));
     // Labels for the losses that take them (row r's target is r mod C).
     let labels: Vec<u32> = (0..rows).map(|r| (r % cols) as u32).collect();
     let labels = spec
@@ -252,34 +276,40 @@ pub fn run_one(
         )?;
         Ok(())
     })?;
-    let params = ctx.params_buffer(bytemuck::cast_slice(&[
-        elements as u32,
-        u32::from(want_grad),
-        0,
-        0,
-    ]))?;
-    let groups = elements
-        .div_ceil(WORKGROUP_SIZE as usize * 4)
-        .clamp(1, 65535) as u32;
+    // The roofline, in the same row chunks as the losses when a batch exceeds one binding.
+    let unused_loss = ctx.scratch("unused loss", 16);
+    let whole_io = BoundIo::whole(&inputs_s, &inputs_t, &unused_loss, Some(&grad)).with_dtype(dtype);
+    let chunks = ctx
+        .row_chunks(rows, cols, dtype)?
+        .into_iter()
+        .map(|(start, len)| {
+            let n = len * cols;
+            let params = ctx.params_buffer(bytemuck::cast_slice(&[
+                n as u32,
+                u32::from(want_grad),
+                0,
+                0,
+            ]))?;
+            let groups = n.div_ceil(WORKGROUP_SIZE as usize * 4).clamp(1, 65535) as u32;
+            Ok((whole_io.chunk(start, len, cols), params, groups))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let (roofline_ms, _, _) = measure(ctx, timer.as_ref(), warmup, iters.max(1), |enc| {
-        record_dispatches(
-            ctx,
-            enc,
-            "roofline",
-            vec![Dispatch {
+        let dispatches = chunks
+            .iter()
+            .map(|(chunk, params, groups)| Dispatch {
                 kernel: ROOFLINE,
                 threads_per_row: WORKGROUP_SIZE,
                 resources: vec![
-                    whole(&params),
-                    whole(&inputs_s),
-                    whole(&inputs_t),
-                    whole(&grad),
+                    whole(params),
+                    chunk.student(),
+                    chunk.teacher(),
+                    wgpu::BindingResource::Buffer(chunk.grad.clone().expect("bound")),
                 ],
-                groups: [groups, 1, 1],
-            }],
-            dtype,
-        )
-        .map(|_| ())
+                groups: [*groups, 1, 1],
+            })
+            .collect();
+        record_dispatches(ctx, enc, "roofline", dispatches, dtype).map(|_| ())
     })?;
     let min_bytes = minimum_bytes(rows, cols, dtype, pass);
     Ok(BenchResult {

@@ -529,9 +529,10 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
     if !args.json {
         println!("adapter: {adapter} ({backend})");
         println!(
-            "{:<5} {:>11} {:>13} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>4}",
+            "{:<5} {:>11} {:>5} {:>13} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>4}",
             "loss",
             "shape",
+            "dtype",
             "pass",
             "gpu ms",
             "roof ms",
@@ -544,8 +545,9 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
     }
     let total = specs.len() * shapes.len() * passes.len() * dtypes.len();
     let mut done = 0;
-    for spec in &specs {
-        for &(b, c) in &shapes {
+    for &(b, c) in &shapes {
+        let data = wgpu_distill::bench::BenchInputs::synthetic(b, c);
+        for spec in &specs {
             for &dtype in &dtypes {
                 for &pass in &passes {
                     done += 1;
@@ -555,7 +557,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                         dtype.name(),
                         pass.name()
                     );
-                    let result = match run_one(&ctx, spec, b, c, dtype, pass, 3, args.iters) {
+                    let result = match run_one(&ctx, spec, &data, dtype, pass, 3, args.iters) {
                         Ok(r) => r,
                         Err(Error::Limit(why)) => {
                             eprintln!("  skipped: {why}");

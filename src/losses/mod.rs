@@ -294,6 +294,12 @@ impl<'a> BoundIo<'a> {
 }
 
 impl<'a> BoundIo<'a> {
+    /// The same bindings, read as `dtype` inputs.
+    pub(crate) fn with_dtype(mut self, dtype: InputDtype) -> Self {
+        self.dtype = dtype;
+        self
+    }
+
     /// Rows `[start, start + rows)` of a B×`cols` call: student, teacher and gradient narrowed
     /// to those rows (offsets stay aligned: see `GpuContext::row_chunks`); labels and loss
     /// stay whole (the kernels index them by batch row).
