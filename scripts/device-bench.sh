@@ -19,11 +19,16 @@ echo "== wgpu-distill info"
 $bin info --backend vulkan 2>&1 | tee "$out/info.txt"
 echo "== wgpu-distill self-check"
 WGPU_DISTILL_BACKEND=vulkan $bin 2>&1 | tee "$out/selfcheck.txt"
-echo "== wgpu-distill bench (default shapes, f32/f16/bf16)"
-$bin bench --backend vulkan --loss kl,dist,dkd --dtype f32,f16,bf16 --iters 20 --json \
+echo "== wgpu-distill bench (default shapes and strategy, f32)"
+$bin bench --backend vulkan --loss kl,dist,dkd --iters 20 --json \
     2> "$out/bench.progress" | tee "$out/bench.jsonl"
-echo "== streaming kernels forced, for comparison"
-$bin bench --backend vulkan --loss kl,dist --shape 256x1000,4096x1000 --pass forward+grad \
-    --cached-rows false --iters 20 --json 2>/dev/null | tee "$out/bench-streaming.jsonl"
+echo "== 16-bit inputs"
+$bin bench --backend vulkan --loss kl,dist,dkd --shape 4096x1000,512x32000 --dtype f16,bf16 \
+    --pass forward+grad --iters 20 --json 2>/dev/null | tee "$out/bench-16bit.jsonl"
+echo "== each kernel path forced, for comparison"
+for cached in true false; do
+    $bin bench --backend vulkan --loss kl,dist --shape 256x1000,4096x1000 --pass forward+grad \
+        --cached-rows $cached --iters 20 --json 2>/dev/null | tee "$out/bench-cached-$cached.jsonl"
+done
 echo "== pytorch"
 PYTHONUNBUFFERED=1 timeout 240 python3 scripts/torch_reference.py 2>&1 | tee "$out/torch.jsonl"

@@ -5,7 +5,7 @@
 //             row_weight = -T^2 beta / B, col_weight = -T^2 gamma / C
 //   grad[b,:] = (1/T) ys (G - <G, ys>)
 // dist_grad streams the row twice (sweep 1 folds <G, ys>, sweep 2 writes the gradient);
-// dist_grad_cached keeps the row in registers (rows of at most TPR * CACHE classes) and reads
+// dist_grad_cached keeps the row in registers (rows of at most 4 TPR classes) and reads
 // each input once. Workgroup (0, 0) of either also folds the loss from the per-row and
 // per-column terms (what finish.wgsl does), which saves the finishing dispatch:
 //   loss = -row_weight * sum(partials[0..B]) - col_weight * sum(partials[B..B+C]).
@@ -94,30 +94,27 @@ fn dist_grad_cached(
     let lane = lid % TPR;
     let cols = params.cols;
     let base = row * cols;
+    let columns = slot_columns(lane);
+    let inside = slots_in_row(columns, cols, in_batch);
 
-    var ys: array<f32, CACHE>;
-    var g: array<f32, CACHE>;
-    var dot = 0.0;
+    var ys = vec4<f32>(0.0);
+    var g = vec4<f32>(0.0);
     if in_batch {
         let row_s = row_stats[params.row_offset + row];
-        for (var k = 0u; k < CACHE; k++) {
-            let c = lane + k * TPR;
-            ys[k] = 0.0;
-            g[k] = 0.0;
-            if c < cols {
-                let yg = upstream(base + c, c, row_s);
+        for (var k = 0u; k < 4u; k++) {
+            if inside[k] {
+                let yg = upstream(base + columns[k], columns[k], row_s);
                 ys[k] = yg.x;
                 g[k] = yg.y;
-                dot += yg.x * yg.y;
             }
         }
     }
-    let total = seg_sum(lid, vec4<f32>(dot, 0.0, 0.0, 0.0)).x;
+    let total = seg_sum(lid, vec4<f32>(dot(ys, g), 0.0, 0.0, 0.0)).x;
     if in_batch {
-        for (var k = 0u; k < CACHE; k++) {
-            let c = lane + k * TPR;
-            if c < cols {
-                grad[base + c] = params.inv_t * ys[k] * (g[k] - total);
+        let out = params.inv_t * ys * (g - total);
+        for (var k = 0u; k < 4u; k++) {
+            if inside[k] {
+                grad[base + columns[k]] = out[k];
             }
         }
     }

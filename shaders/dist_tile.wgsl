@@ -1,23 +1,23 @@
-// DIST, fused row and column pass for rows that fit in registers (C <= WG * TILE_CACHE): one
-// workgroup takes a tile of `tile_rows` consecutive rows, one row at a time over all WG lanes,
-// and reads each input element once. Per row it computes what dist_rows.wgsl computes (softmax
+// DIST, fused row and column pass for rows that fit in registers (C <= 4 WG): one workgroup
+// takes a tile of `tile_rows` consecutive rows, one row at a time over all WG lanes, and reads
+// each input element once. Per row it computes what dist_rows.wgsl computes (softmax
 // statistics, row means, centred sums, the inter Pearson term, RowStats); and each lane keeps
-// Welford's running column moments of its own columns over the tile's rows in registers,
-// written once at the end as the tile's ColumnMoments (what dist_columns.wgsl computes).
-// The Welford step divides by the row count, the same for every column: one division per row.
+// Welford's running column moments of its own four columns over the tile's rows in vec4
+// registers, written once at the end as the tile's ColumnMoments (what dist_columns.wgsl
+// computes). The Welford step divides by the row count, the same for every column: one
+// division per row.
 //
 // Uniformity: dispatched with TPR = WG; the tile loop runs a uniform number of rows (from the
-// workgroup id and uniform parameters); every lane reaches every barrier in `seg_*`.
-
-const TILE_CACHE: u32 = 8u;
-
-// Column 0's probabilities of the current row, broadcast from lane 0.
-var<workgroup> column0: vec2<f32>;
+// workgroup id and uniform parameters); every lane reaches every barrier in `seg_*` and the
+// broadcast of column 0.
 
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(3) var<storage, read_write> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(5) var<storage, read_write> moments: array<ColumnMoments>;
+
+// Column 0's probabilities of the current row, broadcast from lane 0.
+var<workgroup> column0: vec2<f32>;
 
 @compute @workgroup_size(WG)
 fn dist_tile(
@@ -29,72 +29,46 @@ fn dist_tile(
     let first = tile * params.tile_rows;
     let last = min(first + params.tile_rows, params.rows);
     let inv_t = params.inv_t;
+    let columns = slot_columns(lid);
+    let inside = slots_in_row(columns, cols, true);
 
-    var mean_s: array<f32, TILE_CACHE>;
-    var mean_t: array<f32, TILE_CACHE>;
-    var m2_s: array<f32, TILE_CACHE>;
-    var m2_t: array<f32, TILE_CACHE>;
-    var c_st: array<f32, TILE_CACHE>;
-    for (var k = 0u; k < TILE_CACHE; k++) {
-        mean_s[k] = 0.0;
-        mean_t[k] = 0.0;
-        m2_s[k] = 0.0;
-        m2_t[k] = 0.0;
-        c_st[k] = 0.0;
-    }
+    var mean_s = vec4<f32>(0.0);
+    var mean_t = vec4<f32>(0.0);
+    var m2_s = vec4<f32>(0.0);
+    var m2_t = vec4<f32>(0.0);
+    var c_st = vec4<f32>(0.0);
     var count = 0u;
 
     for (var row = first; row < last; row++) {
         let base = row * cols;
-        var zs: array<f32, TILE_CACHE>;
-        var zt: array<f32, TILE_CACHE>;
-        var high = vec4<f32>(NEG_BIG);
-        for (var k = 0u; k < TILE_CACHE; k++) {
-            let c = lid + k * WG;
-            zs[k] = NEG_BIG;
-            zt[k] = NEG_BIG;
-            if c < cols {
-                zs[k] = load_student(base + c) * inv_t;
-                zt[k] = load_teacher(base + c) * inv_t;
-                high = max(high, vec4<f32>(zs[k], zt[k], 0.0, 0.0));
+        var zs = vec4<f32>(NEG_BIG);
+        var zt = vec4<f32>(NEG_BIG);
+        for (var k = 0u; k < 4u; k++) {
+            if inside[k] {
+                zs[k] = load_student(base + columns[k]) * inv_t;
+                zt[k] = load_teacher(base + columns[k]) * inv_t;
             }
         }
-        let m = seg_max(lid, high).xy;
-        var sums = vec4<f32>(0.0);
-        for (var k = 0u; k < TILE_CACHE; k++) {
-            zs[k] = exp(zs[k] - m.x);
-            zt[k] = exp(zt[k] - m.y);
-            sums += vec4<f32>(zs[k], zt[k], 0.0, 0.0);
-        }
-        let total = seg_sum(lid, sums).xy;
+        let m = seg_max(lid, vec4<f32>(max4(zs), max4(zt), 0.0, 0.0)).xy;
+        let es = select(vec4<f32>(0.0), exp(zs - m.x), inside);
+        let et = select(vec4<f32>(0.0), exp(zt - m.y), inside);
+        let total = seg_sum(lid, vec4<f32>(sum4(es), sum4(et), 0.0, 0.0)).xy;
         let lse = m + log(total);
-        // Probabilities, and the row means as deviations from column 0 (see dist_rows.wgsl):
-        // column 0's probability as lane 0 holds it, so a constant row gives u = 0 exactly.
-        for (var k = 0u; k < TILE_CACHE; k++) {
-            zs[k] = zs[k] / total.x;
-            zt[k] = zt[k] / total.y;
-        }
+        let ys = es / total.x;
+        let yt = et / total.y;
+        // Row means as deviations from column 0 (see dist_rows.wgsl), with column 0's
+        // probability as lane 0 holds it, so a constant row gives u = 0 exactly.
         if lid == 0u {
-            column0 = vec2<f32>(zs[0], zt[0]);
+            column0 = vec2<f32>(ys.x, yt.x);
         }
         workgroupBarrier();
         let first_p = column0;
-        var deviations = vec4<f32>(0.0);
-        for (var k = 0u; k < TILE_CACHE; k++) {
-            if lid + k * WG < cols {
-                deviations += vec4<f32>(zs[k] - first_p.x, zt[k] - first_p.y, 0.0, 0.0);
-            }
-        }
-        let mean = first_p + seg_sum(lid, deviations).xy * params.inv_cols;
-        var centred = vec4<f32>(0.0);
-        for (var k = 0u; k < TILE_CACHE; k++) {
-            if lid + k * WG < cols {
-                let u = zs[k] - mean.x;
-                let v = zt[k] - mean.y;
-                centred += vec4<f32>(u * v, u * u, v * v, 0.0);
-            }
-        }
-        let folded = seg_sum(lid, centred);
+        let dev_s = select(vec4<f32>(0.0), ys - first_p.x, inside);
+        let dev_t = select(vec4<f32>(0.0), yt - first_p.y, inside);
+        let mean = first_p + seg_sum(lid, vec4<f32>(sum4(dev_s), sum4(dev_t), 0.0, 0.0)).xy * params.inv_cols;
+        let u = select(vec4<f32>(0.0), ys - mean.x, inside);
+        let v = select(vec4<f32>(0.0), yt - mean.y, inside);
+        let folded = seg_sum(lid, vec4<f32>(dot(u, v), dot(u, u), dot(v, v), 0.0));
         if lid == 0u {
             let norm_u = sqrt(folded.y);
             let norm_v = sqrt(folded.z);
@@ -106,23 +80,23 @@ fn dist_tile(
             row_stats[params.row_offset + row] = RowStats(lse.x, lse.y, mean.x, mean.y, v_weight(norm_v, n), k_coef, 0.0, 0.0);
             partials[params.row_offset + row] = 1.0 - folded.x / n;
         }
-        // Welford over the tile's rows, per owned column.
+        // Welford over the tile's rows, for the four owned columns at once.
         count += 1u;
         let inv_count = 1.0 / f32(count);
-        for (var k = 0u; k < TILE_CACHE; k++) {
-            let ds = zs[k] - mean_s[k];
-            let dt = zt[k] - mean_t[k];
-            mean_s[k] += ds * inv_count;
-            mean_t[k] += dt * inv_count;
-            m2_s[k] += ds * (zs[k] - mean_s[k]);
-            m2_t[k] += dt * (zt[k] - mean_t[k]);
-            c_st[k] += ds * (zt[k] - mean_t[k]);
-        }
+        let ds = ys - mean_s;
+        let dt = yt - mean_t;
+        mean_s += ds * inv_count;
+        mean_t += dt * inv_count;
+        m2_s += ds * (ys - mean_s);
+        m2_t += dt * (yt - mean_t);
+        c_st += ds * (yt - mean_t);
     }
-    for (var k = 0u; k < TILE_CACHE; k++) {
-        let c = lid + k * WG;
-        if c < cols && first < params.rows {
-            moments[(params.tile_offset + tile) * cols + c] = ColumnMoments(count, mean_s[k], mean_t[k], m2_s[k], m2_t[k], c_st[k]);
+    if first < params.rows {
+        for (var k = 0u; k < 4u; k++) {
+            if inside[k] {
+                moments[(params.tile_offset + tile) * cols + columns[k]] =
+                    ColumnMoments(count, mean_s[k], mean_t[k], m2_s[k], m2_t[k], c_st[k]);
+            }
         }
     }
 }

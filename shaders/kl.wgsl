@@ -71,10 +71,10 @@ fn kl_rows(
     }
 }
 
-// The cached variant, for rows of at most TPR * CACHE classes: each lane keeps its elements in
-// registers, so each input is read once and exp is evaluated once per element.
-//   sweep 1: load z/T, running max; sweep 2: e = exp(z/T - max), sums; then the terms and the
-//   gradient from the registers. Same result as kl_rows up to rounding.
+// The cached variant, for rows of at most 4 TPR classes: each lane keeps its four elements
+// in a vec4, so each input is read once and exp is evaluated once per element.
+//   load z/T, row max; e = exp(z/T - max), sums; then the terms and the gradient from the
+//   registers. Same result as kl_rows up to rounding.
 @compute @workgroup_size(WG)
 fn kl_rows_cached(
     @builtin(local_invocation_index) lid: u32,
@@ -86,50 +86,34 @@ fn kl_rows_cached(
     let cols = params.cols;
     let base = row * cols;
     let inv_t = params.inv_t;
+    let columns = slot_columns(lane);
+    let inside = slots_in_row(columns, cols, in_batch);
 
-    var zs: array<f32, CACHE>;
-    var zt: array<f32, CACHE>;
-    var high = vec4<f32>(NEG_BIG);
-    for (var k = 0u; k < CACHE; k++) {
-        let c = lane + k * TPR;
-        zs[k] = NEG_BIG;
-        zt[k] = NEG_BIG;
-        if in_batch && c < cols {
-            zs[k] = load_student(base + c) * inv_t;
-            zt[k] = load_teacher(base + c) * inv_t;
-            high = max(high, vec4<f32>(zs[k], zt[k], 0.0, 0.0));
+    var zs = vec4<f32>(NEG_BIG);
+    var zt = vec4<f32>(NEG_BIG);
+    for (var k = 0u; k < 4u; k++) {
+        if inside[k] {
+            zs[k] = load_student(base + columns[k]) * inv_t;
+            zt[k] = load_teacher(base + columns[k]) * inv_t;
         }
     }
-    let m = seg_max(lid, high).xy;
-
-    var es: array<f32, CACHE>;
-    var et: array<f32, CACHE>;
-    var sums = vec4<f32>(0.0);
-    for (var k = 0u; k < CACHE; k++) {
-        es[k] = exp(zs[k] - m.x);
-        et[k] = exp(zt[k] - m.y);
-        sums += vec4<f32>(es[k], et[k], 0.0, 0.0);
-    }
-    let total = seg_sum(lid, sums).xy;
+    let m = seg_max(lid, vec4<f32>(max4(zs), max4(zt), 0.0, 0.0)).xy;
+    let es = select(vec4<f32>(0.0), exp(zs - m.x), inside);
+    let et = select(vec4<f32>(0.0), exp(zt - m.y), inside);
+    let total = seg_sum(lid, vec4<f32>(sum4(es), sum4(et), 0.0, 0.0)).xy;
     let lse = m + log(total);
 
-    var kl = 0.0;
-    if in_batch {
-        let write_grad = params.write_grad != 0u;
-        for (var k = 0u; k < CACHE; k++) {
-            let c = lane + k * TPR;
-            if c < cols {
-                let p = et[k] / total.y;
-                if p > 0.0 {
-                    kl += p * ((zt[k] - lse.y) - (zs[k] - lse.x));
-                }
-                if write_grad {
-                    grad[base + c] = params.grad_scale * (es[k] / total.x - p);
-                }
+    let p = et / total.y;
+    let terms = select(vec4<f32>(0.0), p * ((zt - lse.y) - (zs - lse.x)), p > vec4<f32>(0.0));
+    if in_batch && params.write_grad != 0u {
+        let g = params.grad_scale * (es / total.x - p);
+        for (var k = 0u; k < 4u; k++) {
+            if inside[k] {
+                grad[base + columns[k]] = g[k];
             }
         }
     }
-    let folded = seg_sum(lid, vec4<f32>(kl, 0.0, 0.0, 0.0)).x;
+    let folded = seg_sum(lid, vec4<f32>(sum4(terms), 0.0, 0.0, 0.0)).x;
     if in_batch && lane == 0u {
         row_loss[params.row_offset + row] = folded;
     }

@@ -160,7 +160,7 @@ pub const DIST_TILE: Kernel = Kernel {
     bindings: &[U, R, R, W, W, W],
 };
 
-/// KL, the cached variant (rows of at most TPR × CACHE classes held in registers).
+/// KL, the cached variant (rows of at most 4 × TPR classes held in registers).
 pub const KL_ROWS_CACHED: Kernel = Kernel {
     file: "kl.wgsl",
     source: include_str!("../shaders/kl.wgsl"),
@@ -330,5 +330,6 @@ pub const ALL_KERNELS: &[Kernel] = &[
 /// Workgroup size shared by every kernel (`WG` in `lib/reduce.wgsl`).
 pub const WORKGROUP_SIZE: u32 = 256;
 
-/// Elements per lane the cached kernels keep in registers (`CACHE` in `lib/reduce.wgsl`).
-pub const CACHE_PER_LANE: u32 = 16;
+/// Elements per lane the cached kernels keep in registers (one vec4: `slot_columns` in
+/// `lib/reduce.wgsl`).
+pub const CACHE_PER_LANE: u32 = 4;

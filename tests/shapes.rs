@@ -125,7 +125,7 @@ fn every_strategy_matches_the_reference() {
                     })
                     .unwrap();
                     for spec in specs(4.0) {
-                        // 133 classes: cached from 16 lanes a row up (16 x 16 >= 133).
+                        // 133 classes: cached from 64 lanes a row up (4 x 64 >= 133).
                         compare(&ctx, &spec, 19, 133, 3.0, u64::from(tpr * 1000 + tile));
                         compare(&ctx, &spec, 5, 9, 3.0, u64::from(tpr * 1000 + tile + 1));
                     }

@@ -64,8 +64,8 @@ const ROW_STATS_BYTES: u64 = 32;
 /// Bytes of one `ColumnMoments` in the shaders (count, mean_s, mean_t, m2_s, m2_t, c_st).
 const COLUMN_MOMENTS_BYTES: u64 = 24;
 
-/// Elements per lane the fused tile kernel keeps (`TILE_CACHE` in `shaders/dist_tile.wgsl`).
-const TILE_CACHE: usize = 8;
+/// Elements per lane the fused tile kernel keeps (one vec4 in `shaders/dist_tile.wgsl`).
+const TILE_CACHE: usize = CACHE_PER_LANE as usize;
 
 /// One block of rows bound at its own offsets (a single block unless the batch exceeds one
 /// binding or the strategy forces chunks).
