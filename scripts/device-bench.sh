@@ -30,5 +30,10 @@ for cached in true false; do
     $bin bench --backend vulkan --loss kl,dist --shape 256x1000,4096x1000 --pass forward+grad \
         --cached-rows $cached --iters 20 --json 2>/dev/null | tee "$out/bench-cached-$cached.jsonl"
 done
+echo "== lanes per row swept (for choosing the default)"
+for tpr in 32 64 256; do
+    $bin bench --backend vulkan --loss kl,dist --shape 4096x1000,512x32000 --pass forward+grad \
+        --threads-per-row $tpr --iters 20 --json 2>/dev/null | tee "$out/bench-tpr-$tpr.jsonl"
+done
 echo "== pytorch"
 PYTHONUNBUFFERED=1 timeout 240 python3 scripts/torch_reference.py 2>&1 | tee "$out/torch.jsonl"

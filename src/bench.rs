@@ -278,7 +278,8 @@ pub fn run_one(
     })?;
     // The roofline, in the same row chunks as the losses when a batch exceeds one binding.
     let unused_loss = ctx.scratch("unused loss", 16);
-    let whole_io = BoundIo::whole(&inputs_s, &inputs_t, &unused_loss, Some(&grad)).with_dtype(dtype);
+    let whole_io =
+        BoundIo::whole(&inputs_s, &inputs_t, &unused_loss, Some(&grad)).with_dtype(dtype);
     let chunks = ctx
         .row_chunks(rows, cols, dtype)?
         .into_iter()

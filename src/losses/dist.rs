@@ -80,9 +80,9 @@ struct DistChunk<'a> {
 
 /// Sizes, grids, scratch buffers and parameters of one DIST call, shared by the whole-batch
 /// recording and the shard API. Two paths:
-/// - fused (C <= 256 × TILE_CACHE, rows held in registers): `dist_tile` computes row and
-///   column statistics in one read of each input;
-/// - streaming (any C): `dist_rows`, then `dist_column_partials`.
+/// - fused (`Strategy::cached_rows = Some(true)`, C <= 256 × TILE_CACHE, rows held in
+///   registers): `dist_tile` computes row and column statistics in one read of each input;
+/// - streaming (the default, any C): `dist_rows`, then `dist_column_partials`.
 ///
 /// Then `dist_column_merge` over the tiles of every chunk, and `dist_grad` per chunk (whose
 /// first workgroup also folds the loss when there is one chunk) or `finish`.
@@ -115,9 +115,7 @@ impl<'a> DistPlan<'a> {
         let t2 = params.temperature * params.temperature;
         let strategy = ctx.strategy();
         let threads_per_row = ctx.threads_per_row(cols);
-        let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32)
-            && ctx.adapter_info().device_type != wgpu::DeviceType::Cpu
-            || (strategy.cached_rows == Some(true) && cols <= WORKGROUP_SIZE as usize * TILE_CACHE);
+        let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
         let cached_grad = ctx.cached_rows(cols, threads_per_row, CACHE_PER_LANE);
         // Fused: about 256 tiles (workgroups); streaming: about 64 rows' worth per tile.
         let tile_rows = strategy.tile_rows.unwrap_or_else(|| {

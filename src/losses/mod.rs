@@ -437,7 +437,9 @@ impl GpuContext {
                 .map(|g| g.binding(self, "gradient", bytes, chunked))
                 .transpose()?,
         };
-        match spec {
+        // One error scope over the whole recording: parameter blocks and scratch buffers
+        // created on the caller's device never reach its (possibly panicking) error handler.
+        self.scoped(spec.name(), || match spec {
             LossSpec::Kl(p) => kl::record(self, encoder, p, shape, &bound),
             LossSpec::Dist(p) => dist::record(self, encoder, p, shape, &bound),
             LossSpec::Dkd(p) => dkd::record(self, encoder, p, shape, &bound),
@@ -446,7 +448,7 @@ impl GpuContext {
             LossSpec::Rkd(p) => rkd::record(self, encoder, p, shape, &bound),
             LossSpec::Ickd(p) => ickd::record(self, encoder, p, shape, &bound),
             LossSpec::Hcl => hcl::record(self, encoder, shape, &bound),
-        }
+        })
     }
 
     /// Host slices in, loss (and the gradient when `want_grad`) out. Blocks until the GPU is
