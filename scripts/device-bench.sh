@@ -4,6 +4,7 @@
 # Expects a release binary at target/release/wgpu-distill (built elsewhere) and, when the
 # machine lacks the Vulkan/EGL loaders, their .deb files under .gl/.
 set -u
+# SWEEPS=1 also times each kernel path forced and 32/64/256 lanes per row.
 out="${OUT:-/tmp/device-bench}"; mkdir -p "$out"
 echo "== vulkan exposure"
 ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1
@@ -25,6 +26,7 @@ $bin bench --backend vulkan --loss kl,dist,dkd --iters 20 --json \
 echo "== 16-bit inputs"
 $bin bench --backend vulkan --loss kl,dist,dkd --shape 4096x1000,512x32000 --dtype f16,bf16 \
     --pass forward+grad --iters 20 --json 2>/dev/null | tee "$out/bench-16bit.jsonl"
+if [ -n "${SWEEPS:-}" ]; then
 echo "== each kernel path forced, for comparison"
 for cached in true false; do
     $bin bench --backend vulkan --loss kl,dist --shape 256x1000,4096x1000 --pass forward+grad \
@@ -35,5 +37,6 @@ for tpr in 32 64 256; do
     $bin bench --backend vulkan --loss kl,dist --shape 4096x1000,512x32000 --pass forward+grad \
         --threads-per-row $tpr --iters 20 --json 2>/dev/null | tee "$out/bench-tpr-$tpr.jsonl"
 done
+fi
 echo "== pytorch"
 PYTHONUNBUFFERED=1 timeout 240 python3 scripts/torch_reference.py 2>&1 | tee "$out/torch.jsonl"
