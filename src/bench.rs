@@ -138,60 +138,76 @@ impl Timer {
     }
 }
 
-/// Runs `record` `iters` times after `warmup` runs; returns (median GPU ms, median wall ms,
-/// median encode µs). GPU time falls back to wall time without timestamps.
-fn measure(
+/// One timed run of `record`: (GPU ms from timestamps, or wall ms without them; wall ms from
+/// encoding to the result; µs spent encoding).
+fn sample(
+    ctx: &GpuContext,
+    timer: Option<&Timer>,
+    record: &mut impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
+) -> Result<[f64; 3]> {
+    let start = Instant::now();
+    let mut encoder = ctx.device().create_command_encoder(&Default::default());
+    if let Some(t) = timer {
+        encoder.write_timestamp(&t.queries, 0);
+    }
+    let encode_start = Instant::now();
+    record(&mut encoder)?;
+    let encode_us = encode_start.elapsed().as_secs_f64() * 1e6;
+    if let Some(t) = timer {
+        encoder.write_timestamp(&t.queries, 1);
+        encoder.resolve_query_set(&t.queries, 0..2, &t.resolve, 0);
+        encoder.copy_buffer_to_buffer(&t.resolve, 0, &t.staging, 0, 16);
+    }
+    let index = ctx.queue().submit([encoder.finish()]);
+    let ticks = match timer {
+        Some(t) => {
+            let bytes = ctx.read_back(&t.staging, index)?;
+            let word =
+                |k: usize| u64::from_le_bytes(bytes[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]));
+            Some(word(1).saturating_sub(word(0)) as f64 * t.period_ns / 1e6)
+        }
+        None => {
+            ctx.device()
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(index),
+                    timeout: None,
+                })
+                .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
+            None
+        }
+    };
+    let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+    Ok([ticks.unwrap_or(wall_ms), wall_ms, encode_us])
+}
+
+/// Medians of each column of `samples`.
+fn medians(samples: &[[f64; 3]]) -> [f64; 3] {
+    let column = |k: usize| median(&mut samples.iter().map(|s| s[k]).collect::<Vec<_>>());
+    [column(0), column(1), column(2)]
+}
+
+/// Times `loss` and `roofline` alternately (`warmup` untimed rounds, then `iters` timed ones),
+/// so that both see the same state of the machine; returns the medians of each.
+fn measure_pair(
     ctx: &GpuContext,
     timer: Option<&Timer>,
     warmup: usize,
     iters: usize,
-    mut record: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
-) -> Result<(f64, f64, f64)> {
-    let (mut gpu, mut wall, mut encode) = (vec![], vec![], vec![]);
+    mut loss: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
+    mut roofline: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
+) -> Result<([f64; 3], [f64; 3])> {
+    let (mut a, mut b) = (vec![], vec![]);
     for i in 0..warmup + iters {
-        let start = Instant::now();
-        let mut encoder = ctx.device().create_command_encoder(&Default::default());
-        if let Some(t) = timer {
-            encoder.write_timestamp(&t.queries, 0);
-        }
-        let encode_start = Instant::now();
-        record(&mut encoder)?;
-        let encode_us = encode_start.elapsed().as_secs_f64() * 1e6;
-        if let Some(t) = timer {
-            encoder.write_timestamp(&t.queries, 1);
-            encoder.resolve_query_set(&t.queries, 0..2, &t.resolve, 0);
-            encoder.copy_buffer_to_buffer(&t.resolve, 0, &t.staging, 0, 16);
-        }
-        let index = ctx.queue().submit([encoder.finish()]);
-        let ticks = match timer {
-            Some(t) => {
-                let bytes = ctx.read_back(&t.staging, index)?;
-                let word = |k: usize| {
-                    u64::from_le_bytes(bytes[k * 8..k * 8 + 8].try_into().unwrap_or([0; 8]))
-                };
-                Some(word(1).saturating_sub(word(0)) as f64 * t.period_ns / 1e6)
-            }
-            None => {
-                ctx.device()
-                    .poll(wgpu::PollType::Wait {
-                        submission_index: Some(index),
-                        timeout: None,
-                    })
-                    .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
-                None
-            }
-        };
-        let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+        let x = sample(ctx, timer, &mut loss)?;
+        let y = sample(ctx, timer, &mut roofline)?;
         if i >= warmup {
-            gpu.push(ticks.unwrap_or(wall_ms));
-            wall.push(wall_ms);
-            encode.push(encode_us);
+            a.push(x);
+            b.push(y);
         }
     }
-    Ok((median(&mut gpu), median(&mut wall), median(&mut encode)))
+    Ok((medians(&a), medians(&b)))
 }
 
-/// Benchmarks one loss, shape and pass on `ctx` (f32 inputs), with the roofline beside it.
 /// Synthetic B×C logits for the benchmark, made once per shape and reused across losses,
 /// dtypes and passes.
 pub struct BenchInputs {
@@ -260,22 +276,6 @@ pub fn run_one(
     let timer = Timer::new(ctx);
     let want_grad = pass.wants_grad();
     let mut dispatches = 0;
-    let (gpu_ms, wall_ms, encode_us) = measure(ctx, timer.as_ref(), warmup, iters.max(1), |enc| {
-        dispatches = ctx.record_counted(
-            enc,
-            spec,
-            &[rows, cols],
-            &LossBindings {
-                student: BufferRegion::new(&inputs_s),
-                teacher: BufferRegion::new(&inputs_t),
-                labels: labels.as_ref().map(BufferRegion::new),
-                loss: BufferRegion::new(&outputs),
-                grad: want_grad.then(|| BufferRegion::new(&grad)),
-            },
-            dtype,
-        )?;
-        Ok(())
-    })?;
     // The roofline, in the same row chunks as the losses when a batch exceeds one binding.
     let unused_loss = ctx.scratch("unused loss", 16);
     let whole_io =
@@ -295,23 +295,45 @@ pub fn run_one(
             Ok((whole_io.chunk(start, len, cols), params, groups))
         })
         .collect::<Result<Vec<_>>>()?;
-    let (roofline_ms, _, _) = measure(ctx, timer.as_ref(), warmup, iters.max(1), |enc| {
-        let dispatches = chunks
-            .iter()
-            .map(|(chunk, params, groups)| Dispatch {
-                kernel: ROOFLINE,
-                threads_per_row: WORKGROUP_SIZE,
-                resources: vec![
-                    whole(params),
-                    chunk.student(),
-                    chunk.teacher(),
-                    wgpu::BindingResource::Buffer(chunk.grad.clone().expect("bound")),
-                ],
-                groups: [*groups, 1, 1],
-            })
-            .collect();
-        record_dispatches(ctx, enc, "roofline", dispatches, dtype).map(|_| ())
-    })?;
+    let ([gpu_ms, wall_ms, encode_us], [roofline_ms, _, _]) = measure_pair(
+        ctx,
+        timer.as_ref(),
+        warmup,
+        iters.max(1),
+        |enc| {
+            dispatches = ctx.record_counted(
+                enc,
+                spec,
+                &[rows, cols],
+                &LossBindings {
+                    student: BufferRegion::new(&inputs_s),
+                    teacher: BufferRegion::new(&inputs_t),
+                    labels: labels.as_ref().map(BufferRegion::new),
+                    loss: BufferRegion::new(&outputs),
+                    grad: want_grad.then(|| BufferRegion::new(&grad)),
+                },
+                dtype,
+            )?;
+            Ok(())
+        },
+        |enc| {
+            let dispatches = chunks
+                .iter()
+                .map(|(chunk, params, groups)| Dispatch {
+                    kernel: ROOFLINE,
+                    threads_per_row: WORKGROUP_SIZE,
+                    resources: vec![
+                        whole(params),
+                        chunk.student(),
+                        chunk.teacher(),
+                        wgpu::BindingResource::Buffer(chunk.grad.clone().expect("bound")),
+                    ],
+                    groups: [*groups, 1, 1],
+                })
+                .collect();
+            record_dispatches(ctx, enc, "roofline", dispatches, dtype).map(|_| ())
+        },
+    )?;
     let min_bytes = minimum_bytes(rows, cols, dtype, pass);
     Ok(BenchResult {
         loss: spec.name(),

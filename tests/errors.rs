@@ -616,3 +616,24 @@ fn nan_inputs_give_nan_for_every_loss_never_a_hang() {
         }
     }
 }
+
+/// +Inf logits: the softmax of a row holding +Inf is undefined (Inf - Inf), so the documented
+/// value is a non-finite loss (NaN), never a hang or a panic.
+#[test]
+fn infinite_logits_give_a_non_finite_loss() {
+    for backend in GPU_BACKENDS {
+        for mut job in jobs() {
+            if !job.spec.takes_16_bit_inputs() {
+                continue; // the logit losses; feature losses are polynomial in the inputs
+            }
+            job.student[1] = f32::INFINITY;
+            let out = job.run(gpu(backend));
+            assert!(
+                !out.loss.is_finite(),
+                "{backend:?} {:?}: {}",
+                job.spec,
+                out.loss
+            );
+        }
+    }
+}
