@@ -154,3 +154,33 @@ pub(crate) fn finish_dispatch<'a>(
         groups: [1, 1, 1],
     }
 }
+
+/// One block of rows of a row kernel: its narrowed bindings, its grid and its parameters.
+pub(crate) struct RowChunk<'a> {
+    pub io: crate::losses::BoundIo<'a>,
+    pub groups: [u32; 3],
+    pub uniform: wgpu::Buffer,
+}
+
+/// The row blocks of a B×`cols` logit call (one unless the batch exceeds a binding), each with
+/// the parameter block `params(first_row, rows, groups_x)` makes for it.
+pub(crate) fn row_chunks<'a, P: bytemuck::Pod>(
+    ctx: &GpuContext,
+    io: &crate::losses::BoundIo<'a>,
+    rows: usize,
+    cols: usize,
+    threads_per_row: u32,
+    params: impl Fn(usize, usize, u32) -> P,
+) -> Result<Vec<RowChunk<'a>>> {
+    ctx.row_chunks(rows, cols, io.dtype)?
+        .into_iter()
+        .map(|(start, len)| {
+            let groups = row_grid(len, threads_per_row)?;
+            Ok(RowChunk {
+                io: io.chunk(start, len, cols),
+                groups,
+                uniform: ctx.params_buffer(bytemuck::bytes_of(&params(start, len, groups[0])))?,
+            })
+        })
+        .collect()
+}

@@ -6,7 +6,9 @@
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
 use crate::losses::BoundIo;
-use crate::record::{finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform};
+use crate::record::{
+    finish_dispatch, record_dispatches, row_chunks, whole, Dispatch, FinishUniform,
+};
 use crate::shaders::DKD_ROWS;
 use crate::tensor::LogitShape;
 
@@ -65,44 +67,43 @@ pub(crate) fn record(
     let row_loss = ctx.scratch("dkd.row_loss", shape.rows as u64 * 4);
     let placeholder = ctx.scratch("unused gradient", 16);
     // One block of rows per binding (usually one block for the whole batch).
-    let chunks = ctx
-        .row_chunks(shape.rows, shape.cols, io.dtype)?
-        .into_iter()
-        .map(|(start, rows)| {
-            let groups = row_grid(rows, threads_per_row)?;
-            let uniform = ctx.params_buffer(bytemuck::bytes_of(&DkdUniform {
-                rows: rows as u32,
-                cols: shape.cols as u32,
-                groups_x: groups[0],
-                write_grad: io.grad.is_some() as u32,
-                inv_t: (1.0 / t) as f32,
-                grad_scale: (t / b) as f32,
-                alpha: params.alpha as f32,
-                beta: params.beta as f32,
-                row_offset: start as u32,
-                _pad: [0; 3],
-            }))?;
-            Ok((io.chunk(start, rows, shape.cols), groups, uniform))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let chunks = row_chunks(
+        ctx,
+        io,
+        shape.rows,
+        shape.cols,
+        threads_per_row,
+        |start, rows, groups_x| DkdUniform {
+            rows: rows as u32,
+            cols: shape.cols as u32,
+            groups_x,
+            write_grad: io.grad.is_some() as u32,
+            inv_t: (1.0 / t) as f32,
+            grad_scale: (t / b) as f32,
+            alpha: params.alpha as f32,
+            beta: params.beta as f32,
+            row_offset: start as u32,
+            _pad: [0; 3],
+        },
+    )?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         shape.rows,
         t * t / b,
     )))?;
     let mut dispatches: Vec<Dispatch<'_>> = chunks
         .iter()
-        .map(|(chunk, groups, uniform)| Dispatch {
+        .map(|chunk| Dispatch {
             kernel: DKD_ROWS,
             threads_per_row,
             resources: vec![
-                whole(uniform),
-                chunk.student(),
-                chunk.teacher(),
+                whole(&chunk.uniform),
+                chunk.io.student(),
+                chunk.io.teacher(),
                 wgpu::BindingResource::Buffer(labels.clone()),
                 whole(&row_loss),
-                chunk.grad_or(&placeholder),
+                chunk.io.grad_or(&placeholder),
             ],
-            groups: *groups,
+            groups: chunk.groups,
         })
         .collect();
     dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));

@@ -6,7 +6,9 @@
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::losses::BoundIo;
-use crate::record::{finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform};
+use crate::record::{
+    finish_dispatch, record_dispatches, row_chunks, whole, Dispatch, FinishUniform,
+};
 use crate::shaders::{CACHE_PER_LANE, KL_ROWS, KL_ROWS_CACHED};
 use crate::tensor::LogitShape;
 
@@ -56,41 +58,40 @@ pub(crate) fn record(
     let row_loss = ctx.scratch("kl.row_loss", shape.rows as u64 * 4);
     let placeholder = ctx.scratch("unused gradient", 16);
     // One block of rows per binding (usually one block for the whole batch).
-    let chunks = ctx
-        .row_chunks(shape.rows, shape.cols, io.dtype)?
-        .into_iter()
-        .map(|(start, rows)| {
-            let groups = row_grid(rows, threads_per_row)?;
-            let uniform = ctx.params_buffer(bytemuck::bytes_of(&KlUniform {
-                rows: rows as u32,
-                cols: shape.cols as u32,
-                groups_x: groups[0],
-                write_grad: io.grad.is_some() as u32,
-                inv_t: (1.0 / t) as f32,
-                grad_scale: (t / b) as f32,
-                row_offset: start as u32,
-                _pad: 0.0,
-            }))?;
-            Ok((io.chunk(start, rows, shape.cols), groups, uniform))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let chunks = row_chunks(
+        ctx,
+        io,
+        shape.rows,
+        shape.cols,
+        threads_per_row,
+        |start, rows, groups_x| KlUniform {
+            rows: rows as u32,
+            cols: shape.cols as u32,
+            groups_x,
+            write_grad: io.grad.is_some() as u32,
+            inv_t: (1.0 / t) as f32,
+            grad_scale: (t / b) as f32,
+            row_offset: start as u32,
+            _pad: 0.0,
+        },
+    )?;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
         shape.rows,
         t * t / b,
     )))?;
     let mut dispatches: Vec<Dispatch<'_>> = chunks
         .iter()
-        .map(|(chunk, groups, uniform)| Dispatch {
+        .map(|chunk| Dispatch {
             kernel,
             threads_per_row,
             resources: vec![
-                whole(uniform),
-                chunk.student(),
-                chunk.teacher(),
+                whole(&chunk.uniform),
+                chunk.io.student(),
+                chunk.io.teacher(),
                 whole(&row_loss),
-                chunk.grad_or(&placeholder),
+                chunk.io.grad_or(&placeholder),
             ],
-            groups: *groups,
+            groups: chunk.groups,
         })
         .collect();
     dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
