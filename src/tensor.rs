@@ -53,6 +53,15 @@ pub fn check_len(name: &str, len: usize, dims: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// Little-endian f32 values from read-back bytes (any alignment; a trailing partial word is
+/// ignored).
+pub(crate) fn f32s_from_le(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
 /// A place in a caller's buffer: the buffer and a byte offset into it.
 #[derive(Clone, Copy, Debug)]
 pub struct BufferRegion<'a> {

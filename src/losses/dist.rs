@@ -501,9 +501,9 @@ impl GpuContext {
         let index = self.queue().submit([encoder.finish()]);
         let bytes = self.read_back(&staging, index)?;
         let (partials, moments) = bytes.split_at(partial_bytes as usize);
-        let inter_sum = partials
-            .chunks_exact(4)
-            .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        let inter_sum = crate::tensor::f32s_from_le(partials)
+            .into_iter()
+            .map(f64::from)
             .sum();
         let columns = moments
             .chunks_exact(COLUMN_MOMENTS_BYTES as usize)
@@ -580,10 +580,7 @@ impl GpuContext {
         encoder.copy_buffer_to_buffer(&grad, 0, &staging, 0, bytes);
         let index = self.queue().submit([encoder.finish()]);
         let bytes = self.read_back(&staging, index)?;
-        let grad = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let grad = crate::tensor::f32s_from_le(&bytes);
         Ok(LossOutput {
             loss,
             grad: Some(grad),

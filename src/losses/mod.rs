@@ -600,10 +600,7 @@ impl GpuContext {
 
 /// Splits the staging bytes (loss, then the gradient) into floats.
 fn decode_output(bytes: &[u8], grad_len: Option<usize>) -> Result<LossOutput> {
-    let floats: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let floats = crate::tensor::f32s_from_le(bytes);
     let want = 1 + grad_len.unwrap_or(0);
     if floats.len() < want {
         return Err(Error::Device(format!(
