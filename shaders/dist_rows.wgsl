@@ -1,9 +1,13 @@
 // DIST, row pass: softmax statistics of each row and the inter-class (row) Pearson term.
 //   ys = softmax(zs/T), yt = softmax(zt/T); u = ys - mean(ys), v = yt - mean(yt);
 //   s = <u, v>; N = |u| |v| + 1e-8; rho = s / N.
-// Three sweeps: (1) online log-sum-exp; (2) the row means, summed as deviations from the row's
-// first element so that a constant row gets a mean equal to its elements and u = 0 exactly
-// (in float32, ys - 1/C would be rounding noise of 1e-8, as large as the eps); (3) centred sums.
+// Two sweeps: (1) online log-sum-exp; (2) sums of the deviations d = y - 1/C and of their
+// products, from which the centred sums follow by the shifted-data formula
+// sum u^2 = sum d^2 - (sum d)^2 / C. That is stable here because the shift 1/C equals the row
+// mean up to rounding (a softmax row sums to 1): no raw moments. The sweep also keeps each
+// row's smallest and largest probability: a row whose probabilities are all equal (a constant
+// row) gets u = 0 and |u| = 0 exactly, as the definition says, instead of float32 rounding
+// noise of 1e-8 (as large as the Pearson eps).
 // Writes, per row:
 //   row_stats[b] = lse_s, lse_t, mean ys, mean yt, 1/N, k with k = s |v| / (|u| N^2) (0 when
 //                  |u| = 0): what the column and gradient passes need to rebuild ys, yt and
@@ -39,32 +43,43 @@ fn dist_rows(
     }
     let lse = seg_lse2(lid, stats);
 
-    // Row means, as the first element plus the mean deviation from it.
-    var first = vec2<f32>(0.0);
-    var deviations = vec4<f32>(0.0);
+    // Deviations from 1/C: (sum d_s, sum d_t, sum d_s^2, sum d_t^2), sum d_s d_t, and ranges.
+    var sums = vec4<f32>(0.0);
+    var cross = 0.0;
+    var ranges = vec4<f32>(NEG_BIG);
     if in_batch {
-        first = vec2<f32>(
-            exp(load_student(base) * inv_t - lse.x),
-            exp(load_teacher(base) * inv_t - lse.y),
-        );
         for (var c = lane; c < cols; c += TPR) {
             let ys = exp(load_student(base + c) * inv_t - lse.x);
             let yt = exp(load_teacher(base + c) * inv_t - lse.y);
-            deviations += vec4<f32>(ys - first.x, yt - first.y, 0.0, 0.0);
+            let ds = ys - params.inv_cols;
+            let dt = yt - params.inv_cols;
+            sums += vec4<f32>(ds, dt, ds * ds, dt * dt);
+            cross += ds * dt;
+            ranges = max(ranges, vec4<f32>(ys, yt, -ys, -yt));
         }
     }
-    let mean = first + seg_sum(lid, deviations).xy * params.inv_cols;
-
-    // (s, |u|^2, |v|^2): centred sums, never raw moments.
-    var sums = vec4<f32>(0.0);
-    if in_batch {
-        for (var c = lane; c < cols; c += TPR) {
-            let u = exp(load_student(base + c) * inv_t - lse.x) - mean.x;
-            let v = exp(load_teacher(base + c) * inv_t - lse.y) - mean.y;
-            sums += vec4<f32>(u * v, u * u, v * v, 0.0);
-        }
+    let d = seg_sum(lid, sums);
+    let d_st = seg_sum(lid, vec4<f32>(cross, 0.0, 0.0, 0.0)).x;
+    let range = seg_max(lid, ranges);
+    let cols_f = f32(cols);
+    // Constant rows: exactly their value and zero spread.
+    let constant_s = range.x == -range.z;
+    let constant_t = range.y == -range.w;
+    var mean = vec2<f32>(params.inv_cols) + d.xy / cols_f;
+    var uu = max(d.z - d.x * d.x / cols_f, 0.0);
+    var vv = max(d.w - d.y * d.y / cols_f, 0.0);
+    var uv = d_st - d.x * d.y / cols_f;
+    if constant_s {
+        mean.x = range.x;
+        uu = 0.0;
+        uv = 0.0;
     }
-    let total = seg_sum(lid, sums);
+    if constant_t {
+        mean.y = range.y;
+        vv = 0.0;
+        uv = 0.0;
+    }
+    let total = vec4<f32>(uv, uu, vv, 0.0);
 
     if in_batch && lane == 0u {
         let norm_u = sqrt(total.y);

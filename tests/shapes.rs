@@ -157,3 +157,35 @@ fn strategies_agree_within_rounding() {
         );
     }
 }
+
+#[test]
+fn dist_peaked_and_constant_rows() {
+    // Peaked softmax rows over a wide vocabulary (the row pass's shifted sums must stay
+    // accurate) and constant student and teacher rows (zero spread, exactly).
+    let (b, c) = (6, 20_000);
+    let (mut student, mut teacher) = synthetic::logit_pair(77, b, c, 20.0);
+    for i in 0..c {
+        student[2 * c + i] = 0.25; // a constant student row
+        teacher[4 * c + i] = -1.5; // a constant teacher row
+    }
+    for backend in GPU_BACKENDS {
+        for t in [0.5, 1.0, 4.0] {
+            let spec = LossSpec::Dist(DistParams {
+                temperature: t,
+                beta: 1.0,
+                gamma: 1.0,
+            });
+            let shape = [b, c];
+            let inputs = Inputs::new(&student, &teacher, &shape);
+            let want = reference::evaluate(&spec, &inputs).unwrap();
+            let got = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
+            assert_close(
+                &format!("peaked/constant rows T={t} on {backend:?}"),
+                f64::from(got.loss),
+                got.grad.as_deref().unwrap(),
+                want.loss,
+                &want.grad,
+            );
+        }
+    }
+}
