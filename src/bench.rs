@@ -326,7 +326,7 @@ pub fn run_one(
                         whole(params),
                         chunk.student(),
                         chunk.teacher(),
-                        wgpu::BindingResource::Buffer(chunk.grad.clone().expect("bound")),
+                        chunk.grad_or(&unused_loss),
                     ],
                     groups: [*groups, 1, 1],
                 })

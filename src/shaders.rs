@@ -49,11 +49,6 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// The complete module source for f32 inputs.
-    pub fn module_source(&self) -> String {
-        self.module_source_for(InputDtype::F32)
-    }
-
     /// The complete module source: the shared library, the input loads for `dtype` (kernels
     /// that read inputs through them), the family's declarations, then the kernel file.
     pub fn module_source_for(&self, dtype: InputDtype) -> String {

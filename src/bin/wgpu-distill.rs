@@ -463,7 +463,7 @@ fn sharded_dist(
             Some(m) => m.merge(&stats)?,
         });
     }
-    let merged = merged.expect("at least one shard");
+    let merged = merged.ok_or_else(|| Error::Param("--shards needs at least one shard".into()))?;
     let mut grad = want_grad.then(Vec::new);
     for k in 0..shards {
         let out = ctx.dist_shard_finish(params, &view(k), &merged, want_grad)?;
