@@ -58,6 +58,30 @@ pub struct BenchResult {
     pub roofline_fraction: f64,
     pub dispatches: usize,
     pub timestamps: bool,
+    /// With `BenchOptions::per_dispatch`: each dispatch's kernel and median GPU ms, in order.
+    pub dispatch_ms: Vec<(&'static str, f64)>,
+}
+
+/// How `run_one` measures.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOptions {
+    /// Untimed rounds before the timed ones.
+    pub warmup: usize,
+    /// Timed rounds (the median is reported).
+    pub iters: usize,
+    /// Also time each dispatch alone (timestamps around a pass per dispatch), where the
+    /// adapter has TIMESTAMP_QUERY. Separate runs: the main figures are not affected.
+    pub per_dispatch: bool,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            warmup: 3,
+            iters: 15,
+            per_dispatch: false,
+        }
+    }
 }
 
 impl BenchResult {
@@ -77,6 +101,11 @@ impl BenchResult {
             "roofline_fraction": self.roofline_fraction,
             "dispatches": self.dispatches,
             "timestamps": self.timestamps,
+            "dispatch_ms": self
+                .dispatch_ms
+                .iter()
+                .map(|(kernel, ms)| serde_json::json!({"kernel": kernel, "ms": ms}))
+                .collect::<Vec<_>>(),
             "adapter": adapter,
             "backend": backend,
         })
@@ -180,6 +209,68 @@ fn sample(
     Ok([ticks.unwrap_or(wall_ms), wall_ms, encode_us])
 }
 
+/// Records `record` `runs` times with the per-dispatch timer armed; returns each dispatch's
+/// kernel and median GPU ms (empty without TIMESTAMP_QUERY).
+fn time_dispatches(
+    ctx: &GpuContext,
+    runs: usize,
+    mut record: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
+) -> Result<Vec<(&'static str, f64)>> {
+    const CAPACITY: u32 = 64;
+    let period_ns = f64::from(ctx.queue().get_timestamp_period());
+    let mut kernels = vec![];
+    let mut samples: Vec<Vec<f64>> = vec![];
+    for _ in 0..runs {
+        if !ctx.arm_dispatch_timer(CAPACITY) {
+            return Ok(vec![]);
+        }
+        let mut encoder = ctx.device().create_command_encoder(&Default::default());
+        let recorded = record(&mut encoder);
+        let timer = ctx.take_dispatch_timer();
+        recorded?;
+        let Some(timer) = timer else {
+            return Ok(vec![]);
+        };
+        let queries = 2 * timer.kernels.len() as u32;
+        if queries == 0 {
+            return Ok(vec![]);
+        }
+        let size = u64::from(queries) * 8;
+        let (resolve, staging) = ctx.scoped("per-dispatch timestamps", || {
+            let buffer = |usage| {
+                ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("per-dispatch timestamps"),
+                    size,
+                    usage,
+                    mapped_at_creation: false,
+                })
+            };
+            Ok((
+                buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC),
+                buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST),
+            ))
+        })?;
+        encoder.resolve_query_set(&timer.queries, 0..queries, &resolve, 0);
+        encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, size);
+        let index = ctx.queue().submit([encoder.finish()]);
+        let bytes = ctx.read_back(&staging, index)?;
+        let ticks: Vec<u64> = bytes
+            .chunks_exact(8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))
+            .collect();
+        samples.resize(timer.kernels.len(), vec![]);
+        for (k, pair) in ticks.chunks_exact(2).enumerate() {
+            samples[k].push(pair[1].saturating_sub(pair[0]) as f64 * period_ns / 1e6);
+        }
+        kernels = timer.kernels;
+    }
+    Ok(kernels
+        .into_iter()
+        .zip(samples.iter_mut())
+        .map(|(kernel, times)| (kernel, median(times)))
+        .collect())
+}
+
 /// Medians of each column of `samples`.
 fn medians(samples: &[[f64; 3]]) -> [f64; 3] {
     let column = |k: usize| median(&mut samples.iter().map(|s| s[k]).collect::<Vec<_>>());
@@ -236,8 +327,7 @@ pub fn run_one(
     data: &BenchInputs,
     dtype: InputDtype,
     pass: Pass,
-    warmup: usize,
-    iters: usize,
+    options: &BenchOptions,
 ) -> Result<BenchResult> {
     let (rows, cols) = (data.rows, data.cols);
     let elements = rows * cols;
@@ -295,27 +385,28 @@ pub fn run_one(
             Ok((whole_io.chunk(start, len, cols), params, groups))
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut record_loss = |enc: &mut wgpu::CommandEncoder| {
+        dispatches = ctx.record_counted(
+            enc,
+            spec,
+            &[rows, cols],
+            &LossBindings {
+                student: BufferRegion::new(&inputs_s),
+                teacher: BufferRegion::new(&inputs_t),
+                labels: labels.as_ref().map(BufferRegion::new),
+                loss: BufferRegion::new(&outputs),
+                grad: want_grad.then(|| BufferRegion::new(&grad)),
+            },
+            dtype,
+        )?;
+        Ok(())
+    };
     let ([gpu_ms, wall_ms, encode_us], [roofline_ms, _, _]) = measure_pair(
         ctx,
         timer.as_ref(),
-        warmup,
-        iters.max(1),
-        |enc| {
-            dispatches = ctx.record_counted(
-                enc,
-                spec,
-                &[rows, cols],
-                &LossBindings {
-                    student: BufferRegion::new(&inputs_s),
-                    teacher: BufferRegion::new(&inputs_t),
-                    labels: labels.as_ref().map(BufferRegion::new),
-                    loss: BufferRegion::new(&outputs),
-                    grad: want_grad.then(|| BufferRegion::new(&grad)),
-                },
-                dtype,
-            )?;
-            Ok(())
-        },
+        options.warmup,
+        options.iters.max(1),
+        &mut record_loss,
         |enc| {
             let dispatches = chunks
                 .iter()
@@ -334,6 +425,15 @@ pub fn run_one(
             record_dispatches(ctx, enc, "roofline", dispatches, dtype).map(|_| ())
         },
     )?;
+    let dispatch_ms = if options.per_dispatch {
+        time_dispatches(ctx, options.iters.clamp(1, 7), &mut record_loss)?
+    } else {
+        vec![]
+    };
+    // The next shape gets new buffers: the bind-group cache must not keep these alive.
+    let mut transient = vec![&inputs_s, &inputs_t, &outputs, &grad];
+    transient.extend(labels.as_ref());
+    ctx.forget_bind_groups_of(&transient);
     let min_bytes = minimum_bytes(rows, cols, dtype, pass);
     Ok(BenchResult {
         loss: spec.name(),
@@ -349,5 +449,6 @@ pub fn run_one(
         roofline_fraction: roofline_ms / gpu_ms,
         dispatches,
         timestamps: timer.is_some(),
+        dispatch_ms,
     })
 }

@@ -142,6 +142,56 @@ struct Caches {
     modules: HashMap<(&'static str, InputDtype), wgpu::ShaderModule>,
     pipelines: HashMap<(&'static str, &'static str, u32, InputDtype), Arc<CachedPipeline>>,
     scratch: HashMap<&'static str, wgpu::Buffer>,
+    /// Parameter blocks by content: a block is never rewritten, so calls recorded into one
+    /// encoder cannot race on it, and a call repeating a shape reuses its blocks.
+    params: HashMap<Vec<u8>, wgpu::Buffer>,
+    /// Bind groups by pipeline and bound buffer ranges, so a call repeating its bindings (a
+    /// training loop recording into its own buffers) creates none. A bind group keeps its
+    /// buffers alive: the map is bounded, and `evaluate` forgets its transient buffers.
+    bind_groups: HashMap<BindGroupKey, wgpu::BindGroup>,
+    dispatch_timer: Option<DispatchTimer>,
+}
+
+/// Most cached parameter blocks and bind groups; a full map is cleared, never grown.
+const PARAMS_CACHE_CAPACITY: usize = 512;
+const BIND_GROUP_CACHE_CAPACITY: usize = 128;
+
+/// A pipeline (by address of its cache entry) and the buffer ranges bound to it, in order.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct BindGroupKey {
+    pipeline: usize,
+    buffers: Vec<(wgpu::Buffer, u64, Option<wgpu::BufferSize>)>,
+}
+
+impl BindGroupKey {
+    /// The key of `resources` bound to `pipeline`; `None` if a resource is not a buffer range.
+    pub(crate) fn new(
+        pipeline: &Arc<CachedPipeline>,
+        resources: &[wgpu::BindingResource<'_>],
+    ) -> Option<Self> {
+        let buffers = resources
+            .iter()
+            .map(|r| match r {
+                wgpu::BindingResource::Buffer(b) => Some((b.buffer.clone(), b.offset, b.size)),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            pipeline: Arc::as_ptr(pipeline) as usize,
+            buffers,
+        })
+    }
+}
+
+/// Per-kernel timestamps for `bench --per-dispatch`. While armed, every dispatch recorded gets
+/// its own compute pass with timestamps at its start and end, so each kernel's GPU time can be
+/// read. Off by default: a call records all its dispatches in one pass.
+pub(crate) struct DispatchTimer {
+    pub queries: wgpu::QuerySet,
+    /// Room for this many dispatches (two queries each).
+    pub capacity: u32,
+    /// The kernel entry of each dispatch recorded so far, in order.
+    pub kernels: Vec<&'static str>,
 }
 
 /// The device the kernels run on, with its pipelines and scratch buffers.
@@ -518,6 +568,45 @@ impl GpuContext {
             })
     }
 
+    /// Arms per-dispatch timestamps for the next `capacity` dispatches recorded; false when the
+    /// device has no TIMESTAMP_QUERY.
+    pub(crate) fn arm_dispatch_timer(&self, capacity: u32) -> bool {
+        if !self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return false;
+        }
+        let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("per-dispatch timestamps"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * capacity,
+        });
+        self.lock().dispatch_timer = Some(DispatchTimer {
+            queries,
+            capacity,
+            kernels: Vec::new(),
+        });
+        true
+    }
+
+    /// Disarms per-dispatch timestamps and returns what was recorded.
+    pub(crate) fn take_dispatch_timer(&self) -> Option<DispatchTimer> {
+        self.lock().dispatch_timer.take()
+    }
+
+    /// When the timer is armed and has room, the timestamp writes for the next dispatch.
+    pub(crate) fn next_dispatch_timestamps(
+        &self,
+        kernel: &'static str,
+    ) -> Option<(wgpu::QuerySet, u32)> {
+        let mut caches = self.lock();
+        let timer = caches.dispatch_timer.as_mut()?;
+        let index = timer.kernels.len() as u32;
+        if index >= timer.capacity {
+            return None;
+        }
+        timer.kernels.push(kernel);
+        Some((timer.queries.clone(), 2 * index))
+    }
+
     /// A scratch buffer of at least `bytes`, shared by the calls of this context. Reuse is safe:
     /// wgpu orders the passes that touch it, within one encoder and across submissions.
     pub(crate) fn scratch(&self, name: &'static str, bytes: u64) -> wgpu::Buffer {
@@ -527,6 +616,11 @@ impl GpuContext {
             if b.size() >= bytes {
                 return b.clone();
             }
+            // Replaced by a larger one below: its bind groups go with it.
+            let old = b.clone();
+            caches
+                .bind_groups
+                .retain(|key, _| !key.buffers.iter().any(|(b, _, _)| *b == old));
         }
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(name),
@@ -539,11 +633,57 @@ impl GpuContext {
     }
 
     /// A uniform buffer holding one call's parameters. Filled at creation (not by
-    /// `queue.write_buffer`), so two calls recorded into one encoder keep their own values.
+    /// `queue.write_buffer`) and never rewritten, so two calls recorded into one encoder keep
+    /// their own values; blocks are cached by content, so a repeated call creates none.
     /// Called while recording, inside the error scope `GpuContext::record` holds, so it pushes
     /// none of its own (two fewer scope round trips per parameter block).
     pub(crate) fn params_buffer(&self, bytes: &[u8]) -> Result<wgpu::Buffer> {
-        self.filled_buffer("wgpu-distill params", wgpu::BufferUsages::UNIFORM, bytes)
+        if let Some(buffer) = self.lock().params.get(bytes) {
+            return Ok(buffer.clone());
+        }
+        let buffer = self.filled_buffer("wgpu-distill params", wgpu::BufferUsages::UNIFORM, bytes)?;
+        let mut caches = self.lock();
+        if caches.params.len() >= PARAMS_CACHE_CAPACITY {
+            caches.params.clear();
+        }
+        caches.params.insert(bytes.to_vec(), buffer.clone());
+        Ok(buffer)
+    }
+
+    /// The cached bind group for `key`, or the one `create` makes (then cached).
+    pub(crate) fn bind_group(
+        &self,
+        key: Option<BindGroupKey>,
+        create: impl FnOnce() -> wgpu::BindGroup,
+    ) -> wgpu::BindGroup {
+        let Some(key) = key else {
+            return create();
+        };
+        if let Some(group) = self.lock().bind_groups.get(&key) {
+            return group.clone();
+        }
+        let group = create();
+        let mut caches = self.lock();
+        if caches.bind_groups.len() >= BIND_GROUP_CACHE_CAPACITY {
+            caches.bind_groups.clear();
+        }
+        caches.bind_groups.insert(key, group.clone());
+        group
+    }
+
+    /// Drops the cached bind groups that bind any of `buffers` (transient buffers of one call),
+    /// so that the cache does not keep them alive.
+    pub(crate) fn forget_bind_groups_of(&self, buffers: &[&wgpu::Buffer]) {
+        self.lock()
+            .bind_groups
+            .retain(|key, _| !key.buffers.iter().any(|(b, _, _)| buffers.contains(&b)));
+    }
+
+    /// Drops every cached bind group, releasing the buffers they bind. Bind groups are cached
+    /// (at most 128) so that a training loop recording into the same buffers every step creates
+    /// none; a caller that frees large buffers and wants their memory back at once calls this.
+    pub fn release_cached_bind_groups(&self) {
+        self.lock().bind_groups.clear();
     }
 
     /// A buffer filled with `data` at creation. Unlike wgpu's `create_buffer_init`, a lost

@@ -1,7 +1,7 @@
 //! Recording: turns a list of dispatches (kernel, strategy, bindings, grid) into one compute pass
 //! in the caller's encoder, with every wgpu error captured by an error scope.
 
-use crate::context::GpuContext;
+use crate::context::{BindGroupKey, GpuContext};
 use crate::error::{Error, Result};
 use crate::shaders::{Kernel, WORKGROUP_SIZE};
 use crate::tensor::InputDtype;
@@ -86,18 +86,45 @@ pub(crate) fn record_dispatches(
                         resource: r.clone(),
                     })
                     .collect();
-                ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some(d.kernel.entry),
-                    layout: &p.layout,
-                    entries: &entries,
+                ctx.bind_group(BindGroupKey::new(p, &d.resources), || {
+                    ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some(d.kernel.entry),
+                        layout: &p.layout,
+                        entries: &entries,
+                    })
                 })
             })
             .collect();
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some(label),
-            timestamp_writes: None,
-        });
+        let mut pass = encoder
+            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: None,
+            })
+            .forget_lifetime();
         for ((d, p), bg) in dispatches.iter().zip(&pipelines).zip(&bind_groups) {
+            // `bench --per-dispatch`: this dispatch alone in a pass between two timestamps.
+            if let Some((queries, index)) = ctx.next_dispatch_timestamps(d.kernel.entry) {
+                drop(pass);
+                let mut timed = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(d.kernel.entry),
+                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                        query_set: &queries,
+                        beginning_of_pass_write_index: Some(index),
+                        end_of_pass_write_index: Some(index + 1),
+                    }),
+                });
+                timed.set_pipeline(&p.pipeline);
+                timed.set_bind_group(0, bg, &[]);
+                timed.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+                drop(timed);
+                pass = encoder
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some(label),
+                        timestamp_writes: None,
+                    })
+                    .forget_lifetime();
+                continue;
+            }
             pass.set_pipeline(&p.pipeline);
             pass.set_bind_group(0, bg, &[]);
             pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);

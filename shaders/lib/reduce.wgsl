@@ -102,12 +102,15 @@ fn sum4(v: vec4<f32>) -> f32 {
     return (v.x + v.y) + (v.z + v.w);
 }
 
-// Online softmax statistics: (running max m, sum of exp(x - m)).
+// Online softmax statistics: (running max m, sum of exp(x - m)). One exp per element and no
+// branch: exp(-|x - m|) is the factor either way (a new maximum rescales the sum by it, an
+// element below the maximum adds it), so SIMD lanes taking different sides do not evaluate
+// both exps.
 fn lse_push(acc: vec2<f32>, x: f32) -> vec2<f32> {
-    if x > acc.x {
-        return vec2<f32>(x, acc.y * exp(acc.x - x) + 1.0);
-    }
-    return vec2<f32>(acc.x, acc.y + exp(x - acc.x));
+    let d = x - acc.x;
+    let t = exp(-abs(d));
+    let bigger = d > 0.0;
+    return vec2<f32>(select(acc.x, x, bigger), select(acc.y + t, acc.y * t + 1.0, bigger));
 }
 
 fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {

@@ -69,6 +69,9 @@ struct BenchArgs {
     /// One JSON object per result line.
     #[arg(long)]
     json: bool,
+    /// Also time each dispatch alone (needs timestamps), printed under its result.
+    #[arg(long)]
+    per_dispatch: bool,
 }
 
 #[derive(Args)]
@@ -486,7 +489,7 @@ fn parse_shape(text: &str) -> Result<(usize, usize), Error> {
 }
 
 fn bench(args: &BenchArgs) -> Result<(), Error> {
-    use wgpu_distill::bench::{run_one, Pass};
+    use wgpu_distill::bench::{run_one, BenchOptions, Pass};
     let choice = parse_backend(&args.backend)?;
     if choice == BackendChoice::Cpu {
         return Err(Error::Param("bench needs a GPU backend, not cpu".into()));
@@ -543,6 +546,11 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
             "disp"
         );
     }
+    let options = BenchOptions {
+        warmup: 3,
+        iters: args.iters,
+        per_dispatch: args.per_dispatch,
+    };
     let total = specs.len() * shapes.len() * passes.len() * dtypes.len();
     let mut done = 0;
     for &(b, c) in &shapes {
@@ -557,7 +565,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                         dtype.name(),
                         pass.name()
                     );
-                    let result = match run_one(&ctx, spec, &data, dtype, pass, 3, args.iters) {
+                    let result = match run_one(&ctx, spec, &data, dtype, pass, &options) {
                         Ok(r) => r,
                         Err(Error::Limit(why)) => {
                             eprintln!("  skipped: {why}");
@@ -582,6 +590,9 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                         result.roofline_fraction,
                         result.dispatches
                     );
+                        for (kernel, ms) in &result.dispatch_ms {
+                            println!("      {kernel:<28} {ms:>10.3} ms");
+                        }
                     }
                 }
             }

@@ -492,7 +492,10 @@ impl GpuContext {
         };
         let mut dispatches = plan.statistics();
         dispatches.push(reduce);
-        record_dispatches(self, &mut encoder, "dist shard stats", dispatches, io.dtype)?;
+        let recorded =
+            record_dispatches(self, &mut encoder, "dist shard stats", dispatches, io.dtype);
+        self.forget_bind_groups_of(&[&student, &teacher]);
+        recorded?;
         let partial_bytes = shape.rows as u64 * 4;
         let moment_bytes = shape.cols as u64 * COLUMN_MOMENTS_BYTES;
         let staging = self.staging(partial_bytes + moment_bytes)?;
@@ -569,13 +572,15 @@ impl GpuContext {
         let mut encoder = self.device().create_command_encoder(&Default::default());
         let mut dispatches = plan.statistics();
         dispatches.extend(plan.grad(&col_stats));
-        record_dispatches(
+        let recorded = record_dispatches(
             self,
             &mut encoder,
             "dist shard gradient",
             dispatches,
             io.dtype,
-        )?;
+        );
+        self.forget_bind_groups_of(&[&col_stats, &student, &teacher, &grad]);
+        recorded?;
         let staging = self.staging(bytes)?;
         encoder.copy_buffer_to_buffer(&grad, 0, &staging, 0, bytes);
         let index = self.queue().submit([encoder.finish()]);

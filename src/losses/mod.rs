@@ -526,7 +526,7 @@ impl GpuContext {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("wgpu-distill evaluate"),
             });
-        self.record_as(
+        let recorded = self.record_as(
             &mut encoder,
             spec,
             inputs.shape,
@@ -538,7 +538,15 @@ impl GpuContext {
                 grad: grad.as_ref().map(BufferRegion::new),
             },
             dtype,
-        )?;
+        );
+        // These buffers live for this call only: the bind-group cache must not keep them.
+        let transient: Vec<&wgpu::Buffer> = [Some(&student), Some(&teacher), Some(&loss)]
+            .into_iter()
+            .chain([labels.as_ref(), grad.as_ref()])
+            .flatten()
+            .collect();
+        self.forget_bind_groups_of(&transient);
+        recorded?;
         let index = self.scoped("submitting", || {
             encoder.copy_buffer_to_buffer(&loss, 0, &staging, 0, 4);
             if let Some(g) = &grad {
