@@ -152,6 +152,16 @@ struct Caches {
     dispatch_timer: Option<DispatchTimer>,
 }
 
+/// What a context holds in its caches (`GpuContext::cache_stats`): after the first call of a
+/// shape class nothing more is created, and a call repeating its bindings adds nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheStats {
+    pub shader_modules: usize,
+    pub pipelines: usize,
+    pub bind_groups: usize,
+    pub parameter_blocks: usize,
+}
+
 /// Most cached parameter blocks and bind groups; a full map is cleared, never grown.
 const PARAMS_CACHE_CAPACITY: usize = 512;
 const BIND_GROUP_CACHE_CAPACITY: usize = 128;
@@ -571,7 +581,11 @@ impl GpuContext {
     /// Arms per-dispatch timestamps for the next `capacity` dispatches recorded; false when the
     /// device has no TIMESTAMP_QUERY.
     pub(crate) fn arm_dispatch_timer(&self, capacity: u32) -> bool {
-        if !self.device.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+        if !self
+            .device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+        {
             return false;
         }
         let queries = self.device.create_query_set(&wgpu::QuerySetDescriptor {
@@ -641,7 +655,8 @@ impl GpuContext {
         if let Some(buffer) = self.lock().params.get(bytes) {
             return Ok(buffer.clone());
         }
-        let buffer = self.filled_buffer("wgpu-distill params", wgpu::BufferUsages::UNIFORM, bytes)?;
+        let buffer =
+            self.filled_buffer("wgpu-distill params", wgpu::BufferUsages::UNIFORM, bytes)?;
         let mut caches = self.lock();
         if caches.params.len() >= PARAMS_CACHE_CAPACITY {
             caches.params.clear();
@@ -677,6 +692,17 @@ impl GpuContext {
         self.lock()
             .bind_groups
             .retain(|key, _| !key.buffers.iter().any(|(b, _, _)| buffers.contains(&b)));
+    }
+
+    /// How many shader modules, pipelines, bind groups and parameter blocks are cached.
+    pub fn cache_stats(&self) -> CacheStats {
+        let caches = self.lock();
+        CacheStats {
+            shader_modules: caches.modules.len(),
+            pipelines: caches.pipelines.len(),
+            bind_groups: caches.bind_groups.len(),
+            parameter_blocks: caches.params.len(),
+        }
     }
 
     /// Drops every cached bind group, releasing the buffers they bind. Bind groups are cached

@@ -39,7 +39,9 @@ pub mod shaders;
 pub mod synthetic;
 pub mod tensor;
 
-pub use context::{list_adapters, BackendChoice, GpuContext, Strategy, NO_ADAPTER_HELP};
+pub use context::{
+    list_adapters, BackendChoice, CacheStats, GpuContext, Strategy, NO_ADAPTER_HELP,
+};
 pub use error::{Error, Result};
 pub use losses::{
     DistParams, DistShardStats, Inputs, KlParams, LossBindings, LossOutput, LossSpec,

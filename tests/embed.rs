@@ -175,3 +175,131 @@ fn record_rejects_unusable_buffers() {
     let msg = try_record(BufferRegion::new(&good), BufferRegion::at(&good, 4));
     assert!(msg.contains("min_storage_buffer_offset_alignment"), "{msg}");
 }
+
+/// A training loop records the same losses into the same buffers every step: after the first
+/// step nothing is created (pipelines, bind groups, parameter blocks), every step gives the
+/// same bits, new buffers get new bindings (never a stale one), and `evaluate`'s transient
+/// buffers are not kept by the bind-group cache.
+#[test]
+fn repeated_recording_reuses_every_cached_object() {
+    for backend in GPU_BACKENDS {
+        let app = gpu(backend);
+        let device = app.device().clone();
+        let queue = app.queue().clone();
+        let ctx = GpuContext::from_device(&device, &queue).unwrap();
+        let (b, c) = (19, 300);
+        let specs = [
+            LossSpec::Kl(KlParams { temperature: 3.0 }),
+            LossSpec::Dist(DistParams::default()),
+            LossSpec::Dkd(DkdParams::default()),
+        ];
+        let labels: Vec<u32> = (0..b as u32).map(|r| r % c as u32).collect();
+        let labels_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("labels"),
+            contents: bytemuck::cast_slice(&labels),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let upload = |data: &[f32]| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("logits"),
+                contents: bytemuck::cast_slice(data),
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        };
+        let align = u64::from(device.limits().min_storage_buffer_offset_alignment).max(256);
+        let grad_bytes = (b * c * 4) as u64;
+        let grad_stride = grad_bytes.div_ceil(align) * align;
+        let outputs = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("outputs"),
+            size: align * 3 + grad_stride * 3,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        // One training step: the three losses into `outputs`, read back.
+        let step = |student: &wgpu::Buffer, teacher: &wgpu::Buffer| -> Vec<u32> {
+            let mut encoder = device.create_command_encoder(&Default::default());
+            for (i, spec) in specs.iter().enumerate() {
+                ctx.record(
+                    &mut encoder,
+                    spec,
+                    &[b, c],
+                    &LossBindings {
+                        student: BufferRegion::new(student),
+                        teacher: BufferRegion::new(teacher),
+                        labels: spec
+                            .needs_labels()
+                            .then(|| BufferRegion::new(&labels_buffer)),
+                        loss: BufferRegion::at(&outputs, align * i as u64),
+                        grad: Some(BufferRegion::at(
+                            &outputs,
+                            align * 3 + grad_stride * i as u64,
+                        )),
+                    },
+                )
+                .unwrap();
+            }
+            let staging = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("staging"),
+                size: outputs.size(),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            encoder.copy_buffer_to_buffer(&outputs, 0, &staging, 0, outputs.size());
+            queue.submit([encoder.finish()]);
+            staging.map_async(wgpu::MapMode::Read, .., |r| r.unwrap());
+            device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+            let view = staging.get_mapped_range(..).unwrap();
+            let words = view
+                .chunks_exact(4)
+                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .collect();
+            words
+        };
+        let (s1, t1) = synthetic::logit_pair(21, b, c, 2.0);
+        let (student, teacher) = (upload(&s1), upload(&t1));
+        let first = step(&student, &teacher);
+        let after_first = ctx.cache_stats();
+        assert!(after_first.bind_groups > 0, "{backend:?}: {after_first:?}");
+        for _ in 0..3 {
+            assert_eq!(
+                step(&student, &teacher),
+                first,
+                "{backend:?}: a repeated step"
+            );
+            assert_eq!(
+                ctx.cache_stats(),
+                after_first,
+                "{backend:?}: a repeated step"
+            );
+        }
+
+        // New input buffers with other values: new bindings and the new values' results.
+        let (s2, t2) = synthetic::logit_pair(22, b, c, 2.0);
+        let second = step(&upload(&s2), &upload(&t2));
+        assert_ne!(
+            second, first,
+            "{backend:?}: new inputs gave the old results"
+        );
+        let stats = ctx.cache_stats();
+        assert_eq!(stats.pipelines, after_first.pipelines, "{backend:?}");
+        let labels_i64: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+        let shape = [b, c];
+        let loss_word = |i: usize| second[(align as usize / 4) * i];
+        for (i, spec) in specs.iter().enumerate() {
+            let mut inputs = Inputs::new(&s2, &t2, &shape);
+            if spec.needs_labels() {
+                inputs = inputs.with_labels(&labels_i64);
+            }
+            let host = ctx.evaluate(spec, &inputs, true).unwrap();
+            assert_eq!(loss_word(i), host.loss.to_bits(), "{backend:?} {spec:?}");
+        }
+        // evaluate() bound its own upload buffers: none of their bind groups stay cached.
+        assert_eq!(
+            ctx.cache_stats().bind_groups,
+            stats.bind_groups,
+            "{backend:?}"
+        );
+        ctx.release_cached_bind_groups();
+        assert_eq!(ctx.cache_stats().bind_groups, 0, "{backend:?}");
+    }
+}

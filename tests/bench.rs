@@ -1,0 +1,189 @@
+//! The benchmark harness (`wgpu-distill bench`, `wgpu_distill::bench`): every field of its
+//! report is present and consistent. No timing is asserted: only that times were measured.
+
+mod common;
+
+use common::*;
+use wgpu_distill::bench::{run_one, BenchInputs, BenchOptions, Pass};
+use wgpu_distill::{DistParams, InputDtype, KlParams, LossSpec};
+
+fn bench_json(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-distill"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Progress goes to stderr, one line per measurement.
+    assert!(stderr.contains("[1/"), "{stderr}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn cli_json_has_every_field_for_each_combination() {
+    for backend in ["vulkan", "gl"] {
+        let rows = bench_json(&[
+            "--backend",
+            backend,
+            "--loss",
+            "kl,dist,dkd",
+            "--shape",
+            "16x100,8x260",
+            "--dtype",
+            "f32,f16,bf16",
+            "--pass",
+            "forward,forward+grad",
+            "--iters",
+            "2",
+            "--json",
+            "--per-dispatch",
+        ]);
+        assert_eq!(rows.len(), 3 * 2 * 3 * 2, "{backend}");
+        for row in &rows {
+            for field in [
+                "loss",
+                "shape",
+                "dtype",
+                "pass",
+                "gpu_ms",
+                "wall_ms",
+                "encode_us",
+                "bytes",
+                "gbps",
+                "roofline_fraction",
+                "dispatches",
+                "adapter",
+                "backend",
+            ] {
+                assert!(
+                    row.get(field).is_some(),
+                    "{backend}: {field} missing in {row}"
+                );
+            }
+            assert_eq!(row["backend"], backend);
+            for positive in ["gpu_ms", "wall_ms", "roofline_fraction", "gbps"] {
+                let v = row[positive].as_f64().unwrap();
+                assert!(
+                    v.is_finite() && v > 0.0,
+                    "{backend}: {positive} = {v} in {row}"
+                );
+            }
+            let shape: Vec<u64> = serde_json::from_value(row["shape"].clone()).unwrap();
+            let elements = shape[0] * shape[1];
+            let input_bytes = match row["dtype"].as_str().unwrap() {
+                "f32" => 4,
+                _ => 2,
+            } * elements;
+            let grad_bytes = if row["pass"] == "forward+grad" {
+                4 * elements
+            } else {
+                0
+            };
+            assert_eq!(
+                row["bytes"].as_u64().unwrap(),
+                2 * input_bytes + grad_bytes,
+                "{row}"
+            );
+            let expected_dispatches = match row["loss"].as_str().unwrap() {
+                "dist" => 4,
+                _ => 2,
+            };
+            assert_eq!(row["dispatches"], expected_dispatches, "{row}");
+            // Per-dispatch times exist exactly where the adapter has timestamps, one per
+            // dispatch, named by kernel.
+            let per_dispatch = row["dispatch_ms"].as_array().unwrap();
+            if row["timestamps"] == true {
+                assert_eq!(per_dispatch.len(), expected_dispatches, "{row}");
+                for d in per_dispatch {
+                    assert!(d["kernel"].as_str().is_some_and(|k| !k.is_empty()), "{row}");
+                    assert!(d["ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{row}");
+                }
+            } else {
+                assert!(per_dispatch.is_empty(), "{row}");
+            }
+        }
+    }
+}
+
+#[test]
+fn lavapipe_has_timestamps_and_names_the_dist_kernels() {
+    let rows = bench_json(&[
+        "--backend",
+        "vulkan",
+        "--loss",
+        "dist",
+        "--shape",
+        "32x500",
+        "--pass",
+        "forward+grad",
+        "--iters",
+        "1",
+        "--json",
+        "--per-dispatch",
+    ]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["timestamps"], true, "{}", rows[0]);
+    let kernels: Vec<&str> = rows[0]["dispatch_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kernel"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kernels,
+        [
+            "dist_rows",
+            "dist_column_partials",
+            "dist_column_merge",
+            "dist_grad"
+        ]
+    );
+}
+
+#[test]
+fn library_harness_reports_the_same_shape_of_result() {
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let data = BenchInputs::synthetic(24, 130);
+    for spec in [
+        LossSpec::Kl(KlParams { temperature: 4.0 }),
+        LossSpec::Dist(DistParams::default()),
+    ] {
+        let options = BenchOptions {
+            warmup: 1,
+            iters: 2,
+            per_dispatch: false,
+        };
+        let r = run_one(
+            ctx,
+            &spec,
+            &data,
+            InputDtype::F32,
+            Pass::ForwardGrad,
+            &options,
+        )
+        .unwrap();
+        assert_eq!(r.shape, [24, 130]);
+        assert!(
+            r.gpu_ms > 0.0 && r.roofline_ms > 0.0 && r.encode_us > 0.0,
+            "{r:?}"
+        );
+        assert!(r.dispatch_ms.is_empty());
+        // The harness's buffers are not kept alive by the bind-group cache afterwards: a
+        // second run leaves exactly as many cached bind groups (those on scratch buffers).
+        let before = ctx.cache_stats().bind_groups;
+        run_one(
+            ctx,
+            &spec,
+            &data,
+            InputDtype::F32,
+            Pass::ForwardGrad,
+            &options,
+        )
+        .unwrap();
+        assert_eq!(ctx.cache_stats().bind_groups, before, "{spec:?}");
+    }
+}
