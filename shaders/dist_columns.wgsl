@@ -40,3 +40,45 @@ fn dist_column_partials(
     }
     moments[(params.tile_offset + tile) * cols + col] = m;
 }
+
+// The quad form: one lane per four consecutive columns (C a multiple of 4), the same Welford
+// steps on vec4s (one division per row for all four), four ColumnMoments written at the end.
+@compute @workgroup_size(WG)
+fn dist_column_partials_quads(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let quad = wid.x * WG + lid;
+    let tile = wid.y;
+    let cols = params.cols;
+    let quads = cols / 4u;
+    if quad >= quads {
+        return;
+    }
+    let first = tile * params.tile_rows;
+    let last = min(first + params.tile_rows, params.rows);
+    var count = 0u;
+    var mean_s = vec4<f32>(0.0);
+    var mean_t = vec4<f32>(0.0);
+    var m2_s = vec4<f32>(0.0);
+    var m2_t = vec4<f32>(0.0);
+    var c_st = vec4<f32>(0.0);
+    for (var row = first; row < last; row++) {
+        let stats = row_stats[params.row_offset + row];
+        let ys = exp(load_student4(row * quads + quad) * params.inv_t - stats.lse_s);
+        let yt = exp(load_teacher4(row * quads + quad) * params.inv_t - stats.lse_t);
+        count += 1u;
+        let inv_n = 1.0 / f32(count);
+        let ds = ys - mean_s;
+        let dt = yt - mean_t;
+        mean_s += ds * inv_n;
+        mean_t += dt * inv_n;
+        m2_s += ds * (ys - mean_s);
+        m2_t += dt * (yt - mean_t);
+        c_st += ds * (yt - mean_t);
+    }
+    let out = (params.tile_offset + tile) * cols + 4u * quad;
+    for (var k = 0u; k < 4u; k++) {
+        moments[out + k] = ColumnMoments(count, mean_s[k], mean_t[k], m2_s[k], m2_t[k], c_st[k]);
+    }
+}

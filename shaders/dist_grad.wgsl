@@ -20,30 +20,6 @@
 @group(0) @binding(6) var<storage, read> partials: array<f32>;
 @group(0) @binding(7) var<storage, read_write> loss: array<f32>;
 
-// Sum of partials[start .. start + count], a contiguous block per lane, then a fixed tree.
-fn partial_sum(start: u32, count: u32, lid: u32) -> f32 {
-    let per_lane = (count + WG - 1u) / WG;
-    let begin = min(lid * per_lane, count);
-    let end = min(begin + per_lane, count);
-    var acc = 0.0;
-    for (var i = begin; i < end; i++) {
-        acc += partials[start + i];
-    }
-    return acc;
-}
-
-// The loss, folded by workgroup (0, 0) only.
-fn fold_loss(lid: u32, wid: vec3<u32>) {
-    if wid.x == 0u && wid.y == 0u && params.fold_loss != 0u {
-        let a = partial_sum(0u, params.rows, lid);
-        let b = partial_sum(params.rows, params.cols, lid);
-        let sums = wg_sum(lid, vec4<f32>(a, b, 0.0, 0.0));
-        if lid == 0u {
-            loss[0] = -params.row_weight * sums.x - params.col_weight * sums.y;
-        }
-    }
-}
-
 // Returns (ys, G) for element (row, col).
 fn upstream(idx: u32, col: u32, row_s: RowStats) -> vec2<f32> {
     let ys = exp(load_student(idx) * params.inv_t - row_s.lse_s);

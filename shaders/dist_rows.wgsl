@@ -20,6 +20,38 @@
 @group(0) @binding(3) var<storage, read_write> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 
+// The row's Pearson statistics from the sums of sweep 2 (deviations d from 1/C: sum d_s,
+// sum d_t, sum d_s^2, sum d_t^2; sum d_s d_t; the ranges), written by one lane per row.
+fn write_row_stats(row: u32, lse: vec2<f32>, d: vec4<f32>, d_st: f32, range: vec4<f32>) {
+    let cols_f = f32(params.cols);
+    // Constant rows: exactly their value and zero spread.
+    let constant_s = range.x == -range.z;
+    let constant_t = range.y == -range.w;
+    var mean = vec2<f32>(params.inv_cols) + d.xy / cols_f;
+    var uu = max(d.z - d.x * d.x / cols_f, 0.0);
+    var vv = max(d.w - d.y * d.y / cols_f, 0.0);
+    var uv = d_st - d.x * d.y / cols_f;
+    if constant_s {
+        mean.x = range.x;
+        uu = 0.0;
+        uv = 0.0;
+    }
+    if constant_t {
+        mean.y = range.y;
+        vv = 0.0;
+        uv = 0.0;
+    }
+    let norm_u = sqrt(uu);
+    let norm_v = sqrt(vv);
+    let n = norm_u * norm_v + 1e-8;
+    var k = 0.0;
+    if norm_u > 0.0 {
+        k = uv * norm_v / (norm_u * n * n);
+    }
+    row_stats[params.row_offset + row] = RowStats(lse.x, lse.y, mean.x, mean.y, v_weight(norm_v, n), k, 0.0, 0.0);
+    partials[params.row_offset + row] = 1.0 - uv / n;
+}
+
 @compute @workgroup_size(WG)
 fn dist_rows(
     @builtin(local_invocation_index) lid: u32,
@@ -61,35 +93,61 @@ fn dist_rows(
     let d = seg_sum(lid, sums);
     let d_st = seg_sum(lid, vec4<f32>(cross, 0.0, 0.0, 0.0)).x;
     let range = seg_max(lid, ranges);
-    let cols_f = f32(cols);
-    // Constant rows: exactly their value and zero spread.
-    let constant_s = range.x == -range.z;
-    let constant_t = range.y == -range.w;
-    var mean = vec2<f32>(params.inv_cols) + d.xy / cols_f;
-    var uu = max(d.z - d.x * d.x / cols_f, 0.0);
-    var vv = max(d.w - d.y * d.y / cols_f, 0.0);
-    var uv = d_st - d.x * d.y / cols_f;
-    if constant_s {
-        mean.x = range.x;
-        uu = 0.0;
-        uv = 0.0;
-    }
-    if constant_t {
-        mean.y = range.y;
-        vv = 0.0;
-        uv = 0.0;
-    }
-    let total = vec4<f32>(uv, uu, vv, 0.0);
-
     if in_batch && lane == 0u {
-        let norm_u = sqrt(total.y);
-        let norm_v = sqrt(total.z);
-        let n = norm_u * norm_v + 1e-8;
-        var k = 0.0;
-        if norm_u > 0.0 {
-            k = total.x * norm_v / (norm_u * n * n);
+        write_row_stats(row, lse, d, d_st, range);
+    }
+}
+
+// The quad form: the same two sweeps, four consecutive classes per load (rows of a multiple of
+// 4 classes); per-lane sums are kept per component and folded once after the sweep.
+@compute @workgroup_size(WG)
+fn dist_rows_quads(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let row = segment_row(wid, params.groups_x, lid);
+    let in_batch = row < params.rows;
+    let lane = lid % TPR;
+    let quads = params.cols / 4u;
+    let base = row * quads;
+    let inv_t = params.inv_t;
+
+    var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
+    if in_batch {
+        for (var q = lane; q < quads; q += TPR) {
+            stats = vec4<f32>(
+                lse_push4(stats.xy, load_student4(base + q) * inv_t),
+                lse_push4(stats.zw, load_teacher4(base + q) * inv_t),
+            );
         }
-        row_stats[params.row_offset + row] = RowStats(lse.x, lse.y, mean.x, mean.y, v_weight(norm_v, n), k, 0.0, 0.0);
-        partials[params.row_offset + row] = 1.0 - total.x / n;
+    }
+    let lse = seg_lse2(lid, stats);
+
+    var sum_ds = vec4<f32>(0.0);
+    var sum_dt = vec4<f32>(0.0);
+    var sum_ds2 = vec4<f32>(0.0);
+    var sum_dt2 = vec4<f32>(0.0);
+    var sum_dst = vec4<f32>(0.0);
+    var ranges = vec4<f32>(NEG_BIG);
+    if in_batch {
+        for (var q = lane; q < quads; q += TPR) {
+            let ys = exp(load_student4(base + q) * inv_t - lse.x);
+            let yt = exp(load_teacher4(base + q) * inv_t - lse.y);
+            let ds = ys - params.inv_cols;
+            let dt = yt - params.inv_cols;
+            sum_ds += ds;
+            sum_dt += dt;
+            sum_ds2 += ds * ds;
+            sum_dt2 += dt * dt;
+            sum_dst += ds * dt;
+            ranges = max(ranges, vec4<f32>(max4(ys), max4(yt), max4(-ys), max4(-yt)));
+        }
+    }
+    let sums = vec4<f32>(sum4(sum_ds), sum4(sum_dt), sum4(sum_ds2), sum4(sum_dt2));
+    let d = seg_sum(lid, sums);
+    let d_st = seg_sum(lid, vec4<f32>(sum4(sum_dst), 0.0, 0.0, 0.0)).x;
+    let range = seg_max(lid, ranges);
+    if in_batch && lane == 0u {
+        write_row_stats(row, lse, d, d_st, range);
     }
 }

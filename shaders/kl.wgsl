@@ -10,19 +10,6 @@
 // Uniformity: rows past the batch (`in_batch == false`) skip their loads and stores but still
 // reach every barrier in `seg_lse2` and `seg_sum`; there is no early return.
 
-struct KlParams {
-    rows: u32,
-    cols: u32,
-    groups_x: u32,
-    write_grad: u32,
-    inv_t: f32,
-    // T / B: the gradient's scale.
-    grad_scale: f32,
-    // First row of this chunk in the whole batch (row_loss is indexed by batch row).
-    row_offset: u32,
-    _pad1: f32,
-}
-
 @group(0) @binding(0) var<uniform> params: KlParams;
 @group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;

@@ -8,7 +8,7 @@ use crate::context::GpuContext;
 use crate::error::{Error, Result};
 use crate::losses::{BoundIo, LossBindings, LossSpec};
 use crate::record::{record_dispatches, whole, Dispatch};
-use crate::shaders::{ROOFLINE, WORKGROUP_SIZE};
+use crate::shaders::{ROOFLINE, ROOFLINE_QUADS, WORKGROUP_SIZE};
 use crate::tensor::{BufferRegion, InputDtype};
 
 /// What one benchmark measures.
@@ -375,14 +375,22 @@ pub fn run_one(
         .into_iter()
         .map(|(start, len)| {
             let n = len * cols;
+            // The quad form (four elements per load) wherever the chunk allows it: the
+            // roofline is the fastest copy-like kernel, whatever the loss kernels use.
+            let quads = n % 4 == 0 && (start * cols) % 4 == 0;
+            let (kernel, units) = if quads {
+                (ROOFLINE_QUADS, n / 4)
+            } else {
+                (ROOFLINE, n)
+            };
             let params = ctx.params_buffer(bytemuck::cast_slice(&[
-                n as u32,
+                units as u32,
                 u32::from(want_grad),
                 0,
                 0,
             ]))?;
-            let groups = n.div_ceil(WORKGROUP_SIZE as usize * 4).clamp(1, 65535) as u32;
-            Ok((whole_io.chunk(start, len, cols), params, groups))
+            let groups = units.div_ceil(WORKGROUP_SIZE as usize * 4).clamp(1, 65535) as u32;
+            Ok((whole_io.chunk(start, len, cols), params, groups, kernel))
         })
         .collect::<Result<Vec<_>>>()?;
     let mut record_loss = |enc: &mut wgpu::CommandEncoder| {
@@ -410,8 +418,8 @@ pub fn run_one(
         |enc| {
             let dispatches = chunks
                 .iter()
-                .map(|(chunk, params, groups)| Dispatch {
-                    kernel: ROOFLINE,
+                .map(|(chunk, params, groups, kernel)| Dispatch {
+                    kernel: *kernel,
                     threads_per_row: WORKGROUP_SIZE,
                     resources: vec![
                         whole(params),

@@ -90,6 +90,12 @@ pub struct Strategy {
     /// (`max_storage_buffer_binding_size`); a value forces chunks of about that many rows
     /// (rounded to keep every chunk's offset aligned). Tests force tiny chunks with it.
     pub chunk_rows: Option<usize>,
+    /// Whether the logit kernels read four consecutive classes per load (16-byte loads and
+    /// stores), possible when C is a multiple of 4 and the bindings are 16-byte aligned.
+    /// `None` and `Some(true)` use them wherever possible; `Some(false)` forces the
+    /// one-element kernels (tests cover both). On lavapipe they execute about half the
+    /// instructions per element (its loads run a scalar loop per SIMD lane).
+    pub quads: Option<bool>,
 }
 
 impl Strategy {
@@ -139,7 +145,8 @@ pub(crate) struct CachedPipeline {
 
 #[derive(Default)]
 struct Caches {
-    modules: HashMap<(&'static str, InputDtype), wgpu::ShaderModule>,
+    /// By file, input form (quads or one element per load) and dtype.
+    modules: HashMap<(&'static str, bool, InputDtype), wgpu::ShaderModule>,
     pipelines: HashMap<(&'static str, &'static str, u32, InputDtype), Arc<CachedPipeline>>,
     scratch: HashMap<&'static str, wgpu::Buffer>,
     /// Parameter blocks by content: a block is never rewritten, so calls recorded into one
@@ -423,6 +430,11 @@ impl GpuContext {
     }
 
     /// Lanes per row for `cols` classes on this adapter (the strategy's choice).
+    /// Whether a B×`cols` call on `io` uses the quad kernels.
+    pub(crate) fn quads(&self, cols: usize, io: &crate::losses::BoundIo<'_>) -> bool {
+        self.strategy.quads != Some(false) && io.quads_allowed(cols)
+    }
+
     pub(crate) fn threads_per_row(&self, cols: usize) -> u32 {
         let cpu = self.info.device_type == wgpu::DeviceType::Cpu;
         self.strategy.threads_per_row_for(cols, cpu)
@@ -526,7 +538,7 @@ impl GpuContext {
                 let mut caches = self.lock();
                 let module = caches
                     .modules
-                    .entry((kernel.file, dtype))
+                    .entry((kernel.file, kernel.quads, dtype))
                     .or_insert_with(|| {
                         self.device
                             .create_shader_module(wgpu::ShaderModuleDescriptor {

@@ -10,14 +10,29 @@ pub const INPUT_F32: &str = include_str!("../shaders/lib/input_f32.wgsl");
 pub const INPUT_F16: &str = include_str!("../shaders/lib/input_f16.wgsl");
 pub const INPUT_BF16: &str = include_str!("../shaders/lib/input_bf16.wgsl");
 
+/// The same loads, four consecutive elements at a time (`load_student4`, `load_teacher4`).
+pub const INPUT_F32X4: &str = include_str!("../shaders/lib/input_f32x4.wgsl");
+pub const INPUT_F16X4: &str = include_str!("../shaders/lib/input_f16x4.wgsl");
+pub const INPUT_BF16X4: &str = include_str!("../shaders/lib/input_bf16x4.wgsl");
+
 /// Declarations shared by the ICKD kernels.
 pub const ICKD_LIB: &str = include_str!("../shaders/lib/ickd_common.wgsl");
 
 /// Declarations and geometry helpers shared by the RKD kernels.
 pub const RKD_LIB: &str = include_str!("../shaders/lib/rkd_common.wgsl");
 
+/// Declarations shared by the KL kernels.
+pub const KL_LIB: &str = include_str!("../shaders/lib/kl_common.wgsl");
+
 /// Declarations shared by the DIST kernels.
 pub const DIST_LIB: &str = include_str!("../shaders/lib/dist_common.wgsl");
+
+/// The DIST declarations and the loss fold of the gradient kernels.
+pub const DIST_GRAD_LIB: &str = concat!(
+    include_str!("../shaders/lib/dist_common.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/dist_fold.wgsl")
+);
 
 /// How a kernel uses one binding (all in group 0, bindings numbered from 0 in order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +57,9 @@ pub struct Kernel {
     /// Whether the kernel reads its inputs through `load_student`/`load_teacher`, and so
     /// takes f16 and bf16 inputs as well as f32.
     pub dtype_aware: bool,
+    /// Whether the kernel reads four consecutive elements per load (`load_student4`, from the
+    /// `*x4` input libraries): rows of a multiple of 4 elements, 16-byte aligned bindings.
+    pub quads: bool,
     /// Entry point.
     pub entry: &'static str,
     /// Bindings of group 0, in binding order.
@@ -52,11 +70,14 @@ impl Kernel {
     /// The complete module source: the shared library, the input loads for `dtype` (kernels
     /// that read inputs through them), the family's declarations, then the kernel file.
     pub fn module_source_for(&self, dtype: InputDtype) -> String {
-        let loads = match (self.dtype_aware, dtype) {
-            (false, _) => "",
-            (true, InputDtype::F32) => INPUT_F32,
-            (true, InputDtype::F16) => INPUT_F16,
-            (true, InputDtype::Bf16) => INPUT_BF16,
+        let loads = match (self.dtype_aware, self.quads, dtype) {
+            (false, _, _) => "",
+            (true, false, InputDtype::F32) => INPUT_F32,
+            (true, false, InputDtype::F16) => INPUT_F16,
+            (true, false, InputDtype::Bf16) => INPUT_BF16,
+            (true, true, InputDtype::F32) => INPUT_F32X4,
+            (true, true, InputDtype::F16) => INPUT_F16X4,
+            (true, true, InputDtype::Bf16) => INPUT_BF16X4,
         };
         format!("{REDUCE_LIB}\n{loads}\n{}\n{}", self.family, self.source)
     }
@@ -70,9 +91,21 @@ pub const FINISH: Kernel = Kernel {
     file: "finish.wgsl",
     source: include_str!("../shaders/finish.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: "",
     entry: "finish",
     bindings: &[U, R, W],
+};
+
+/// KL per-row terms and gradient, four classes per load.
+pub const KL_ROWS_QUADS: Kernel = Kernel {
+    file: "kl_quads.wgsl",
+    source: include_str!("../shaders/kl_quads.wgsl"),
+    dtype_aware: true,
+    quads: true,
+    family: KL_LIB,
+    entry: "kl_rows_quads",
+    bindings: &[U, R, R, W, W],
 };
 
 /// KL per-row terms and gradient.
@@ -80,9 +113,43 @@ pub const KL_ROWS: Kernel = Kernel {
     file: "kl.wgsl",
     source: include_str!("../shaders/kl.wgsl"),
     dtype_aware: true,
-    family: "",
+    quads: false,
+    family: KL_LIB,
     entry: "kl_rows",
     bindings: &[U, R, R, W, W],
+};
+
+/// DIST row pass, four classes per load.
+pub const DIST_ROWS_QUADS: Kernel = Kernel {
+    file: "dist_rows.wgsl",
+    source: include_str!("../shaders/dist_rows.wgsl"),
+    dtype_aware: true,
+    quads: true,
+    family: DIST_LIB,
+    entry: "dist_rows_quads",
+    bindings: &[U, R, R, W, W],
+};
+
+/// DIST column moments per tile, four columns per lane.
+pub const DIST_COLUMN_PARTIALS_QUADS: Kernel = Kernel {
+    file: "dist_columns.wgsl",
+    source: include_str!("../shaders/dist_columns.wgsl"),
+    dtype_aware: true,
+    quads: true,
+    family: DIST_LIB,
+    entry: "dist_column_partials_quads",
+    bindings: &[U, R, R, R, W],
+};
+
+/// DIST gradient, four classes per load and store.
+pub const DIST_GRAD_QUADS: Kernel = Kernel {
+    file: "dist_grad_quads.wgsl",
+    source: include_str!("../shaders/dist_grad_quads.wgsl"),
+    dtype_aware: true,
+    quads: true,
+    family: DIST_GRAD_LIB,
+    entry: "dist_grad_quads",
+    bindings: &[U, R, R, R, R, W, R, W],
 };
 
 /// DIST row statistics and inter-class Pearson terms.
@@ -90,6 +157,7 @@ pub const DIST_ROWS: Kernel = Kernel {
     file: "dist_rows.wgsl",
     source: include_str!("../shaders/dist_rows.wgsl"),
     dtype_aware: true,
+    quads: false,
     family: DIST_LIB,
     entry: "dist_rows",
     bindings: &[U, R, R, W, W],
@@ -100,6 +168,7 @@ pub const DIST_COLUMN_PARTIALS: Kernel = Kernel {
     file: "dist_columns.wgsl",
     source: include_str!("../shaders/dist_columns.wgsl"),
     dtype_aware: true,
+    quads: false,
     family: DIST_LIB,
     entry: "dist_column_partials",
     bindings: &[U, R, R, R, W],
@@ -110,6 +179,7 @@ pub const DIST_COLUMN_MERGE: Kernel = Kernel {
     file: "dist_merge.wgsl",
     source: include_str!("../shaders/dist_merge.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: DIST_LIB,
     entry: "dist_column_merge",
     bindings: &[U, R, W, W],
@@ -120,6 +190,7 @@ pub const DIST_COLUMN_REDUCE: Kernel = Kernel {
     file: "dist_reduce.wgsl",
     source: include_str!("../shaders/dist_reduce.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: DIST_LIB,
     entry: "dist_column_reduce",
     bindings: &[U, R, W],
@@ -130,7 +201,8 @@ pub const DIST_GRAD: Kernel = Kernel {
     file: "dist_grad.wgsl",
     source: include_str!("../shaders/dist_grad.wgsl"),
     dtype_aware: true,
-    family: DIST_LIB,
+    quads: false,
+    family: DIST_GRAD_LIB,
     entry: "dist_grad",
     bindings: &[U, R, R, R, R, W, R, W],
 };
@@ -140,7 +212,8 @@ pub const DIST_GRAD_CACHED: Kernel = Kernel {
     file: "dist_grad.wgsl",
     source: include_str!("../shaders/dist_grad.wgsl"),
     dtype_aware: true,
-    family: DIST_LIB,
+    quads: false,
+    family: DIST_GRAD_LIB,
     entry: "dist_grad_cached",
     bindings: &[U, R, R, R, R, W, R, W],
 };
@@ -150,6 +223,7 @@ pub const DIST_TILE: Kernel = Kernel {
     file: "dist_tile.wgsl",
     source: include_str!("../shaders/dist_tile.wgsl"),
     dtype_aware: true,
+    quads: false,
     family: DIST_LIB,
     entry: "dist_tile",
     bindings: &[U, R, R, W, W, W],
@@ -160,7 +234,8 @@ pub const KL_ROWS_CACHED: Kernel = Kernel {
     file: "kl.wgsl",
     source: include_str!("../shaders/kl.wgsl"),
     dtype_aware: true,
-    family: "",
+    quads: false,
+    family: KL_LIB,
     entry: "kl_rows_cached",
     bindings: &[U, R, R, W, W],
 };
@@ -170,6 +245,7 @@ pub const DKD_ROWS: Kernel = Kernel {
     file: "dkd.wgsl",
     source: include_str!("../shaders/dkd.wgsl"),
     dtype_aware: true,
+    quads: false,
     family: "",
     entry: "dkd_rows",
     bindings: &[U, R, R, R, W, W],
@@ -180,6 +256,7 @@ pub const FITNET_BLOCKS: Kernel = Kernel {
     file: "fitnet.wgsl",
     source: include_str!("../shaders/fitnet.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: "",
     entry: "fitnet_blocks",
     bindings: &[U, R, R, W, W],
@@ -190,6 +267,7 @@ pub const AT_SAMPLES: Kernel = Kernel {
     file: "at.wgsl",
     source: include_str!("../shaders/at.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: "",
     entry: "at_samples",
     bindings: &[U, R, R, W, W, W],
@@ -200,6 +278,7 @@ pub const HCL_PLANES: Kernel = Kernel {
     file: "hcl.wgsl",
     source: include_str!("../shaders/hcl.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: "",
     entry: "hcl_planes",
     bindings: &[U, R, R, W, W],
@@ -210,6 +289,7 @@ pub const ICKD_GRAM: Kernel = Kernel {
     file: "ickd.wgsl",
     source: include_str!("../shaders/ickd.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: ICKD_LIB,
     entry: "ickd_gram",
     bindings: &[U, R, R, W, W],
@@ -220,6 +300,7 @@ pub const ICKD_ROWS: Kernel = Kernel {
     file: "ickd_rows.wgsl",
     source: include_str!("../shaders/ickd_rows.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: ICKD_LIB,
     entry: "ickd_rows",
     bindings: &[U, R, W, W],
@@ -230,6 +311,7 @@ pub const ICKD_GRAD: Kernel = Kernel {
     file: "ickd_grad.wgsl",
     source: include_str!("../shaders/ickd_grad.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: ICKD_LIB,
     entry: "ickd_grad",
     bindings: &[U, R, R, W],
@@ -240,6 +322,7 @@ pub const RKD_GRAM: Kernel = Kernel {
     file: "rkd_gram.wgsl",
     source: include_str!("../shaders/rkd_gram.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: RKD_LIB,
     entry: "rkd_gram",
     bindings: &[U, R, R, W, W],
@@ -250,6 +333,7 @@ pub const RKD_DISTANCE: Kernel = Kernel {
     file: "rkd_distance.wgsl",
     source: include_str!("../shaders/rkd_distance.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: RKD_LIB,
     entry: "rkd_distance",
     bindings: &[U, R, R, W, W],
@@ -260,6 +344,7 @@ pub const RKD_ANGLE: Kernel = Kernel {
     file: "rkd_angle.wgsl",
     source: include_str!("../shaders/rkd_angle.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: RKD_LIB,
     entry: "rkd_angle_pairs",
     bindings: &[U, R, R, W, W, W],
@@ -270,6 +355,7 @@ pub const RKD_COEFFICIENTS: Kernel = Kernel {
     file: "rkd_coefficients.wgsl",
     source: include_str!("../shaders/rkd_coefficients.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: RKD_LIB,
     entry: "rkd_coefficients",
     bindings: &[U, R, R, R, R, R, W],
@@ -280,6 +366,7 @@ pub const RKD_GRAD: Kernel = Kernel {
     file: "rkd_grad.wgsl",
     source: include_str!("../shaders/rkd_grad.wgsl"),
     dtype_aware: false,
+    quads: false,
     family: RKD_LIB,
     entry: "rkd_grad",
     bindings: &[U, R, R, W],
@@ -290,8 +377,20 @@ pub const ROOFLINE: Kernel = Kernel {
     file: "roofline.wgsl",
     source: include_str!("../shaders/roofline.wgsl"),
     dtype_aware: true,
+    quads: false,
     family: "",
     entry: "roofline",
+    bindings: &[U, R, R, W],
+};
+
+/// The roofline in quad form (element counts that are a multiple of 4).
+pub const ROOFLINE_QUADS: Kernel = Kernel {
+    file: "roofline_quads.wgsl",
+    source: include_str!("../shaders/roofline_quads.wgsl"),
+    dtype_aware: true,
+    quads: true,
+    family: "",
+    entry: "roofline_quads",
     bindings: &[U, R, R, W],
 };
 
@@ -300,6 +399,7 @@ pub const ALL_KERNELS: &[Kernel] = &[
     FINISH,
     KL_ROWS,
     KL_ROWS_CACHED,
+    KL_ROWS_QUADS,
     DIST_ROWS,
     DIST_COLUMN_PARTIALS,
     DIST_COLUMN_MERGE,
@@ -307,6 +407,9 @@ pub const ALL_KERNELS: &[Kernel] = &[
     DIST_GRAD_CACHED,
     DIST_TILE,
     DIST_COLUMN_REDUCE,
+    DIST_ROWS_QUADS,
+    DIST_COLUMN_PARTIALS_QUADS,
+    DIST_GRAD_QUADS,
     DKD_ROWS,
     FITNET_BLOCKS,
     AT_SAMPLES,
@@ -320,6 +423,7 @@ pub const ALL_KERNELS: &[Kernel] = &[
     RKD_COEFFICIENTS,
     RKD_GRAD,
     ROOFLINE,
+    ROOFLINE_QUADS,
 ];
 
 /// Workgroup size shared by every kernel (`WG` in `lib/reduce.wgsl`).

@@ -158,16 +158,21 @@ fn backend_choice_is_honoured() {
 }
 
 /// The logit losses' golden cases again with each kernel path forced: rows held in registers
-/// (and DIST's fused tile pass) or streamed.
+/// (and DIST's fused tile pass) or streamed, four classes per load (where C allows) or one.
 #[test]
 fn golden_cases_on_every_kernel_path() {
     for backend in GPU_BACKENDS {
-        for cached_rows in [Some(true), Some(false)] {
-            for threads_per_row in [None, Some(8), Some(256)] {
+        let paths = [Some(true), Some(false)]
+            .into_iter()
+            .flat_map(|cached| [None, Some(8), Some(256)].map(|tpr| (cached, tpr)))
+            .flat_map(|(cached, tpr)| [None, Some(false)].map(|quads| (cached, tpr, quads)));
+        for (cached_rows, threads_per_row, quads) in paths {
+            {
                 let mut ctx = fresh_gpu(backend);
                 ctx.set_strategy(wgpu_distill::Strategy {
                     threads_per_row,
                     cached_rows,
+                    quads,
                     ..Default::default()
                 })
                 .unwrap();
@@ -182,7 +187,7 @@ fn golden_cases_on_every_kernel_path() {
                         let out = ctx.evaluate(&case.spec().unwrap(), &inputs, true).unwrap();
                         assert_close(
                             &format!(
-                                "{} on {backend:?} cached {cached_rows:?} tpr {threads_per_row:?}",
+                                "{} on {backend:?} cached {cached_rows:?} tpr {threads_per_row:?} quads {quads:?}",
                                 case.name
                             ),
                             f64::from(out.loss),

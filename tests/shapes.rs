@@ -117,17 +117,24 @@ fn every_strategy_matches_the_reference() {
         for tpr in [1, 2, 8, 32, 64, 256] {
             for tile in [1, 7, 256] {
                 for cached_rows in [None, Some(false), Some(true)] {
-                    ctx.set_strategy(Strategy {
-                        threads_per_row: Some(tpr),
-                        tile_rows: Some(tile),
-                        cached_rows,
-                        ..Default::default()
-                    })
-                    .unwrap();
-                    for spec in specs(4.0) {
-                        // 133 classes: cached from 64 lanes a row up (4 x 64 >= 133).
-                        compare(&ctx, &spec, 19, 133, 3.0, u64::from(tpr * 1000 + tile));
-                        compare(&ctx, &spec, 5, 9, 3.0, u64::from(tpr * 1000 + tile + 1));
+                    for quads in [None, Some(false)] {
+                        ctx.set_strategy(Strategy {
+                            threads_per_row: Some(tpr),
+                            tile_rows: Some(tile),
+                            cached_rows,
+                            quads,
+                            ..Default::default()
+                        })
+                        .unwrap();
+                        let seed = u64::from(tpr * 1000 + tile);
+                        for spec in specs(4.0) {
+                            // 133 classes: cached from 64 lanes a row up (4 x 64 >= 133).
+                            compare(&ctx, &spec, 19, 133, 3.0, seed);
+                            compare(&ctx, &spec, 5, 9, 3.0, seed + 1);
+                            // Multiples of 4: the quad kernels unless forced off.
+                            compare(&ctx, &spec, 11, 132, 3.0, seed + 2);
+                            compare(&ctx, &spec, 3, 8, 3.0, seed + 3);
+                        }
                     }
                 }
             }

@@ -15,3 +15,15 @@ fn load_student(i: u32) -> f32 {
 fn load_teacher(i: u32) -> f32 {
     return bf16_at(teacher[i >> 1u], (i & 1u) == 1u);
 }
+
+// Four consecutive elements from element 4q (the quad kernels use the x4 library instead;
+// this keeps one kernel file able to hold both forms).
+fn load_student4(q: u32) -> vec4<f32> {
+    let i = 4u * q;
+    return vec4<f32>(load_student(i), load_student(i + 1u), load_student(i + 2u), load_student(i + 3u));
+}
+
+fn load_teacher4(q: u32) -> vec4<f32> {
+    let i = 4u * q;
+    return vec4<f32>(load_teacher(i), load_teacher(i + 1u), load_teacher(i + 2u), load_teacher(i + 3u));
+}

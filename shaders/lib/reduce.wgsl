@@ -113,6 +113,12 @@ fn lse_push(acc: vec2<f32>, x: f32) -> vec2<f32> {
     return vec2<f32>(select(acc.x, x, bigger), select(acc.y + t, acc.y * t + 1.0, bigger));
 }
 
+// Four more elements into online softmax statistics (the quad kernels): one max, five exps.
+fn lse_push4(acc: vec2<f32>, x: vec4<f32>) -> vec2<f32> {
+    let m = max(acc.x, max4(x));
+    return vec2<f32>(m, acc.y * exp(acc.x - m) + sum4(exp(x - m)));
+}
+
 fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
     let m = max(a.x, b.x);
     return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));

@@ -14,8 +14,9 @@ use crate::record::{
     FinishUniform, MAX_GROUPS_PER_DIM,
 };
 use crate::shaders::{
-    CACHE_PER_LANE, DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_REDUCE, DIST_GRAD,
-    DIST_GRAD_CACHED, DIST_ROWS, DIST_TILE, WORKGROUP_SIZE,
+    CACHE_PER_LANE, DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS,
+    DIST_COLUMN_REDUCE, DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_QUADS, DIST_ROWS, DIST_ROWS_QUADS,
+    DIST_TILE, WORKGROUP_SIZE,
 };
 use crate::tensor::LogitShape;
 
@@ -92,7 +93,11 @@ struct DistPlan<'a> {
     threads_per_row: u32,
     fused: bool,
     cached_grad: bool,
+    /// Four classes per load (C a multiple of 4, aligned bindings): the quad kernels.
+    quads: bool,
     col_groups: u32,
+    /// Workgroups of the column pass (one lane per column, or per four with quads).
+    partial_groups: u32,
     chunks: Vec<DistChunk<'a>>,
     merge_uniform: wgpu::Buffer,
     row_stats: wgpu::Buffer,
@@ -117,6 +122,7 @@ impl<'a> DistPlan<'a> {
         let threads_per_row = ctx.threads_per_row(cols);
         let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
         let cached_grad = ctx.cached_rows(cols, threads_per_row, CACHE_PER_LANE);
+        let quads = !fused && ctx.quads(cols, io);
         // Fused: about 256 tiles (workgroups); streaming: about 64 rows' worth per tile.
         let tile_rows = strategy.tile_rows.unwrap_or_else(|| {
             if fused {
@@ -126,6 +132,11 @@ impl<'a> DistPlan<'a> {
             }
         }) as usize;
         let col_groups = column_groups(cols)?;
+        let partial_groups = if quads {
+            column_groups(cols / 4)?
+        } else {
+            col_groups
+        };
         let spans = ctx.row_chunks(rows, cols, io.dtype)?;
         let single = spans.len() == 1;
         let tiles_of = |len: usize| len.div_ceil(tile_rows);
@@ -180,7 +191,9 @@ impl<'a> DistPlan<'a> {
             threads_per_row,
             fused,
             cached_grad,
+            quads,
             col_groups,
+            partial_groups,
             chunks,
             merge_uniform: uniform(rows, col_groups, 0, 0)?,
             row_stats: ctx.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES),
@@ -217,7 +230,7 @@ impl<'a> DistPlan<'a> {
                 continue;
             }
             out.push(Dispatch {
-                kernel: DIST_ROWS,
+                kernel: if self.quads { DIST_ROWS_QUADS } else { DIST_ROWS },
                 threads_per_row: self.threads_per_row,
                 resources: vec![
                     whole(&chunk.uniform),
@@ -229,7 +242,11 @@ impl<'a> DistPlan<'a> {
                 groups: chunk.groups,
             });
             out.push(Dispatch {
-                kernel: DIST_COLUMN_PARTIALS,
+                kernel: if self.quads {
+                    DIST_COLUMN_PARTIALS_QUADS
+                } else {
+                    DIST_COLUMN_PARTIALS
+                },
                 threads_per_row: WORKGROUP_SIZE,
                 resources: vec![
                     whole(&chunk.uniform),
@@ -238,7 +255,7 @@ impl<'a> DistPlan<'a> {
                     whole(&self.row_stats),
                     whole(&self.moments),
                 ],
-                groups: [self.col_groups, chunk.tiles as u32, 1],
+                groups: [self.partial_groups, chunk.tiles as u32, 1],
             });
         }
         out
@@ -268,6 +285,8 @@ impl<'a> DistPlan<'a> {
                 Some(Dispatch {
                     kernel: if self.cached_grad {
                         DIST_GRAD_CACHED
+                    } else if self.quads {
+                        DIST_GRAD_QUADS
                     } else {
                         DIST_GRAD
                     },

@@ -9,7 +9,7 @@ use crate::losses::BoundIo;
 use crate::record::{
     finish_dispatch, record_dispatches, row_chunks, whole, Dispatch, FinishUniform,
 };
-use crate::shaders::{CACHE_PER_LANE, KL_ROWS, KL_ROWS_CACHED};
+use crate::shaders::{CACHE_PER_LANE, KL_ROWS, KL_ROWS_CACHED, KL_ROWS_QUADS};
 use crate::tensor::LogitShape;
 
 /// Parameters of the KL loss.
@@ -52,6 +52,8 @@ pub(crate) fn record(
     let threads_per_row = ctx.threads_per_row(shape.cols);
     let kernel = if ctx.cached_rows(shape.cols, threads_per_row, CACHE_PER_LANE) {
         KL_ROWS_CACHED
+    } else if ctx.quads(shape.cols, io) {
+        KL_ROWS_QUADS
     } else {
         KL_ROWS
     };

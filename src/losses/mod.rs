@@ -300,6 +300,17 @@ impl<'a> BoundIo<'a> {
         self
     }
 
+    /// Whether the quad kernels can read these bindings: rows of a multiple of 4 elements
+    /// (so every row and every chunk starts on a quad) and inputs and gradient at offsets
+    /// that are multiples of a quad's size.
+    pub(crate) fn quads_allowed(&self, cols: usize) -> bool {
+        let quad = self.dtype.bytes_for(4);
+        cols % 4 == 0
+            && self.student.offset % quad == 0
+            && self.teacher.offset % quad == 0
+            && self.grad.as_ref().is_none_or(|g| g.offset % 16 == 0)
+    }
+
     /// Rows `[start, start + rows)` of a B×`cols` call: student, teacher and gradient narrowed
     /// to those rows (offsets stay aligned: see `GpuContext::row_chunks`); labels and loss
     /// stay whole (the kernels index them by batch row).

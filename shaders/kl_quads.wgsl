@@ -1,0 +1,55 @@
+// KL divergence with temperature, quad form: what kl_rows (kl.wgsl) computes, reading and
+// writing four consecutive classes per load (rows of a multiple of 4 classes, 16-byte aligned
+// bindings). Same two sweeps: (1) online max / sum-exp, (2) the terms and the gradient.
+//   p = softmax(zt/T), q = softmax(zs/T)
+//   row_loss[b] = sum_c p (log p - log q)       (p = 0 contributes 0, never 0 * -inf)
+//   grad[b, c]  = (T/B) (q - p)
+//
+// Uniformity: rows past the batch skip their loads and stores but reach every barrier in
+// `seg_lse2` and `seg_sum`; there is no early return.
+
+@group(0) @binding(0) var<uniform> params: KlParams;
+@group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grad: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn kl_rows_quads(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let row = segment_row(wid, params.groups_x, lid);
+    let in_batch = row < params.rows;
+    let lane = lid % TPR;
+    let quads = params.cols / 4u;
+    let base = row * quads;
+    let inv_t = params.inv_t;
+
+    var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
+    if in_batch {
+        for (var q = lane; q < quads; q += TPR) {
+            stats = vec4<f32>(
+                lse_push4(stats.xy, load_student4(base + q) * inv_t),
+                lse_push4(stats.zw, load_teacher4(base + q) * inv_t),
+            );
+        }
+    }
+    let lse = seg_lse2(lid, stats);
+
+    var kl = vec4<f32>(0.0);
+    if in_batch {
+        let write_grad = params.write_grad != 0u;
+        for (var q = lane; q < quads; q += TPR) {
+            let log_q = load_student4(base + q) * inv_t - lse.x;
+            let log_p = load_teacher4(base + q) * inv_t - lse.y;
+            let p = exp(log_p);
+            kl += select(vec4<f32>(0.0), p * (log_p - log_q), p > vec4<f32>(0.0));
+            if write_grad {
+                grad[base + q] = params.grad_scale * (exp(log_q) - p);
+            }
+        }
+    }
+    let total = seg_sum(lid, vec4<f32>(sum4(kl), 0.0, 0.0, 0.0)).x;
+    if in_batch && lane == 0u {
+        row_loss[params.row_offset + row] = total;
+    }
+}

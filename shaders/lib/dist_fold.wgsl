@@ -1,0 +1,30 @@
+// The loss fold done by the first workgroup of dist_grad and dist_grad_quads (prepended after
+// dist_common.wgsl to both; each declares `params`, `partials` and `loss`):
+//   loss = -row_weight * sum(partials[0..B]) - col_weight * sum(partials[B..B+C]).
+//
+// Uniformity: the fold depends only on the workgroup id and uniform parameters, so its
+// barriers (in `wg_sum`) are in workgroup-uniform control flow.
+
+// Sum of partials[start .. start + count], a contiguous block per lane, then a fixed tree.
+fn partial_sum(start: u32, count: u32, lid: u32) -> f32 {
+    let per_lane = (count + WG - 1u) / WG;
+    let begin = min(lid * per_lane, count);
+    let end = min(begin + per_lane, count);
+    var acc = 0.0;
+    for (var i = begin; i < end; i++) {
+        acc += partials[start + i];
+    }
+    return acc;
+}
+
+// The loss, folded by workgroup (0, 0) only.
+fn fold_loss(lid: u32, wid: vec3<u32>) {
+    if wid.x == 0u && wid.y == 0u && params.fold_loss != 0u {
+        let a = partial_sum(0u, params.rows, lid);
+        let b = partial_sum(params.rows, params.cols, lid);
+        let sums = wg_sum(lid, vec4<f32>(a, b, 0.0, 0.0));
+        if lid == 0u {
+            loss[0] = -params.row_weight * sums.x - params.col_weight * sums.y;
+        }
+    }
+}
