@@ -3,7 +3,7 @@
 //! ([`GpuContext::new`]) or it borrows the caller's ([`GpuContext::from_device`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -96,6 +96,12 @@ pub struct Strategy {
     /// one-element kernels (tests cover both). On lavapipe they execute about half the
     /// instructions per element (its loads run a scalar loop per SIMD lane).
     pub quads: Option<bool>,
+    /// Whether segment reductions use subgroup shuffles instead of workgroup barriers, where
+    /// the device grants SUBGROUP, a row's lanes fit in one subgroup (threads_per_row at most
+    /// the smallest subgroup size) and a one-time probe finds invocations laid out linearly
+    /// over full subgroups. `None` and `Some(true)` use them there; `Some(false)` never.
+    /// The results are bitwise the same either way.
+    pub subgroups: Option<bool>,
 }
 
 impl Strategy {
@@ -145,9 +151,10 @@ pub(crate) struct CachedPipeline {
 
 #[derive(Default)]
 struct Caches {
-    /// By file, input form (quads or one element per load) and dtype.
-    modules: HashMap<(&'static str, bool, InputDtype), wgpu::ShaderModule>,
-    pipelines: HashMap<(&'static str, &'static str, u32, InputDtype), Arc<CachedPipeline>>,
+    /// By file, input form (quads or one element per load), dtype and reduction form.
+    modules: HashMap<(&'static str, bool, InputDtype, bool), wgpu::ShaderModule>,
+    /// By file, entry, lanes per row, dtype and reduction form (subgroups or barriers).
+    pipelines: HashMap<(&'static str, &'static str, u32, InputDtype, bool), Arc<CachedPipeline>>,
     scratch: HashMap<&'static str, wgpu::Buffer>,
     /// Parameter blocks by content: a block is never rewritten, so calls recorded into one
     /// encoder cannot race on it, and a call repeating a shape reuses its blocks.
@@ -226,6 +233,9 @@ pub struct GpuContext {
     uncaptured: Arc<Mutex<Option<String>>>,
     /// Longest wait for the GPU before a call gives up with `Error::Device`.
     timeout: Duration,
+    /// The subgroup probe's finding, once run: the smallest subgroup size where the layout
+    /// suits the subgroup reductions, `None` where it does not (or SUBGROUP is missing).
+    subgroup_layout: OnceLock<Option<u32>>,
 }
 
 /// What `info` prints about one adapter.
@@ -367,6 +377,7 @@ impl GpuContext {
             lost: Arc::new(Mutex::new(None)),
             uncaptured: Arc::new(Mutex::new(None)),
             timeout: Duration::from_secs(120),
+            subgroup_layout: OnceLock::new(),
         })
     }
 
@@ -430,6 +441,78 @@ impl GpuContext {
     }
 
     /// Lanes per row for `cols` classes on this adapter (the strategy's choice).
+    /// Whether kernels dispatched with `threads_per_row` lanes a row reduce with subgroup
+    /// shuffles (see `Strategy::subgroups`).
+    pub fn subgroups_for(&self, threads_per_row: u32) -> bool {
+        self.strategy.subgroups != Some(false)
+            && threads_per_row < WORKGROUP_SIZE
+            && self
+                .subgroup_layout()
+                .is_some_and(|min_size| threads_per_row <= min_size)
+    }
+
+    /// The smallest subgroup size, where SUBGROUP is granted and invocations are laid out
+    /// linearly over full subgroups (rows of up to that many lanes then reduce with subgroup
+    /// shuffles); `None` elsewhere. Probed once (one small submission) and remembered.
+    pub fn subgroup_layout(&self) -> Option<u32> {
+        *self.subgroup_layout.get_or_init(|| {
+            if !self.device.features().contains(wgpu::Features::SUBGROUP) {
+                return None;
+            }
+            self.probe_subgroups().ok().flatten()
+        })
+    }
+
+    /// Runs `subgroup_probe.wgsl` over a few workgroups: `Some(min size)` when every
+    /// invocation sat where the subgroup reductions expect it.
+    fn probe_subgroups(&self) -> Result<Option<u32>> {
+        let report = self.buffer_with_data(
+            "subgroup probe report",
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            bytemuck::cast_slice(&[0u32, u32::MAX]),
+        )?;
+        let staging = self.staging(8)?;
+        let index = self.scoped("subgroup probe", || {
+            let module = self
+                .device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some("subgroup_probe.wgsl"),
+                    source: wgpu::ShaderSource::Wgsl(crate::shaders::SUBGROUP_PROBE.into()),
+                });
+            let pipeline = self
+                .device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some("subgroup_probe"),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some("subgroup_probe"),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+            let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("subgroup probe"),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &[wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: report.as_entire_binding(),
+                }],
+            });
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                pass.set_pipeline(&pipeline);
+                pass.set_bind_group(0, &group, &[]);
+                pass.dispatch_workgroups(16, 1, 1);
+            }
+            encoder.copy_buffer_to_buffer(&report, 0, &staging, 0, 8);
+            Ok(self.queue.submit([encoder.finish()]))
+        })?;
+        let bytes = self.read_back(&staging, index)?;
+        let word =
+            |k: usize| u32::from_le_bytes([bytes[k], bytes[k + 1], bytes[k + 2], bytes[k + 3]]);
+        Ok((bytes.len() >= 8 && word(0) == 0 && word(4) != u32::MAX).then(|| word(4)))
+    }
+
     /// Whether a B×`cols` call on `io` uses the quad kernels.
     pub(crate) fn quads(&self, cols: usize, io: &crate::losses::BoundIo<'_>) -> bool {
         self.strategy.quads != Some(false) && io.quads_allowed(cols)
@@ -528,7 +611,8 @@ impl GpuContext {
         } else {
             InputDtype::F32
         };
-        let key = (kernel.file, kernel.entry, threads_per_row, dtype);
+        let subgroups = self.subgroups_for(threads_per_row);
+        let key = (kernel.file, kernel.entry, threads_per_row, dtype, subgroups);
         if let Some(p) = self.lock().pipelines.get(&key) {
             return Ok(p.clone());
         }
@@ -538,13 +622,13 @@ impl GpuContext {
                 let mut caches = self.lock();
                 let module = caches
                     .modules
-                    .entry((kernel.file, kernel.quads, dtype))
+                    .entry((kernel.file, kernel.quads, dtype, subgroups))
                     .or_insert_with(|| {
                         self.device
                             .create_shader_module(wgpu::ShaderModuleDescriptor {
                                 label: Some(kernel.file),
                                 source: wgpu::ShaderSource::Wgsl(
-                                    kernel.module_source_for(dtype).into(),
+                                    kernel.module_source(dtype, subgroups).into(),
                                 ),
                             })
                     })

@@ -2,8 +2,19 @@
 //! entry point expects. One place, so that tests can validate every shader with naga and compare
 //! the bindings declared here with the ones reflected from the WGSL.
 
-/// WGSL prepended to every kernel: workgroup size, segmented reductions, softmax statistics.
+/// WGSL prepended to every kernel: workgroup size, row layout, softmax statistics.
 pub const REDUCE_LIB: &str = include_str!("../shaders/lib/reduce.wgsl");
+
+/// The segmented reductions (`seg_sum`, `seg_max`, `seg_lse2`), after `REDUCE_LIB`: with
+/// workgroup barriers (any device), or with subgroup shuffles (SUBGROUP, segments inside one
+/// subgroup; naga accepts them under the SUBGROUP feature, with no `enable` directive).
+/// Bitwise the same results.
+pub const SEGMENT_BARRIER_LIB: &str = include_str!("../shaders/lib/segment_barrier.wgsl");
+pub const SEGMENT_SUBGROUP_LIB: &str = include_str!("../shaders/lib/segment_subgroup.wgsl");
+
+/// The probe that checks a device's subgroup layout before the subgroup reductions are used
+/// (a complete module: one storage binding of two atomic u32).
+pub const SUBGROUP_PROBE: &str = include_str!("../shaders/subgroup_probe.wgsl");
 
 /// Input loads for each dtype (`load_student`, `load_teacher` and bindings 1 and 2).
 pub const INPUT_F32: &str = include_str!("../shaders/lib/input_f32.wgsl");
@@ -70,6 +81,12 @@ impl Kernel {
     /// The complete module source: the shared library, the input loads for `dtype` (kernels
     /// that read inputs through them), the family's declarations, then the kernel file.
     pub fn module_source_for(&self, dtype: InputDtype) -> String {
+        self.module_source(dtype, false)
+    }
+
+    /// The module source with the segmented reductions done by subgroup shuffles (`true`) or
+    /// by workgroup barriers (`false`).
+    pub fn module_source(&self, dtype: InputDtype, subgroups: bool) -> String {
         let loads = match (self.dtype_aware, self.quads, dtype) {
             (false, _, _) => "",
             (true, false, InputDtype::F32) => INPUT_F32,
@@ -79,7 +96,15 @@ impl Kernel {
             (true, true, InputDtype::F16) => INPUT_F16X4,
             (true, true, InputDtype::Bf16) => INPUT_BF16X4,
         };
-        format!("{REDUCE_LIB}\n{loads}\n{}\n{}", self.family, self.source)
+        let segments = if subgroups {
+            SEGMENT_SUBGROUP_LIB
+        } else {
+            SEGMENT_BARRIER_LIB
+        };
+        format!(
+            "{REDUCE_LIB}\n{segments}\n{loads}\n{}\n{}",
+            self.family, self.source
+        )
     }
 }
 

@@ -117,7 +117,7 @@ fn lavapipe_has_timestamps_and_names_the_dist_kernels() {
         "--loss",
         "dist",
         "--shape",
-        "32x500",
+        "32x500,32x501",
         "--pass",
         "forward+grad",
         "--iters",
@@ -125,16 +125,28 @@ fn lavapipe_has_timestamps_and_names_the_dist_kernels() {
         "--json",
         "--per-dispatch",
     ]);
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["timestamps"], true, "{}", rows[0]);
-    let kernels: Vec<&str> = rows[0]["dispatch_ms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["kernel"].as_str().unwrap())
-        .collect();
+    assert_eq!(rows.len(), 2);
+    let kernels = |row: &serde_json::Value| -> Vec<String> {
+        assert_eq!(row["timestamps"], true, "{row}");
+        row["dispatch_ms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["kernel"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // C = 500: four classes per load; C = 501: one.
     assert_eq!(
-        kernels,
+        kernels(&rows[0]),
+        [
+            "dist_rows_quads",
+            "dist_column_partials_quads",
+            "dist_column_merge",
+            "dist_grad_quads"
+        ]
+    );
+    assert_eq!(
+        kernels(&rows[1]),
         [
             "dist_rows",
             "dist_column_partials",

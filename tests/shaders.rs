@@ -4,17 +4,28 @@
 
 use naga::back;
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use wgpu_distill::shaders::{BindingKind, Kernel, ALL_KERNELS, WORKGROUP_SIZE};
+use wgpu_distill::shaders::{BindingKind, Kernel, ALL_KERNELS, SUBGROUP_PROBE, WORKGROUP_SIZE};
 use wgpu_distill::InputDtype;
 
 fn validated(source: &str, tpr: u32) -> (naga::Module, naga::valid::ModuleInfo) {
+    validated_with(source, tpr, Capabilities::empty())
+}
+
+fn validated_with(
+    source: &str,
+    tpr: u32,
+    capabilities: Capabilities,
+) -> (naga::Module, naga::valid::ModuleInfo) {
     let module = naga::front::wgsl::parse_str(source)
         .unwrap_or_else(|e| panic!("{}", e.emit_to_string(source)));
-    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+    let info = Validator::new(ValidationFlags::all(), capabilities)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}", e.emit_to_string(source)));
-    let constants: naga::back::PipelineConstants =
-        [("TPR".to_string(), f64::from(tpr))].into_iter().collect();
+    // The lanes per row, in modules that have them (not the subgroup probe).
+    let constants: naga::back::PipelineConstants = [("TPR".to_string(), f64::from(tpr))]
+        .into_iter()
+        .filter(|_| source.contains("override TPR"))
+        .collect();
     let (module, info) =
         back::pipeline_constants::process_overrides(&module, &info, None, &constants)
             .unwrap_or_else(|e| panic!("overrides: {e}"));
@@ -78,6 +89,56 @@ fn every_shader_validates_and_translates_for_every_backend() {
     }
 }
 
+/// The subgroup forms of the reductions (lib/segment_subgroup.wgsl) and the subgroup probe:
+/// valid under the SUBGROUP capability alone (what wgpu's SUBGROUP feature grants), for every
+/// lane count they are used with (up to a subgroup: 1 to 128), and translated to SPIR-V (checked
+/// by spirv-val for Vulkan 1.1), MSL and HLSL. GL has no subgroups: no GLSL.
+#[test]
+fn subgroup_forms_validate_under_the_subgroup_capability() {
+    let capabilities = Capabilities::SUBGROUP;
+    let probe = [(SUBGROUP_PROBE.to_string(), "subgroup_probe".to_string(), 1)];
+    let kernels = kernels_and_dtypes()
+        .into_iter()
+        .flat_map(|(kernel, dtype)| {
+            (0..=7).map(move |k| {
+                (
+                    kernel.module_source(dtype, true),
+                    format!("{}::{} ({dtype:?}, subgroups)", kernel.file, kernel.entry),
+                    1u32 << k,
+                )
+            })
+        });
+    for (source, what, tpr) in probe.into_iter().chain(kernels) {
+        let (module, info) = validated_with(&source, tpr, capabilities);
+        let what = format!("{what} TPR {tpr}");
+        let options = back::spv::Options {
+            lang_version: (1, 3),
+            ..Default::default()
+        };
+        let spirv = back::spv::write_vec(&module, &info, &options, None)
+            .unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}"));
+        if tpr == 8 {
+            spirv_val(&what, &spirv);
+        }
+        let mut msl = String::new();
+        let msl_options = back::msl::Options {
+            lang_version: (2, 1),
+            ..Default::default()
+        };
+        back::msl::Writer::new(&mut msl)
+            .write(&module, &info, &msl_options, &Default::default())
+            .unwrap_or_else(|e| panic!("{what}: MSL: {e}"));
+        let mut hlsl = String::new();
+        let hlsl_options = back::hlsl::Options {
+            shader_model: back::hlsl::ShaderModel::V6_0,
+            ..Default::default()
+        };
+        back::hlsl::Writer::new(&mut hlsl, &hlsl_options, &Default::default())
+            .write(&module, &info, None)
+            .unwrap_or_else(|e| panic!("{what}: HLSL: {e}"));
+    }
+}
+
 /// Runs `spirv-val` on the module when it is installed (`.ci/run` installs spirv-tools).
 fn spirv_val(what: &str, words: &[u32]) {
     let Ok(probe) = std::process::Command::new("spirv-val")
@@ -132,7 +193,10 @@ fn every_shader_states_its_uniformity_invariant() {
         );
         files += 1;
     }
-    // Every .wgsl file under shaders/ (not lib/) is a kernel in the table.
+    // Every .wgsl file under shaders/ (not lib/) is a kernel in the table, or the subgroup
+    // probe (a complete module of its own, checked by the test above and here).
+    assert!(SUBGROUP_PROBE.contains("Uniformity:"));
+    assert!(dir.join("subgroup_probe.wgsl").exists());
     let on_disk = std::fs::read_dir(&dir)
         .unwrap()
         .filter(|e| {
@@ -146,7 +210,7 @@ fn every_shader_states_its_uniformity_invariant() {
     let distinct: std::collections::HashSet<_> = ALL_KERNELS.iter().map(|k| k.file).collect();
     assert_eq!(
         on_disk,
-        distinct.len(),
+        distinct.len() + 1,
         "a shader file is missing from ALL_KERNELS"
     );
     assert!(files >= distinct.len());

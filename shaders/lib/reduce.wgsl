@@ -33,22 +33,6 @@ fn flat_index(gid: vec3<u32>, groups_x: u32) -> u32 {
     return gid.x + gid.y * groups_x * WG;
 }
 
-// Sum of `x` over the lanes of this segment (all four components at once).
-fn seg_sum(lid: u32, x: vec4<f32>) -> vec4<f32> {
-    let lane = lid % TPR;
-    red[lid] = x;
-    workgroupBarrier();
-    for (var stride = TPR / 2u; stride > 0u; stride = stride / 2u) {
-        if lane < stride {
-            red[lid] = red[lid] + red[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    let total = red[lid - lane];
-    workgroupBarrier();
-    return total;
-}
-
 // Sum of `x` over the whole workgroup, whatever TPR is.
 fn wg_sum(lid: u32, x: vec4<f32>) -> vec4<f32> {
     red[lid] = x;
@@ -60,22 +44,6 @@ fn wg_sum(lid: u32, x: vec4<f32>) -> vec4<f32> {
         workgroupBarrier();
     }
     let total = red[0];
-    workgroupBarrier();
-    return total;
-}
-
-// Maximum of `x` over the lanes of this segment (all four components at once).
-fn seg_max(lid: u32, x: vec4<f32>) -> vec4<f32> {
-    let lane = lid % TPR;
-    red[lid] = x;
-    workgroupBarrier();
-    for (var stride = TPR / 2u; stride > 0u; stride = stride / 2u) {
-        if lane < stride {
-            red[lid] = max(red[lid], red[lid + stride]);
-        }
-        workgroupBarrier();
-    }
-    let total = red[lid - lane];
     workgroupBarrier();
     return total;
 }
@@ -122,23 +90,4 @@ fn lse_push4(acc: vec2<f32>, x: vec4<f32>) -> vec2<f32> {
 fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
     let m = max(a.x, b.x);
     return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
-}
-
-// Merges two pairs of softmax statistics, (m, s) in .xy and in .zw, over the segment, and
-// returns the two log-sum-exps (m + log s).
-fn seg_lse2(lid: u32, x: vec4<f32>) -> vec2<f32> {
-    let lane = lid % TPR;
-    red[lid] = x;
-    workgroupBarrier();
-    for (var stride = TPR / 2u; stride > 0u; stride = stride / 2u) {
-        if lane < stride {
-            let a = red[lid];
-            let b = red[lid + stride];
-            red[lid] = vec4<f32>(lse_merge(a.xy, b.xy), lse_merge(a.zw, b.zw));
-        }
-        workgroupBarrier();
-    }
-    let total = red[lid - lane];
-    workgroupBarrier();
-    return vec2<f32>(total.x + log(total.y), total.z + log(total.w));
 }

@@ -66,6 +66,12 @@ struct BenchArgs {
     /// Force rows held in registers (true) or the streaming kernels (false).
     #[arg(long)]
     cached_rows: Option<bool>,
+    /// Allow (true) or forbid (false) four classes per load where C is a multiple of 4.
+    #[arg(long)]
+    quads: Option<bool>,
+    /// Allow (true) or forbid (false) subgroup-shuffle reductions where the device has them.
+    #[arg(long)]
+    subgroups: Option<bool>,
     /// One JSON object per result line.
     #[arg(long)]
     json: bool,
@@ -226,6 +232,7 @@ fn info(backend: &str, json: bool) -> Result<(), Error> {
                 "max_compute_workgroups_per_dimension": limits.max_compute_workgroups_per_dimension,
                 "max_compute_invocations_per_workgroup": limits.max_compute_invocations_per_workgroup,
                 "max_storage_buffers_per_shader_stage": limits.max_storage_buffers_per_shader_stage,
+                "subgroup_reductions_up_to_lanes": ctx.subgroup_layout(),
             })
         );
     } else {
@@ -236,6 +243,10 @@ fn info(backend: &str, json: bool) -> Result<(), Error> {
             summary.device_type
         );
         println!("features: {features:?}");
+        match ctx.subgroup_layout() {
+            Some(lanes) => println!("subgroup reductions: rows of up to {lanes} lanes"),
+            None => println!("subgroup reductions: none (workgroup barriers)"),
+        }
         println!(
             "limits: max_storage_buffer_binding_size {} B, max_buffer_size {} B, \
              min_storage_buffer_offset_alignment {}, max workgroups/dim {}, \
@@ -525,6 +536,8 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
     ctx.set_strategy(wgpu_distill::Strategy {
         threads_per_row: args.threads_per_row,
         cached_rows: args.cached_rows,
+        quads: args.quads,
+        subgroups: args.subgroups,
         ..Default::default()
     })?;
     let adapter = ctx.adapter_summary().name;

@@ -230,7 +230,11 @@ impl<'a> DistPlan<'a> {
                 continue;
             }
             out.push(Dispatch {
-                kernel: if self.quads { DIST_ROWS_QUADS } else { DIST_ROWS },
+                kernel: if self.quads {
+                    DIST_ROWS_QUADS
+                } else {
+                    DIST_ROWS
+                },
                 threads_per_row: self.threads_per_row,
                 resources: vec![
                     whole(&chunk.uniform),

@@ -305,10 +305,13 @@ impl<'a> BoundIo<'a> {
     /// that are multiples of a quad's size.
     pub(crate) fn quads_allowed(&self, cols: usize) -> bool {
         let quad = self.dtype.bytes_for(4);
-        cols % 4 == 0
-            && self.student.offset % quad == 0
-            && self.teacher.offset % quad == 0
-            && self.grad.as_ref().is_none_or(|g| g.offset % 16 == 0)
+        cols.is_multiple_of(4)
+            && self.student.offset.is_multiple_of(quad)
+            && self.teacher.offset.is_multiple_of(quad)
+            && self
+                .grad
+                .as_ref()
+                .is_none_or(|g| g.offset.is_multiple_of(16))
     }
 
     /// Rows `[start, start + rows)` of a B×`cols` call: student, teacher and gradient narrowed
