@@ -32,6 +32,12 @@ for cached in true false; do
     $bin bench --backend vulkan --loss kl,dist --shape 256x1000,4096x1000 --pass forward+grad \
         --cached-rows $cached --iters 20 --json 2>/dev/null | tee "$out/bench-cached-$cached.jsonl"
 done
+echo "== one class per load and barrier reductions forced (the quad and subgroup defaults' baselines)"
+for flag in "--quads false" "--subgroups false"; do
+    name=$(echo "$flag" | tr -d ' -')
+    $bin bench --backend vulkan --loss kl,dist --shape 4096x1000,512x32000 --pass forward+grad \
+        $flag --iters 20 --json --per-dispatch 2>/dev/null | tee "$out/bench-$name.jsonl"
+done
 echo "== lanes per row swept (for choosing the default)"
 for tpr in 32 64 256; do
     $bin bench --backend vulkan --loss kl,dist --shape 4096x1000,512x32000 --pass forward+grad \

@@ -11,7 +11,8 @@
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(3) var<storage, read> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read> col_stats: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> grad: array<vec4<f32>>;
+// The gradient in f32, or in f16/bf16 (`GradQuad` and `encode_grad4` from lib/grad_*x4.wgsl).
+@group(0) @binding(5) var<storage, read_write> grad: array<GradQuad>;
 @group(0) @binding(6) var<storage, read> partials: array<f32>;
 @group(0) @binding(7) var<storage, read_write> loss: array<f32>;
 
@@ -63,7 +64,7 @@ fn dist_grad_quads(
     if in_batch {
         for (var q = lane; q < quads; q += TPR) {
             let u = upstream4(base + q, 4u * q, row_s);
-            grad[base + q] = params.inv_t * u.ys * (u.g - total);
+            grad[base + q] = encode_grad4(params.inv_t * u.ys * (u.g - total));
         }
     }
     fold_loss(lid, wid);

@@ -10,7 +10,8 @@
 
 @group(0) @binding(0) var<uniform> params: KlParams;
 @group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> grad: array<vec4<f32>>;
+// The gradient in f32, or in f16/bf16 (`GradQuad` and `encode_grad4` from lib/grad_*x4.wgsl).
+@group(0) @binding(4) var<storage, read_write> grad: array<GradQuad>;
 
 @compute @workgroup_size(WG)
 fn kl_rows_quads(
@@ -44,7 +45,7 @@ fn kl_rows_quads(
             let p = exp(log_p);
             kl += select(vec4<f32>(0.0), p * (log_p - log_q), p > vec4<f32>(0.0));
             if write_grad {
-                grad[base + q] = params.grad_scale * (exp(log_q) - p);
+                grad[base + q] = encode_grad4(params.grad_scale * (exp(log_q) - p));
             }
         }
     }

@@ -72,6 +72,10 @@ pub struct BenchOptions {
     /// Also time each dispatch alone (timestamps around a pass per dispatch), where the
     /// adapter has TIMESTAMP_QUERY. Separate runs: the main figures are not affected.
     pub per_dispatch: bool,
+    /// Run the roofline kernel beside the loss (the default). Off, only the loss runs and the
+    /// roofline figures are NaN (null in JSON): `scripts/lavapipe-instructions.sh` counts the
+    /// instructions of the loss alone that way.
+    pub roofline: bool,
 }
 
 impl Default for BenchOptions {
@@ -80,6 +84,7 @@ impl Default for BenchOptions {
             warmup: 3,
             iters: 15,
             per_dispatch: false,
+            roofline: true,
         }
     }
 }
@@ -284,13 +289,17 @@ fn measure_pair(
     timer: Option<&Timer>,
     warmup: usize,
     iters: usize,
+    with_roofline: bool,
     mut loss: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
     mut roofline: impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
 ) -> Result<([f64; 3], [f64; 3])> {
     let (mut a, mut b) = (vec![], vec![]);
     for i in 0..warmup + iters {
         let x = sample(ctx, timer, &mut loss)?;
-        let y = sample(ctx, timer, &mut roofline)?;
+        let y = match with_roofline {
+            true => sample(ctx, timer, &mut roofline)?,
+            false => [f64::NAN; 3],
+        };
         if i >= warmup {
             a.push(x);
             b.push(y);
@@ -405,7 +414,7 @@ pub fn run_one(
                 loss: BufferRegion::new(&outputs),
                 grad: want_grad.then(|| BufferRegion::new(&grad)),
             },
-            dtype,
+            dtype.into(),
         )?;
         Ok(())
     };
@@ -414,6 +423,7 @@ pub fn run_one(
         timer.as_ref(),
         options.warmup,
         options.iters.max(1),
+        options.roofline,
         &mut record_loss,
         |enc| {
             let dispatches = chunks
@@ -430,7 +440,7 @@ pub fn run_one(
                     groups: [*groups, 1, 1],
                 })
                 .collect();
-            record_dispatches(ctx, enc, "roofline", dispatches, dtype).map(|_| ())
+            record_dispatches(ctx, enc, "roofline", dispatches, dtype.into()).map(|_| ())
         },
     )?;
     let dispatch_ms = if options.per_dispatch {

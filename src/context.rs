@@ -143,6 +143,16 @@ impl Strategy {
     }
 }
 
+/// File, entry, lanes per row, input dtype, gradient dtype, subgroup reductions.
+type PipelineKey = (
+    &'static str,
+    &'static str,
+    u32,
+    InputDtype,
+    InputDtype,
+    bool,
+);
+
 /// A pipeline with the layout its bind groups are made from.
 pub(crate) struct CachedPipeline {
     pub pipeline: wgpu::ComputePipeline,
@@ -151,10 +161,11 @@ pub(crate) struct CachedPipeline {
 
 #[derive(Default)]
 struct Caches {
-    /// By file, input form (quads or one element per load), dtype and reduction form.
-    modules: HashMap<(&'static str, bool, InputDtype, bool), wgpu::ShaderModule>,
-    /// By file, entry, lanes per row, dtype and reduction form (subgroups or barriers).
-    pipelines: HashMap<(&'static str, &'static str, u32, InputDtype, bool), Arc<CachedPipeline>>,
+    /// By file, input form (quads or one element per load), input and gradient dtypes and
+    /// reduction form.
+    modules: HashMap<(&'static str, bool, InputDtype, InputDtype, bool), wgpu::ShaderModule>,
+    /// By file, entry, lanes per row, input and gradient dtypes and reduction form.
+    pipelines: HashMap<PipelineKey, Arc<CachedPipeline>>,
     scratch: HashMap<&'static str, wgpu::Buffer>,
     /// Parameter blocks by content: a block is never rewritten, so calls recorded into one
     /// encoder cannot race on it, and a call repeating a shape reuses its blocks.
@@ -419,7 +430,11 @@ impl GpuContext {
         };
         // Rows per chunk: a multiple of `step` keeps both offsets aligned.
         let step_for = |bytes: u64| (align / gcd(bytes, align)) as usize;
-        let step = lcm(step_for(input_row_bytes), step_for(row_bytes));
+        // A 16-bit gradient's rows (cols * 2 bytes) stay aligned as well.
+        let step = lcm(
+            lcm(step_for(input_row_bytes), step_for(row_bytes)),
+            step_for(cols as u64 * 2),
+        );
         let want = self.strategy.chunk_rows.unwrap_or(fit).min(fit);
         let chunk = (want / step).max(1) * step;
         if chunk > fit {
@@ -604,15 +619,28 @@ impl GpuContext {
         &self,
         kernel: &Kernel,
         threads_per_row: u32,
-        dtype: InputDtype,
+        precision: crate::tensor::Precision,
     ) -> Result<Arc<CachedPipeline>> {
         let dtype = if kernel.dtype_aware {
-            dtype
+            precision.inputs
+        } else {
+            InputDtype::F32
+        };
+        // Only the quad kernels store the gradient in another dtype.
+        let grad = if kernel.quads {
+            precision.grad
         } else {
             InputDtype::F32
         };
         let subgroups = self.subgroups_for(threads_per_row);
-        let key = (kernel.file, kernel.entry, threads_per_row, dtype, subgroups);
+        let key = (
+            kernel.file,
+            kernel.entry,
+            threads_per_row,
+            dtype,
+            grad,
+            subgroups,
+        );
         if let Some(p) = self.lock().pipelines.get(&key) {
             return Ok(p.clone());
         }
@@ -622,13 +650,13 @@ impl GpuContext {
                 let mut caches = self.lock();
                 let module = caches
                     .modules
-                    .entry((kernel.file, kernel.quads, dtype, subgroups))
+                    .entry((kernel.file, kernel.quads, dtype, grad, subgroups))
                     .or_insert_with(|| {
                         self.device
                             .create_shader_module(wgpu::ShaderModuleDescriptor {
                                 label: Some(kernel.file),
                                 source: wgpu::ShaderSource::Wgsl(
-                                    kernel.module_source(dtype, subgroups).into(),
+                                    kernel.module_source_with(dtype, grad, subgroups).into(),
                                 ),
                             })
                     })

@@ -46,4 +46,4 @@ pub use error::{Error, Result};
 pub use losses::{
     DistParams, DistShardStats, Inputs, KlParams, LossBindings, LossOutput, LossSpec,
 };
-pub use tensor::{BufferRegion, InputDtype};
+pub use tensor::{BufferRegion, InputDtype, Precision};

@@ -143,3 +143,20 @@ pub fn write_f32(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
         .map_err(|e| io_err(path, e))?;
     writer.finish().map_err(|e| io_err(path, e))
 }
+
+/// Writes little-endian float16 `.npy` (`<f2`); `values` are rounded to nearest even (exact
+/// when they are already f16 values, as a gradient computed in f16 is).
+pub fn write_f16(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
+    let file = File::create(path).map_err(|e| io_err(path, e))?;
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(BufWriter::new(file))
+        .begin_nd()
+        .map_err(|e| io_err(path, e))?;
+    writer
+        .extend(values.iter().map(|&v| half::f16::from_f32(v)))
+        .map_err(|e| io_err(path, e))?;
+    writer.finish().map_err(|e| io_err(path, e))
+}

@@ -4,7 +4,7 @@
 use crate::context::{BindGroupKey, GpuContext};
 use crate::error::{Error, Result};
 use crate::shaders::{Kernel, WORKGROUP_SIZE};
-use crate::tensor::InputDtype;
+use crate::tensor::Precision;
 
 /// Most workgroups in one grid dimension.
 pub(crate) const MAX_GROUPS_PER_DIM: u32 = 65535;
@@ -59,18 +59,18 @@ pub(crate) fn whole(buffer: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
     buffer.as_entire_binding()
 }
 
-/// Records `dispatches`, in order, as one compute pass of `encoder`, with `dtype` inputs for
-/// the kernels that read them; returns how many.
+/// Records `dispatches`, in order, as one compute pass of `encoder`, with `precision`'s inputs
+/// for the kernels that read them (and its gradient for the quad kernels); returns how many.
 pub(crate) fn record_dispatches(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
     label: &str,
     dispatches: Vec<Dispatch<'_>>,
-    dtype: InputDtype,
+    precision: Precision,
 ) -> Result<usize> {
     let pipelines = dispatches
         .iter()
-        .map(|d| ctx.pipeline(&d.kernel, d.threads_per_row, dtype))
+        .map(|d| ctx.pipeline(&d.kernel, d.threads_per_row, precision))
         .collect::<Result<Vec<_>>>()?;
     ctx.scoped(label, || {
         let bind_groups: Vec<_> = dispatches

@@ -26,6 +26,11 @@ pub const INPUT_F32X4: &str = include_str!("../shaders/lib/input_f32x4.wgsl");
 pub const INPUT_F16X4: &str = include_str!("../shaders/lib/input_f16x4.wgsl");
 pub const INPUT_BF16X4: &str = include_str!("../shaders/lib/input_bf16x4.wgsl");
 
+/// Gradient stores of the quad kernels (`GradQuad`, `encode_grad4`) for each gradient dtype.
+pub const GRAD_F32X4: &str = include_str!("../shaders/lib/grad_f32x4.wgsl");
+pub const GRAD_F16X4: &str = include_str!("../shaders/lib/grad_f16x4.wgsl");
+pub const GRAD_BF16X4: &str = include_str!("../shaders/lib/grad_bf16x4.wgsl");
+
 /// Declarations shared by the ICKD kernels.
 pub const ICKD_LIB: &str = include_str!("../shaders/lib/ickd_common.wgsl");
 
@@ -85,8 +90,19 @@ impl Kernel {
     }
 
     /// The module source with the segmented reductions done by subgroup shuffles (`true`) or
-    /// by workgroup barriers (`false`).
+    /// by workgroup barriers (`false`), and an f32 gradient.
     pub fn module_source(&self, dtype: InputDtype, subgroups: bool) -> String {
+        self.module_source_with(dtype, InputDtype::F32, subgroups)
+    }
+
+    /// The module source for `inputs`, a gradient stored as `grad` (quad kernels only: the
+    /// others always write f32) and the reduction form.
+    pub fn module_source_with(
+        &self,
+        dtype: InputDtype,
+        grad: InputDtype,
+        subgroups: bool,
+    ) -> String {
         let loads = match (self.dtype_aware, self.quads, dtype) {
             (false, _, _) => "",
             (true, false, InputDtype::F32) => INPUT_F32,
@@ -101,8 +117,14 @@ impl Kernel {
         } else {
             SEGMENT_BARRIER_LIB
         };
+        let stores = match (self.quads, grad) {
+            (false, _) => "",
+            (true, InputDtype::F32) => GRAD_F32X4,
+            (true, InputDtype::F16) => GRAD_F16X4,
+            (true, InputDtype::Bf16) => GRAD_BF16X4,
+        };
         format!(
-            "{REDUCE_LIB}\n{segments}\n{loads}\n{}\n{}",
+            "{REDUCE_LIB}\n{segments}\n{loads}\n{stores}\n{}\n{}",
             self.family, self.source
         )
     }

@@ -141,7 +141,7 @@ pub(crate) fn check_binding_size(ctx: &GpuContext, name: &str, bytes: u64) -> Re
 }
 
 /// How the student and teacher inputs are stored on the GPU. Kernels accumulate in float32
-/// whatever the input; the gradient is float32.
+/// whatever the input; the gradient is float32 unless `Precision::grad` says otherwise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum InputDtype {
     #[default]
@@ -187,6 +187,24 @@ impl InputDtype {
         bytes
     }
 
+    /// The first `n` values of `bytes` (little-endian, stored in this dtype) as f32, exactly.
+    pub fn decode(self, bytes: &[u8], n: usize) -> Vec<f32> {
+        match self {
+            Self::F32 => f32s_from_le(bytes).into_iter().take(n).collect(),
+            Self::F16 | Self::Bf16 => bytes
+                .chunks_exact(2)
+                .take(n)
+                .map(|h| {
+                    let bits = u16::from_le_bytes([h[0], h[1]]);
+                    match self {
+                        Self::F16 => half::f16::from_bits(bits).to_f32(),
+                        _ => half::bf16::from_bits(bits).to_f32(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
     /// The float32 values the kernels see for `values` stored in this dtype.
     pub fn round_trip(self, values: &[f32]) -> Vec<f32> {
         match self {
@@ -213,6 +231,26 @@ impl std::str::FromStr for InputDtype {
             other => Err(Error::Param(format!(
                 "unknown dtype '{other}' (expected f32, f16 or bf16)"
             ))),
+        }
+    }
+}
+
+/// How one call's buffers store their values: the student and teacher inputs, and the
+/// gradient. The gradient is f32 by default; KL and DIST also write it as f16 or bf16
+/// (rounded to nearest even from the f32 value) through their quad kernels, so C must be a
+/// multiple of 4 and the gradient region 8-byte aligned. Accumulation is f32 throughout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Precision {
+    pub inputs: InputDtype,
+    pub grad: InputDtype,
+}
+
+impl From<InputDtype> for Precision {
+    /// `dtype` inputs, f32 gradient.
+    fn from(inputs: InputDtype) -> Self {
+        Self {
+            inputs,
+            grad: InputDtype::F32,
         }
     }
 }

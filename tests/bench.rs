@@ -168,6 +168,7 @@ fn library_harness_reports_the_same_shape_of_result() {
             warmup: 1,
             iters: 2,
             per_dispatch: false,
+            roofline: true,
         };
         let r = run_one(
             ctx,

@@ -187,3 +187,130 @@ fn cli_reads_float16_npy_and_converts_to_bf16() {
     assert_eq!(bf16["dtype"], "bf16");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A 16-bit gradient (KL and DIST, C a multiple of 4): the quad kernels compute the same f32
+/// values and round them to nearest even on the GPU, so the result is exactly the f32
+/// gradient rounded by the `half` crate (subnormal, tiny gradients included), with the loss
+/// unchanged, whatever the inputs' dtype, in row chunks too.
+#[test]
+fn sixteen_bit_gradients_are_the_f32_gradient_rounded_to_nearest_even() {
+    use wgpu_distill::Precision;
+    for backend in GPU_BACKENDS {
+        for chunk_rows in [None, Some(3)] {
+            let mut ctx = fresh_gpu(backend);
+            ctx.set_strategy(Strategy {
+                chunk_rows,
+                ..Default::default()
+            })
+            .unwrap();
+            for (b, c) in [(5, 1000), (7, 32), (1, 4), (9, 100)] {
+                let (student, teacher) = synthetic::logit_pair(c as u64, b, c, 3.0);
+                let shape = [b, c];
+                let inputs = Inputs::new(&student, &teacher, &shape);
+                for spec in &specs()[..2] {
+                    for inputs_dtype in [InputDtype::F32, InputDtype::F16] {
+                        let wide = ctx.evaluate_as(spec, &inputs, true, inputs_dtype).unwrap();
+                        let wide_grad = wide.grad.unwrap();
+                        for grad in [InputDtype::F16, InputDtype::Bf16] {
+                            let precision = Precision {
+                                inputs: inputs_dtype,
+                                grad,
+                            };
+                            let narrow = ctx.evaluate_with(spec, &inputs, true, precision).unwrap();
+                            let what = format!(
+                                "{spec:?} {b}x{c} {precision:?} chunks {chunk_rows:?} {backend:?}"
+                            );
+                            assert_eq!(narrow.loss.to_bits(), wide.loss.to_bits(), "{what}");
+                            let expected = grad.round_trip(&wide_grad);
+                            let got = narrow.grad.unwrap();
+                            assert_eq!(got.len(), expected.len(), "{what}");
+                            for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+                                assert_eq!(g.to_bits(), e.to_bits(), "{what} [{i}]: {g} vs {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn sixteen_bit_gradients_are_refused_where_no_quad_kernel_writes_them() {
+    use wgpu_distill::Precision;
+    let precision = Precision {
+        inputs: InputDtype::F32,
+        grad: InputDtype::F16,
+    };
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let (s, t) = synthetic::logit_pair(1, 3, 101, 2.0);
+    let labels = [0i64, 1, 2];
+    let message = |spec: &LossSpec, shape: &[usize], ctx: &wgpu_distill::GpuContext| {
+        let mut inputs = Inputs::new(&s[..shape[0] * shape[1]], &t[..shape[0] * shape[1]], shape);
+        if spec.needs_labels() {
+            inputs = inputs.with_labels(&labels);
+        }
+        match ctx.evaluate_with(spec, &inputs, true, precision) {
+            Err(Error::Param(m)) => m,
+            other => panic!("{spec:?} {shape:?}: expected a parameter error, got {other:?}"),
+        }
+    };
+    let dkd = message(&specs()[2], &[3, 100], ctx);
+    assert!(dkd.contains("kl and dist"), "{dkd}");
+    let odd = message(&specs()[0], &[3, 101], ctx);
+    assert!(
+        odd.contains("multiple of 4") && odd.contains("101"),
+        "{odd}"
+    );
+    let mut scalar_only = fresh_gpu(wgpu_distill::BackendChoice::Vulkan);
+    scalar_only
+        .set_strategy(Strategy {
+            quads: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
+    let forced = message(&specs()[1], &[3, 100], &scalar_only);
+    assert!(forced.contains("strategy"), "{forced}");
+    // Without a gradient the gradient's dtype does not matter.
+    let inputs = Inputs::new(&s[..300], &t[..300], &[3, 100]);
+    assert!(scalar_only
+        .evaluate_with(&specs()[1], &inputs, false, precision)
+        .is_ok());
+}
+
+#[test]
+fn cli_writes_a_float16_gradient() {
+    let dir = std::env::temp_dir().join(format!("wgpu-distill-grad16-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (b, c) = (4, 64);
+    let (student, teacher) = synthetic::logit_pair(8, b, c, 2.0);
+    let (s, t) = (dir.join("s.npy"), dir.join("t.npy"));
+    wgpu_distill::npy::write_f32(&s, &[b, c], &student).unwrap();
+    wgpu_distill::npy::write_f32(&t, &[b, c], &teacher).unwrap();
+    let eval = |grad_out: &std::path::Path, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-distill"))
+            .args(["eval", "dist", "--backend", "vulkan", "--student"])
+            .arg(&s)
+            .arg("--teacher")
+            .arg(&t)
+            .arg("--grad-out")
+            .arg(grad_out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (wide, narrow) = (dir.join("g32.npy"), dir.join("g16.npy"));
+    eval(&wide, &[]);
+    eval(&narrow, &["--grad-dtype", "f16"]);
+    let (shape, g32, dtype32) = wgpu_distill::npy::read_floats_typed(&wide).unwrap();
+    let (shape16, g16, dtype16) = wgpu_distill::npy::read_floats_typed(&narrow).unwrap();
+    assert_eq!((dtype32, dtype16), (InputDtype::F32, InputDtype::F16));
+    assert_eq!(shape, shape16);
+    assert_eq!(g16, InputDtype::F16.round_trip(&g32));
+    let _ = std::fs::remove_dir_all(&dir);
+}

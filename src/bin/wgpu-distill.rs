@@ -78,6 +78,10 @@ struct BenchArgs {
     /// Also time each dispatch alone (needs timestamps), printed under its result.
     #[arg(long)]
     per_dispatch: bool,
+    /// Run the loss alone, without the roofline kernel (its figures print as NaN, null in
+    /// JSON): for instruction counting (scripts/lavapipe-instructions.sh).
+    #[arg(long)]
+    no_roofline: bool,
 }
 
 #[derive(Args)]
@@ -106,9 +110,14 @@ struct EvalArgs {
     angle_weight: Option<f64>,
     #[arg(long)]
     denominator: Option<String>,
-    /// Write ∂L/∂student here (float32 .npy, the student's shape).
+    /// Write ∂L/∂student here (.npy, the student's shape; float32 unless --grad-dtype f16).
     #[arg(long)]
     grad_out: Option<PathBuf>,
+    /// The gradient's dtype on the GPU: f32 (default), f16 (written as a `<f2` .npy) or bf16
+    /// (written as the `<f4` values of the bf16 gradient: .npy has no bfloat16). kl and dist
+    /// with C a multiple of 4, on a GPU backend, without --shards.
+    #[arg(long)]
+    grad_dtype: Option<String>,
     #[arg(long, default_value = "auto")]
     backend: String,
     /// How the inputs are stored on the GPU: f32, f16 or bf16 (converted from the file's
@@ -375,6 +384,16 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
         inputs = inputs.with_labels(labels);
     }
     let want_grad = args.grad_out.is_some();
+    let grad_dtype = match &args.grad_dtype {
+        None => InputDtype::F32,
+        Some(d) => d.parse::<InputDtype>()?,
+    };
+    if grad_dtype != InputDtype::F32 && (choice == BackendChoice::Cpu || args.shards.is_some()) {
+        return Err(Error::Param(format!(
+            "--grad-dtype {} needs a GPU backend and no --shards",
+            grad_dtype.name()
+        )));
+    }
     let start = Instant::now();
     let (loss, grad, backend, adapter) = if let Some(shards) = args.shards {
         let LossSpec::Dist(params) = spec else {
@@ -407,7 +426,11 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
         )
     } else {
         let ctx = GpuContext::new(choice)?;
-        let out = ctx.evaluate_as(&spec, &inputs, want_grad, dtype)?;
+        let precision = wgpu_distill::Precision {
+            inputs: dtype,
+            grad: grad_dtype,
+        };
+        let out = ctx.evaluate_with(&spec, &inputs, want_grad, precision)?;
         (
             f64::from(out.loss),
             out.grad,
@@ -417,7 +440,11 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
     };
     let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
     if let (Some(path), Some(grad)) = (&args.grad_out, &grad) {
-        npy::write_f32(path, &shape, grad)?;
+        if grad_dtype == InputDtype::F16 {
+            npy::write_f16(path, &shape, grad)?;
+        } else {
+            npy::write_f32(path, &shape, grad)?;
+        }
     }
     if args.json {
         println!(
@@ -429,6 +456,7 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
                 "backend": backend,
                 "adapter": adapter,
                 "dtype": dtype.name(),
+                "grad_dtype": grad_dtype.name(),
                 "grad_out": args.grad_out.as_ref().map(|p| p.display().to_string()),
                 "wall_ms": elapsed_ms,
             })
@@ -563,6 +591,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         warmup: 3,
         iters: args.iters,
         per_dispatch: args.per_dispatch,
+        roofline: !args.no_roofline,
     };
     let total = specs.len() * shapes.len() * passes.len() * dtypes.len();
     let mut done = 0;

@@ -79,5 +79,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &partials, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "at", dispatches, io.dtype)
+    record_dispatches(ctx, encoder, "at", dispatches, io.dtype.into())
 }

@@ -336,7 +336,7 @@ pub(crate) fn record(
     if !folded {
         dispatches.push(finish_dispatch(&finish, &plan.partials, io.loss()));
     }
-    record_dispatches(ctx, encoder, "dist", dispatches, io.dtype)
+    record_dispatches(ctx, encoder, "dist", dispatches, io.precision())
 }
 
 /// Sufficient statistics of one DIST column over a set of rows (float64 on the host). They
@@ -515,8 +515,13 @@ impl GpuContext {
         };
         let mut dispatches = plan.statistics();
         dispatches.push(reduce);
-        let recorded =
-            record_dispatches(self, &mut encoder, "dist shard stats", dispatches, io.dtype);
+        let recorded = record_dispatches(
+            self,
+            &mut encoder,
+            "dist shard stats",
+            dispatches,
+            io.precision(),
+        );
         self.forget_bind_groups_of(&[&student, &teacher]);
         recorded?;
         let partial_bytes = shape.rows as u64 * 4;
@@ -600,7 +605,7 @@ impl GpuContext {
             &mut encoder,
             "dist shard gradient",
             dispatches,
-            io.dtype,
+            io.precision(),
         );
         self.forget_bind_groups_of(&[&col_stats, &student, &teacher, &grad]);
         recorded?;

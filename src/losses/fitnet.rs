@@ -61,5 +61,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &partials, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "fitnet", dispatches, io.dtype)
+    record_dispatches(ctx, encoder, "fitnet", dispatches, io.dtype.into())
 }

@@ -86,5 +86,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &partials, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "hcl", dispatches, io.dtype)
+    record_dispatches(ctx, encoder, "hcl", dispatches, io.dtype.into())
 }

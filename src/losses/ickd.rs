@@ -137,5 +137,5 @@ pub(crate) fn record(
         });
     }
     dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
-    record_dispatches(ctx, encoder, "ickd", dispatches, io.dtype)
+    record_dispatches(ctx, encoder, "ickd", dispatches, io.dtype.into())
 }

@@ -97,5 +97,5 @@ pub(crate) fn record(
         })
         .collect();
     dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
-    record_dispatches(ctx, encoder, "kl", dispatches, io.dtype)
+    record_dispatches(ctx, encoder, "kl", dispatches, io.precision())
 }

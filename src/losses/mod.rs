@@ -23,7 +23,7 @@ pub use rkd::RkdParams;
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::tensor::{check_len, element_count, BufferRegion, InputDtype};
+use crate::tensor::{check_len, element_count, BufferRegion, InputDtype, Precision};
 
 /// Which loss, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -262,6 +262,8 @@ pub struct LossBindings<'a> {
 pub(crate) struct BoundIo<'a> {
     /// How student and teacher are stored.
     pub dtype: InputDtype,
+    /// How the gradient is stored (f32 unless a quad kernel writes f16/bf16).
+    pub grad_dtype: InputDtype,
     pub student: wgpu::BufferBinding<'a>,
     pub teacher: wgpu::BufferBinding<'a>,
     pub labels: Option<wgpu::BufferBinding<'a>>,
@@ -284,6 +286,7 @@ impl<'a> BoundIo<'a> {
         };
         Self {
             dtype: InputDtype::F32,
+            grad_dtype: InputDtype::F32,
             student: bind(student),
             teacher: bind(teacher),
             labels: None,
@@ -300,18 +303,27 @@ impl<'a> BoundIo<'a> {
         self
     }
 
+    /// The input and gradient dtypes, for choosing pipelines.
+    pub(crate) fn precision(&self) -> Precision {
+        Precision {
+            inputs: self.dtype,
+            grad: self.grad_dtype,
+        }
+    }
+
     /// Whether the quad kernels can read these bindings: rows of a multiple of 4 elements
     /// (so every row and every chunk starts on a quad) and inputs and gradient at offsets
     /// that are multiples of a quad's size.
     pub(crate) fn quads_allowed(&self, cols: usize) -> bool {
         let quad = self.dtype.bytes_for(4);
+        let grad_quad = self.grad_dtype.bytes_for(4);
         cols.is_multiple_of(4)
             && self.student.offset.is_multiple_of(quad)
             && self.teacher.offset.is_multiple_of(quad)
             && self
                 .grad
                 .as_ref()
-                .is_none_or(|g| g.offset.is_multiple_of(16))
+                .is_none_or(|g| g.offset.is_multiple_of(grad_quad))
     }
 
     /// Rows `[start, start + rows)` of a B×`cols` call: student, teacher and gradient narrowed
@@ -327,8 +339,10 @@ impl<'a> BoundIo<'a> {
         let input = |b: &wgpu::BufferBinding<'a>| {
             narrow(b, self.dtype.bytes_for(first), self.dtype.bytes_for(count))
         };
+        let grad_bytes = |n: usize| self.grad_dtype.bytes_for(n);
         BoundIo {
             dtype: self.dtype,
+            grad_dtype: self.grad_dtype,
             student: input(&self.student),
             teacher: input(&self.teacher),
             labels: self.labels.clone(),
@@ -336,7 +350,7 @@ impl<'a> BoundIo<'a> {
             grad: self
                 .grad
                 .as_ref()
-                .map(|g| narrow(g, first as u64 * 4, count as u64 * 4)),
+                .map(|g| narrow(g, grad_bytes(first), grad_bytes(count))),
         }
     }
 }
@@ -377,7 +391,7 @@ impl GpuContext {
         shape: &[usize],
         io: &LossBindings<'_>,
     ) -> Result<()> {
-        self.record_counted(encoder, spec, shape, io, InputDtype::F32)
+        self.record_counted(encoder, spec, shape, io, InputDtype::F32.into())
             .map(|_| ())
     }
 
@@ -391,22 +405,43 @@ impl GpuContext {
         io: &LossBindings<'_>,
         dtype: InputDtype,
     ) -> Result<()> {
-        self.record_counted(encoder, spec, shape, io, dtype)
+        self.record_counted(encoder, spec, shape, io, dtype.into())
             .map(|_| ())
     }
 
-    /// [`GpuContext::record_as`], returning how many dispatches it recorded (for the benchmark).
+    /// [`GpuContext::record_as`] with the gradient stored as `precision.grad`: f32, or f16 /
+    /// bf16 (two per 32-bit word, little-endian, rounded to nearest even from f32) for KL and
+    /// DIST when C is a multiple of 4 and the gradient region is 8-byte aligned (their quad
+    /// kernels write it; other cases are an `Error::Param` saying which).
+    pub fn record_with(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        spec: &LossSpec,
+        shape: &[usize],
+        io: &LossBindings<'_>,
+        precision: Precision,
+    ) -> Result<()> {
+        self.record_counted(encoder, spec, shape, io, precision)
+            .map(|_| ())
+    }
+
+    /// [`GpuContext::record_with`], returning how many dispatches it recorded (for the
+    /// benchmark).
     pub(crate) fn record_counted(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         spec: &LossSpec,
         shape: &[usize],
         io: &LossBindings<'_>,
-        dtype: InputDtype,
+        precision: Precision,
     ) -> Result<usize> {
+        let dtype = precision.inputs;
         self.check_health()?;
         spec.check_params()?;
         spec.check_shape(shape)?;
+        if precision.grad != InputDtype::F32 && io.grad.is_some() {
+            self.check_narrow_gradient(spec, shape, io, precision.grad)?;
+        }
         if dtype != InputDtype::F32 && !spec.takes_16_bit_inputs() {
             return Err(Error::Param(format!(
                 "{} inputs are supported by kl, dist and dkd, not {}",
@@ -426,6 +461,11 @@ impl GpuContext {
                 ))
             })?;
         let input_bytes = dtype.bytes_for(elements);
+        let grad_bytes = if precision.grad == InputDtype::F32 {
+            bytes
+        } else {
+            precision.grad.bytes_for(elements)
+        };
         if chunked {
             // A single row wider than a binding cannot be chunked: say so before the buffers.
             self.row_chunks(shape[0], shape[1], dtype)?;
@@ -448,8 +488,9 @@ impl GpuContext {
             loss: io.loss.binding(self, "loss", 4, false)?,
             grad: io
                 .grad
-                .map(|g| g.binding(self, "gradient", bytes, chunked))
+                .map(|g| g.binding(self, "gradient", grad_bytes, chunked))
                 .transpose()?,
+            grad_dtype: precision.grad,
         };
         // One error scope over the whole recording: parameter blocks and scratch buffers
         // created on the caller's device never reach its (possibly panicking) error handler.
@@ -463,6 +504,43 @@ impl GpuContext {
             LossSpec::Ickd(p) => ickd::record(self, encoder, p, shape, &bound),
             LossSpec::Hcl => hcl::record(self, encoder, shape, &bound),
         })
+    }
+
+    /// Where a 16-bit gradient can be written: by the quad kernels of KL and DIST, so C a
+    /// multiple of 4, the gradient region aligned to four 16-bit values, and neither quads nor
+    /// streaming forced off.
+    fn check_narrow_gradient(
+        &self,
+        spec: &LossSpec,
+        shape: &[usize],
+        io: &LossBindings<'_>,
+        grad: InputDtype,
+    ) -> Result<()> {
+        let name = grad.name();
+        if !matches!(spec, LossSpec::Kl(_) | LossSpec::Dist(_)) {
+            return Err(Error::Param(format!(
+                "a {name} gradient is written by kl and dist, not {} (use an f32 gradient)",
+                spec.name()
+            )));
+        }
+        let cols = shape.get(1).copied().unwrap_or(0);
+        if !cols.is_multiple_of(4) {
+            return Err(Error::Param(format!(
+                "a {name} gradient needs C to be a multiple of 4 (four classes per store), got C = {cols}"
+            )));
+        }
+        if io.grad.is_some_and(|g| !g.offset.is_multiple_of(8)) {
+            return Err(Error::Param(format!(
+                "a {name} gradient region must start at a multiple of 8 bytes"
+            )));
+        }
+        let strategy = self.strategy();
+        if strategy.quads == Some(false) || strategy.cached_rows == Some(true) {
+            return Err(Error::Param(format!(
+                "a {name} gradient is written by the quad kernels, which this context's strategy turns off"
+            )));
+        }
+        Ok(())
     }
 
     /// Host slices in, loss (and the gradient when `want_grad`) out. Blocks until the GPU is
@@ -485,9 +563,22 @@ impl GpuContext {
         want_grad: bool,
         dtype: InputDtype,
     ) -> Result<LossOutput> {
-        let (staging, index, grad_len) = self.submit_host_call(spec, inputs, want_grad, dtype)?;
+        self.evaluate_with(spec, inputs, want_grad, dtype.into())
+    }
+
+    /// [`GpuContext::evaluate_as`] with the gradient computed into `precision.grad` on the GPU
+    /// (see [`GpuContext::record_with`]) and returned as the f32 values of that dtype.
+    pub fn evaluate_with(
+        &self,
+        spec: &LossSpec,
+        inputs: &Inputs<'_>,
+        want_grad: bool,
+        precision: Precision,
+    ) -> Result<LossOutput> {
+        let (staging, index, grad_len) =
+            self.submit_host_call(spec, inputs, want_grad, precision)?;
         let bytes = self.read_back(&staging, index)?;
-        decode_output(&bytes, grad_len)
+        decode_output(&bytes, grad_len, precision.grad)
     }
 
     /// Async form of [`GpuContext::evaluate`]: polls the device without blocking and yields
@@ -499,9 +590,9 @@ impl GpuContext {
         want_grad: bool,
     ) -> Result<LossOutput> {
         let (staging, _index, grad_len) =
-            self.submit_host_call(spec, inputs, want_grad, InputDtype::F32)?;
+            self.submit_host_call(spec, inputs, want_grad, InputDtype::F32.into())?;
         let bytes = self.read_back_async(&staging).await?;
-        decode_output(&bytes, grad_len)
+        decode_output(&bytes, grad_len, InputDtype::F32)
     }
 
     /// Uploads, records, copies the results into one staging buffer and submits.
@@ -510,12 +601,14 @@ impl GpuContext {
         spec: &LossSpec,
         inputs: &Inputs<'_>,
         want_grad: bool,
-        dtype: InputDtype,
+        precision: Precision,
     ) -> Result<(wgpu::Buffer, wgpu::SubmissionIndex, Option<usize>)> {
+        let dtype = precision.inputs;
         self.check_health()?;
         inputs.check(spec)?;
         let elements = inputs.student.len();
         let bytes = elements as u64 * 4;
+        let grad_bytes = precision.grad.bytes_for(elements);
         let max_buffer = self.device().limits().max_buffer_size;
         if bytes > max_buffer {
             return Err(Error::Limit(format!(
@@ -532,15 +625,15 @@ impl GpuContext {
             .transpose()?;
         let loss = self.output_buffer("loss", 4)?;
         let grad = want_grad
-            .then(|| self.output_buffer("gradient", bytes))
+            .then(|| self.output_buffer("gradient", grad_bytes))
             .transpose()?;
-        let staging = self.staging(4 + if want_grad { bytes } else { 0 })?;
+        let staging = self.staging(4 + if want_grad { grad_bytes } else { 0 })?;
         let mut encoder = self
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("wgpu-distill evaluate"),
             });
-        let recorded = self.record_as(
+        let recorded = self.record_with(
             &mut encoder,
             spec,
             inputs.shape,
@@ -551,7 +644,7 @@ impl GpuContext {
                 loss: BufferRegion::new(&loss),
                 grad: grad.as_ref().map(BufferRegion::new),
             },
-            dtype,
+            precision,
         );
         // These buffers live for this call only: the bind-group cache must not keep them.
         let transient: Vec<&wgpu::Buffer> = [Some(&student), Some(&teacher), Some(&loss)]
@@ -564,7 +657,7 @@ impl GpuContext {
         let index = self.scoped("submitting", || {
             encoder.copy_buffer_to_buffer(&loss, 0, &staging, 0, 4);
             if let Some(g) = &grad {
-                encoder.copy_buffer_to_buffer(g, 0, &staging, 4, bytes);
+                encoder.copy_buffer_to_buffer(g, 0, &staging, 4, grad_bytes);
             }
             Ok(self.queue().submit([encoder.finish()]))
         })?;
@@ -621,17 +714,16 @@ impl GpuContext {
 }
 
 /// Splits the staging bytes (loss, then the gradient) into floats.
-fn decode_output(bytes: &[u8], grad_len: Option<usize>) -> Result<LossOutput> {
-    let floats = crate::tensor::f32s_from_le(bytes);
-    let want = 1 + grad_len.unwrap_or(0);
-    if floats.len() < want {
+fn decode_output(bytes: &[u8], grad_len: Option<usize>, grad: InputDtype) -> Result<LossOutput> {
+    let want = 4 + grad_len.map_or(0, |n| grad.bytes_for(n) as usize);
+    if bytes.len() < want {
         return Err(Error::Device(format!(
-            "read back {} floats, expected {want}",
-            floats.len()
+            "read back {} bytes, expected {want}",
+            bytes.len()
         )));
     }
     Ok(LossOutput {
-        loss: floats[0],
-        grad: grad_len.map(|n| floats[1..1 + n].to_vec()),
+        loss: f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+        grad: grad_len.map(|n| grad.decode(&bytes[4..], n)),
     })
 }

@@ -154,5 +154,5 @@ pub(crate) fn record(
         });
     }
     dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
-    record_dispatches(ctx, encoder, "rkd", dispatches, io.dtype)
+    record_dispatches(ctx, encoder, "rkd", dispatches, io.dtype.into())
 }
