@@ -10,36 +10,10 @@
 //
 // Uniformity: rows past the batch skip loads and stores but reach every barrier.
 
-struct DkdParams {
-    rows: u32,
-    cols: u32,
-    groups_x: u32,
-    write_grad: u32,
-    inv_t: f32,
-    // T / B
-    grad_scale: f32,
-    alpha: f32,
-    beta: f32,
-    // First row of this chunk in the whole batch (labels and row_loss are batch-indexed).
-    row_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
 @group(0) @binding(0) var<uniform> params: DkdParams;
 @group(0) @binding(3) var<storage, read> labels: array<u32>;
 @group(0) @binding(4) var<storage, read_write> row_loss: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad: array<f32>;
-
-// p (log p - log q), 0 when p = 0.
-fn kl_term(log_p: f32, log_q: f32) -> f32 {
-    let p = exp(log_p);
-    if p > 0.0 {
-        return p * (log_p - log_q);
-    }
-    return 0.0;
-}
 
 @compute @workgroup_size(WG)
 fn dkd_rows(

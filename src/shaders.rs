@@ -40,6 +40,9 @@ pub const RKD_LIB: &str = include_str!("../shaders/lib/rkd_common.wgsl");
 /// Declarations shared by the KL kernels.
 pub const KL_LIB: &str = include_str!("../shaders/lib/kl_common.wgsl");
 
+/// Declarations shared by the DKD kernels.
+pub const DKD_LIB: &str = include_str!("../shaders/lib/dkd_common.wgsl");
+
 /// Declarations shared by the DIST kernels.
 pub const DIST_LIB: &str = include_str!("../shaders/lib/dist_common.wgsl");
 
@@ -287,13 +290,24 @@ pub const KL_ROWS_CACHED: Kernel = Kernel {
     bindings: &[U, R, R, W, W],
 };
 
+/// DKD per-row TCKD/NCKD terms and gradient, four classes per load.
+pub const DKD_ROWS_QUADS: Kernel = Kernel {
+    file: "dkd_quads.wgsl",
+    source: include_str!("../shaders/dkd_quads.wgsl"),
+    dtype_aware: true,
+    quads: true,
+    family: DKD_LIB,
+    entry: "dkd_rows_quads",
+    bindings: &[U, R, R, R, W, W],
+};
+
 /// DKD per-row TCKD/NCKD terms and gradient.
 pub const DKD_ROWS: Kernel = Kernel {
     file: "dkd.wgsl",
     source: include_str!("../shaders/dkd.wgsl"),
     dtype_aware: true,
     quads: false,
-    family: "",
+    family: DKD_LIB,
     entry: "dkd_rows",
     bindings: &[U, R, R, R, W, W],
 };
@@ -447,6 +461,7 @@ pub const ALL_KERNELS: &[Kernel] = &[
     KL_ROWS,
     KL_ROWS_CACHED,
     KL_ROWS_QUADS,
+    DKD_ROWS_QUADS,
     DIST_ROWS,
     DIST_COLUMN_PARTIALS,
     DIST_COLUMN_MERGE,

@@ -188,7 +188,7 @@ fn cli_reads_float16_npy_and_converts_to_bf16() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A 16-bit gradient (KL and DIST, C a multiple of 4): the quad kernels compute the same f32
+/// A 16-bit gradient (KL, DIST and DKD, C a multiple of 4): the quad kernels compute the same f32
 /// values and round them to nearest even on the GPU, so the result is exactly the f32
 /// gradient rounded by the `half` crate (subnormal, tiny gradients included), with the loss
 /// unchanged, whatever the inputs' dtype, in row chunks too.
@@ -205,9 +205,13 @@ fn sixteen_bit_gradients_are_the_f32_gradient_rounded_to_nearest_even() {
             .unwrap();
             for (b, c) in [(5, 1000), (7, 32), (1, 4), (9, 100)] {
                 let (student, teacher) = synthetic::logit_pair(c as u64, b, c, 3.0);
+                let labels: Vec<i64> = (0..b as i64).map(|r| (r * 3) % c as i64).collect();
                 let shape = [b, c];
-                let inputs = Inputs::new(&student, &teacher, &shape);
-                for spec in &specs()[..2] {
+                for spec in &specs() {
+                    let mut inputs = Inputs::new(&student, &teacher, &shape);
+                    if spec.needs_labels() {
+                        inputs = inputs.with_labels(&labels);
+                    }
                     for inputs_dtype in [InputDtype::F32, InputDtype::F16] {
                         let wide = ctx.evaluate_as(spec, &inputs, true, inputs_dtype).unwrap();
                         let wide_grad = wide.grad.unwrap();
@@ -255,8 +259,8 @@ fn sixteen_bit_gradients_are_refused_where_no_quad_kernel_writes_them() {
             other => panic!("{spec:?} {shape:?}: expected a parameter error, got {other:?}"),
         }
     };
-    let dkd = message(&specs()[2], &[3, 100], ctx);
-    assert!(dkd.contains("kl and dist"), "{dkd}");
+    let fitnet = message(&LossSpec::Fitnet, &[3, 100], ctx);
+    assert!(fitnet.contains("kl, dist and dkd"), "{fitnet}");
     let odd = message(&specs()[0], &[3, 101], ctx);
     assert!(
         odd.contains("multiple of 4") && odd.contains("101"),

@@ -9,7 +9,7 @@ use crate::losses::BoundIo;
 use crate::record::{
     finish_dispatch, record_dispatches, row_chunks, whole, Dispatch, FinishUniform,
 };
-use crate::shaders::DKD_ROWS;
+use crate::shaders::{DKD_ROWS, DKD_ROWS_QUADS};
 use crate::tensor::LogitShape;
 
 /// Parameters of DKD: `L = alpha·TCKD + beta·NCKD`.
@@ -64,6 +64,11 @@ pub(crate) fn record(
     let t = params.temperature;
     let b = shape.rows as f64;
     let threads_per_row = ctx.threads_per_row(shape.cols);
+    let kernel = if ctx.quads(shape.cols, io) {
+        DKD_ROWS_QUADS
+    } else {
+        DKD_ROWS
+    };
     let row_loss = ctx.scratch("dkd.row_loss", shape.rows as u64 * 4);
     let placeholder = ctx.scratch("unused gradient", 16);
     // One block of rows per binding (usually one block for the whole batch).
@@ -93,7 +98,7 @@ pub(crate) fn record(
     let mut dispatches: Vec<Dispatch<'_>> = chunks
         .iter()
         .map(|chunk| Dispatch {
-            kernel: DKD_ROWS,
+            kernel,
             threads_per_row,
             resources: vec![
                 whole(&chunk.uniform),
@@ -107,5 +112,5 @@ pub(crate) fn record(
         })
         .collect();
     dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
-    record_dispatches(ctx, encoder, "dkd", dispatches, io.dtype.into())
+    record_dispatches(ctx, encoder, "dkd", dispatches, io.precision())
 }

@@ -410,8 +410,8 @@ impl GpuContext {
     }
 
     /// [`GpuContext::record_as`] with the gradient stored as `precision.grad`: f32, or f16 /
-    /// bf16 (two per 32-bit word, little-endian, rounded to nearest even from f32) for KL and
-    /// DIST when C is a multiple of 4 and the gradient region is 8-byte aligned (their quad
+    /// bf16 (two per 32-bit word, little-endian, rounded to nearest even from f32) for KL,
+    /// DIST and DKD when C is a multiple of 4 and the gradient region is 8-byte aligned (their quad
     /// kernels write it; other cases are an `Error::Param` saying which).
     pub fn record_with(
         &self,
@@ -506,7 +506,7 @@ impl GpuContext {
         })
     }
 
-    /// Where a 16-bit gradient can be written: by the quad kernels of KL and DIST, so C a
+    /// Where a 16-bit gradient can be written: by the quad kernels of KL, DIST and DKD, so C a
     /// multiple of 4, the gradient region aligned to four 16-bit values, and neither quads nor
     /// streaming forced off.
     fn check_narrow_gradient(
@@ -517,9 +517,9 @@ impl GpuContext {
         grad: InputDtype,
     ) -> Result<()> {
         let name = grad.name();
-        if !matches!(spec, LossSpec::Kl(_) | LossSpec::Dist(_)) {
+        if !spec.takes_16_bit_inputs() {
             return Err(Error::Param(format!(
-                "a {name} gradient is written by kl and dist, not {} (use an f32 gradient)",
+                "a {name} gradient is written by kl, dist and dkd, not {} (use an f32 gradient)",
                 spec.name()
             )));
         }
