@@ -236,7 +236,7 @@ impl std::str::FromStr for InputDtype {
 }
 
 /// How one call's buffers store their values: the student and teacher inputs, and the
-/// gradient. The gradient is f32 by default; KL and DIST also write it as f16 or bf16
+/// gradient. The gradient is f32 by default; KL, DIST and DKD also write it as f16 or bf16
 /// (rounded to nearest even from the f32 value) through their quad kernels, so C must be a
 /// multiple of 4 and the gradient region 8-byte aligned. Accumulation is f32 throughout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

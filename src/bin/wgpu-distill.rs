@@ -114,7 +114,7 @@ struct EvalArgs {
     #[arg(long)]
     grad_out: Option<PathBuf>,
     /// The gradient's dtype on the GPU: f32 (default), f16 (written as a `<f2` .npy) or bf16
-    /// (written as the `<f4` values of the bf16 gradient: .npy has no bfloat16). kl and dist
+    /// (written as the `<f4` values of the bf16 gradient: .npy has no bfloat16). kl, dist and dkd
     /// with C a multiple of 4, on a GPU backend, without --shards.
     #[arg(long)]
     grad_dtype: Option<String>,
