@@ -725,6 +725,11 @@ impl GpuContext {
         true
     }
 
+    /// Whether per-dispatch timestamps are armed (then each dispatch gets its own pass).
+    pub(crate) fn dispatch_timer_armed(&self) -> bool {
+        self.lock().dispatch_timer.is_some()
+    }
+
     /// Disarms per-dispatch timestamps and returns what was recorded.
     pub(crate) fn take_dispatch_timer(&self) -> Option<DispatchTimer> {
         self.lock().dispatch_timer.take()

@@ -130,23 +130,21 @@ pub fn read_labels(path: &Path) -> Result<(Vec<usize>, Vec<i64>)> {
 
 /// Writes little-endian float32 `.npy`.
 pub fn write_f32(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
-    let file = File::create(path).map_err(|e| io_err(path, e))?;
-    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-    let mut writer = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(&shape)
-        .writer(BufWriter::new(file))
-        .begin_nd()
-        .map_err(|e| io_err(path, e))?;
-    writer
-        .extend(values.iter().copied())
-        .map_err(|e| io_err(path, e))?;
-    writer.finish().map_err(|e| io_err(path, e))
+    write_values(path, shape, values.iter().copied())
 }
 
 /// Writes little-endian float16 `.npy` (`<f2`); `values` are rounded to nearest even (exact
 /// when they are already f16 values, as a gradient computed in f16 is).
 pub fn write_f16(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
+    write_values(path, shape, values.iter().map(|&v| half::f16::from_f32(v)))
+}
+
+/// Writes `values` as an `.npy` of `shape`, in the element type's default dtype.
+fn write_values<T: npyz::AutoSerialize>(
+    path: &Path,
+    shape: &[usize],
+    values: impl Iterator<Item = T>,
+) -> Result<()> {
     let file = File::create(path).map_err(|e| io_err(path, e))?;
     let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     let mut writer = npyz::WriteOptions::new()
@@ -155,8 +153,6 @@ pub fn write_f16(path: &Path, shape: &[usize], values: &[f32]) -> Result<()> {
         .writer(BufWriter::new(file))
         .begin_nd()
         .map_err(|e| io_err(path, e))?;
-    writer
-        .extend(values.iter().map(|&v| half::f16::from_f32(v)))
-        .map_err(|e| io_err(path, e))?;
+    writer.extend(values).map_err(|e| io_err(path, e))?;
     writer.finish().map_err(|e| io_err(path, e))
 }

@@ -1,7 +1,7 @@
 //! Recording: turns a list of dispatches (kernel, strategy, bindings, grid) into one compute pass
 //! in the caller's encoder, with every wgpu error captured by an error scope.
 
-use crate::context::{BindGroupKey, GpuContext};
+use crate::context::{BindGroupKey, CachedPipeline, GpuContext};
 use crate::error::{Error, Result};
 use crate::shaders::{Kernel, WORKGROUP_SIZE};
 use crate::tensor::Precision;
@@ -72,7 +72,7 @@ pub(crate) fn record_dispatches(
         .iter()
         .map(|d| ctx.pipeline(&d.kernel, d.threads_per_row, precision))
         .collect::<Result<Vec<_>>>()?;
-    ctx.scoped(label, || {
+    let recorded = ctx.scoped(label, || {
         let bind_groups: Vec<_> = dispatches
             .iter()
             .zip(&pipelines)
@@ -95,42 +95,45 @@ pub(crate) fn record_dispatches(
                 })
             })
             .collect();
-        let mut pass = encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(label),
-                timestamp_writes: None,
-            })
-            .forget_lifetime();
-        for ((d, p), bg) in dispatches.iter().zip(&pipelines).zip(&bind_groups) {
-            // `bench --per-dispatch`: this dispatch alone in a pass between two timestamps.
-            if let Some((queries, index)) = ctx.next_dispatch_timestamps(d.kernel.entry) {
-                drop(pass);
-                let mut timed = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        let record_one =
+            |pass: &mut wgpu::ComputePass<'_>, d: &Dispatch<'_>, p: &CachedPipeline, bg| {
+                pass.set_pipeline(&p.pipeline);
+                pass.set_bind_group(0, bg, &[]);
+                pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+            };
+        let steps = dispatches.iter().zip(&pipelines).zip(&bind_groups);
+        if ctx.dispatch_timer_armed() {
+            // `bench --per-dispatch`: each dispatch alone in a pass between two timestamps.
+            for ((d, p), bg) in steps {
+                let stamps = ctx.next_dispatch_timestamps(d.kernel.entry);
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some(d.kernel.entry),
-                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
-                        query_set: &queries,
-                        beginning_of_pass_write_index: Some(index),
-                        end_of_pass_write_index: Some(index + 1),
+                    timestamp_writes: stamps.as_ref().map(|(queries, index)| {
+                        wgpu::ComputePassTimestampWrites {
+                            query_set: queries,
+                            beginning_of_pass_write_index: Some(*index),
+                            end_of_pass_write_index: Some(index + 1),
+                        }
                     }),
                 });
-                timed.set_pipeline(&p.pipeline);
-                timed.set_bind_group(0, bg, &[]);
-                timed.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
-                drop(timed);
-                pass = encoder
-                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some(label),
-                        timestamp_writes: None,
-                    })
-                    .forget_lifetime();
-                continue;
+                record_one(&mut pass, d, p, bg);
             }
-            pass.set_pipeline(&p.pipeline);
-            pass.set_bind_group(0, bg, &[]);
-            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+        } else {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: None,
+            });
+            for ((d, p), bg) in steps {
+                record_one(&mut pass, d, p, bg);
+            }
         }
         Ok(dispatches.len())
-    })
+    });
+    // A bind group made in a failed scope may be invalid: keep none of them.
+    if recorded.is_err() {
+        ctx.release_cached_bind_groups();
+    }
+    recorded
 }
 
 /// Parameters of `finish.wgsl`: loss = scale0 * sum(first n0) + scale1 * sum(next n1).

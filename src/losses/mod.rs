@@ -405,8 +405,7 @@ impl GpuContext {
         io: &LossBindings<'_>,
         dtype: InputDtype,
     ) -> Result<()> {
-        self.record_counted(encoder, spec, shape, io, dtype.into())
-            .map(|_| ())
+        self.record_with(encoder, spec, shape, io, dtype.into())
     }
 
     /// [`GpuContext::record_as`] with the gradient stored as `precision.grad`: f32, or f16 /
