@@ -14,6 +14,30 @@ fn aligned(bytes: u64, align: u64) -> u64 {
     bytes.div_ceil(align) * align
 }
 
+/// Copies `buffer` out after the commands in `encoder`, submits, and returns its 32-bit words
+/// (what an application does at the end of a step).
+fn submit_and_read_words(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    mut encoder: wgpu::CommandEncoder,
+    buffer: &wgpu::Buffer,
+) -> Vec<u32> {
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("app staging"),
+        size: buffer.size(),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
+    queue.submit([encoder.finish()]);
+    staging.map_async(wgpu::MapMode::Read, .., |r| r.unwrap());
+    device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+    let view = staging.get_mapped_range(..).unwrap();
+    view.chunks_exact(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+        .collect()
+}
+
 #[test]
 fn several_losses_in_one_encoder_on_caller_buffers() {
     for backend in GPU_BACKENDS {
@@ -90,21 +114,9 @@ fn several_losses_in_one_encoder_on_caller_buffers() {
             )
             .unwrap();
         }
-        let staging = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("app staging"),
-            size: outputs.size(),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        encoder.copy_buffer_to_buffer(&outputs, 0, &staging, 0, outputs.size());
-        queue.submit([encoder.finish()]);
-        staging.map_async(wgpu::MapMode::Read, .., |r| r.unwrap());
-        device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
-        let data: Vec<f32> = staging
-            .get_mapped_range(..)
-            .unwrap()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        let data: Vec<f32> = submit_and_read_words(&device, &queue, encoder, &outputs)
+            .into_iter()
+            .map(f32::from_bits)
             .collect();
 
         let shape = [b, c];
@@ -238,22 +250,7 @@ fn repeated_recording_reuses_every_cached_object() {
                 )
                 .unwrap();
             }
-            let staging = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("staging"),
-                size: outputs.size(),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            encoder.copy_buffer_to_buffer(&outputs, 0, &staging, 0, outputs.size());
-            queue.submit([encoder.finish()]);
-            staging.map_async(wgpu::MapMode::Read, .., |r| r.unwrap());
-            device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
-            let view = staging.get_mapped_range(..).unwrap();
-            let words = view
-                .chunks_exact(4)
-                .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-                .collect();
-            words
+            submit_and_read_words(&device, &queue, encoder, &outputs)
         };
         let (s1, t1) = synthetic::logit_pair(21, b, c, 2.0);
         let (student, teacher) = (upload(&s1), upload(&t1));
