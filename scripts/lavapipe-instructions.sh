@@ -32,7 +32,7 @@ jit_total() {
 }
 
 printf "%-6s %-11s %16s %16s %10s   %s\n" loss shape "loss instr/elem" "roof instr/elem" predicted flags
-for loss in kl dist dkd; do
+for loss in ${LOSSES:-kl dist dkd}; do
     with=$(jit_total --loss "$loss" "$@")
     alone=$(jit_total --loss "$loss" --no-roofline "$@")
     awk -v w="$with" -v a="$alone" -v n="$elements" -v l="$loss" -v s="$shape" -v f="$*" 'BEGIN {

@@ -202,6 +202,13 @@ pub const DIST_GRAD_QUADS: Kernel = Kernel {
     bindings: &[U, R, R, R, R, W, R, W],
 };
 
+/// DIST gradient, four classes per load and store, four rows per segment (each column
+/// quad's statistics loaded once for four rows).
+pub const DIST_GRAD_QUADS_ROWS4: Kernel = Kernel {
+    entry: "dist_grad_quads_rows4",
+    ..DIST_GRAD_QUADS
+};
+
 /// DIST row statistics and inter-class Pearson terms.
 pub const DIST_ROWS: Kernel = Kernel {
     file: "dist_rows.wgsl",
@@ -472,6 +479,7 @@ pub const ALL_KERNELS: &[Kernel] = &[
     DIST_ROWS_QUADS,
     DIST_COLUMN_PARTIALS_QUADS,
     DIST_GRAD_QUADS,
+    DIST_GRAD_QUADS_ROWS4,
     DKD_ROWS,
     FITNET_BLOCKS,
     AT_SAMPLES,

@@ -143,6 +143,77 @@ fn every_strategy_matches_the_reference() {
 }
 
 #[test]
+fn dist_gradient_four_rows_per_segment_gives_the_same_bits() {
+    // `dist_grad_rows: 4` loads each column quad's statistics once for four rows; per row it
+    // computes what one row per segment computes, in the same order. Batches of 1 to 9 rows
+    // leave 0 to 3 rows past the batch in the last segment; chunks of 2 and 5 rows start
+    // segments at every offset; the 16-bit gradient goes through the same stores.
+    use wgpu_distill::{InputDtype, Precision};
+    let spec = LossSpec::Dist(DistParams {
+        temperature: 2.0,
+        beta: 1.0,
+        gamma: 2.0,
+    });
+    let precisions = [
+        Precision::from(InputDtype::F32),
+        Precision {
+            inputs: InputDtype::F16,
+            grad: InputDtype::F16,
+        },
+    ];
+    let mut compared = 0;
+    for backend in GPU_BACKENDS {
+        let mut one = fresh_gpu(backend);
+        let mut four = fresh_gpu(backend);
+        for tpr in [1, 8, 64] {
+            for chunk_rows in [None, Some(2), Some(5)] {
+                for (ctx, rows) in [(&mut one, 1), (&mut four, 4)] {
+                    ctx.set_strategy(Strategy {
+                        threads_per_row: Some(tpr),
+                        chunk_rows,
+                        dist_grad_rows: Some(rows),
+                        ..Default::default()
+                    })
+                    .unwrap();
+                }
+                for (b, c) in [(1, 8), (3, 132), (6, 44), (9, 1000)] {
+                    let (student, teacher) = synthetic::logit_pair(b as u64 + 40, b, c, 3.0);
+                    let shape = [b, c];
+                    let inputs = Inputs::new(&student, &teacher, &shape);
+                    for precision in precisions {
+                        let a = one.evaluate_with(&spec, &inputs, true, precision).unwrap();
+                        let z = four.evaluate_with(&spec, &inputs, true, precision).unwrap();
+                        let what = format!(
+                            "{backend:?} {b}x{c} TPR {tpr} chunks {chunk_rows:?} {precision:?}"
+                        );
+                        assert_eq!(a.loss.to_bits(), z.loss.to_bits(), "{what}");
+                        assert_eq!(a.grad, z.grad, "{what}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        // The four-row kernel against the float64 reference, too.
+        four.set_strategy(Strategy {
+            dist_grad_rows: Some(4),
+            ..Default::default()
+        })
+        .unwrap();
+        compare(&four, &spec, 7, 1000, 3.0, 5);
+    }
+    assert_eq!(compared, 2 * 3 * 3 * 4 * 2);
+    let mut ctx = fresh_gpu(wgpu_distill::BackendChoice::Vulkan);
+    let refused = ctx.set_strategy(Strategy {
+        dist_grad_rows: Some(2),
+        ..Default::default()
+    });
+    assert!(
+        format!("{:?}", refused.unwrap_err()).contains("dist_grad_rows must be 1 or 4"),
+        "dist_grad_rows 2 must be refused"
+    );
+}
+
+#[test]
 fn strategies_agree_within_rounding() {
     // Different lane counts fold in different orders: close, not bitwise equal.
     let (student, teacher) = synthetic::logit_pair(5, 64, 500, 3.0);

@@ -72,6 +72,9 @@ struct BenchArgs {
     /// Allow (true) or forbid (false) subgroup-shuffle reductions where the device has them.
     #[arg(long)]
     subgroups: Option<bool>,
+    /// Rows per segment of DIST's quad gradient pass: 1 or 4 (default: 4 on CPU adapters).
+    #[arg(long)]
+    dist_grad_rows: Option<u32>,
     /// One JSON object per result line.
     #[arg(long)]
     json: bool,
@@ -566,6 +569,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         cached_rows: args.cached_rows,
         quads: args.quads,
         subgroups: args.subgroups,
+        dist_grad_rows: args.dist_grad_rows,
         ..Default::default()
     })?;
     let adapter = ctx.adapter_summary().name;

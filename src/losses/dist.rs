@@ -15,8 +15,8 @@ use crate::record::{
 };
 use crate::shaders::{
     CACHE_PER_LANE, DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS,
-    DIST_COLUMN_REDUCE, DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_QUADS, DIST_ROWS, DIST_ROWS_QUADS,
-    DIST_TILE, WORKGROUP_SIZE,
+    DIST_COLUMN_REDUCE, DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_QUADS, DIST_GRAD_QUADS_ROWS4,
+    DIST_ROWS, DIST_ROWS_QUADS, DIST_TILE, WORKGROUP_SIZE,
 };
 use crate::tensor::LogitShape;
 
@@ -74,8 +74,12 @@ struct DistChunk<'a> {
     io: BoundIo<'a>,
     tiles: usize,
     groups: [u32; 3],
+    /// The gradient pass's grid (`grad_rows` rows per segment).
+    grad_groups: [u32; 3],
     tile_groups: [u32; 3],
     uniform: wgpu::Buffer,
+    /// `uniform` with the gradient grid's width (the same block when the grids agree).
+    grad_uniform: wgpu::Buffer,
     tile_uniform: wgpu::Buffer,
 }
 
@@ -95,6 +99,8 @@ struct DistPlan<'a> {
     cached_grad: bool,
     /// Four classes per load (C a multiple of 4, aligned bindings): the quad kernels.
     quads: bool,
+    /// Rows per segment of the quad gradient pass (`Strategy::dist_grad_rows`); 1 otherwise.
+    grad_rows: usize,
     col_groups: u32,
     /// Workgroups of the column pass (one lane per column, or per four with quads).
     partial_groups: u32,
@@ -123,6 +129,11 @@ impl<'a> DistPlan<'a> {
         let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
         let cached_grad = ctx.cached_rows(cols, threads_per_row, CACHE_PER_LANE);
         let quads = !fused && ctx.quads(cols, io);
+        let grad_rows = if quads && !cached_grad {
+            ctx.dist_grad_rows() as usize
+        } else {
+            1
+        };
         // Fused: about 256 tiles (workgroups); streaming: about 64 rows' worth per tile.
         let tile_rows = strategy.tile_rows.unwrap_or_else(|| {
             if fused {
@@ -174,13 +185,16 @@ impl<'a> DistPlan<'a> {
                 )));
             }
             let groups = row_grid(len, threads_per_row)?;
+            let grad_groups = row_grid(len.div_ceil(grad_rows), threads_per_row)?;
             let tile_groups = grid_2d(tiles, "the DIST tile pass")?;
             chunks.push(DistChunk {
                 io: io.chunk(start, len, cols),
                 tiles,
                 groups,
+                grad_groups,
                 tile_groups,
                 uniform: uniform(len, groups[0], start, tile_offset)?,
+                grad_uniform: uniform(len, grad_groups[0], start, tile_offset)?,
                 tile_uniform: uniform(len, tile_groups[0], start, tile_offset)?,
             });
             tile_offset += tiles;
@@ -192,6 +206,7 @@ impl<'a> DistPlan<'a> {
             fused,
             cached_grad,
             quads,
+            grad_rows,
             col_groups,
             partial_groups,
             chunks,
@@ -289,6 +304,8 @@ impl<'a> DistPlan<'a> {
                 Some(Dispatch {
                     kernel: if self.cached_grad {
                         DIST_GRAD_CACHED
+                    } else if self.quads && self.grad_rows == 4 {
+                        DIST_GRAD_QUADS_ROWS4
                     } else if self.quads {
                         DIST_GRAD_QUADS
                     } else {
@@ -296,7 +313,7 @@ impl<'a> DistPlan<'a> {
                     },
                     threads_per_row: self.threads_per_row,
                     resources: vec![
-                        whole(&chunk.uniform),
+                        whole(&chunk.grad_uniform),
                         chunk.io.student(),
                         chunk.io.teacher(),
                         whole(&self.row_stats),
@@ -305,7 +322,7 @@ impl<'a> DistPlan<'a> {
                         whole(&self.partials),
                         wgpu::BindingResource::Buffer(chunk.io.loss()),
                     ],
-                    groups: chunk.groups,
+                    groups: chunk.grad_groups,
                 })
             })
             .collect()
