@@ -2,11 +2,12 @@
 //! small scratch buffers shared by calls. Either the library creates the device
 //! ([`GpuContext::new`]) or it borrows the caller's ([`GpuContext::from_device`]).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::record::Recording;
 use crate::shaders::{BindingKind, Kernel, WORKGROUP_SIZE};
 use crate::tensor::InputDtype;
 
@@ -188,6 +189,8 @@ struct Caches {
     /// training loop recording into its own buffers) creates none. A bind group keeps its
     /// buffers alive: the map is bounded, and `evaluate` forgets its transient buffers.
     bind_groups: HashMap<BindGroupKey, wgpu::BindGroup>,
+    /// Resolved recordings of recent calls, by loss, shape, precision and bound ranges.
+    recordings: HashMap<RecordingKey, Arc<Recording>>,
     dispatch_timer: Option<DispatchTimer>,
 }
 
@@ -199,11 +202,50 @@ pub struct CacheStats {
     pub pipelines: usize,
     pub bind_groups: usize,
     pub parameter_blocks: usize,
+    /// Calls whose dispatches, pipelines and bind groups are kept for replay.
+    pub recordings: usize,
 }
 
 /// Most cached parameter blocks and bind groups; a full map is cleared, never grown.
 const PARAMS_CACHE_CAPACITY: usize = 512;
 const BIND_GROUP_CACHE_CAPACITY: usize = 128;
+const RECORDING_CACHE_CAPACITY: usize = 64;
+
+/// What decides a call's recording: the loss and its parameters (their `Debug` form, exact
+/// for floats), the shape, the precision and the caller's bound buffer ranges. The strategy is
+/// not in it: changing it clears the recordings.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct RecordingKey {
+    spec: String,
+    shape: Vec<usize>,
+    precision: crate::tensor::Precision,
+    /// Student, teacher, labels, loss and gradient (absent ones as `None`).
+    buffers: [Option<(wgpu::Buffer, u64, Option<wgpu::BufferSize>)>; 5],
+}
+
+impl RecordingKey {
+    pub(crate) fn new(
+        spec: &crate::losses::LossSpec,
+        shape: &[usize],
+        precision: crate::tensor::Precision,
+        io: &crate::losses::BoundIo<'_>,
+    ) -> Self {
+        let bound = [
+            Some(&io.student),
+            Some(&io.teacher),
+            io.labels.as_ref(),
+            Some(&io.loss),
+            io.grad.as_ref(),
+        ];
+        let buffers = bound.map(|b| b.map(|b| (b.buffer.clone(), b.offset, b.size)));
+        Self {
+            spec: format!("{spec:?}"),
+            shape: shape.to_vec(),
+            precision,
+            buffers,
+        }
+    }
+}
 
 /// A pipeline (by address of its cache entry) and the buffer ranges bound to it, in order.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -410,6 +452,8 @@ impl GpuContext {
     pub fn set_strategy(&mut self, strategy: Strategy) -> Result<()> {
         strategy.validate()?;
         self.strategy = strategy;
+        // Recordings were planned under the old strategy.
+        self.lock().recordings.clear();
         Ok(())
     }
 
@@ -840,9 +884,30 @@ impl GpuContext {
     /// Drops the cached bind groups that bind any of `buffers` (transient buffers of one call),
     /// so that the cache does not keep them alive.
     pub(crate) fn forget_bind_groups_of(&self, buffers: &[&wgpu::Buffer]) {
-        self.lock()
+        let mut caches = self.lock();
+        caches
             .bind_groups
             .retain(|key, _| !key.buffers.iter().any(|(b, _, _)| buffers.contains(&b)));
+        caches.recordings.retain(|key, _| {
+            !key.buffers
+                .iter()
+                .flatten()
+                .any(|(b, _, _)| buffers.contains(&b))
+        });
+    }
+
+    /// The recording of an earlier call with `key`, if it is still kept.
+    pub(crate) fn cached_recording(&self, key: &RecordingKey) -> Option<Arc<Recording>> {
+        self.lock().recordings.get(key).cloned()
+    }
+
+    /// Keeps `recording` for calls with `key` (a full map is cleared, never grown).
+    pub(crate) fn remember_recording(&self, key: RecordingKey, recording: Arc<Recording>) {
+        let mut caches = self.lock();
+        if caches.recordings.len() >= RECORDING_CACHE_CAPACITY {
+            caches.recordings.clear();
+        }
+        caches.recordings.insert(key, recording);
     }
 
     /// How many shader modules, pipelines, bind groups and parameter blocks are cached.
@@ -853,6 +918,7 @@ impl GpuContext {
             pipelines: caches.pipelines.len(),
             bind_groups: caches.bind_groups.len(),
             parameter_blocks: caches.params.len(),
+            recordings: caches.recordings.len(),
         }
     }
 
@@ -860,7 +926,9 @@ impl GpuContext {
     /// (at most 128) so that a training loop recording into the same buffers every step creates
     /// none; a caller that frees large buffers and wants their memory back at once calls this.
     pub fn release_cached_bind_groups(&self) {
-        self.lock().bind_groups.clear();
+        let mut caches = self.lock();
+        caches.bind_groups.clear();
+        caches.recordings.clear();
     }
 
     /// A buffer filled with `data` at creation. Unlike wgpu's `create_buffer_init`, a lost

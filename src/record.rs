@@ -59,75 +59,113 @@ pub(crate) fn whole(buffer: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
     buffer.as_entire_binding()
 }
 
-/// Records `dispatches`, in order, as one compute pass of `encoder`, with `precision`'s inputs
-/// for the kernels that read them (and its gradient for the quad kernels); returns how many.
+/// A call's dispatches with their pipelines and bind groups resolved: what a compute pass
+/// needs and nothing more. A context keeps the recordings of recent calls (by loss, shape,
+/// precision and bound buffer ranges), so that a training step repeating its call replays one
+/// instead of planning it again: most of the CPU time of a call went to planning, not to wgpu.
+pub(crate) struct Recording {
+    pub label: &'static str,
+    pub steps: Vec<Step>,
+}
+
+/// One dispatch, resolved.
+pub(crate) struct Step {
+    pub entry: &'static str,
+    pub pipeline: std::sync::Arc<CachedPipeline>,
+    pub bind_group: wgpu::BindGroup,
+    pub groups: [u32; 3],
+}
+
+/// Resolves `dispatches` (pipelines with `precision`'s inputs for the kernels that read them,
+/// and its gradient for the quad kernels; bind groups, cached) into a recording. Call it
+/// inside an error scope: a bind group can be invalid.
+pub(crate) fn resolve_dispatches(
+    ctx: &GpuContext,
+    label: &'static str,
+    dispatches: Vec<Dispatch<'_>>,
+    precision: Precision,
+) -> Result<Recording> {
+    let mut steps = Vec::with_capacity(dispatches.len());
+    for d in &dispatches {
+        let pipeline = ctx.pipeline(&d.kernel, d.threads_per_row, precision)?;
+        let bind_group = ctx.bind_group(BindGroupKey::new(&pipeline, &d.resources), || {
+            let entries: Vec<_> = d
+                .resources
+                .iter()
+                .enumerate()
+                .map(|(i, r)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: r.clone(),
+                })
+                .collect();
+            ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(d.kernel.entry),
+                layout: &pipeline.layout,
+                entries: &entries,
+            })
+        });
+        steps.push(Step {
+            entry: d.kernel.entry,
+            pipeline,
+            bind_group,
+            groups: d.groups,
+        });
+    }
+    Ok(Recording { label, steps })
+}
+
+/// Records `recording`, in order, as one compute pass of `encoder` (one pass per dispatch,
+/// between timestamps, while `bench --per-dispatch` has armed the timer); returns how many
+/// dispatches. Call it inside an error scope: the pass is validated when it ends.
+pub(crate) fn replay(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    recording: &Recording,
+) -> usize {
+    let record_one = |pass: &mut wgpu::ComputePass<'_>, step: &Step| {
+        pass.set_pipeline(&step.pipeline.pipeline);
+        pass.set_bind_group(0, &step.bind_group, &[]);
+        pass.dispatch_workgroups(step.groups[0], step.groups[1], step.groups[2]);
+    };
+    if ctx.dispatch_timer_armed() {
+        for step in &recording.steps {
+            let stamps = ctx.next_dispatch_timestamps(step.entry);
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(step.entry),
+                timestamp_writes: stamps.as_ref().map(|(queries, index)| {
+                    wgpu::ComputePassTimestampWrites {
+                        query_set: queries,
+                        beginning_of_pass_write_index: Some(*index),
+                        end_of_pass_write_index: Some(index + 1),
+                    }
+                }),
+            });
+            record_one(&mut pass, step);
+        }
+    } else {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(recording.label),
+            timestamp_writes: None,
+        });
+        for step in &recording.steps {
+            record_one(&mut pass, step);
+        }
+    }
+    recording.steps.len()
+}
+
+/// Resolves and records `dispatches` in one error scope (calls that are not cached: the
+/// sharded DIST paths); returns how many.
 pub(crate) fn record_dispatches(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
-    label: &str,
+    label: &'static str,
     dispatches: Vec<Dispatch<'_>>,
     precision: Precision,
 ) -> Result<usize> {
-    let pipelines = dispatches
-        .iter()
-        .map(|d| ctx.pipeline(&d.kernel, d.threads_per_row, precision))
-        .collect::<Result<Vec<_>>>()?;
     let recorded = ctx.scoped(label, || {
-        let bind_groups: Vec<_> = dispatches
-            .iter()
-            .zip(&pipelines)
-            .map(|(d, p)| {
-                let entries: Vec<_> = d
-                    .resources
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| wgpu::BindGroupEntry {
-                        binding: i as u32,
-                        resource: r.clone(),
-                    })
-                    .collect();
-                ctx.bind_group(BindGroupKey::new(p, &d.resources), || {
-                    ctx.device().create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: Some(d.kernel.entry),
-                        layout: &p.layout,
-                        entries: &entries,
-                    })
-                })
-            })
-            .collect();
-        let record_one =
-            |pass: &mut wgpu::ComputePass<'_>, d: &Dispatch<'_>, p: &CachedPipeline, bg| {
-                pass.set_pipeline(&p.pipeline);
-                pass.set_bind_group(0, bg, &[]);
-                pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
-            };
-        let steps = dispatches.iter().zip(&pipelines).zip(&bind_groups);
-        if ctx.dispatch_timer_armed() {
-            // `bench --per-dispatch`: each dispatch alone in a pass between two timestamps.
-            for ((d, p), bg) in steps {
-                let stamps = ctx.next_dispatch_timestamps(d.kernel.entry);
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some(d.kernel.entry),
-                    timestamp_writes: stamps.as_ref().map(|(queries, index)| {
-                        wgpu::ComputePassTimestampWrites {
-                            query_set: queries,
-                            beginning_of_pass_write_index: Some(*index),
-                            end_of_pass_write_index: Some(index + 1),
-                        }
-                    }),
-                });
-                record_one(&mut pass, d, p, bg);
-            }
-        } else {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(label),
-                timestamp_writes: None,
-            });
-            for ((d, p), bg) in steps {
-                record_one(&mut pass, d, p, bg);
-            }
-        }
-        Ok(dispatches.len())
+        let recording = resolve_dispatches(ctx, label, dispatches, precision)?;
+        Ok(replay(ctx, encoder, &recording))
     });
     // A bind group made in a failed scope may be invalid: keep none of them.
     if recorded.is_err() {

@@ -135,14 +135,15 @@ fn lavapipe_has_timestamps_and_names_the_dist_kernels() {
             .map(|d| d["kernel"].as_str().unwrap().to_string())
             .collect()
     };
-    // C = 500: four classes per load; C = 501: one.
+    // C = 500: four classes per load (and, on a CPU adapter, four rows per gradient
+    // segment); C = 501: one.
     assert_eq!(
         kernels(&rows[0]),
         [
             "dist_rows_quads",
             "dist_column_partials_quads",
             "dist_column_merge",
-            "dist_grad_quads"
+            "dist_grad_quads_rows4"
         ]
     );
     assert_eq!(

@@ -8,6 +8,7 @@ use wgpu::util::DeviceExt;
 use wgpu_distill::losses::{DkdParams, RkdParams};
 use wgpu_distill::{
     synthetic, BufferRegion, DistParams, GpuContext, Inputs, KlParams, LossBindings, LossSpec,
+    Strategy,
 };
 
 fn aligned(bytes: u64, align: u64) -> u64 {
@@ -257,6 +258,8 @@ fn repeated_recording_reuses_every_cached_object() {
         let first = step(&student, &teacher);
         let after_first = ctx.cache_stats();
         assert!(after_first.bind_groups > 0, "{backend:?}: {after_first:?}");
+        // One kept recording per loss: the repeated steps below replay them.
+        assert_eq!(after_first.recordings, specs.len(), "{backend:?}");
         for _ in 0..3 {
             assert_eq!(
                 step(&student, &teacher),
@@ -290,13 +293,78 @@ fn repeated_recording_reuses_every_cached_object() {
             let host = ctx.evaluate(spec, &inputs, true).unwrap();
             assert_eq!(loss_word(i), host.loss.to_bits(), "{backend:?} {spec:?}");
         }
-        // evaluate() bound its own upload buffers: none of their bind groups stay cached.
+        // evaluate() bound its own upload buffers: none of their bind groups or recordings
+        // stay cached.
+        let after_evaluate = ctx.cache_stats();
+        assert_eq!(after_evaluate.bind_groups, stats.bind_groups, "{backend:?}");
+        assert_eq!(after_evaluate.recordings, stats.recordings, "{backend:?}");
+        ctx.release_cached_bind_groups();
+        let released = ctx.cache_stats();
         assert_eq!(
-            ctx.cache_stats().bind_groups,
-            stats.bind_groups,
+            (released.bind_groups, released.recordings),
+            (0, 0),
             "{backend:?}"
         );
-        ctx.release_cached_bind_groups();
-        assert_eq!(ctx.cache_stats().bind_groups, 0, "{backend:?}");
     }
+}
+
+#[test]
+fn a_strategy_change_replans_a_repeated_call() {
+    // Recordings are kept per call; a new strategy must not replay one planned under the old.
+    let app = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let device = app.device().clone();
+    let queue = app.queue().clone();
+    let mut ctx = GpuContext::from_device(&device, &queue).unwrap();
+    let (b, c) = (5, 44);
+    let (s, t) = synthetic::logit_pair(8, b, c, 2.0);
+    let upload = |data: &[f32]| {
+        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("logits"),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::STORAGE,
+        })
+    };
+    let (student, teacher) = (upload(&s), upload(&t));
+    let outputs = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("outputs"),
+        size: 256 + (b * c * 4) as u64,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let spec = LossSpec::Dist(DistParams::default());
+    let step = |ctx: &GpuContext| -> Vec<u32> {
+        let mut encoder = device.create_command_encoder(&Default::default());
+        let io = LossBindings {
+            student: BufferRegion::new(&student),
+            teacher: BufferRegion::new(&teacher),
+            labels: None,
+            loss: BufferRegion::new(&outputs),
+            grad: Some(BufferRegion::at(&outputs, 256)),
+        };
+        ctx.record(&mut encoder, &spec, &[b, c], &io).unwrap();
+        submit_and_read_words(&device, &queue, encoder, &outputs)
+    };
+    let quads = step(&ctx);
+    let planned = ctx.cache_stats();
+    assert_eq!(planned.recordings, 1);
+    ctx.set_strategy(Strategy {
+        quads: Some(false),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        ctx.cache_stats().recordings,
+        0,
+        "set_strategy keeps no recording"
+    );
+    let one_class = step(&ctx);
+    let replanned = ctx.cache_stats();
+    assert_eq!(replanned.recordings, 1);
+    assert!(
+        replanned.pipelines > planned.pipelines,
+        "the one-class kernels were not planned: {planned:?} then {replanned:?}"
+    );
+    let loss = |words: &[u32]| f32::from_bits(words[0]);
+    let (a, z) = (loss(&quads), loss(&one_class));
+    assert!(((a - z) / a).abs() < 1e-5, "{a} against {z}");
 }

@@ -5,7 +5,9 @@
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::losses::BoundIo;
-use crate::record::{finish_dispatch, grid_2d, record_dispatches, whole, Dispatch, FinishUniform};
+use crate::record::{
+    finish_dispatch, grid_2d, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
+};
 use crate::shaders::{AT_SAMPLES, WORKGROUP_SIZE};
 
 /// Parameters of AT.
@@ -34,13 +36,12 @@ struct AtUniform {
     write_grad: u32,
 }
 
-pub(crate) fn record(
+pub(crate) fn recording(
     ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
     params: &AtParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<usize> {
+) -> Result<Recording> {
     let [b, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let hw = h * w;
     let groups = grid_2d(b, "at samples")?;
@@ -79,5 +80,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &partials, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "at", dispatches, io.dtype.into())
+    resolve_dispatches(ctx, "at", dispatches, io.dtype.into())
 }

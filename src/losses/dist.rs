@@ -10,8 +10,8 @@ use crate::context::GpuContext;
 use crate::error::{Error, Result};
 use crate::losses::{BoundIo, Inputs, LossOutput, LossSpec};
 use crate::record::{
-    column_groups, finish_dispatch, grid_2d, record_dispatches, row_grid, whole, Dispatch,
-    FinishUniform, MAX_GROUPS_PER_DIM,
+    column_groups, finish_dispatch, grid_2d, record_dispatches, resolve_dispatches, row_grid,
+    whole, Dispatch, FinishUniform, Recording, MAX_GROUPS_PER_DIM,
 };
 use crate::shaders::{
     CACHE_PER_LANE, DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS,
@@ -329,13 +329,12 @@ impl<'a> DistPlan<'a> {
     }
 }
 
-pub(crate) fn record(
+pub(crate) fn recording(
     ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
     params: &DistParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<usize> {
+) -> Result<Recording> {
     let shape = LogitShape::from_dims(dims)?;
     let plan = DistPlan::new(ctx, params, shape, shape.rows, io)?;
     let t2 = params.temperature * params.temperature;
@@ -353,7 +352,7 @@ pub(crate) fn record(
     if !folded {
         dispatches.push(finish_dispatch(&finish, &plan.partials, io.loss()));
     }
-    record_dispatches(ctx, encoder, "dist", dispatches, io.precision())
+    resolve_dispatches(ctx, "dist", dispatches, io.precision())
 }
 
 /// Sufficient statistics of one DIST column over a set of rows (float64 on the host). They

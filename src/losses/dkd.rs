@@ -7,7 +7,7 @@ use crate::context::GpuContext;
 use crate::error::{Error, Result};
 use crate::losses::BoundIo;
 use crate::record::{
-    finish_dispatch, record_dispatches, row_chunks, whole, Dispatch, FinishUniform,
+    finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
 };
 use crate::shaders::{DKD_ROWS, DKD_ROWS_QUADS};
 use crate::tensor::LogitShape;
@@ -49,13 +49,12 @@ struct DkdUniform {
     _pad: [u32; 3],
 }
 
-pub(crate) fn record(
+pub(crate) fn recording(
     ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
     params: &DkdParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<usize> {
+) -> Result<Recording> {
     let shape = LogitShape::from_dims(dims)?;
     let labels = io
         .labels
@@ -112,5 +111,5 @@ pub(crate) fn record(
         })
         .collect();
     dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
-    record_dispatches(ctx, encoder, "dkd", dispatches, io.precision())
+    resolve_dispatches(ctx, "dkd", dispatches, io.precision())
 }

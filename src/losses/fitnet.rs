@@ -5,7 +5,9 @@
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::losses::BoundIo;
-use crate::record::{finish_dispatch, grid_2d, record_dispatches, whole, Dispatch, FinishUniform};
+use crate::record::{
+    finish_dispatch, grid_2d, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
+};
 use crate::shaders::{FITNET_BLOCKS, WORKGROUP_SIZE};
 use crate::tensor::element_count;
 
@@ -23,12 +25,7 @@ struct FitnetUniform {
     _pad: [f32; 3],
 }
 
-pub(crate) fn record(
-    ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
-    dims: &[usize],
-    io: &BoundIo<'_>,
-) -> Result<usize> {
+pub(crate) fn recording(ctx: &GpuContext, dims: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
     let n = element_count(dims)?;
     let blocks = n.div_ceil(BLOCK);
     let groups = grid_2d(blocks, "fitnet")?;
@@ -61,5 +58,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &partials, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "fitnet", dispatches, io.dtype.into())
+    resolve_dispatches(ctx, "fitnet", dispatches, io.dtype.into())
 }

@@ -6,7 +6,9 @@
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::losses::BoundIo;
-use crate::record::{finish_dispatch, record_dispatches, row_grid, whole, Dispatch, FinishUniform};
+use crate::record::{
+    finish_dispatch, resolve_dispatches, row_grid, whole, Dispatch, FinishUniform, Recording,
+};
 use crate::shaders::HCL_PLANES;
 
 #[repr(C)]
@@ -38,12 +40,7 @@ pub fn level_weights(h: usize) -> ([f64; 3], f64) {
     (weights, total)
 }
 
-pub(crate) fn record(
-    ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
-    dims: &[usize],
-    io: &BoundIo<'_>,
-) -> Result<usize> {
+pub(crate) fn recording(ctx: &GpuContext, dims: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
     let [n, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let planes = n * c;
     // At least 8 lanes per plane: the shader's cell-mean table holds WG / 8 planes.
@@ -86,5 +83,5 @@ pub(crate) fn record(
         },
         finish_dispatch(&finish, &partials, io.loss()),
     ];
-    record_dispatches(ctx, encoder, "hcl", dispatches, io.dtype.into())
+    resolve_dispatches(ctx, "hcl", dispatches, io.dtype.into())
 }

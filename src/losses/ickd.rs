@@ -8,7 +8,8 @@ use crate::context::GpuContext;
 use crate::error::{Error, Result};
 use crate::losses::BoundIo;
 use crate::record::{
-    finish_dispatch, flat_grid, record_dispatches, row_grid, whole, Dispatch, FinishUniform,
+    finish_dispatch, flat_grid, resolve_dispatches, row_grid, whole, Dispatch, FinishUniform,
+    Recording,
 };
 use crate::shaders::{ICKD_GRAD, ICKD_GRAM, ICKD_ROWS, WORKGROUP_SIZE};
 
@@ -62,13 +63,12 @@ struct IckdUniform {
     _pad: [f32; 3],
 }
 
-pub(crate) fn record(
+pub(crate) fn recording(
     ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
     params: &IckdParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<usize> {
+) -> Result<Recording> {
     let [b, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let hw = h * w;
     let divisor = params.divisor(b, c);
@@ -137,5 +137,5 @@ pub(crate) fn record(
         });
     }
     dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
-    record_dispatches(ctx, encoder, "ickd", dispatches, io.dtype.into())
+    resolve_dispatches(ctx, "ickd", dispatches, io.dtype.into())
 }

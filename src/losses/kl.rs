@@ -7,7 +7,7 @@ use crate::context::GpuContext;
 use crate::error::Result;
 use crate::losses::BoundIo;
 use crate::record::{
-    finish_dispatch, record_dispatches, row_chunks, whole, Dispatch, FinishUniform,
+    finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
 };
 use crate::shaders::{CACHE_PER_LANE, KL_ROWS, KL_ROWS_CACHED, KL_ROWS_QUADS};
 use crate::tensor::LogitShape;
@@ -39,13 +39,12 @@ struct KlUniform {
     _pad: f32,
 }
 
-pub(crate) fn record(
+pub(crate) fn recording(
     ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
     params: &KlParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<usize> {
+) -> Result<Recording> {
     let shape = LogitShape::from_dims(dims)?;
     let t = params.temperature;
     let b = shape.rows as f64;
@@ -97,5 +96,5 @@ pub(crate) fn record(
         })
         .collect();
     dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
-    record_dispatches(ctx, encoder, "kl", dispatches, io.precision())
+    resolve_dispatches(ctx, "kl", dispatches, io.precision())
 }

@@ -21,8 +21,11 @@ pub use ickd::{IckdDenominator, IckdParams};
 pub use kl::KlParams;
 pub use rkd::RkdParams;
 
-use crate::context::GpuContext;
+use std::sync::Arc;
+
+use crate::context::{GpuContext, RecordingKey};
 use crate::error::{Error, Result};
+use crate::record::replay;
 use crate::tensor::{check_len, element_count, BufferRegion, InputDtype, Precision};
 
 /// Which loss, with its parameters.
@@ -491,18 +494,38 @@ impl GpuContext {
                 .transpose()?,
             grad_dtype: precision.grad,
         };
+        // A call repeating an earlier one (a training step) replays its recording.
+        let key = RecordingKey::new(spec, shape, precision, &bound);
+        if let Some(recording) = self.cached_recording(&key) {
+            return self.scoped(spec.name(), || Ok(replay(self, encoder, &recording)));
+        }
         // One error scope over the whole recording: parameter blocks and scratch buffers
         // created on the caller's device never reach its (possibly panicking) error handler.
-        self.scoped(spec.name(), || match spec {
-            LossSpec::Kl(p) => kl::record(self, encoder, p, shape, &bound),
-            LossSpec::Dist(p) => dist::record(self, encoder, p, shape, &bound),
-            LossSpec::Dkd(p) => dkd::record(self, encoder, p, shape, &bound),
-            LossSpec::Fitnet => fitnet::record(self, encoder, shape, &bound),
-            LossSpec::At(p) => at::record(self, encoder, p, shape, &bound),
-            LossSpec::Rkd(p) => rkd::record(self, encoder, p, shape, &bound),
-            LossSpec::Ickd(p) => ickd::record(self, encoder, p, shape, &bound),
-            LossSpec::Hcl => hcl::record(self, encoder, shape, &bound),
-        })
+        let recorded = self.scoped(spec.name(), || {
+            let recording = match spec {
+                LossSpec::Kl(p) => kl::recording(self, p, shape, &bound),
+                LossSpec::Dist(p) => dist::recording(self, p, shape, &bound),
+                LossSpec::Dkd(p) => dkd::recording(self, p, shape, &bound),
+                LossSpec::Fitnet => fitnet::recording(self, shape, &bound),
+                LossSpec::At(p) => at::recording(self, p, shape, &bound),
+                LossSpec::Rkd(p) => rkd::recording(self, p, shape, &bound),
+                LossSpec::Ickd(p) => ickd::recording(self, p, shape, &bound),
+                LossSpec::Hcl => hcl::recording(self, shape, &bound),
+            }?;
+            let dispatches = replay(self, encoder, &recording);
+            Ok((recording, dispatches))
+        });
+        match recorded {
+            Ok((recording, dispatches)) => {
+                self.remember_recording(key, Arc::new(recording));
+                Ok(dispatches)
+            }
+            Err(e) => {
+                // A bind group made in a failed scope may be invalid: keep none of them.
+                self.release_cached_bind_groups();
+                Err(e)
+            }
+        }
     }
 
     /// Where a 16-bit gradient can be written: by the quad kernels of KL, DIST and DKD, so C a

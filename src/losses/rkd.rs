@@ -10,7 +10,7 @@ use crate::context::GpuContext;
 use crate::error::Result;
 use crate::losses::BoundIo;
 use crate::record::{
-    finish_dispatch, flat_grid, record_dispatches, whole, Dispatch, FinishUniform,
+    finish_dispatch, flat_grid, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
 };
 use crate::shaders::{
     RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAD, RKD_GRAM, WORKGROUP_SIZE,
@@ -45,13 +45,12 @@ struct RkdUniform {
     inv_b3: f32,
 }
 
-pub(crate) fn record(
+pub(crate) fn recording(
     ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
     params: &RkdParams,
     dims: &[usize],
     io: &BoundIo<'_>,
-) -> Result<usize> {
+) -> Result<Recording> {
     let b = dims[0];
     let d = dims[1..].iter().product::<usize>();
     let pairs = b * b;
@@ -154,5 +153,5 @@ pub(crate) fn record(
         });
     }
     dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
-    record_dispatches(ctx, encoder, "rkd", dispatches, io.dtype.into())
+    resolve_dispatches(ctx, "rkd", dispatches, io.dtype.into())
 }
