@@ -5,6 +5,9 @@
 # roofline instructions / loss instructions predicts the roofline fraction there.
 #
 # usage: scripts/lavapipe-instructions.sh [BxC] [extra bench flags, e.g. --quads false]
+# LOSSES="dist" limits the losses (default: kl dist dkd). KERNELS=1 also lists each compiled
+# shader function's instructions per element, largest first (callgrind cannot name them: tell
+# them apart by their size, or with --pass forward, which drops the gradient pass).
 # Needs valgrind and a release build (cargo build --release). Each configuration runs the
 # bench twice under valgrind (loss + roofline, then loss alone); each takes about a minute.
 set -euo pipefail
@@ -28,7 +31,8 @@ jit_total() {
         "$bin" bench --backend vulkan --shape "$shape" --pass forward+grad --iters 1 "$@" \
         >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
     callgrind_annotate --threshold=100 "$tmp/cg" 2>/dev/null |
-        awk '/\[\?\?\?\]$/ && /\?\?\?:0x/ { gsub(",", "", $1); total += $1 } END { print total + 0 }'
+        awk '/\[\?\?\?\]$/ && /\?\?\?:0x/ { gsub(",", "", $1); print $1 }' > "$tmp/functions"
+    awk '{ total += $1 } END { print total + 0 }' "$tmp/functions"
 }
 
 printf "%-6s %-11s %16s %16s %10s   %s\n" loss shape "loss instr/elem" "roof instr/elem" predicted flags
@@ -39,4 +43,8 @@ for loss in ${LOSSES:-kl dist dkd}; do
         loss = a / n; roof = (w - a) / n;
         printf "%-6s %-11s %16.1f %16.1f %10.3f   %s\n", l, s, loss, roof, roof / loss, f
     }'
+    if [ -n "${KERNELS:-}" ]; then
+        sort -rn "$tmp/functions" | awk -v n="$elements" '$1 / n >= 0.5 {
+            printf "         kernel function: %8.1f instr/elem\n", $1 / n }'
+    fi
 done

@@ -52,7 +52,13 @@ pub struct BenchResult {
     pub gpu_ms: f64,
     pub roofline_ms: f64,
     pub wall_ms: f64,
+    /// Median CPU µs of `record` in the timed runs: each right after the previous run's
+    /// result, so with whatever the GPU's work left in the CPU's caches (on a CPU adapter, the
+    /// whole computation).
     pub encode_us: f64,
+    /// Median CPU µs of `record` repeated back to back without submitting (warm caches):
+    /// what a call costs in a loop that records several losses per step.
+    pub encode_warm_us: f64,
     pub bytes: u64,
     pub gbps: f64,
     pub roofline_fraction: f64,
@@ -101,6 +107,7 @@ impl BenchResult {
             "roofline_ms": self.roofline_ms,
             "wall_ms": self.wall_ms,
             "encode_us": self.encode_us,
+            "encode_warm_us": self.encode_warm_us,
             "bytes": self.bytes,
             "gbps": self.gbps,
             "roofline_fraction": self.roofline_fraction,
@@ -212,6 +219,21 @@ fn sample(
     };
     let wall_ms = start.elapsed().as_secs_f64() * 1e3;
     Ok([ticks.unwrap_or(wall_ms), wall_ms, encode_us])
+}
+
+/// Median µs of `record` into encoders that are dropped, never submitted, 31 times back to back.
+fn encode_back_to_back(
+    ctx: &GpuContext,
+    record: &mut impl FnMut(&mut wgpu::CommandEncoder) -> Result<()>,
+) -> Result<f64> {
+    let mut times = Vec::with_capacity(31);
+    for _ in 0..31 {
+        let mut encoder = ctx.device().create_command_encoder(&Default::default());
+        let start = Instant::now();
+        record(&mut encoder)?;
+        times.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(median(&mut times))
 }
 
 /// Records `record` `runs` times with the per-dispatch timer armed; returns each dispatch's
@@ -443,6 +465,7 @@ pub fn run_one(
             record_dispatches(ctx, enc, "roofline", dispatches, dtype.into()).map(|_| ())
         },
     )?;
+    let encode_warm_us = encode_back_to_back(ctx, &mut record_loss)?;
     let dispatch_ms = if options.per_dispatch {
         time_dispatches(ctx, options.iters.clamp(1, 7), &mut record_loss)?
     } else {
@@ -462,6 +485,7 @@ pub fn run_one(
         roofline_ms,
         wall_ms,
         encode_us,
+        encode_warm_us,
         bytes: min_bytes,
         gbps: min_bytes as f64 / (gpu_ms * 1e6),
         roofline_fraction: roofline_ms / gpu_ms,

@@ -105,7 +105,7 @@ pub struct Strategy {
     pub subgroups: Option<bool>,
     /// Rows each segment of DIST's quad gradient pass takes: 1 or 4. Four rows load each
     /// column quad's statistics once for four rows instead of once per row, which an adapter
-    /// bound by load instructions gains from (lavapipe: 398 against 298 instructions per
+    /// bound by load instructions gains from (lavapipe: 398 against 297 instructions per
     /// element for DIST forward+grad at 1024×1000); it also quarters the lanes in flight.
     /// `None`: 4 on a CPU adapter, 1 elsewhere (a GPU loads them from its L1 cache and
     /// keeps its occupancy). The gradient is bitwise the same either way.

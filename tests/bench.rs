@@ -52,6 +52,7 @@ fn cli_json_has_every_field_for_each_combination() {
                 "gpu_ms",
                 "wall_ms",
                 "encode_us",
+                "encode_warm_us",
                 "bytes",
                 "gbps",
                 "roofline_fraction",
@@ -182,7 +183,7 @@ fn library_harness_reports_the_same_shape_of_result() {
         .unwrap();
         assert_eq!(r.shape, [24, 130]);
         assert!(
-            r.gpu_ms > 0.0 && r.roofline_ms > 0.0 && r.encode_us > 0.0,
+            r.gpu_ms > 0.0 && r.roofline_ms > 0.0 && r.encode_us > 0.0 && r.encode_warm_us > 0.0,
             "{r:?}"
         );
         assert!(r.dispatch_ms.is_empty());

@@ -577,7 +577,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
     if !args.json {
         println!("adapter: {adapter} ({backend})");
         println!(
-            "{:<5} {:>11} {:>5} {:>13} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>4}",
+            "{:<5} {:>11} {:>5} {:>13} {:>10} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>4}",
             "loss",
             "shape",
             "dtype",
@@ -586,6 +586,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
             "roof ms",
             "wall ms",
             "enc us",
+            "warm us",
             "GB/s",
             "roof frac",
             "disp"
@@ -623,7 +624,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                         println!("{}", result.to_json(&adapter, backend));
                     } else {
                         println!(
-                        "{:<5} {:>11} {:>5} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>9.1} {:>9.3} {:>4}",
+                        "{:<5} {:>11} {:>5} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>8.1} {:>9.1} {:>9.3} {:>4}",
                         result.loss,
                         format!("{b}x{c}"),
                         result.dtype,
@@ -632,6 +633,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                         result.roofline_ms,
                         result.wall_ms,
                         result.encode_us,
+                        result.encode_warm_us,
                         result.gbps,
                         result.roofline_fraction,
                         result.dispatches
