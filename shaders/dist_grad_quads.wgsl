@@ -49,18 +49,31 @@ fn columns4(col: u32) -> Columns4 {
     );
 }
 
-// (ys, G) for quad `q` of the batch, in the row of `row_s`, with its columns' statistics.
-fn upstream_in(q: u32, row_s: RowStats, cs: Columns4) -> Upstream4 {
-    let ys = exp(load_student4(q) * params.inv_t - row_s.lse_s);
-    let yt = exp(load_teacher4(q) * params.inv_t - row_s.lse_t);
+// (ys, G) from one quad's probabilities, its row's statistics and its columns' statistics.
+fn upstream(ys: vec4<f32>, yt: vec4<f32>, row_s: RowStats, cs: Columns4) -> Upstream4 {
     let d_row = (yt - row_s.mean_t) * row_s.inv_n - row_s.k * (ys - row_s.mean_s);
     let d_col = (yt - cs.mean_t) * cs.inv_n - cs.k * (ys - cs.mean_s);
     return Upstream4(ys, params.row_weight * d_row + params.col_weight * d_col);
 }
 
-// (ys, G) for quad `q` of the batch, whose first column is `col`.
+// Softmax probabilities of quad `q` of the batch, in the row of `row_s`: (ys, yt).
+fn probabilities4(q: u32, row_s: RowStats) -> array<vec4<f32>, 2> {
+    return array<vec4<f32>, 2>(
+        exp(load_student4(q) * params.inv_t - row_s.lse_s),
+        exp(load_teacher4(q) * params.inv_t - row_s.lse_t),
+    );
+}
+
+// (ys, G) for quad `q` of the batch in the row of `row_s`, with its columns' statistics.
+fn upstream_in(q: u32, row_s: RowStats, cs: Columns4) -> Upstream4 {
+    let y = probabilities4(q, row_s);
+    return upstream(y[0], y[1], row_s, cs);
+}
+
+// (ys, G) for quad `q` of the batch, whose first column is `col` (the inputs loaded first).
 fn upstream4(q: u32, col: u32, row_s: RowStats) -> Upstream4 {
-    return upstream_in(q, row_s, columns4(col));
+    let y = probabilities4(q, row_s);
+    return upstream(y[0], y[1], row_s, columns4(col));
 }
 
 @compute @workgroup_size(WG)

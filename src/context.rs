@@ -97,11 +97,12 @@ pub struct Strategy {
     /// one-element kernels (tests cover both). On lavapipe they execute about half the
     /// instructions per element (its loads run a scalar loop per SIMD lane).
     pub quads: Option<bool>,
-    /// Whether segment reductions use subgroup shuffles instead of workgroup barriers, where
-    /// the device grants SUBGROUP, a row's lanes fit in one subgroup (threads_per_row at most
-    /// the smallest subgroup size) and a one-time probe finds invocations laid out linearly
-    /// over full subgroups. `None` and `Some(true)` use them there; `Some(false)` never.
-    /// The results are bitwise the same either way.
+    /// Whether segment reductions use subgroup shuffles, where the device grants SUBGROUP and
+    /// a one-time probe finds invocations laid out linearly over full subgroups: rows of at
+    /// most the smallest subgroup size reduce by shuffles alone, wider rows fold their lanes
+    /// through workgroup memory down to one subgroup's worth and finish by shuffles (fewer
+    /// barriers). `None` and `Some(true)` use them there; `Some(false)` never. The results
+    /// are bitwise the same either way.
     pub subgroups: Option<bool>,
     /// Rows each segment of DIST's quad gradient pass takes: 1 or 4. Four rows load each
     /// column quad's statistics once for four rows instead of once per row, which an adapter
@@ -513,20 +514,15 @@ impl GpuContext {
         self.strategy.cached_rows == Some(true) && cols <= (threads_per_row * per_lane) as usize
     }
 
-    /// Lanes per row for `cols` classes on this adapter (the strategy's choice).
     /// Whether kernels dispatched with `threads_per_row` lanes a row reduce with subgroup
-    /// shuffles (see `Strategy::subgroups`).
-    pub fn subgroups_for(&self, threads_per_row: u32) -> bool {
-        self.strategy.subgroups != Some(false)
-            && threads_per_row < WORKGROUP_SIZE
-            && self
-                .subgroup_layout()
-                .is_some_and(|min_size| threads_per_row <= min_size)
+    /// shuffles (see `Strategy::subgroups`): any lane count, where the device allows.
+    pub fn subgroups_for(&self, _threads_per_row: u32) -> bool {
+        self.strategy.subgroups != Some(false) && self.subgroup_layout().is_some()
     }
 
     /// The smallest subgroup size, where SUBGROUP is granted and invocations are laid out
-    /// linearly over full subgroups (rows of up to that many lanes then reduce with subgroup
-    /// shuffles); `None` elsewhere. Probed once (one small submission) and remembered.
+    /// linearly over full subgroups (the reductions' last log2(size) levels then run as
+    /// subgroup shuffles); `None` elsewhere. Probed once (one small submission) and remembered.
     pub fn subgroup_layout(&self) -> Option<u32> {
         *self.subgroup_layout.get_or_init(|| {
             if !self.device.features().contains(wgpu::Features::SUBGROUP) {
@@ -736,7 +732,14 @@ impl GpuContext {
                             bind_group_layouts: &[Some(&layout)],
                             immediate_size: 0,
                         });
-                let constants = [("TPR", threads_per_row as f64)];
+                // SG (the smallest subgroup size) exists only in the subgroup form.
+                let split = self.subgroup_layout().unwrap_or(1);
+                let with_split = [("TPR", threads_per_row as f64), ("SG", f64::from(split))];
+                let constants = if subgroups {
+                    &with_split[..]
+                } else {
+                    &with_split[..1]
+                };
                 let pipeline =
                     self.device
                         .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -745,7 +748,7 @@ impl GpuContext {
                             module: &module,
                             entry_point: Some(kernel.entry),
                             compilation_options: wgpu::PipelineCompilationOptions {
-                                constants: &constants,
+                                constants,
                                 zero_initialize_workgroup_memory: false,
                             },
                             cache: None,

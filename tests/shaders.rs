@@ -21,10 +21,13 @@ fn validated_with(
     let info = Validator::new(ValidationFlags::all(), capabilities)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}", e.emit_to_string(source)));
-    // The lanes per row, in modules that have them (not the subgroup probe).
-    let constants: naga::back::PipelineConstants = [("TPR".to_string(), f64::from(tpr))]
+    // The lanes per row, in modules that have them (not the subgroup probe), and the
+    // subgroup size the subgroup forms finish with (lavapipe's 8: TPR above it takes the
+    // hybrid path, at most it the shuffles alone).
+    let constants: naga::back::PipelineConstants = [("TPR", f64::from(tpr)), ("SG", 8.0)]
         .into_iter()
-        .filter(|_| source.contains("override TPR"))
+        .filter(|(name, _)| source.contains(&format!("override {name}")))
+        .map(|(name, value)| (name.to_string(), value))
         .collect();
     let (module, info) =
         back::pipeline_constants::process_overrides(&module, &info, None, &constants)
@@ -91,8 +94,9 @@ fn every_shader_validates_and_translates_for_every_backend() {
 
 /// The subgroup forms of the reductions (lib/segment_subgroup.wgsl) and the subgroup probe:
 /// valid under the SUBGROUP capability alone (what wgpu's SUBGROUP feature grants), for every
-/// lane count they are used with (up to a subgroup: 1 to 128), and translated to SPIR-V (checked
-/// by spirv-val for Vulkan 1.1), MSL and HLSL. GL has no subgroups: no GLSL.
+/// lane count they are used with (1 to 256: shuffles alone up to SG = 8, the hybrid above),
+/// and translated to SPIR-V (checked by spirv-val for Vulkan 1.1), MSL and HLSL. GL has no
+/// subgroups: no GLSL.
 #[test]
 fn subgroup_forms_validate_under_the_subgroup_capability() {
     let capabilities = Capabilities::SUBGROUP;
@@ -100,7 +104,7 @@ fn subgroup_forms_validate_under_the_subgroup_capability() {
     let kernels = kernels_and_dtypes()
         .into_iter()
         .flat_map(|(kernel, dtype)| {
-            (0..=7).map(move |k| {
+            (0..=8).map(move |k| {
                 (
                     kernel.module_source(dtype, true),
                     format!("{}::{} ({dtype:?}, subgroups)", kernel.file, kernel.entry),
@@ -117,7 +121,7 @@ fn subgroup_forms_validate_under_the_subgroup_capability() {
         };
         let spirv = back::spv::write_vec(&module, &info, &options, None)
             .unwrap_or_else(|e| panic!("{what}: SPIR-V: {e}"));
-        if tpr == 8 {
+        if tpr == 8 || tpr == 64 {
             spirv_val(&what, &spirv);
         }
         let mut msl = String::new();

@@ -244,7 +244,7 @@ fn info(backend: &str, json: bool) -> Result<(), Error> {
                 "max_compute_workgroups_per_dimension": limits.max_compute_workgroups_per_dimension,
                 "max_compute_invocations_per_workgroup": limits.max_compute_invocations_per_workgroup,
                 "max_storage_buffers_per_shader_stage": limits.max_storage_buffers_per_shader_stage,
-                "subgroup_reductions_up_to_lanes": ctx.subgroup_layout(),
+                "subgroup_reduction_lanes": ctx.subgroup_layout(),
             })
         );
     } else {
@@ -256,7 +256,9 @@ fn info(backend: &str, json: bool) -> Result<(), Error> {
         );
         println!("features: {features:?}");
         match ctx.subgroup_layout() {
-            Some(lanes) => println!("subgroup reductions: rows of up to {lanes} lanes"),
+            Some(lanes) => println!(
+                "subgroup reductions: shuffles over {lanes} lanes (wider rows fold to {lanes} first)"
+            ),
             None => println!("subgroup reductions: none (workgroup barriers)"),
         }
         println!(
