@@ -134,12 +134,12 @@ impl<'a> DistPlan<'a> {
         } else {
             1
         };
-        // Fused: about 256 tiles (workgroups); streaming: about 64 rows' worth per tile.
+        // Fused: about 256 tiles (workgroups); streaming: see `Strategy::tile_rows_for`.
         let tile_rows = strategy.tile_rows.unwrap_or_else(|| {
             if fused {
                 rows.div_ceil(256).clamp(1, 64) as u32
             } else {
-                strategy.tile_rows_for(rows)
+                ctx.tile_rows(rows)
             }
         }) as usize;
         let col_groups = column_groups(cols)?;
