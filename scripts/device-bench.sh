@@ -38,9 +38,11 @@ for flag in "--quads false" "--subgroups false"; do
     $bin bench --backend vulkan --loss kl,dist --shape 4096x1000,512x32000 --pass forward+grad \
         $flag --iters 20 --json --per-dispatch 2>/dev/null | tee "$out/bench-$name.jsonl"
 done
-echo "== DIST's gradient with four rows per segment (the CPU default) against one (the GPU default)"
-$bin bench --backend vulkan --loss dist --shape 4096x1000,512x32000 --pass forward+grad \
-    --dist-grad-rows 4 --iters 20 --json --per-dispatch 2>/dev/null | tee "$out/bench-distgradrows4.jsonl"
+echo "== DIST's gradient with four and eight rows per segment (8: the CPU default) against one (the GPU default)"
+for rows in 4 8; do
+    $bin bench --backend vulkan --loss dist --shape 4096x1000,512x32000 --pass forward+grad \
+        --dist-grad-rows $rows --iters 20 --json --per-dispatch 2>/dev/null | tee "$out/bench-distgradrows$rows.jsonl"
+done
 echo "== lanes per row swept (for choosing the default)"
 for tpr in 32 64 256; do
     $bin bench --backend vulkan --loss kl,dist --shape 4096x1000,512x32000 --pass forward+grad \

@@ -4,11 +4,11 @@
 //   grad[b,:] = (1/T) ys (G - <G, ys>)
 // Sweep 1 folds <G, ys>, sweep 2 writes the gradient; workgroup (0, 0) also folds the loss
 // (lib/dist_fold.wgsl).
-// Two entry points: `dist_grad_quads` gives each segment of TPR lanes one row;
-// `dist_grad_quads_rows4` gives it four consecutive rows, so that each column quad's
-// statistics (four vec4 loads) serve four rows instead of one. Per row they compute the same
-// expressions in the same order and reduce with one `seg_sum` (one row per component), so the
-// two give bitwise the same gradient and loss.
+// Three entry points: `dist_grad_quads` gives each segment of TPR lanes one row;
+// `dist_grad_quads_rows4` and `_rows8` give it four or eight consecutive rows, so that each
+// column quad's statistics (four vec4 loads) serve four or eight rows instead of one. Per row
+// they compute the same expressions in the same order and reduce with `seg_sum` (one row per
+// component), so all three give bitwise the same gradient and loss.
 //
 // Uniformity: inactive rows skip loads and stores but reach the barriers in `seg_sum`; the
 // loss fold depends only on the workgroup id, so its barriers are in uniform control flow.
@@ -106,8 +106,68 @@ fn dist_grad_quads(
     fold_loss(lid, wid);
 }
 
-// Four consecutive rows per segment. Rows past the batch (in the last segment) repeat the
-// batch's last row, so the loops stay free of per-row branches, and store nothing.
+// Four consecutive rows of a segment, clamped into the batch: rows past it (in the last
+// segment) repeat the batch's last row, so the loops stay free of per-row branches, and store
+// nothing.
+struct RowBlock {
+    s0: RowStats,
+    s1: RowStats,
+    s2: RowStats,
+    s3: RowStats,
+    // Each row's first quad in the batch.
+    base: vec4<u32>,
+    valid: vec4<bool>,
+}
+
+fn row_block(first: u32, quads: u32) -> RowBlock {
+    let wanted = vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u);
+    let rows = min(wanted, vec4<u32>(max(params.rows, 1u) - 1u));
+    let at = vec4<u32>(params.row_offset) + rows;
+    return RowBlock(
+        row_stats[at.x],
+        row_stats[at.y],
+        row_stats[at.z],
+        row_stats[at.w],
+        rows * quads,
+        wanted < vec4<u32>(params.rows),
+    );
+}
+
+// The block's ys * G at quad `q`, one column per row.
+fn block_dots(q: u32, b: RowBlock, cs: Columns4) -> mat4x4<f32> {
+    let u0 = upstream_in(b.base.x + q, b.s0, cs);
+    let u1 = upstream_in(b.base.y + q, b.s1, cs);
+    let u2 = upstream_in(b.base.z + q, b.s2, cs);
+    let u3 = upstream_in(b.base.w + q, b.s3, cs);
+    return mat4x4<f32>(u0.ys * u0.g, u1.ys * u1.g, u2.ys * u2.g, u3.ys * u3.g);
+}
+
+// Each row's lane sum of its dots.
+fn block_sums(d: mat4x4<f32>) -> vec4<f32> {
+    return vec4<f32>(sum4(d[0]), sum4(d[1]), sum4(d[2]), sum4(d[3]));
+}
+
+// Stores the block's gradient at quad `q`, given each row's <G, ys>.
+fn block_store(q: u32, b: RowBlock, cs: Columns4, totals: vec4<f32>) {
+    let u0 = upstream_in(b.base.x + q, b.s0, cs);
+    let u1 = upstream_in(b.base.y + q, b.s1, cs);
+    let u2 = upstream_in(b.base.z + q, b.s2, cs);
+    let u3 = upstream_in(b.base.w + q, b.s3, cs);
+    if b.valid.x {
+        grad[b.base.x + q] = encode_grad4(params.inv_t * u0.ys * (u0.g - totals.x));
+    }
+    if b.valid.y {
+        grad[b.base.y + q] = encode_grad4(params.inv_t * u1.ys * (u1.g - totals.y));
+    }
+    if b.valid.z {
+        grad[b.base.z + q] = encode_grad4(params.inv_t * u2.ys * (u2.g - totals.z));
+    }
+    if b.valid.w {
+        grad[b.base.w + q] = encode_grad4(params.inv_t * u3.ys * (u3.g - totals.w));
+    }
+}
+
+// Four rows per segment.
 @compute @workgroup_size(WG)
 fn dist_grad_quads_rows4(
     @builtin(local_invocation_index) lid: u32,
@@ -117,55 +177,50 @@ fn dist_grad_quads_rows4(
     let live = first < params.rows;
     let lane = lid % TPR;
     let quads = params.cols / 4u;
-    let wanted = vec4<u32>(first) + vec4<u32>(0u, 1u, 2u, 3u);
-    let valid = wanted < vec4<u32>(params.rows);
-    let rows = min(wanted, vec4<u32>(max(params.rows, 1u) - 1u));
-    let base = rows * quads;
-
-    var s0 = RowStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    var s1 = s0;
-    var s2 = s0;
-    var s3 = s0;
-    var d0 = vec4<f32>(0.0);
-    var d1 = vec4<f32>(0.0);
-    var d2 = vec4<f32>(0.0);
-    var d3 = vec4<f32>(0.0);
+    let block = row_block(first, quads);
+    var dots = mat4x4<f32>();
     if live {
-        s0 = row_stats[params.row_offset + rows.x];
-        s1 = row_stats[params.row_offset + rows.y];
-        s2 = row_stats[params.row_offset + rows.z];
-        s3 = row_stats[params.row_offset + rows.w];
         for (var q = lane; q < quads; q += TPR) {
-            let cs = columns4(4u * q);
-            let u0 = upstream_in(base.x + q, s0, cs);
-            let u1 = upstream_in(base.y + q, s1, cs);
-            let u2 = upstream_in(base.z + q, s2, cs);
-            let u3 = upstream_in(base.w + q, s3, cs);
-            d0 += u0.ys * u0.g;
-            d1 += u1.ys * u1.g;
-            d2 += u2.ys * u2.g;
-            d3 += u3.ys * u3.g;
+            dots += block_dots(q, block, columns4(4u * q));
         }
     }
-    let totals = seg_sum(lid, vec4<f32>(sum4(d0), sum4(d1), sum4(d2), sum4(d3)));
+    let totals = seg_sum(lid, block_sums(dots));
+    if live {
+        for (var q = lane; q < quads; q += TPR) {
+            block_store(q, block, columns4(4u * q), totals);
+        }
+    }
+    fold_loss(lid, wid);
+}
+
+// Eight rows per segment: two blocks sharing each column quad's statistics.
+@compute @workgroup_size(WG)
+fn dist_grad_quads_rows8(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let first = 8u * segment_row(wid, params.groups_x, lid);
+    let live = first < params.rows;
+    let lane = lid % TPR;
+    let quads = params.cols / 4u;
+    let low = row_block(first, quads);
+    let high = row_block(first + 4u, quads);
+    var dots_low = mat4x4<f32>();
+    var dots_high = mat4x4<f32>();
     if live {
         for (var q = lane; q < quads; q += TPR) {
             let cs = columns4(4u * q);
-            let u0 = upstream_in(base.x + q, s0, cs);
-            let u1 = upstream_in(base.y + q, s1, cs);
-            let u2 = upstream_in(base.z + q, s2, cs);
-            let u3 = upstream_in(base.w + q, s3, cs);
-            // The first row of an active segment is always in the batch.
-            grad[base.x + q] = encode_grad4(params.inv_t * u0.ys * (u0.g - totals.x));
-            if valid.y {
-                grad[base.y + q] = encode_grad4(params.inv_t * u1.ys * (u1.g - totals.y));
-            }
-            if valid.z {
-                grad[base.z + q] = encode_grad4(params.inv_t * u2.ys * (u2.g - totals.z));
-            }
-            if valid.w {
-                grad[base.w + q] = encode_grad4(params.inv_t * u3.ys * (u3.g - totals.w));
-            }
+            dots_low += block_dots(q, low, cs);
+            dots_high += block_dots(q, high, cs);
+        }
+    }
+    let totals_low = seg_sum(lid, block_sums(dots_low));
+    let totals_high = seg_sum(lid, block_sums(dots_high));
+    if live {
+        for (var q = lane; q < quads; q += TPR) {
+            let cs = columns4(4u * q);
+            block_store(q, low, cs, totals_low);
+            block_store(q, high, cs, totals_high);
         }
     }
     fold_loss(lid, wid);

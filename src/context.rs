@@ -104,12 +104,13 @@ pub struct Strategy {
     /// barriers). `None` and `Some(true)` use them there; `Some(false)` never. The results
     /// are bitwise the same either way.
     pub subgroups: Option<bool>,
-    /// Rows each segment of DIST's quad gradient pass takes: 1 or 4. Four rows load each
-    /// column quad's statistics once for four rows instead of once per row, which an adapter
-    /// bound by load instructions gains from (lavapipe: 398 against 297 instructions per
-    /// element for DIST forward+grad at 1024×1000); it also quarters the lanes in flight.
-    /// `None`: 4 on a CPU adapter, 1 elsewhere (a GPU loads them from its L1 cache and
-    /// keeps its occupancy). The gradient is bitwise the same either way.
+    /// Rows each segment of DIST's quad gradient pass takes: 1, 4 or 8. Several rows load
+    /// each column quad's statistics once for all of them instead of once per row, which an
+    /// adapter bound by load instructions gains from (lavapipe, DIST forward+grad at
+    /// 1024×1000: 1, 4 and 8 rows take 379, 278 and 260 instructions per element); it also
+    /// divides the lanes in flight. `None`: 8 on a CPU adapter, 1 elsewhere (a GPU loads
+    /// them from its L1 cache and keeps its occupancy). The gradient is bitwise the same
+    /// whichever is used.
     pub dist_grad_rows: Option<u32>,
 }
 
@@ -131,12 +132,17 @@ impl Strategy {
         })
     }
 
-    /// Rows per column tile for DIST (16 to 1024). A GPU gets about 64 tiles (more
-    /// workgroups in flight); a CPU rasteriser about 8, enough for its cores, and each tile
-    /// fewer writes its column moments and the merge folds fewer (lavapipe, DIST forward+grad
-    /// at 1024×1000: 297 against 278 instructions per element).
-    pub fn tile_rows_for(&self, rows: usize, cpu_adapter: bool) -> u32 {
-        let tiles = if cpu_adapter { 8 } else { 64 };
+    /// Rows per column tile for DIST (16 to 1024), when the column pass has `column_groups`
+    /// workgroups per tile. A GPU gets about 64 tiles (more workgroups in flight); a CPU
+    /// rasteriser about 8 workgroups in all, enough for its cores: fewer tiles write column
+    /// moments and fewer are merged (lavapipe, DIST forward+grad at 1024×1000: 278 against
+    /// 297 instructions per element).
+    pub fn tile_rows_for(&self, rows: usize, column_groups: u32, cpu_adapter: bool) -> u32 {
+        let tiles = if cpu_adapter {
+            8usize.div_ceil(column_groups.max(1) as usize)
+        } else {
+            64
+        };
         self.tile_rows
             .unwrap_or_else(|| (rows.div_ceil(tiles).next_power_of_two() as u32).clamp(16, 1024))
     }
@@ -150,9 +156,9 @@ impl Strategy {
             }
         }
         if let Some(r) = self.dist_grad_rows {
-            if r != 1 && r != 4 {
+            if ![1, 4, 8].contains(&r) {
                 return Err(Error::Param(format!(
-                    "dist_grad_rows must be 1 or 4, got {r}"
+                    "dist_grad_rows must be 1, 4 or 8, got {r}"
                 )));
             }
         }
@@ -598,15 +604,16 @@ impl GpuContext {
 
     /// Rows per segment of DIST's quad gradient pass (see `Strategy::dist_grad_rows`).
     pub(crate) fn dist_grad_rows(&self) -> u32 {
-        let four = self.cpu_adapter();
+        let cpu = self.cpu_adapter();
         self.strategy
             .dist_grad_rows
-            .unwrap_or(if four { 4 } else { 1 })
+            .unwrap_or(if cpu { 8 } else { 1 })
     }
 
     /// Rows per column tile of DIST's streaming path (see `Strategy::tile_rows_for`).
-    pub(crate) fn tile_rows(&self, rows: usize) -> u32 {
-        self.strategy.tile_rows_for(rows, self.cpu_adapter())
+    pub(crate) fn tile_rows(&self, rows: usize, column_groups: u32) -> u32 {
+        self.strategy
+            .tile_rows_for(rows, column_groups, self.cpu_adapter())
     }
 
     pub(crate) fn threads_per_row(&self, cols: usize) -> u32 {

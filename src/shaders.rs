@@ -209,6 +209,12 @@ pub const DIST_GRAD_QUADS_ROWS4: Kernel = Kernel {
     ..DIST_GRAD_QUADS
 };
 
+/// DIST gradient, four classes per load and store, eight rows per segment.
+pub const DIST_GRAD_QUADS_ROWS8: Kernel = Kernel {
+    entry: "dist_grad_quads_rows8",
+    ..DIST_GRAD_QUADS
+};
+
 /// DIST row statistics and inter-class Pearson terms.
 pub const DIST_ROWS: Kernel = Kernel {
     file: "dist_rows.wgsl",
@@ -480,6 +486,7 @@ pub const ALL_KERNELS: &[Kernel] = &[
     DIST_COLUMN_PARTIALS_QUADS,
     DIST_GRAD_QUADS,
     DIST_GRAD_QUADS_ROWS4,
+    DIST_GRAD_QUADS_ROWS8,
     DKD_ROWS,
     FITNET_BLOCKS,
     AT_SAMPLES,

@@ -136,7 +136,7 @@ fn lavapipe_has_timestamps_and_names_the_dist_kernels() {
             .map(|d| d["kernel"].as_str().unwrap().to_string())
             .collect()
     };
-    // C = 500: four classes per load (and, on a CPU adapter, four rows per gradient
+    // C = 500: four classes per load (and, on a CPU adapter, eight rows per gradient
     // segment); C = 501: one.
     assert_eq!(
         kernels(&rows[0]),
@@ -144,7 +144,7 @@ fn lavapipe_has_timestamps_and_names_the_dist_kernels() {
             "dist_rows_quads",
             "dist_column_partials_quads",
             "dist_column_merge",
-            "dist_grad_quads_rows4"
+            "dist_grad_quads_rows8"
         ]
     );
     assert_eq!(

@@ -143,11 +143,12 @@ fn every_strategy_matches_the_reference() {
 }
 
 #[test]
-fn dist_gradient_four_rows_per_segment_gives_the_same_bits() {
-    // `dist_grad_rows: 4` loads each column quad's statistics once for four rows; per row it
-    // computes what one row per segment computes, in the same order. Batches of 1 to 9 rows
-    // leave 0 to 3 rows past the batch in the last segment; chunks of 2 and 5 rows start
-    // segments at every offset; the 16-bit gradient goes through the same stores.
+fn dist_gradient_several_rows_per_segment_give_the_same_bits() {
+    // `dist_grad_rows: 4` and `8` load each column quad's statistics once for four or eight
+    // rows; per row they compute what one row per segment computes, in the same order.
+    // Batches of 1 to 9 rows leave 0 to 7 rows past the batch in the last segment; chunks of 2
+    // and 5 rows start segments at every offset; the 16-bit gradient goes through the same
+    // stores.
     use wgpu_distill::{InputDtype, Precision};
     let spec = LossSpec::Dist(DistParams {
         temperature: 2.0,
@@ -165,9 +166,10 @@ fn dist_gradient_four_rows_per_segment_gives_the_same_bits() {
     for backend in GPU_BACKENDS {
         let mut one = fresh_gpu(backend);
         let mut four = fresh_gpu(backend);
+        let mut eight = fresh_gpu(backend);
         for tpr in [1, 8, 64] {
             for chunk_rows in [None, Some(2), Some(5)] {
-                for (ctx, rows) in [(&mut one, 1), (&mut four, 4)] {
+                for (ctx, rows) in [(&mut one, 1), (&mut four, 4), (&mut eight, 8)] {
                     ctx.set_strategy(Strategy {
                         threads_per_row: Some(tpr),
                         chunk_rows,
@@ -182,33 +184,38 @@ fn dist_gradient_four_rows_per_segment_gives_the_same_bits() {
                     let inputs = Inputs::new(&student, &teacher, &shape);
                     for precision in precisions {
                         let a = one.evaluate_with(&spec, &inputs, true, precision).unwrap();
-                        let z = four.evaluate_with(&spec, &inputs, true, precision).unwrap();
-                        let what = format!(
-                            "{backend:?} {b}x{c} TPR {tpr} chunks {chunk_rows:?} {precision:?}"
-                        );
-                        assert_eq!(a.loss.to_bits(), z.loss.to_bits(), "{what}");
-                        assert_eq!(a.grad, z.grad, "{what}");
-                        compared += 1;
+                        for (rows, ctx) in [(4, &four), (8, &eight)] {
+                            let z = ctx.evaluate_with(&spec, &inputs, true, precision).unwrap();
+                            let what = format!(
+                                "{backend:?} {b}x{c} TPR {tpr} chunks {chunk_rows:?} \
+                                 {precision:?}: 1 against {rows} rows"
+                            );
+                            assert_eq!(a.loss.to_bits(), z.loss.to_bits(), "{what}");
+                            assert_eq!(a.grad, z.grad, "{what}");
+                            compared += 1;
+                        }
                     }
                 }
             }
         }
-        // The four-row kernel against the float64 reference, too.
-        four.set_strategy(Strategy {
-            dist_grad_rows: Some(4),
-            ..Default::default()
-        })
-        .unwrap();
-        compare(&four, &spec, 7, 1000, 3.0, 5);
+        // The several-row kernels against the float64 reference, too.
+        for (rows, ctx) in [(4, &mut four), (8, &mut eight)] {
+            ctx.set_strategy(Strategy {
+                dist_grad_rows: Some(rows),
+                ..Default::default()
+            })
+            .unwrap();
+            compare(ctx, &spec, 11, 1000, 3.0, 5);
+        }
     }
-    assert_eq!(compared, 2 * 3 * 3 * 4 * 2);
+    assert_eq!(compared, 2 * 3 * 3 * 4 * 2 * 2);
     let mut ctx = fresh_gpu(wgpu_distill::BackendChoice::Vulkan);
     let refused = ctx.set_strategy(Strategy {
         dist_grad_rows: Some(2),
         ..Default::default()
     });
     assert!(
-        format!("{:?}", refused.unwrap_err()).contains("dist_grad_rows must be 1 or 4"),
+        format!("{:?}", refused.unwrap_err()).contains("dist_grad_rows must be 1, 4 or 8"),
         "dist_grad_rows 2 must be refused"
     );
 }

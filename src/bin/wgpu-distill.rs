@@ -72,7 +72,7 @@ struct BenchArgs {
     /// Allow (true) or forbid (false) subgroup-shuffle reductions where the device has them.
     #[arg(long)]
     subgroups: Option<bool>,
-    /// Rows per segment of DIST's quad gradient pass: 1 or 4 (default: 4 on CPU adapters).
+    /// Rows per segment of DIST's quad gradient pass: 1, 4 or 8 (default: 8 on CPU adapters).
     #[arg(long)]
     dist_grad_rows: Option<u32>,
     /// One JSON object per result line.

@@ -16,7 +16,7 @@ use crate::record::{
 use crate::shaders::{
     CACHE_PER_LANE, DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS,
     DIST_COLUMN_REDUCE, DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_QUADS, DIST_GRAD_QUADS_ROWS4,
-    DIST_ROWS, DIST_ROWS_QUADS, DIST_TILE, WORKGROUP_SIZE,
+    DIST_GRAD_QUADS_ROWS8, DIST_ROWS, DIST_ROWS_QUADS, DIST_TILE, WORKGROUP_SIZE,
 };
 use crate::tensor::LogitShape;
 
@@ -134,20 +134,20 @@ impl<'a> DistPlan<'a> {
         } else {
             1
         };
-        // Fused: about 256 tiles (workgroups); streaming: see `Strategy::tile_rows_for`.
-        let tile_rows = strategy.tile_rows.unwrap_or_else(|| {
-            if fused {
-                rows.div_ceil(256).clamp(1, 64) as u32
-            } else {
-                ctx.tile_rows(rows)
-            }
-        }) as usize;
         let col_groups = column_groups(cols)?;
         let partial_groups = if quads {
             column_groups(cols / 4)?
         } else {
             col_groups
         };
+        // Fused: about 256 tiles (workgroups); streaming: see `Strategy::tile_rows_for`.
+        let tile_rows = strategy.tile_rows.unwrap_or_else(|| {
+            if fused {
+                rows.div_ceil(256).clamp(1, 64) as u32
+            } else {
+                ctx.tile_rows(rows, partial_groups)
+            }
+        }) as usize;
         let spans = ctx.row_chunks(rows, cols, io.dtype)?;
         let single = spans.len() == 1;
         let tiles_of = |len: usize| len.div_ceil(tile_rows);
@@ -304,6 +304,8 @@ impl<'a> DistPlan<'a> {
                 Some(Dispatch {
                     kernel: if self.cached_grad {
                         DIST_GRAD_CACHED
+                    } else if self.quads && self.grad_rows == 8 {
+                        DIST_GRAD_QUADS_ROWS8
                     } else if self.quads && self.grad_rows == 4 {
                         DIST_GRAD_QUADS_ROWS4
                     } else if self.quads {
