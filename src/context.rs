@@ -107,7 +107,7 @@ pub struct Strategy {
     /// Rows each segment of DIST's quad gradient pass takes: 1, 4 or 8. Several rows load
     /// each column quad's statistics once for all of them instead of once per row, which an
     /// adapter bound by load instructions gains from (lavapipe, DIST forward+grad at
-    /// 1024×1000: 1, 4 and 8 rows take 379, 278 and 260 instructions per element); it also
+    /// 1024×1000: 1, 4 and 8 rows take 380, 279 and 260 instructions per element); it also
     /// divides the lanes in flight. `None`: 8 on a CPU adapter, 1 elsewhere (a GPU loads
     /// them from its L1 cache and keeps its occupancy). The gradient is bitwise the same
     /// whichever is used.
