@@ -139,7 +139,7 @@ impl Strategy {
     /// DIST forward+grad at 1024×1000: 278 against 297 instructions per element). Wider rows
     /// keep short tiles there too: the workgroups of one tile then cover the same few rows,
     /// read while they are in the CPU's caches (one tile of 512 rows at 512×32000 executed
-    /// fewer instructions but ran 1.4× slower).
+    /// fewer instructions but ran 1.4× slower, `docs/measurements/`).
     pub fn tile_rows_for(&self, rows: usize, column_groups: u32, cpu_adapter: bool) -> u32 {
         let tiles = if cpu_adapter && column_groups <= 1 {
             8
