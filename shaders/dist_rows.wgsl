@@ -64,16 +64,7 @@ fn dist_rows(
     let base = row * cols;
     let inv_t = params.inv_t;
 
-    var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
-    if in_batch {
-        for (var c = lane; c < cols; c += TPR) {
-            stats = vec4<f32>(
-                lse_push(stats.xy, load_student(base + c) * inv_t),
-                lse_push(stats.zw, load_teacher(base + c) * inv_t),
-            );
-        }
-    }
-    let lse = seg_lse2(lid, stats);
+    let lse = row_lse2(lid, in_batch, base, cols, inv_t);
 
     // Deviations from 1/C: (sum d_s, sum d_t, sum d_s^2, sum d_t^2), sum d_s d_t, and ranges.
     var sums = vec4<f32>(0.0);
@@ -112,16 +103,7 @@ fn dist_rows_quads(
     let base = row * quads;
     let inv_t = params.inv_t;
 
-    var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
-    if in_batch {
-        for (var q = lane; q < quads; q += TPR) {
-            stats = vec4<f32>(
-                lse_push4(stats.xy, load_student4(base + q) * inv_t),
-                lse_push4(stats.zw, load_teacher4(base + q) * inv_t),
-            );
-        }
-    }
-    let lse = seg_lse2(lid, stats);
+    let lse = row_lse2_quads(lid, in_batch, base, quads, inv_t);
 
     var sum_ds = vec4<f32>(0.0);
     var sum_dt = vec4<f32>(0.0);

@@ -26,16 +26,7 @@ fn kl_rows(
     let base = row * cols;
     let inv_t = params.inv_t;
 
-    var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
-    if in_batch {
-        for (var c = lane; c < cols; c += TPR) {
-            stats = vec4<f32>(
-                lse_push(stats.xy, load_student(base + c) * inv_t),
-                lse_push(stats.zw, load_teacher(base + c) * inv_t),
-            );
-        }
-    }
-    let lse = seg_lse2(lid, stats);
+    let lse = row_lse2(lid, in_batch, base, cols, inv_t);
 
     var kl = 0.0;
     if in_batch {

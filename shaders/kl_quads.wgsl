@@ -25,16 +25,7 @@ fn kl_rows_quads(
     let base = row * quads;
     let inv_t = params.inv_t;
 
-    var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
-    if in_batch {
-        for (var q = lane; q < quads; q += TPR) {
-            stats = vec4<f32>(
-                lse_push4(stats.xy, load_student4(base + q) * inv_t),
-                lse_push4(stats.zw, load_teacher4(base + q) * inv_t),
-            );
-        }
-    }
-    let lse = seg_lse2(lid, stats);
+    let lse = row_lse2_quads(lid, in_batch, base, quads, inv_t);
 
     var kl = vec4<f32>(0.0);
     if in_batch {

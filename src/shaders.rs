@@ -26,6 +26,9 @@ pub const INPUT_F32X4: &str = include_str!("../shaders/lib/input_f32x4.wgsl");
 pub const INPUT_F16X4: &str = include_str!("../shaders/lib/input_f16x4.wgsl");
 pub const INPUT_BF16X4: &str = include_str!("../shaders/lib/input_bf16x4.wgsl");
 
+/// The logit kernels' first sweep (`row_lse2`, `row_lse2_quads`), after the input loads.
+pub const ROW_LSE_LIB: &str = include_str!("../shaders/lib/row_lse.wgsl");
+
 /// Gradient stores of the quad kernels (`GradQuad`, `encode_grad4`) for each gradient dtype.
 pub const GRAD_F32X4: &str = include_str!("../shaders/lib/grad_f32x4.wgsl");
 pub const GRAD_F16X4: &str = include_str!("../shaders/lib/grad_f16x4.wgsl");
@@ -120,6 +123,8 @@ impl Kernel {
         } else {
             SEGMENT_BARRIER_LIB
         };
+        // Kernels that read logits also get their shared first sweep.
+        let row_lse = if self.dtype_aware { ROW_LSE_LIB } else { "" };
         let stores = match (self.quads, grad) {
             (false, _) => "",
             (true, InputDtype::F32) => GRAD_F32X4,
@@ -127,7 +132,7 @@ impl Kernel {
             (true, InputDtype::Bf16) => GRAD_BF16X4,
         };
         format!(
-            "{REDUCE_LIB}\n{segments}\n{loads}\n{stores}\n{}\n{}",
+            "{REDUCE_LIB}\n{segments}\n{loads}\n{row_lse}\n{stores}\n{}\n{}",
             self.family, self.source
         )
     }

@@ -394,8 +394,7 @@ impl GpuContext {
         shape: &[usize],
         io: &LossBindings<'_>,
     ) -> Result<()> {
-        self.record_counted(encoder, spec, shape, io, InputDtype::F32.into())
-            .map(|_| ())
+        self.record_with(encoder, spec, shape, io, InputDtype::F32.into())
     }
 
     /// [`GpuContext::record`] for student and teacher buffers holding `dtype` values (f16 and
