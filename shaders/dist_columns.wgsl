@@ -1,6 +1,7 @@
 // DIST, column moments: the statistics of the intra-class (column) Pearson term run over the
 // batch. Numerically stable: each tile of `tile_rows` rows accumulates Welford's running means
-// and centred sums per column (one lane per column, one workgroup row per tile);
+// and centred sums per column (one lane per column, one workgroup row per tile) of the values'
+// differences from the tile's first value (the pivot; see ColumnMoments);
 // dist_merge.wgsl then merges the tiles in tile order with Chan's pairwise formula. Raw moments
 // (sum x^2 - n mean^2) are never formed.
 //
@@ -23,11 +24,20 @@ fn dist_column_partials(
     }
     let first = tile * params.tile_rows;
     let last = min(first + params.tile_rows, params.rows);
-    var m = ColumnMoments(0u, 0.0, 0.0, 0.0, 0.0, 0.0);
+    var m = ColumnMoments(0u, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (var row = first; row < last; row++) {
         let stats = row_stats[params.row_offset + row];
-        let ys = exp(load_student(row * cols + col) * params.inv_t - stats.lse_s);
-        let yt = exp(load_teacher(row * cols + col) * params.inv_t - stats.lse_t);
+        let y = softmax_at(
+            load_student(row * cols + col) * params.inv_t,
+            load_teacher(row * cols + col) * params.inv_t,
+            stats,
+        );
+        if row == first {
+            m.pivot_s = y.x;
+            m.pivot_t = y.y;
+        }
+        let ys = y.x - m.pivot_s;
+        let yt = y.y - m.pivot_t;
         m.count += 1u;
         let inv_n = 1.0 / f32(m.count);
         let ds = ys - m.mean_s;
@@ -58,6 +68,8 @@ fn dist_column_partials_quads(
     let first = tile * params.tile_rows;
     let last = min(first + params.tile_rows, params.rows);
     var count = 0u;
+    var pivot_s = vec4<f32>(0.0);
+    var pivot_t = vec4<f32>(0.0);
     var mean_s = vec4<f32>(0.0);
     var mean_t = vec4<f32>(0.0);
     var m2_s = vec4<f32>(0.0);
@@ -65,8 +77,17 @@ fn dist_column_partials_quads(
     var c_st = vec4<f32>(0.0);
     for (var row = first; row < last; row++) {
         let stats = row_stats[params.row_offset + row];
-        let ys = exp(load_student4(row * quads + quad) * params.inv_t - stats.lse_s);
-        let yt = exp(load_teacher4(row * quads + quad) * params.inv_t - stats.lse_t);
+        let y = softmax_at4(
+            load_student4(row * quads + quad) * params.inv_t,
+            load_teacher4(row * quads + quad) * params.inv_t,
+            stats,
+        );
+        if row == first {
+            pivot_s = y[0];
+            pivot_t = y[1];
+        }
+        let ys = y[0] - pivot_s;
+        let yt = y[1] - pivot_t;
         count += 1u;
         let inv_n = 1.0 / f32(count);
         let ds = ys - mean_s;
@@ -79,6 +100,7 @@ fn dist_column_partials_quads(
     }
     let out = (params.tile_offset + tile) * cols + 4u * quad;
     for (var k = 0u; k < 4u; k++) {
-        moments[out + k] = ColumnMoments(count, mean_s[k], mean_t[k], m2_s[k], m2_t[k], c_st[k]);
+        moments[out + k] =
+            ColumnMoments(count, pivot_s[k], pivot_t[k], mean_s[k], mean_t[k], m2_s[k], m2_t[k], c_st[k]);
     }
 }

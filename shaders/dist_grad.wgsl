@@ -1,7 +1,8 @@
 // DIST, gradient pass: combines the row and column Pearson derivatives and backs them through
 // the softmax, per row:
 //   G[b,c]  = row_weight (v_r/N_b - k_b u_r) + col_weight (v_c/N_c - k_c u_c)
-//             with u_r = ys - mean_c ys[b,:], v_r likewise, u_c = ys - mean_b ys[:,c], v_c likewise;
+//             with u_r = ys - mean_c ys[b,:], v_r likewise, u_c = ys - mean_b ys[:,c], v_c likewise
+//             (the column terms from the pivots and their shift, see dist_merge.wgsl);
 //             row_weight = -T^2 beta / B, col_weight = -T^2 gamma / C
 //   grad[b,:] = (1/T) ys (G - <G, ys>)
 // dist_grad streams the row twice (sweep 1 folds <G, ys>, sweep 2 writes the gradient);
@@ -22,11 +23,13 @@
 
 // Returns (ys, G) for element (row, col).
 fn upstream(idx: u32, col: u32, row_s: RowStats) -> vec2<f32> {
-    let ys = exp(load_student(idx) * params.inv_t - row_s.lse_s);
-    let yt = exp(load_teacher(idx) * params.inv_t - row_s.lse_t);
+    let y = softmax_at(load_student(idx) * params.inv_t, load_teacher(idx) * params.inv_t, row_s);
+    let ys = y.x;
+    let yt = y.y;
     let col_s = col_stats[col];
+    let col_shift = col_stats[params.cols + col / 4u][col % 4u];
     let d_row = (yt - row_s.mean_t) * row_s.inv_n - row_s.k * (ys - row_s.mean_s);
-    let d_col = (yt - col_s.y) * col_s.z - col_s.w * (ys - col_s.x);
+    let d_col = (yt - col_s.y) * col_s.z - col_s.w * (ys - col_s.x) + col_shift;
     return vec2<f32>(ys, params.row_weight * d_row + params.col_weight * d_col);
 }
 

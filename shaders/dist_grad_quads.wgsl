@@ -29,13 +29,15 @@ struct Upstream4 {
 
 // The column statistics of four consecutive columns, one component per column.
 struct Columns4 {
-    mean_s: vec4<f32>,
-    mean_t: vec4<f32>,
+    pivot_s: vec4<f32>,
+    pivot_t: vec4<f32>,
     inv_n: vec4<f32>,
     k: vec4<f32>,
+    shift: vec4<f32>,
 }
 
-// Columns `col .. col + 4` of col_stats (mean ys, mean yt, 1/N, k per column), transposed.
+// Columns `col .. col + 4` of col_stats (pivot ys, pivot yt, 1/N, k per column, transposed,
+// and the four columns' shifts; see dist_merge.wgsl).
 fn columns4(col: u32) -> Columns4 {
     let c0 = col_stats[col];
     let c1 = col_stats[col + 1u];
@@ -46,22 +48,20 @@ fn columns4(col: u32) -> Columns4 {
         vec4<f32>(c0.y, c1.y, c2.y, c3.y),
         vec4<f32>(c0.z, c1.z, c2.z, c3.z),
         vec4<f32>(c0.w, c1.w, c2.w, c3.w),
+        col_stats[params.cols + col / 4u],
     );
 }
 
 // (ys, G) from one quad's probabilities, its row's statistics and its columns' statistics.
 fn upstream(ys: vec4<f32>, yt: vec4<f32>, row_s: RowStats, cs: Columns4) -> Upstream4 {
     let d_row = (yt - row_s.mean_t) * row_s.inv_n - row_s.k * (ys - row_s.mean_s);
-    let d_col = (yt - cs.mean_t) * cs.inv_n - cs.k * (ys - cs.mean_s);
+    let d_col = (yt - cs.pivot_t) * cs.inv_n - cs.k * (ys - cs.pivot_s) + cs.shift;
     return Upstream4(ys, params.row_weight * d_row + params.col_weight * d_col);
 }
 
 // Softmax probabilities of quad `q` of the batch, in the row of `row_s`: (ys, yt).
 fn probabilities4(q: u32, row_s: RowStats) -> array<vec4<f32>, 2> {
-    return array<vec4<f32>, 2>(
-        exp(load_student4(q) * params.inv_t - row_s.lse_s),
-        exp(load_teacher4(q) * params.inv_t - row_s.lse_t),
-    );
+    return softmax_at4(load_student4(q) * params.inv_t, load_teacher4(q) * params.inv_t, row_s);
 }
 
 // (ys, G) for quad `q` of the batch in the row of `row_s`, with its columns' statistics.

@@ -1,6 +1,8 @@
 // DIST, column merge: folds the per-tile column moments written by `dist_column_partials` in
 // tile order with Chan's pairwise formula, then finishes each column's Pearson term:
-//   col_stats[c]    = (mean ys, mean yt, 1/N, k), N = |u| |v| + 1e-8, k = s |v| / (|u| N^2)
+//   col_stats[c]    = (pivot ys, pivot yt, 1/N, k), N = |u| |v| + 1e-8, k = s |v| / (|u| N^2)
+//   col_stats[C + c / 4][c % 4] = k mean_s - mean_t / N (the means relative to the pivots), so
+//                     that d(rho)/d(ys) = (yt - pivot_t) / N - k (ys - pivot_s) + that
 //   partials[B + c] = 1 - rho
 // The same merge combines statistics of row chunks and of shards on other devices.
 //
@@ -30,6 +32,8 @@ fn dist_column_merge(@builtin(global_invocation_id) gid: vec3<u32>) {
     if norm_u > 0.0 {
         k = m.c_st * norm_v / (norm_u * n * n);
     }
-    col_stats[col] = vec4<f32>(m.mean_s, m.mean_t, v_weight(norm_v, n), k);
+    let v_w = v_weight(norm_v, n);
+    col_stats[col] = vec4<f32>(m.pivot_s, m.pivot_t, v_w, k);
+    col_stats[cols + col / 4u][col % 4u] = k * m.mean_s - v_w * m.mean_t;
     partials[params.rows + col] = 1.0 - m.c_st / n;
 }

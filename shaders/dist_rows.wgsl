@@ -1,7 +1,7 @@
 // DIST, row pass: softmax statistics of each row and the inter-class (row) Pearson term.
 //   ys = softmax(zs/T), yt = softmax(zt/T); u = ys - mean(ys), v = yt - mean(yt);
 //   s = <u, v>; N = |u| |v| + 1e-8; rho = s / N.
-// Two sweeps: (1) online log-sum-exp; (2) sums of the deviations d = y - 1/C and of their
+// Two sweeps: (1) online softmax statistics (max, sum of exp); (2) sums of the deviations d = y - 1/C and of their
 // products, from which the centred sums follow by the shifted-data formula
 // sum u^2 = sum d^2 - (sum d)^2 / C. That is stable here because the shift 1/C equals the row
 // mean up to rounding (a softmax row sums to 1): no raw moments. The sweep also keeps each
@@ -9,9 +9,9 @@
 // row) gets u = 0 and |u| = 0 exactly, as the definition says, instead of float32 rounding
 // noise of 1e-8 (as large as the Pearson eps).
 // Writes, per row:
-//   row_stats[b] = lse_s, lse_t, mean ys, mean yt, 1/N, k with k = s |v| / (|u| N^2) (0 when
-//                  |u| = 0): what the column and gradient passes need to rebuild ys, yt and
-//                  d(rho)/d(ys) = v/N - k u;
+//   row_stats[b] = max and 1/sum of zs/T and zt/T, mean ys, mean yt, 1/N, k with
+//                  k = s |v| / (|u| N^2) (0 when |u| = 0): what the column and gradient passes
+//                  need to rebuild ys, yt and d(rho)/d(ys) = v/N - k u;
 //   partials[b]  = 1 - rho (folded by finish.wgsl into the inter term).
 //
 // Uniformity: inactive rows skip loads and stores but reach every barrier; no early return.
@@ -22,7 +22,7 @@
 
 // The row's Pearson statistics from the sums of sweep 2 (deviations d from 1/C: sum d_s,
 // sum d_t, sum d_s^2, sum d_t^2; sum d_s d_t; the ranges), written by one lane per row.
-fn write_row_stats(row: u32, lse: vec2<f32>, d: vec4<f32>, d_st: f32, range: vec4<f32>) {
+fn write_row_stats(row: u32, softmax: RowStats, d: vec4<f32>, d_st: f32, range: vec4<f32>) {
     let cols_f = f32(params.cols);
     // Constant rows: exactly their value and zero spread.
     let constant_s = range.x == -range.z;
@@ -48,8 +48,19 @@ fn write_row_stats(row: u32, lse: vec2<f32>, d: vec4<f32>, d_st: f32, range: vec
     if norm_u > 0.0 {
         k = uv * norm_v / (norm_u * n * n);
     }
-    row_stats[params.row_offset + row] = RowStats(lse.x, lse.y, mean.x, mean.y, v_weight(norm_v, n), k, 0.0, 0.0);
+    var stats = softmax;
+    stats.mean_s = mean.x;
+    stats.mean_t = mean.y;
+    stats.inv_n = v_weight(norm_v, n);
+    stats.k = k;
+    row_stats[params.row_offset + row] = stats;
     partials[params.row_offset + row] = 1.0 - uv / n;
+}
+
+// RowStats holding a row's softmax statistics (max, sum) of zs/T (.xy) and zt/T (.zw); the
+// Pearson fields are filled by `write_row_stats`.
+fn softmax_stats(merged: vec4<f32>) -> RowStats {
+    return RowStats(merged.x, merged.z, 0.0, 0.0, 0.0, 0.0, 1.0 / merged.y, 1.0 / merged.w);
 }
 
 @compute @workgroup_size(WG)
@@ -64,7 +75,7 @@ fn dist_rows(
     let base = row * cols;
     let inv_t = params.inv_t;
 
-    let lse = row_lse2(lid, in_batch, base, cols, inv_t);
+    let softmax = softmax_stats(row_softmax2(lid, in_batch, base, cols, inv_t));
 
     // Deviations from 1/C: (sum d_s, sum d_t, sum d_s^2, sum d_t^2), sum d_s d_t, and ranges.
     var sums = vec4<f32>(0.0);
@@ -72,20 +83,19 @@ fn dist_rows(
     var ranges = vec4<f32>(NEG_BIG);
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
-            let ys = exp(load_student(base + c) * inv_t - lse.x);
-            let yt = exp(load_teacher(base + c) * inv_t - lse.y);
-            let ds = ys - params.inv_cols;
-            let dt = yt - params.inv_cols;
+            let y = softmax_at(load_student(base + c) * inv_t, load_teacher(base + c) * inv_t, softmax);
+            let ds = y.x - params.inv_cols;
+            let dt = y.y - params.inv_cols;
             sums += vec4<f32>(ds, dt, ds * ds, dt * dt);
             cross += ds * dt;
-            ranges = max(ranges, vec4<f32>(ys, yt, -ys, -yt));
+            ranges = max(ranges, vec4<f32>(y, -y));
         }
     }
     let d = seg_sum(lid, sums);
     let d_st = seg_sum(lid, vec4<f32>(cross, 0.0, 0.0, 0.0)).x;
     let range = seg_max(lid, ranges);
     if in_batch && lane == 0u {
-        write_row_stats(row, lse, d, d_st, range);
+        write_row_stats(row, softmax, d, d_st, range);
     }
 }
 
@@ -103,7 +113,7 @@ fn dist_rows_quads(
     let base = row * quads;
     let inv_t = params.inv_t;
 
-    let lse = row_lse2_quads(lid, in_batch, base, quads, inv_t);
+    let softmax = softmax_stats(row_softmax2_quads(lid, in_batch, base, quads, inv_t));
 
     var sum_ds = vec4<f32>(0.0);
     var sum_dt = vec4<f32>(0.0);
@@ -113,8 +123,9 @@ fn dist_rows_quads(
     var ranges = vec4<f32>(NEG_BIG);
     if in_batch {
         for (var q = lane; q < quads; q += TPR) {
-            let ys = exp(load_student4(base + q) * inv_t - lse.x);
-            let yt = exp(load_teacher4(base + q) * inv_t - lse.y);
+            let y = softmax_at4(load_student4(base + q) * inv_t, load_teacher4(base + q) * inv_t, softmax);
+            let ys = y[0];
+            let yt = y[1];
             let ds = ys - params.inv_cols;
             let dt = yt - params.inv_cols;
             sum_ds += ds;
@@ -130,6 +141,6 @@ fn dist_rows_quads(
     let d_st = seg_sum(lid, vec4<f32>(sum4(sum_dst), 0.0, 0.0, 0.0)).x;
     let range = seg_max(lid, ranges);
     if in_batch && lane == 0u {
-        write_row_stats(row, lse, d, d_st, range);
+        write_row_stats(row, softmax, d, d_st, range);
     }
 }

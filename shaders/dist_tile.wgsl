@@ -32,6 +32,9 @@ fn dist_tile(
     let columns = slot_columns(lid);
     let inside = slots_in_row(columns, cols, true);
 
+    // Welford on differences from the tile's first row (the pivot; see ColumnMoments).
+    var pivot_s = vec4<f32>(0.0);
+    var pivot_t = vec4<f32>(0.0);
     var mean_s = vec4<f32>(0.0);
     var mean_t = vec4<f32>(0.0);
     var m2_s = vec4<f32>(0.0);
@@ -50,12 +53,12 @@ fn dist_tile(
             }
         }
         let m = seg_max(lid, vec4<f32>(max4(zs), max4(zt), 0.0, 0.0)).xy;
-        let es = select(vec4<f32>(0.0), exp(zs - m.x), inside);
-        let et = select(vec4<f32>(0.0), exp(zt - m.y), inside);
+        let es = select(vec4<f32>(0.0), exp_accurate4(zs - m.x), inside);
+        let et = select(vec4<f32>(0.0), exp_accurate4(zt - m.y), inside);
         let total = seg_sum(lid, vec4<f32>(sum4(es), sum4(et), 0.0, 0.0)).xy;
-        let lse = m + log(total);
-        let ys = es / total.x;
-        let yt = et / total.y;
+        let inv_sums = 1.0 / total;
+        let ys = es * inv_sums.x;
+        let yt = et * inv_sums.y;
         // Row means as deviations from column 0 (see dist_rows.wgsl), with column 0's
         // probability as lane 0 holds it, so a constant row gives u = 0 exactly.
         if lid == 0u {
@@ -77,25 +80,32 @@ fn dist_tile(
             if norm_u > 0.0 {
                 k_coef = folded.x * norm_v / (norm_u * n * n);
             }
-            row_stats[params.row_offset + row] = RowStats(lse.x, lse.y, mean.x, mean.y, v_weight(norm_v, n), k_coef, 0.0, 0.0);
+            row_stats[params.row_offset + row] =
+                RowStats(m.x, m.y, mean.x, mean.y, v_weight(norm_v, n), k_coef, inv_sums.x, inv_sums.y);
             partials[params.row_offset + row] = 1.0 - folded.x / n;
         }
         // Welford over the tile's rows, for the four owned columns at once.
+        if row == first {
+            pivot_s = ys;
+            pivot_t = yt;
+        }
+        let xs = ys - pivot_s;
+        let xt = yt - pivot_t;
         count += 1u;
         let inv_count = 1.0 / f32(count);
-        let ds = ys - mean_s;
-        let dt = yt - mean_t;
+        let ds = xs - mean_s;
+        let dt = xt - mean_t;
         mean_s += ds * inv_count;
         mean_t += dt * inv_count;
-        m2_s += ds * (ys - mean_s);
-        m2_t += dt * (yt - mean_t);
-        c_st += ds * (yt - mean_t);
+        m2_s += ds * (xs - mean_s);
+        m2_t += dt * (xt - mean_t);
+        c_st += ds * (xt - mean_t);
     }
     if first < params.rows {
         for (var k = 0u; k < 4u; k++) {
             if inside[k] {
                 moments[(params.tile_offset + tile) * cols + columns[k]] =
-                    ColumnMoments(count, mean_s[k], mean_t[k], m2_s[k], m2_t[k], c_st[k]);
+                    ColumnMoments(count, pivot_s[k], pivot_t[k], mean_s[k], mean_t[k], m2_s[k], m2_t[k], c_st[k]);
             }
         }
     }

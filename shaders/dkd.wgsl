@@ -1,9 +1,11 @@
 // DKD (decoupled KD), per row: TCKD (binary target / non-target KL) and NCKD (KL over the
 // non-target classes), and the student gradient.
-//   log ps_g = zs_g/T - LSE(zs/T),  log ps_o = LSE_{c!=g}(zs/T) - LSE(zs/T)  (log space: no
-//   underflow of ps_o when the target leads), the same for the teacher;
-//   TCKD_b = sum over {g, o} of pt (log pt - log ps);  NCKD_b = sum_{c!=g} p^t (log p^t - log p^s)
-//   with p^ = softmax over c != g (the target excluded exactly, not by a -1000 offset);
+//   ps_g = exp(zs_g/T - max) / sum, ps_o = 1 - ps_g from the non-target sum, their log-ratios
+//   from the sums (no log of an underflowed ps_o when the target leads), the same for the
+//   teacher (`target_split`, lib/dkd_common.wgsl);
+//   TCKD_b = sum over {g, o} of kl_term(pt, ps);  NCKD_b = sum_{c!=g} kl_term(p^t, p^s)
+//   with p^ = softmax over c != g (the target excluded exactly, not by a -1000 offset), and
+//   kl_term(p, q) = p (log p - log q) + q - p (lib/row_softmax.wgsl; the q - p sum to 0);
 //   row_loss[b] = alpha TCKD_b + beta NCKD_b   (finish.wgsl applies T^2 / B)
 //   grad[b,g] = alpha (T/B)(P - Pt);  grad[b,c] = -alpha (T/B)(P - Pt) p^s_c + beta (T/B)(p^s_c - p^t_c)
 // A label outside [0, C) makes the row's loss NaN (the host checks labels before this).
@@ -34,7 +36,7 @@ fn dkd_rows(
         target_class = min(target_class, cols - 1u);
     }
 
-    // Online LSE over the non-target classes, student (.xy) and teacher (.zw).
+    // Online softmax statistics over the non-target classes, student (.xy) and teacher (.zw).
     var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
@@ -46,23 +48,16 @@ fn dkd_rows(
             }
         }
     }
-    let others = seg_lse2(lid, stats);
+    let others = seg_softmax2(lid, stats);
 
-    var zs_g = 0.0;
-    var zt_g = 0.0;
+    var xg = vec2<f32>(0.0);
     if in_batch {
-        zs_g = load_student(base + target_class) * inv_t;
-        zt_g = load_teacher(base + target_class) * inv_t;
+        xg = vec2<f32>(load_student(base + target_class), load_teacher(base + target_class)) * inv_t;
     }
-    // Full LSE = logaddexp(LSE over others, target).
-    let m_s = max(others.x, zs_g);
-    let lse_s = m_s + log(exp(others.x - m_s) + exp(zs_g - m_s));
-    let m_t = max(others.y, zt_g);
-    let lse_t = m_t + log(exp(others.y - m_t) + exp(zt_g - m_t));
-    let log_ps_g = zs_g - lse_s;
-    let log_pt_g = zt_g - lse_t;
-    let tckd = kl_term(log_pt_g, log_ps_g) + kl_term(others.y - lse_t, others.x - lse_s);
-    let tc_grad = params.grad_scale * (exp(log_ps_g) - exp(log_pt_g));
+    let split = target_split(others, xg);
+    let tc_grad = params.grad_scale * (split.ps_g - split.pt_g);
+    let inv_others = 1.0 / others.yw;
+    let log_ratio = log(others.w / others.y);
 
     var nckd = 0.0;
     if in_batch {
@@ -74,19 +69,20 @@ fn dkd_rows(
                 }
                 continue;
             }
-            let log_hs = load_student(base + c) * inv_t - others.x;
-            let log_ht = load_teacher(base + c) * inv_t - others.y;
-            nckd += kl_term(log_ht, log_hs);
+            let xs = load_student(base + c) * inv_t - others.x;
+            let xt = load_teacher(base + c) * inv_t - others.z;
+            let hs = exp_accurate(xs) * inv_others.x;
+            let ht = exp_accurate(xt) * inv_others.y;
+            nckd += kl_term(ht, hs, (xt - xs) - log_ratio);
             if write_grad {
-                let hs = exp(log_hs);
                 grad[base + c] = -params.alpha * tc_grad * hs
-                    + params.beta * params.grad_scale * (hs - exp(log_ht));
+                    + params.beta * params.grad_scale * (hs - ht);
             }
         }
     }
     let total = seg_sum(lid, vec4<f32>(nckd, 0.0, 0.0, 0.0)).x;
     if in_batch && lane == 0u {
-        var value = params.alpha * tckd + params.beta * total;
+        var value = params.alpha * split.tckd + params.beta * total;
         if !valid {
             value = bitcast<f32>(0x7fc00000u);
         }

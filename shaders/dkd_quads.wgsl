@@ -32,7 +32,7 @@ fn dkd_rows_quads(
         target_class = min(target_class, cols - 1u);
     }
 
-    // Online LSE over the non-target classes, student (.xy) and teacher (.zw).
+    // Online softmax statistics over the non-target classes, student (.xy) and teacher (.zw).
     var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
     if in_batch {
         for (var q = lane; q < quads; q += TPR) {
@@ -42,43 +42,38 @@ fn dkd_rows_quads(
             stats = vec4<f32>(lse_push4(stats.xy, zs), lse_push4(stats.zw, zt));
         }
     }
-    let others = seg_lse2(lid, stats);
+    let others = seg_softmax2(lid, stats);
 
-    var zs_g = 0.0;
-    var zt_g = 0.0;
+    var xg = vec2<f32>(0.0);
     if in_batch {
-        zs_g = load_student(4u * base + target_class) * inv_t;
-        zt_g = load_teacher(4u * base + target_class) * inv_t;
+        let at = 4u * base + target_class;
+        xg = vec2<f32>(load_student(at), load_teacher(at)) * inv_t;
     }
-    // Full LSE = logaddexp(LSE over others, target).
-    let m_s = max(others.x, zs_g);
-    let lse_s = m_s + log(exp(others.x - m_s) + exp(zs_g - m_s));
-    let m_t = max(others.y, zt_g);
-    let lse_t = m_t + log(exp(others.y - m_t) + exp(zt_g - m_t));
-    let log_ps_g = zs_g - lse_s;
-    let log_pt_g = zt_g - lse_t;
-    let tckd = kl_term(log_pt_g, log_ps_g) + kl_term(others.y - lse_t, others.x - lse_s);
-    let tc_grad = params.grad_scale * (exp(log_ps_g) - exp(log_pt_g));
+    let split = target_split(others, xg);
+    let tc_grad = params.grad_scale * (split.ps_g - split.pt_g);
+    let inv_others = 1.0 / others.yw;
+    let log_ratio = log(others.w / others.y);
 
     var nckd = vec4<f32>(0.0);
     if in_batch {
         let write_grad = params.write_grad != 0u;
         for (var q = lane; q < quads; q += TPR) {
             let is_target = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(target_class);
-            let log_hs = load_student4(base + q) * inv_t - others.x;
-            let log_ht = load_teacher4(base + q) * inv_t - others.y;
-            nckd += select(kl_terms4(log_ht, log_hs), vec4<f32>(0.0), is_target);
+            let xs = load_student4(base + q) * inv_t - others.x;
+            let xt = load_teacher4(base + q) * inv_t - others.z;
+            let hs = exp_accurate4(xs) * inv_others.x;
+            let ht = exp_accurate4(xt) * inv_others.y;
+            nckd += select(kl_term4(ht, hs, (xt - xs) - log_ratio), vec4<f32>(0.0), is_target);
             if write_grad {
-                let hs = exp(log_hs);
                 let g = -params.alpha * tc_grad * hs
-                    + params.beta * params.grad_scale * (hs - exp(log_ht));
+                    + params.beta * params.grad_scale * (hs - ht);
                 grad[base + q] = encode_grad4(select(g, vec4<f32>(params.alpha * tc_grad), is_target));
             }
         }
     }
     let total = seg_sum(lid, vec4<f32>(sum4(nckd), 0.0, 0.0, 0.0)).x;
     if in_batch && lane == 0u {
-        var value = params.alpha * tckd + params.beta * total;
+        var value = params.alpha * split.tckd + params.beta * total;
         if !valid {
             value = bitcast<f32>(0x7fc00000u);
         }

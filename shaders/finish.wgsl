@@ -2,7 +2,8 @@
 // terms in a fixed order and writes the scalar loss.
 //   loss = scale0 * sum(partials[0 .. n0]) + scale1 * sum(partials[n0 .. n0 + n1])
 // Each lane sums a contiguous block sequentially, then the tree in `wg_sum` folds the lanes:
-// the order is fixed by n0, n1 alone, so the result is bitwise reproducible.
+// the order is fixed by n0, n1 alone, so the result is bitwise reproducible. Each sum is taken
+// both as sum p and as n + sum (p - 1) (`exact_sum`, reduce.wgsl).
 //
 // Uniformity: a single workgroup; the loops depend only on uniform parameters and the lane's
 // own bounds; the barriers are all inside `wg_sum`, reached by every lane.
@@ -22,13 +23,15 @@ struct FinishParams {
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;
 
-fn block_sum(start: u32, count: u32, lid: u32) -> f32 {
+// (sum p, sum (p - 1)) over partials[start .. start + count], a contiguous block per lane.
+fn block_sum(start: u32, count: u32, lid: u32) -> vec2<f32> {
     let per_lane = (count + WG - 1u) / WG;
     let begin = min(lid * per_lane, count);
     let end = min(begin + per_lane, count);
-    var acc = 0.0;
+    var acc = vec2<f32>(0.0);
     for (var i = begin; i < end; i++) {
-        acc += partials[start + i];
+        let p = partials[start + i];
+        acc += vec2<f32>(p, p - 1.0);
     }
     return acc;
 }
@@ -37,8 +40,8 @@ fn block_sum(start: u32, count: u32, lid: u32) -> f32 {
 fn finish(@builtin(local_invocation_index) lid: u32) {
     let a = block_sum(0u, params.n0, lid);
     let b = block_sum(params.n0, params.n1, lid);
-    let sums = wg_sum(lid, vec4<f32>(a, b, 0.0, 0.0));
+    let sums = wg_sum(lid, vec4<f32>(a, b));
     if lid == 0u {
-        loss[0] = params.scale0 * sums.x + params.scale1 * sums.y;
+        loss[0] = params.scale0 * exact_sum(sums.xy, params.n0) + params.scale1 * exact_sum(sums.zw, params.n1);
     }
 }

@@ -1,14 +1,14 @@
 // KL divergence with temperature (Hinton KD), per row: the loss term and the student gradient.
 //   p = softmax(zt/T), q = softmax(zs/T)
-//   row_loss[b] = sum_c p (log p - log q)       (p = 0 contributes 0, never 0 * -inf)
-//   grad[b, c]  = (T/B) (q - p)                  (written only when params.write_grad != 0)
+//   row_loss[b] = sum_c p (log p - log q) + q - p   (the q - p sum to 0; README, "Numerics")
+//   grad[b, c]  = (T/B) (q - p)                      (written only when params.write_grad != 0)
 // The batchmean and T^2 factors are applied by `finish.wgsl`.
 //
 // Two sweeps over the row: (1) online max / sum-exp of zs/T and zt/T, merged over the segment;
-// (2) the per-element terms and the gradient.
+// (2) the per-element terms and the gradient, from p = exp(x - max) / sum.
 //
 // Uniformity: rows past the batch (`in_batch == false`) skip their loads and stores but still
-// reach every barrier in `seg_lse2` and `seg_sum`; there is no early return.
+// reach every barrier in `seg_softmax2` and `seg_sum`; there is no early return.
 
 @group(0) @binding(0) var<uniform> params: KlParams;
 @group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
@@ -26,20 +26,21 @@ fn kl_rows(
     let base = row * cols;
     let inv_t = params.inv_t;
 
-    let lse = row_lse2(lid, in_batch, base, cols, inv_t);
+    let stats = row_softmax2(lid, in_batch, base, cols, inv_t);
+    let inv_sums = 1.0 / stats.yw;
+    let log_ratio = log(stats.w / stats.y);
 
     var kl = 0.0;
     if in_batch {
         let write_grad = params.write_grad != 0u;
         for (var c = lane; c < cols; c += TPR) {
-            let log_q = load_student(base + c) * inv_t - lse.x;
-            let log_p = load_teacher(base + c) * inv_t - lse.y;
-            let p = exp(log_p);
-            if p > 0.0 {
-                kl += p * (log_p - log_q);
-            }
+            let xs = load_student(base + c) * inv_t - stats.x;
+            let xt = load_teacher(base + c) * inv_t - stats.z;
+            let q = exp_accurate(xs) * inv_sums.x;
+            let p = exp_accurate(xt) * inv_sums.y;
+            kl += kl_term(p, q, (xt - xs) - log_ratio);
             if write_grad {
-                grad[base + c] = params.grad_scale * (exp(log_q) - p);
+                grad[base + c] = params.grad_scale * (q - p);
             }
         }
     }
@@ -52,7 +53,7 @@ fn kl_rows(
 // The cached variant, for rows of at most 4 TPR classes: each lane keeps its four elements
 // in a vec4, so each input is read once and exp is evaluated once per element.
 //   load z/T, row max; e = exp(z/T - max), sums; then the terms and the gradient from the
-//   registers. Same result as kl_rows up to rounding.
+//   registers. The same formulas as kl_rows; the sums are folded in another order.
 @compute @workgroup_size(WG)
 fn kl_rows_cached(
     @builtin(local_invocation_index) lid: u32,
@@ -76,15 +77,18 @@ fn kl_rows_cached(
         }
     }
     let m = seg_max(lid, vec4<f32>(max4(zs), max4(zt), 0.0, 0.0)).xy;
-    let es = select(vec4<f32>(0.0), exp(zs - m.x), inside);
-    let et = select(vec4<f32>(0.0), exp(zt - m.y), inside);
+    let es = select(vec4<f32>(0.0), exp_accurate4(zs - m.x), inside);
+    let et = select(vec4<f32>(0.0), exp_accurate4(zt - m.y), inside);
     let total = seg_sum(lid, vec4<f32>(sum4(es), sum4(et), 0.0, 0.0)).xy;
-    let lse = m + log(total);
+    let inv_sums = 1.0 / total;
+    let log_ratio = log(total.y / total.x);
 
-    let p = et / total.y;
-    let terms = select(vec4<f32>(0.0), p * ((zt - lse.y) - (zs - lse.x)), p > vec4<f32>(0.0));
+    let q = es * inv_sums.x;
+    let p = et * inv_sums.y;
+    let d = (zt - m.y) - (zs - m.x) - log_ratio;
+    let terms = select(vec4<f32>(0.0), kl_term4(p, q, d), inside);
     if in_batch && params.write_grad != 0u {
-        let g = params.grad_scale * (es / total.x - p);
+        let g = params.grad_scale * (q - p);
         for (var k = 0u; k < 4u; k++) {
             if inside[k] {
                 grad[base + columns[k]] = g[k];

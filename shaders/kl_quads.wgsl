@@ -2,11 +2,11 @@
 // writing four consecutive classes per load (rows of a multiple of 4 classes, 16-byte aligned
 // bindings). Same two sweeps: (1) online max / sum-exp, (2) the terms and the gradient.
 //   p = softmax(zt/T), q = softmax(zs/T)
-//   row_loss[b] = sum_c p (log p - log q)       (p = 0 contributes 0, never 0 * -inf)
+//   row_loss[b] = sum_c p (log p - log q) + q - p   (the q - p sum to 0; README, "Numerics")
 //   grad[b, c]  = (T/B) (q - p)
 //
 // Uniformity: rows past the batch skip their loads and stores but reach every barrier in
-// `seg_lse2` and `seg_sum`; there is no early return.
+// `seg_softmax2` and `seg_sum`; there is no early return.
 
 @group(0) @binding(0) var<uniform> params: KlParams;
 @group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
@@ -25,18 +25,21 @@ fn kl_rows_quads(
     let base = row * quads;
     let inv_t = params.inv_t;
 
-    let lse = row_lse2_quads(lid, in_batch, base, quads, inv_t);
+    let stats = row_softmax2_quads(lid, in_batch, base, quads, inv_t);
+    let inv_sums = 1.0 / stats.yw;
+    let log_ratio = log(stats.w / stats.y);
 
     var kl = vec4<f32>(0.0);
     if in_batch {
         let write_grad = params.write_grad != 0u;
-        for (var q = lane; q < quads; q += TPR) {
-            let log_q = load_student4(base + q) * inv_t - lse.x;
-            let log_p = load_teacher4(base + q) * inv_t - lse.y;
-            let p = exp(log_p);
-            kl += select(vec4<f32>(0.0), p * (log_p - log_q), p > vec4<f32>(0.0));
+        for (var i = lane; i < quads; i += TPR) {
+            let xs = load_student4(base + i) * inv_t - stats.x;
+            let xt = load_teacher4(base + i) * inv_t - stats.z;
+            let q = exp_accurate4(xs) * inv_sums.x;
+            let p = exp_accurate4(xt) * inv_sums.y;
+            kl += kl_term4(p, q, (xt - xs) - log_ratio);
             if write_grad {
-                grad[base + q] = encode_grad4(params.grad_scale * (exp(log_q) - p));
+                grad[base + i] = encode_grad4(params.grad_scale * (q - p));
             }
         }
     }

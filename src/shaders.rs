@@ -5,7 +5,7 @@
 /// WGSL prepended to every kernel: workgroup size, row layout, softmax statistics.
 pub const REDUCE_LIB: &str = include_str!("../shaders/lib/reduce.wgsl");
 
-/// The segmented reductions (`seg_sum`, `seg_max`, `seg_lse2`), after `REDUCE_LIB`: with
+/// The segmented reductions (`seg_sum`, `seg_max`, `seg_softmax2`), after `REDUCE_LIB`: with
 /// workgroup barriers (any device), or with subgroup shuffles (SUBGROUP, segments inside one
 /// subgroup; naga accepts them under the SUBGROUP feature, with no `enable` directive).
 /// Bitwise the same results.
@@ -26,8 +26,10 @@ pub const INPUT_F32X4: &str = include_str!("../shaders/lib/input_f32x4.wgsl");
 pub const INPUT_F16X4: &str = include_str!("../shaders/lib/input_f16x4.wgsl");
 pub const INPUT_BF16X4: &str = include_str!("../shaders/lib/input_bf16x4.wgsl");
 
-/// The logit kernels' first sweep (`row_lse2`, `row_lse2_quads`), after the input loads.
-pub const ROW_LSE_LIB: &str = include_str!("../shaders/lib/row_lse.wgsl");
+/// The logit kernels' softmax numerics, after the input loads: their first sweep
+/// (`row_softmax2`, `row_softmax2_quads`: each row's max and sum of exp) and the KL term that
+/// stays exact where the two distributions nearly agree (`kl_term`, `kl_term4`).
+pub const ROW_SOFTMAX_LIB: &str = include_str!("../shaders/lib/row_softmax.wgsl");
 
 /// Gradient stores of the quad kernels (`GradQuad`, `encode_grad4`) for each gradient dtype.
 pub const GRAD_F32X4: &str = include_str!("../shaders/lib/grad_f32x4.wgsl");
@@ -123,8 +125,12 @@ impl Kernel {
         } else {
             SEGMENT_BARRIER_LIB
         };
-        // Kernels that read logits also get their shared first sweep.
-        let row_lse = if self.dtype_aware { ROW_LSE_LIB } else { "" };
+        // Kernels that read logits also get their shared softmax numerics.
+        let row_softmax = if self.dtype_aware {
+            ROW_SOFTMAX_LIB
+        } else {
+            ""
+        };
         let stores = match (self.quads, grad) {
             (false, _) => "",
             (true, InputDtype::F32) => GRAD_F32X4,
@@ -132,7 +138,7 @@ impl Kernel {
             (true, InputDtype::Bf16) => GRAD_BF16X4,
         };
         format!(
-            "{REDUCE_LIB}\n{segments}\n{loads}\n{row_lse}\n{stores}\n{}\n{}",
+            "{REDUCE_LIB}\n{segments}\n{loads}\n{row_softmax}\n{stores}\n{}\n{}",
             self.family, self.source
         )
     }

@@ -22,21 +22,41 @@ struct DistParams {
     fold_loss: u32,
 }
 
-// Per row, written by dist_rows: softmax log-sum-exps, row means, 1/N and k of the row Pearson.
+// Per row, written by dist_rows (or dist_tile): the softmax statistics of zs/T and zt/T (max
+// and 1 / sum of exp(x - max)), row means, 1/N and k of the row Pearson. Every pass rebuilds
+// the probabilities from them the same way (`softmax_at`).
 struct RowStats {
-    lse_s: f32,
-    lse_t: f32,
+    max_s: f32,
+    max_t: f32,
     mean_s: f32,
     mean_t: f32,
     inv_n: f32,
     k: f32,
-    _pad0: f32,
-    _pad1: f32,
+    inv_sum_s: f32,
+    inv_sum_t: f32,
 }
 
-// Sufficient statistics of one column over a set of rows; they merge exactly (Chan).
+// (ys, yt) = softmax probabilities from x = z/T: exp(x - max) / sum (README, "Numerics").
+fn softmax_at(xs: f32, xt: f32, row: RowStats) -> vec2<f32> {
+    return vec2<f32>(exp_accurate(xs - row.max_s) * row.inv_sum_s, exp_accurate(xt - row.max_t) * row.inv_sum_t);
+}
+
+fn softmax_at4(xs: vec4<f32>, xt: vec4<f32>, row: RowStats) -> array<vec4<f32>, 2> {
+    return array<vec4<f32>, 2>(
+        exp_accurate4(xs - row.max_s) * row.inv_sum_s,
+        exp_accurate4(xt - row.max_t) * row.inv_sum_t,
+    );
+}
+
+// Sufficient statistics of one column over a set of rows; they merge exactly (Chan). The
+// means are kept as a pivot (one of the column's own values) plus the mean of the values'
+// differences from it: on a column that barely varies over the batch, y - pivot is exact and
+// so is the centred value (y - pivot) - mean, where a mean rounded to f32 would be off by half
+// an ulp of y, as much as the column's whole spread (README, "Numerics").
 struct ColumnMoments {
     count: u32,
+    pivot_s: f32,
+    pivot_t: f32,
     mean_s: f32,
     mean_t: f32,
     m2_s: f32,
@@ -57,10 +77,14 @@ fn chan_merge(a: ColumnMoments, b: ColumnMoments) -> ColumnMoments {
     let fb = f32(b.count);
     let wb = fb / f32(n);
     let cross = fa * wb;
-    let ds = b.mean_s - a.mean_s;
-    let dt = b.mean_t - a.mean_t;
+    // b's mean rebased on a's pivot (pivots are values of the same column: their difference
+    // is of the column's spread).
+    let ds = ((b.pivot_s - a.pivot_s) + b.mean_s) - a.mean_s;
+    let dt = ((b.pivot_t - a.pivot_t) + b.mean_t) - a.mean_t;
     return ColumnMoments(
         n,
+        a.pivot_s,
+        a.pivot_t,
         a.mean_s + ds * wb,
         a.mean_t + dt * wb,
         a.m2_s + b.m2_s + ds * ds * cross,

@@ -5,14 +5,16 @@
 // Uniformity: the fold depends only on the workgroup id and uniform parameters, so its
 // barriers (in `wg_sum`) are in workgroup-uniform control flow.
 
-// Sum of partials[start .. start + count], a contiguous block per lane, then a fixed tree.
-fn partial_sum(start: u32, count: u32, lid: u32) -> f32 {
+// (sum p, sum (p - 1)) over partials[start .. start + count], a contiguous block per lane
+// (what finish.wgsl's `block_sum` computes; `exact_sum` picks the form, reduce.wgsl).
+fn partial_sum(start: u32, count: u32, lid: u32) -> vec2<f32> {
     let per_lane = (count + WG - 1u) / WG;
     let begin = min(lid * per_lane, count);
     let end = min(begin + per_lane, count);
-    var acc = 0.0;
+    var acc = vec2<f32>(0.0);
     for (var i = begin; i < end; i++) {
-        acc += partials[start + i];
+        let p = partials[start + i];
+        acc += vec2<f32>(p, p - 1.0);
     }
     return acc;
 }
@@ -22,9 +24,10 @@ fn fold_loss(lid: u32, wid: vec3<u32>) {
     if wid.x == 0u && wid.y == 0u && params.fold_loss != 0u {
         let a = partial_sum(0u, params.rows, lid);
         let b = partial_sum(params.rows, params.cols, lid);
-        let sums = wg_sum(lid, vec4<f32>(a, b, 0.0, 0.0));
+        let sums = wg_sum(lid, vec4<f32>(a, b));
         if lid == 0u {
-            loss[0] = -params.row_weight * sums.x - params.col_weight * sums.y;
+            loss[0] = -params.row_weight * exact_sum(sums.xy, params.rows)
+                - params.col_weight * exact_sum(sums.zw, params.cols);
         }
     }
 }

@@ -18,17 +18,28 @@ struct DkdParams {
     _pad2: u32,
 }
 
-// p (log p - log q), 0 when p = 0.
-fn kl_term(log_p: f32, log_q: f32) -> f32 {
-    let p = exp(log_p);
-    if p > 0.0 {
-        return p * (log_p - log_q);
-    }
-    return 0.0;
+// A row's TCKD and the target probabilities (student, teacher), from the softmax statistics
+// of the non-target classes, `others` = (max, sum of exp(x - max)) of zs/T (.xy) and zt/T (.zw)
+// over c != g, and the target's `xg` = (zs_g/T, zt_g/T). In linear space from the row max
+// (README, "Numerics"), with the log-ratios of the binary distributions taken from the sums,
+// so that a target leading by 200 T gives a rest mass of 0 and still a finite, exact term.
+struct TargetSplit {
+    tckd: f32,
+    ps_g: f32,
+    pt_g: f32,
 }
 
-// The same for four classes at once.
-fn kl_terms4(log_p: vec4<f32>, log_q: vec4<f32>) -> vec4<f32> {
-    let p = exp(log_p);
-    return select(vec4<f32>(0.0), p * (log_p - log_q), p > vec4<f32>(0.0));
+fn target_split(others: vec4<f32>, xg: vec2<f32>) -> TargetSplit {
+    let m = max(others.xz, xg);
+    let rest = others.yw * exp_accurate2(others.xz - m);
+    let at_target = exp_accurate2(xg - m);
+    let total = rest + at_target;
+    let inv = 1.0 / total;
+    let p_g = at_target * inv;
+    let p_o = rest * inv;
+    let log_ratio = log(total.y / total.x);
+    let d_g = ((xg.y - m.y) - (xg.x - m.x)) - log_ratio;
+    let d_o = ((others.z - m.y) - (others.x - m.x)) + log(others.w / others.y) - log_ratio;
+    let tckd = kl_term(p_g.y, p_g.x, d_g) + kl_term(p_o.y, p_o.x, d_o);
+    return TargetSplit(tckd, p_g.x, p_g.y);
 }

@@ -76,7 +76,7 @@ fn sum4(v: vec4<f32>) -> f32 {
 // both exps.
 fn lse_push(acc: vec2<f32>, x: f32) -> vec2<f32> {
     let d = x - acc.x;
-    let t = exp(-abs(d));
+    let t = exp_accurate(-abs(d));
     let bigger = d > 0.0;
     return vec2<f32>(select(acc.x, x, bigger), select(acc.y + t, acc.y * t + 1.0, bigger));
 }
@@ -84,10 +84,57 @@ fn lse_push(acc: vec2<f32>, x: f32) -> vec2<f32> {
 // Four more elements into online softmax statistics (the quad kernels): one max, five exps.
 fn lse_push4(acc: vec2<f32>, x: vec4<f32>) -> vec2<f32> {
     let m = max(acc.x, max4(x));
-    return vec2<f32>(m, acc.y * exp(acc.x - m) + sum4(exp(x - m)));
+    return vec2<f32>(m, acc.y * exp_accurate(acc.x - m) + sum4(exp_accurate4(x - m)));
 }
 
 fn lse_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
     let m = max(a.x, b.x);
-    return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+    return vec2<f32>(m, a.y * exp_accurate(a.x - m) + b.y * exp_accurate(b.x - m));
+}
+
+// A sum of `count` terms from its two forms, (sum p, sum (p - 1)): both are the same sum, and
+// the one smaller in magnitude has the smaller rounding. Terms near 1 (DIST's 1 - rho where
+// rho ~ 0: a student at initialisation) then add as their small deviations from 1, where
+// summing the terms themselves would round at the magnitude of the count.
+fn exact_sum(sums: vec2<f32>, count: u32) -> f32 {
+    return select(sums.x, f32(count) + sums.y, abs(sums.y) < abs(sums.x));
+}
+
+// e^x to about one ulp, the same on every driver (Vulkan lets exp err by 3 + 2|x| ulp, and a
+// driver's error pattern is smooth in x: it would bend a near-uniform softmax). Cody-Waite
+// reduction x = k ln2 + r (ln2 split so that k * LN2_HI is exact for |k| < 128), e^r by its
+// Taylor series to r^7 on |r| <= ln2 / 2 (truncation below 1e-8), then 2^k. Below -104 the
+// result is 0 (also for -inf), chosen by a select on x after the fact: a NaN fails the test and
+// stays NaN, so that a NaN logit still makes its row's loss NaN (a max or clamp of x itself
+// may drop a NaN, and compilers fold `x != x` away).
+fn exp_accurate(x: f32) -> f32 {
+    let k = clamp(round(x * 1.4426950408889634), -150.0, 150.0);
+    let r = (x - k * 0.693145751953125) - k * 1.4286068203094173e-6;
+    var p = 1.0 / 5040.0;
+    p = 1.0 / 720.0 + r * p;
+    p = 1.0 / 120.0 + r * p;
+    p = 1.0 / 24.0 + r * p;
+    p = 1.0 / 6.0 + r * p;
+    p = 0.5 + r * p;
+    p = 1.0 + r * p;
+    p = 1.0 + r * p;
+    return select(ldexp(p, i32(k)), 0.0, x < -104.0);
+}
+
+fn exp_accurate2(x: vec2<f32>) -> vec2<f32> {
+    return vec2<f32>(exp_accurate(x.x), exp_accurate(x.y));
+}
+
+fn exp_accurate4(x: vec4<f32>) -> vec4<f32> {
+    let k = clamp(round(x * 1.4426950408889634), vec4<f32>(-150.0), vec4<f32>(150.0));
+    let r = (x - k * 0.693145751953125) - k * 1.4286068203094173e-6;
+    var p = vec4<f32>(1.0 / 5040.0);
+    p = 1.0 / 720.0 + r * p;
+    p = 1.0 / 120.0 + r * p;
+    p = 1.0 / 24.0 + r * p;
+    p = 1.0 / 6.0 + r * p;
+    p = 0.5 + r * p;
+    p = 1.0 + r * p;
+    p = 1.0 + r * p;
+    return select(ldexp(p, vec4<i32>(k)), vec4<f32>(0.0), x < vec4<f32>(-104.0));
 }

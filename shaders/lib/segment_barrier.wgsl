@@ -39,8 +39,9 @@ fn seg_max(lid: u32, x: vec4<f32>) -> vec4<f32> {
 }
 
 // Merges two pairs of softmax statistics, (m, s) in .xy and in .zw, over the segment, and
-// returns the two log-sum-exps (m + log s).
-fn seg_lse2(lid: u32, x: vec4<f32>) -> vec2<f32> {
+// returns the merged pairs: each row's max and sum of exp(x - max). Not their log-sum-exps:
+// the kernels evaluate probabilities as exp(x - max) / sum (README, "Numerics").
+fn seg_softmax2(lid: u32, x: vec4<f32>) -> vec4<f32> {
     let lane = lid % TPR;
     red[lid] = x;
     workgroupBarrier();
@@ -54,5 +55,5 @@ fn seg_lse2(lid: u32, x: vec4<f32>) -> vec2<f32> {
     }
     let total = red[lid - lane];
     workgroupBarrier();
-    return vec2<f32>(total.x + log(total.y), total.z + log(total.w));
+    return total;
 }

@@ -102,7 +102,7 @@ fn seg_max(lid: u32, x: vec4<f32>) -> vec4<f32> {
     return v;
 }
 
-fn seg_lse2(lid: u32, x: vec4<f32>) -> vec2<f32> {
+fn seg_softmax2(lid: u32, x: vec4<f32>) -> vec4<f32> {
     let lane = lid % TPR;
     var v = x;
     if TPR > SG {
@@ -120,5 +120,5 @@ fn seg_lse2(lid: u32, x: vec4<f32>) -> vec2<f32> {
     } else {
         v = butterfly_lse2(lane, x);
     }
-    return vec2<f32>(v.x + log(v.y), v.z + log(v.w));
+    return v;
 }

@@ -59,11 +59,19 @@ struct DistUniform {
     fold_loss: u32,
 }
 
-/// Bytes of one `RowStats` in the shaders (lse_s, lse_t, mean_s, mean_t, 1/N, k, 2 pads).
+/// Bytes of one `RowStats` in the shaders (max_s, max_t, mean_s, mean_t, 1/N, k, inv_sum_s,
+/// inv_sum_t).
 const ROW_STATS_BYTES: u64 = 32;
 
-/// Bytes of one `ColumnMoments` in the shaders (count, mean_s, mean_t, m2_s, m2_t, c_st).
-const COLUMN_MOMENTS_BYTES: u64 = 24;
+/// Bytes of one `ColumnMoments` in the shaders (count, pivot_s, pivot_t, mean_s, mean_t, m2_s,
+/// m2_t, c_st; the means relative to the pivots).
+const COLUMN_MOMENTS_BYTES: u64 = 32;
+
+/// Bytes of the gradient pass's column statistics for `cols` columns: one vec4 per column
+/// (pivot ys, pivot yt, 1/N, k), then one f32 per column (the pivots' shift), in vec4s.
+fn col_stats_bytes(cols: usize) -> u64 {
+    (cols + cols.div_ceil(4)) as u64 * 16
+}
 
 /// Elements per lane the fused tile kernel keeps (one vec4 in `shaders/dist_tile.wgsl`).
 const TILE_CACHE: usize = CACHE_PER_LANE as usize;
@@ -212,7 +220,7 @@ impl<'a> DistPlan<'a> {
             chunks,
             merge_uniform: uniform(rows, col_groups, 0, 0)?,
             row_stats: ctx.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES),
-            col_stats: ctx.scratch("dist.col_stats", cols as u64 * 16),
+            col_stats: ctx.scratch("dist.col_stats", col_stats_bytes(cols)),
             partials: ctx.scratch("dist.partials", (rows + cols) as u64 * 4),
             moments: ctx.scratch("dist.moments", moments_bytes),
         })
@@ -396,7 +404,8 @@ impl ColumnMoments {
     }
 
     /// The column's Pearson term and the gradient pass's coefficients
-    /// `(mean ys, mean yt, 1/N, k)` (see `shaders/dist_merge.wgsl`).
+    /// `(mean ys, mean yt, 1/N, k)` (see `shaders/dist_merge.wgsl`, which keeps each mean as a
+    /// pivot and a shift: `gpu_column_stats`).
     pub fn pearson(&self) -> (f64, [f64; 4]) {
         let norm_u = self.m2_s.max(0.0).sqrt();
         let norm_v = self.m2_t.max(0.0).sqrt();
@@ -493,16 +502,37 @@ impl DistShardStats {
     }
 }
 
-/// The GPU layout of `ColumnMoments` in the shaders.
+/// The GPU layout of `ColumnMoments` in the shaders (the means relative to the pivots).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct GpuColumnMoments {
     count: u32,
+    pivot_s: f32,
+    pivot_t: f32,
     mean_s: f32,
     mean_t: f32,
     m2_s: f32,
     m2_t: f32,
     c_st: f32,
+}
+
+/// The gradient pass's column statistics from float64 moments, laid out as
+/// `shaders/dist_merge.wgsl` writes them: per column (pivot ys, pivot yt, 1/N, k) with the
+/// pivots the f32-rounded means, then each column's shift `k·Δs − Δt/N`, where Δ is what that
+/// rounding left out (so the centred values are exact to f32, as on the GPU).
+fn gpu_column_stats(columns: &[ColumnMoments]) -> Vec<f32> {
+    let mut stats = Vec::with_capacity(columns.len() * 4 + columns.len().div_ceil(4) * 4);
+    let mut shifts = Vec::with_capacity(columns.len().div_ceil(4) * 4);
+    for m in columns {
+        let [mean_s, mean_t, v_weight, k] = m.pearson().1;
+        let (pivot_s, pivot_t) = (mean_s as f32, mean_t as f32);
+        stats.extend([pivot_s, pivot_t, v_weight as f32, k as f32]);
+        let shift = k * (mean_s - f64::from(pivot_s)) - v_weight * (mean_t - f64::from(pivot_t));
+        shifts.push(shift as f32);
+    }
+    shifts.resize(columns.len().div_ceil(4) * 4, 0.0);
+    stats.extend(shifts);
+    stats
 }
 
 impl GpuContext {
@@ -560,8 +590,8 @@ impl GpuContext {
                 let m: GpuColumnMoments = bytemuck::pod_read_unaligned(c);
                 ColumnMoments {
                     count: f64::from(m.count),
-                    mean_s: f64::from(m.mean_s),
-                    mean_t: f64::from(m.mean_t),
+                    mean_s: f64::from(m.pivot_s) + f64::from(m.mean_s),
+                    mean_t: f64::from(m.pivot_t) + f64::from(m.mean_t),
                     m2_s: f64::from(m.m2_s),
                     m2_t: f64::from(m.m2_t),
                     c_st: f64::from(m.c_st),
@@ -600,11 +630,7 @@ impl GpuContext {
         if !want_grad {
             return Ok(LossOutput { loss, grad: None });
         }
-        let coefficients: Vec<f32> = merged
-            .columns
-            .iter()
-            .flat_map(|m| m.pearson().1.map(|x| x as f32))
-            .collect();
+        let coefficients = gpu_column_stats(&merged.columns);
         let col_stats = self.upload(
             "dist merged column statistics",
             bytemuck::cast_slice(&coefficients),
