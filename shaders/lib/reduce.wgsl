@@ -101,24 +101,26 @@ fn exact_sum(sums: vec2<f32>, count: u32) -> f32 {
 }
 
 // e^x to about one ulp, the same on every driver (Vulkan lets exp err by 3 + 2|x| ulp, and a
-// driver's error pattern is smooth in x: it would bend a near-uniform softmax). Cody-Waite
-// reduction x = k ln2 + r (ln2 split so that k * LN2_HI is exact for |k| < 128), e^r by its
-// Taylor series to r^7 on |r| <= ln2 / 2 (truncation below 1e-8), then 2^k. Below -104 the
-// result is 0 (also for -inf), chosen by a select on x after the fact: a NaN fails the test and
-// stays NaN, so that a NaN logit still makes its row's loss NaN (a max or clamp of x itself
-// may drop a NaN, and compilers fold `x != x` away).
+// driver's error pattern is smooth in x: it would bend a near-uniform softmax). For x <= 88
+// (the softmax's arguments are <= 0). Cody-Waite reduction x = k ln2 + r (ln2 split so that
+// k * LN2_HI is exact for |k| < 128), e^r on |r| <= ln2 / 2 by the Taylor series to r^7 with
+// its r^7 term economised into lower powers (Chebyshev): degree 6, relative error below 7e-9;
+// then times 2^k built from its exponent bits. Below -87 (where e^x leaves the normal range)
+// the result is 0, also for -inf, chosen by a select on x after the fact: a NaN fails the test
+// and stays NaN, so that a NaN logit still makes its row's loss NaN (a max or clamp of x
+// itself may drop a NaN, and compilers fold `x != x` away).
 fn exp_accurate(x: f32) -> f32 {
-    let k = clamp(round(x * 1.4426950408889634), -150.0, 150.0);
+    let k = round(x * 1.4426950408889634);
     let r = (x - k * 0.693145751953125) - k * 1.4286068203094173e-6;
-    var p = 1.0 / 5040.0;
-    p = 1.0 / 720.0 + r * p;
-    p = 1.0 / 120.0 + r * p;
+    var p = 1.0 / 720.0;
+    p = 0.008375039324124844 + r * p;
     p = 1.0 / 24.0 + r * p;
-    p = 1.0 / 6.0 + r * p;
+    p = 0.16666416194554487 + r * p;
     p = 0.5 + r * p;
+    p = 1.0000000376062754 + r * p;
     p = 1.0 + r * p;
-    p = 1.0 + r * p;
-    return select(ldexp(p, i32(k)), 0.0, x < -104.0);
+    let two_k = bitcast<f32>(u32(i32(k) + 127) << 23u);
+    return select(p * two_k, 0.0, x < -87.0);
 }
 
 fn exp_accurate2(x: vec2<f32>) -> vec2<f32> {
@@ -126,15 +128,15 @@ fn exp_accurate2(x: vec2<f32>) -> vec2<f32> {
 }
 
 fn exp_accurate4(x: vec4<f32>) -> vec4<f32> {
-    let k = clamp(round(x * 1.4426950408889634), vec4<f32>(-150.0), vec4<f32>(150.0));
+    let k = round(x * 1.4426950408889634);
     let r = (x - k * 0.693145751953125) - k * 1.4286068203094173e-6;
-    var p = vec4<f32>(1.0 / 5040.0);
-    p = 1.0 / 720.0 + r * p;
-    p = 1.0 / 120.0 + r * p;
+    var p = vec4<f32>(1.0 / 720.0);
+    p = 0.008375039324124844 + r * p;
     p = 1.0 / 24.0 + r * p;
-    p = 1.0 / 6.0 + r * p;
+    p = 0.16666416194554487 + r * p;
     p = 0.5 + r * p;
+    p = 1.0000000376062754 + r * p;
     p = 1.0 + r * p;
-    p = 1.0 + r * p;
-    return select(ldexp(p, vec4<i32>(k)), vec4<f32>(0.0), x < vec4<f32>(-104.0));
+    let two_k = bitcast<vec4<f32>>(vec4<u32>(vec4<i32>(k) + 127) << vec4<u32>(23u));
+    return select(p * two_k, vec4<f32>(0.0), x < vec4<f32>(-87.0));
 }
