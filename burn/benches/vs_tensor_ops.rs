@@ -66,7 +66,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let iters: usize = value("--iters").map(|v| v.parse()).transpose()?.unwrap_or(7);
+    let iters: usize = value("--iters")
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(7);
     let shapes: Vec<(usize, usize)> = value("--shapes")
         .unwrap_or_else(|| "256x1000,4096x1000,512x32000".into())
         .split(',')
@@ -86,7 +89,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for &(b, c) in &shapes {
         let (s, t) = synthetic::logit_pair(3, b, c, 2.0);
-        let student = Tensor::<2>::from_data(TensorData::new(s.clone(), [b, c]), &device).require_grad();
+        let student =
+            Tensor::<2>::from_data(TensorData::new(s.clone(), [b, c]), &device).require_grad();
         let teacher = Tensor::<2>::from_data(TensorData::new(t.clone(), [b, c]), &device);
         for name in ["kl", "dist"] {
             let spec = match name {
@@ -107,7 +111,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 device.sync().expect("sync");
             });
             let ours_ms = time(iters, || {
-                let loss = distill_loss(&spec, student.clone(), teacher.clone(), None).expect("loss");
+                let loss =
+                    distill_loss(&spec, student.clone(), teacher.clone(), None).expect("loss");
                 let grads = loss.backward();
                 let _ = student.grad(&grads);
                 device.sync().expect("sync");

@@ -87,7 +87,11 @@ pub fn train(
             .forward(features.clone().detach())
             .argmax(1)
             .squeeze_dim(1);
-        let agree = top.equal(teacher_top.clone()).int().sum().into_scalar::<i64>();
+        let agree = top
+            .equal(teacher_top.clone())
+            .int()
+            .sum()
+            .into_scalar::<i64>();
         EpochReport {
             epoch,
             loss,
@@ -97,8 +101,8 @@ pub fn train(
 
     let mut reports = Vec::new();
     let first_loss = {
-        let logits = student.forward(features.clone().slice([0..BATCH]));
-        let teacher = teacher_logits.clone().slice([0..BATCH]);
+        let logits = student.forward(features.clone().narrow(0, 0, BATCH));
+        let teacher = teacher_logits.clone().narrow(0, 0, BATCH);
         let loss = distill_loss(&kl, logits.clone(), teacher.clone(), None)?
             + distill_loss(&dist, logits, teacher, None)?;
         loss.into_scalar::<f64>()
@@ -109,9 +113,8 @@ pub fn train(
     for epoch in 1..=epochs {
         let mut total = 0.0;
         for batch in 0..SAMPLES / BATCH {
-            let rows = batch * BATCH..(batch + 1) * BATCH;
-            let logits = student.forward(features.clone().slice([rows.clone()]));
-            let teacher = teacher_logits.clone().slice([rows]);
+            let logits = student.forward(features.clone().narrow(0, batch * BATCH, BATCH));
+            let teacher = teacher_logits.clone().narrow(0, batch * BATCH, BATCH);
             let loss = distill_loss(&kl, logits.clone(), teacher.clone(), None)?
                 + distill_loss(&dist, logits, teacher, None)?;
             let grads = GradientsParams::from_grads(loss.backward(), &student);

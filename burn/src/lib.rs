@@ -41,7 +41,9 @@ use burn::backend::autodiff::checkpoint::strategy::{
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::FloatTensorOps;
-use burn::backend::{Autodiff, DispatchDevice, DispatchKindConversion, DispatchTensor, TensorMetadata};
+use burn::backend::{
+    Autodiff, DispatchDevice, DispatchKindConversion, DispatchTensor, TensorMetadata,
+};
 use burn::tensor::{DType, Device, GradientCheckpointingStrategy, Int, IntDType, Shape, Tensor};
 use burn_cubecl::cubecl::server::Handle;
 use burn_cubecl::cubecl::wgpu::{AutoCompiler, WgpuDevice, WgpuServer, WgpuSetup};
@@ -304,7 +306,10 @@ impl Call<'_> {
         &self,
         student: CubeTensor,
         want_grad: bool,
-    ) -> Result<(FusionTensor<FusionCubeRuntime>, Option<FusionTensor<FusionCubeRuntime>>)> {
+    ) -> Result<(
+        FusionTensor<FusionCubeRuntime>,
+        Option<FusionTensor<FusionCubeRuntime>>,
+    )> {
         let client = student.client.clone();
         let loss = CubeTensor::new_contiguous(
             client.clone(),
@@ -314,7 +319,10 @@ impl Call<'_> {
             DType::F32,
         );
         let grad = want_grad.then(|| {
-            let bytes = self.precision.grad.bytes_for(student.shape().num_elements()) as usize;
+            let bytes = self
+                .precision
+                .grad
+                .bytes_for(student.shape().num_elements()) as usize;
             CubeTensor::new_contiguous(
                 client.clone(),
                 student.device.clone(),
@@ -334,7 +342,11 @@ impl Call<'_> {
             };
             let student_res = resource(&student.handle)?;
             let teacher_res = resource(&self.teacher.handle)?;
-            let labels_res = self.labels.as_ref().map(|l| resource(&l.handle)).transpose()?;
+            let labels_res = self
+                .labels
+                .as_ref()
+                .map(|l| resource(&l.handle))
+                .transpose()?;
             let loss_res = resource(&loss.handle)?;
             let grad_res = grad.as_ref().map(|g| resource(&g.handle)).transpose()?;
             client
@@ -374,8 +386,14 @@ impl Call<'_> {
                 .and_then(|(buffer, _)| staged(buffer, grad_bytes));
 
             let bindings = LossBindings {
-                student: BufferRegion::at(&student_res.resource().buffer, student_res.resource().offset),
-                teacher: BufferRegion::at(&teacher_res.resource().buffer, teacher_res.resource().offset),
+                student: BufferRegion::at(
+                    &student_res.resource().buffer,
+                    student_res.resource().offset,
+                ),
+                teacher: BufferRegion::at(
+                    &teacher_res.resource().buffer,
+                    teacher_res.resource().offset,
+                ),
                 labels: labels_res
                     .as_ref()
                     .map(|l| BufferRegion::at(&l.resource().buffer, l.resource().offset)),
@@ -389,8 +407,13 @@ impl Call<'_> {
                     (None, None) => None,
                 },
             };
-            self.ctx
-                .record_with(&mut encoder, self.spec, self.dims, &bindings, self.precision)?;
+            self.ctx.record_with(
+                &mut encoder,
+                self.spec,
+                self.dims,
+                &bindings,
+                self.precision,
+            )?;
             if let Some(own) = &loss_stage {
                 encoder.copy_buffer_to_buffer(own, 0, &loss_buf, loss_off, 4);
             }

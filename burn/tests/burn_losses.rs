@@ -16,10 +16,13 @@ fn device() -> Device {
     static DEVICE: OnceLock<Device> = OnceLock::new();
     DEVICE
         .get_or_init(|| {
-            let options = Device::wgpu_options()
-                .graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan);
+            let options =
+                Device::wgpu_options().graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan);
             wgpu_distill_burn::init_device(options).unwrap_or_else(|e| {
-                panic!("a Vulkan adapter is required: {e}\n{}", wgpu_distill::NO_ADAPTER_HELP)
+                panic!(
+                    "a Vulkan adapter is required: {e}\n{}",
+                    wgpu_distill::NO_ADAPTER_HELP
+                )
             })
         })
         .clone()
@@ -62,9 +65,8 @@ fn burn_loss_and_grad<const D: usize>(
     let device = device().autodiff();
     let s = tensor(student, dims, &device).require_grad();
     let t = tensor(teacher, dims, &device);
-    let l = labels.map(|l| {
-        Tensor::<1, Int>::from_data(TensorData::new(l.to_vec(), [l.len()]), &device)
-    });
+    let l = labels
+        .map(|l| Tensor::<1, Int>::from_data(TensorData::new(l.to_vec(), [l.len()]), &device));
     let loss = distill_loss(spec, s.clone(), t, l).unwrap();
     let grads = loss.backward();
     let grad = values(s.grad(&grads).expect("student gradient"));
@@ -75,9 +77,11 @@ fn check<const D: usize>(spec: LossSpec, dims: [usize; D], seed: u64) {
     let n: usize = dims.iter().product();
     let student = synthetic::normal_vec(seed, n, 2.0);
     let teacher = synthetic::normal_vec(seed + 50, n, 2.0);
-    let labels: Option<Vec<i64>> = spec
-        .needs_labels()
-        .then(|| (0..dims[0] as i64).map(|r| (r * 7) % dims[1] as i64).collect());
+    let labels: Option<Vec<i64>> = spec.needs_labels().then(|| {
+        (0..dims[0] as i64)
+            .map(|r| (r * 7) % dims[1] as i64)
+            .collect()
+    });
     let (loss, grad) = burn_loss_and_grad(&spec, &student, &teacher, dims, labels.as_deref());
     let mut inputs = Inputs::new(&student, &teacher, &dims);
     if let Some(l) = &labels {
@@ -254,12 +258,21 @@ fn without_autodiff_the_loss_is_a_plain_tensor() {
     let (b, c) = (8, 40);
     let (s, t) = synthetic::logit_pair(41, b, c, 2.0);
     let spec = LossSpec::Kl(KlParams { temperature: 2.0 });
-    let loss = distill_loss(&spec, tensor(&s, [b, c], &device), tensor(&t, [b, c], &device), None)
-        .unwrap();
+    let loss = distill_loss(
+        &spec,
+        tensor(&s, [b, c], &device),
+        tensor(&t, [b, c], &device),
+        None,
+    )
+    .unwrap();
     assert!(!loss.is_autodiff());
     let want = reference::evaluate(&spec, &Inputs::new(&s, &t, &[b, c])).unwrap();
     let got = values(loss)[0];
-    assert!((f64::from(got) - want.loss).abs() <= 1e-4 * want.loss, "{got} vs {}", want.loss);
+    assert!(
+        (f64::from(got) - want.loss).abs() <= 1e-4 * want.loss,
+        "{got} vs {}",
+        want.loss
+    );
 }
 
 #[test]
@@ -276,11 +289,8 @@ fn f16_students_get_an_f16_gradient() {
     let grad = values(grad);
 
     // The reference on the same f16-rounded values.
-    let round = |v: &[f32]| -> Vec<f32> {
-        v.iter()
-            .map(|x| half::f16::from_f32(*x).to_f32())
-            .collect()
-    };
+    let round =
+        |v: &[f32]| -> Vec<f32> { v.iter().map(|x| half::f16::from_f32(*x).to_f32()).collect() };
     let (s16, t16) = (round(&s), round(&t));
     let want = reference::evaluate(&spec, &Inputs::new(&s16, &t16, &[b, c])).unwrap();
     let scale = want.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
@@ -316,8 +326,13 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(matches!(err, wgpu_distill::Error::Param(_)), "{err}");
     // DKD without labels; labels of the wrong length.
     let dkd = LossSpec::Dkd(DkdParams::default());
-    let err = distill_loss(&dkd, tensor(&s, [4, 12], &device), tensor(&t, [4, 12], &device), None)
-        .unwrap_err();
+    let err = distill_loss(
+        &dkd,
+        tensor(&s, [4, 12], &device),
+        tensor(&t, [4, 12], &device),
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, wgpu_distill::Error::Param(_)), "{err}");
     let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 2, 3], [3]), &device);
     let err = distill_loss(

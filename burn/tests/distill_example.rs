@@ -11,11 +11,21 @@ use burn::tensor::Device;
 fn training_lowers_the_loss_and_raises_agreement() {
     let options = Device::wgpu_options().graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan);
     let device = wgpu_distill_burn::init_device(options)
-        .unwrap_or_else(|e| panic!("a Vulkan adapter is required: {e}\n{}", wgpu_distill::NO_ADAPTER_HELP))
+        .unwrap_or_else(|e| {
+            panic!(
+                "a Vulkan adapter is required: {e}\n{}",
+                wgpu_distill::NO_ADAPTER_HELP
+            )
+        })
         .autodiff();
     let reports = distill::train(&device, 4, |_| {}).expect("training ran");
     let (first, last) = (reports[0], *reports.last().unwrap());
-    assert!(last.loss < 0.7 * first.loss, "loss {} -> {}", first.loss, last.loss);
+    assert!(
+        last.loss < 0.7 * first.loss,
+        "loss {} -> {}",
+        first.loss,
+        last.loss
+    );
     assert!(
         last.agreement > first.agreement + 0.2,
         "agreement {} -> {}",
