@@ -18,29 +18,12 @@ struct FidelityCase {
 }
 
 fn fidelity_cases() -> Vec<FidelityCase> {
-    let dir = fixtures().with_file_name("golden_fidelity");
-    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
-    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
-    manifest
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| FidelityCase {
-            golden: Golden {
-                name: c["name"].as_str().unwrap().to_string(),
-                loss: c["loss"].as_str().unwrap().to_string(),
-                params: c["params"].clone(),
-                shape: c["shape"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| d.as_u64().unwrap() as usize)
-                    .collect(),
-                expected_loss: c["expected_loss"].as_f64().unwrap(),
-                dir: dir.join(c["name"].as_str().unwrap()),
-            },
-            torch_loss_rel_err: c["torch_f32_loss_rel_err"].as_f64().unwrap(),
-            torch_grad_rel_err: c["torch_f32_grad_rel_err"].as_f64().unwrap(),
+    manifest_cases(&fixtures().with_file_name("golden_fidelity"))
+        .into_iter()
+        .map(|(golden, entry)| FidelityCase {
+            golden,
+            torch_loss_rel_err: entry["torch_f32_loss_rel_err"].as_f64().unwrap(),
+            torch_grad_rel_err: entry["torch_f32_grad_rel_err"].as_f64().unwrap(),
         })
         .collect()
 }

@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 
-use burn::tensor::activation::{log_softmax, softmax};
+#[path = "../tests/support/tensor_ops.rs"]
+mod tensor_ops;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use wgpu_distill::{synthetic, BufferRegion, DistParams, KlParams, LossBindings, LossSpec};
 use wgpu_distill_burn::distill_loss;
@@ -16,26 +18,11 @@ use wgpu_distill_burn::distill_loss;
 const T: f64 = 4.0;
 
 fn kl_ops(zs: Tensor<2>, zt: Tensor<2>) -> Tensor<1> {
-    let p = softmax(zt.clone() / T, 1);
-    let log_p = log_softmax(zt / T, 1);
-    let log_q = log_softmax(zs / T, 1);
-    (p * (log_p - log_q)).sum_dim(1).mean() * (T * T)
-}
-
-fn pearson_rows(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-    let a = a.clone() - a.mean_dim(1);
-    let b = b.clone() - b.mean_dim(1);
-    let norm_a = (a.clone() * a.clone()).sum_dim(1).sqrt();
-    let norm_b = (b.clone() * b.clone()).sum_dim(1).sqrt();
-    (a * b).sum_dim(1) / (norm_a * norm_b + 1e-8)
+    tensor_ops::kl_ops(zs, zt, T)
 }
 
 fn dist_ops(zs: Tensor<2>, zt: Tensor<2>) -> Tensor<1> {
-    let ys = softmax(zs / T, 1);
-    let yt = softmax(zt / T, 1);
-    let inter = pearson_rows(ys.clone(), yt.clone()).mean().neg() + 1.0;
-    let intra = pearson_rows(ys.transpose(), yt.transpose()).mean().neg() + 1.0;
-    (inter + intra) * (T * T)
+    tensor_ops::dist_ops(zs, zt, T)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

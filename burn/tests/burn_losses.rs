@@ -4,7 +4,6 @@
 
 use std::sync::OnceLock;
 
-use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{DType, Device, DeviceKind, Int, Tensor, TensorData};
 use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
 use wgpu_distill::{reference, synthetic, DistParams, Inputs, KlParams, LossSpec};
@@ -112,31 +111,9 @@ fn every_loss_matches_the_float64_reference() {
     check(LossSpec::Ickd(IckdParams::default()), [3, 5, 4, 3], 9);
 }
 
-/// KL written as burn tensor ops, as a burn user would.
-fn kl_ops(zs: Tensor<2>, zt: Tensor<2>, t: f64) -> Tensor<1> {
-    let p = softmax(zt.clone() / t, 1);
-    let log_p = log_softmax(zt / t, 1);
-    let log_q = log_softmax(zs / t, 1);
-    (p * (log_p - log_q)).sum_dim(1).mean() * (t * t)
-}
-
-/// Pearson of each row of `a` and `b`.
-fn pearson_rows(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
-    let a = a.clone() - a.mean_dim(1);
-    let b = b.clone() - b.mean_dim(1);
-    let norm_a = (a.clone() * a.clone()).sum_dim(1).sqrt();
-    let norm_b = (b.clone() * b.clone()).sum_dim(1).sqrt();
-    (a * b).sum_dim(1) / (norm_a * norm_b + 1e-8)
-}
-
-/// DIST written as burn tensor ops.
-fn dist_ops(zs: Tensor<2>, zt: Tensor<2>, t: f64) -> Tensor<1> {
-    let ys = softmax(zs / t, 1);
-    let yt = softmax(zt / t, 1);
-    let inter = pearson_rows(ys.clone(), yt.clone()).mean().neg() + 1.0;
-    let intra = pearson_rows(ys.transpose(), yt.transpose()).mean().neg() + 1.0;
-    (inter + intra) * (t * t)
-}
+#[path = "support/tensor_ops.rs"]
+mod tensor_ops;
+use tensor_ops::{dist_ops, kl_ops};
 
 #[test]
 fn kl_and_dist_match_burns_own_autodiff_of_the_formula() {

@@ -107,29 +107,40 @@ impl Golden {
 }
 
 pub fn golden_cases(loss: &str) -> Vec<Golden> {
-    let text = std::fs::read_to_string(fixtures().join("manifest.json")).unwrap();
-    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let cases: Vec<Golden> = manifest
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["loss"] == loss)
-        .map(|c| Golden {
-            name: c["name"].as_str().unwrap().to_string(),
-            loss: loss.to_string(),
-            params: c["params"].clone(),
-            shape: c["shape"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_u64().unwrap() as usize)
-                .collect(),
-            expected_loss: c["expected_loss"].as_f64().unwrap(),
-            dir: fixtures().join(c["name"].as_str().unwrap()),
-        })
+    let cases: Vec<Golden> = manifest_cases(&fixtures())
+        .into_iter()
+        .filter(|(g, _)| g.loss == loss)
+        .map(|(g, _)| g)
         .collect();
     assert!(!cases.is_empty(), "no golden cases for {loss}");
     cases
+}
+
+/// Every case of `dir/manifest.json`, with its manifest entry (for fields beyond `Golden`'s).
+pub fn manifest_cases(dir: &std::path::Path) -> Vec<(Golden, serde_json::Value)> {
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let golden = Golden {
+                name: c["name"].as_str().unwrap().to_string(),
+                loss: c["loss"].as_str().unwrap().to_string(),
+                params: c["params"].clone(),
+                shape: c["shape"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_u64().unwrap() as usize)
+                    .collect(),
+                expected_loss: c["expected_loss"].as_f64().unwrap(),
+                dir: dir.join(c["name"].as_str().unwrap()),
+            };
+            (golden, c.clone())
+        })
+        .collect()
 }
 
 /// SPEC's float32 tolerances: loss within `1e-4` relative, each gradient element within
