@@ -35,6 +35,7 @@ pub mod losses;
 pub mod npy;
 pub(crate) mod record;
 pub mod reference;
+mod scale;
 pub mod shaders;
 pub mod synthetic;
 pub mod tensor;

@@ -479,6 +479,28 @@ pub const ROOFLINE_QUADS: Kernel = Kernel {
     bindings: &[U, R, R, W],
 };
 
+/// A gradient scaled in place by a device-side factor (`GpuContext::record_scale`).
+pub const SCALE: Kernel = Kernel {
+    file: "scale.wgsl",
+    source: include_str!("../shaders/scale.wgsl"),
+    dtype_aware: false,
+    quads: false,
+    family: "",
+    entry: "scale_in_place",
+    bindings: &[U, R, W],
+};
+
+/// `SCALE` four values at a time.
+pub const SCALE_QUADS: Kernel = Kernel {
+    file: "scale_quads.wgsl",
+    source: include_str!("../shaders/scale_quads.wgsl"),
+    dtype_aware: false,
+    quads: false,
+    family: "",
+    entry: "scale_in_place_quads",
+    bindings: &[U, R, W],
+};
+
 /// Every kernel of the library (validated and translated by `tests/shaders.rs`).
 pub const ALL_KERNELS: &[Kernel] = &[
     FINISH,
@@ -512,6 +534,8 @@ pub const ALL_KERNELS: &[Kernel] = &[
     RKD_GRAD,
     ROOFLINE,
     ROOFLINE_QUADS,
+    SCALE,
+    SCALE_QUADS,
 ];
 
 /// Workgroup size shared by every kernel (`WG` in `lib/reduce.wgsl`).

@@ -368,3 +368,73 @@ fn a_strategy_change_replans_a_repeated_call() {
     let (a, z) = (loss(&quads), loss(&one_class));
     assert!(((a - z) / a).abs() < 1e-5, "{a} against {z}");
 }
+
+/// `record_scale`: values times a factor read on the device, in place; a factor of exactly 1
+/// leaves them bitwise as they were; the factor may share the values' buffer; both the quad
+/// and the one-value forms; bad buffers are errors.
+#[test]
+fn scale_by_a_device_factor_in_place() {
+    for backend in GPU_BACKENDS {
+        let ctx = gpu(backend);
+        let device = ctx.device();
+        let align = u64::from(device.limits().min_storage_buffer_offset_alignment).max(256);
+        for count in [1usize, 7, 1024, 70_001] {
+            let (values, _) = synthetic::logit_pair(5, 1, count, 3.0);
+            for factor in [1.0f32, -2.5, 0.0, 1.0 + f32::EPSILON] {
+                // values at an aligned offset, the factor after them in the same buffer
+                let factor_offset = align + (count as u64 * 4).next_multiple_of(4);
+                let mut bytes = vec![0u8; (factor_offset + 4) as usize];
+                bytes[align as usize..align as usize + count * 4]
+                    .copy_from_slice(bytemuck::cast_slice(&values));
+                bytes[factor_offset as usize..].copy_from_slice(&factor.to_le_bytes());
+                let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("values and factor"),
+                    contents: &bytes,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                });
+                let mut encoder = device.create_command_encoder(&Default::default());
+                ctx.record_scale(
+                    &mut encoder,
+                    BufferRegion::at(&buffer, align),
+                    count,
+                    BufferRegion::at(&buffer, factor_offset),
+                )
+                .unwrap();
+                let words = submit_and_read_words(device, ctx.queue(), encoder, &buffer);
+                let got = &words[align as usize / 4..align as usize / 4 + count];
+                for (i, (&w, &v)) in got.iter().zip(&values).enumerate() {
+                    let want = if factor == 1.0 { v } else { v * factor };
+                    assert_eq!(
+                        w,
+                        want.to_bits(),
+                        "{backend:?} count {count} factor {factor} element {i}"
+                    );
+                }
+            }
+        }
+        // Unusable buffers are errors, not panics.
+        let plain = device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: 1024,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let mut encoder = device.create_command_encoder(&Default::default());
+        let no_copy_src = ctx.record_scale(
+            &mut encoder,
+            BufferRegion::new(&plain),
+            16,
+            BufferRegion::new(&plain),
+        );
+        assert!(matches!(no_copy_src, Err(wgpu_distill::Error::Buffer(_))));
+        let too_long = ctx.record_scale(
+            &mut encoder,
+            BufferRegion::new(&plain),
+            1000,
+            BufferRegion::new(&plain),
+        );
+        assert!(too_long.is_err());
+    }
+}

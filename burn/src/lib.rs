@@ -200,20 +200,23 @@ fn wgpu_device_of(device: &Device) -> Result<WgpuDevice> {
 }
 
 fn context_of(device: &Device) -> Result<Arc<GpuContext>> {
-    let key = wgpu_device_of(device)?;
+    context_for(&wgpu_device_of(device)?)?.ok_or_else(|| {
+        Error::Device(format!(
+            "{device:?} was not initialised through wgpu_distill_burn::init_device or \
+             register_setup: burn keeps the wgpu device and queue of other devices private"
+        ))
+    })
+}
+
+/// The context registered for a cubecl wgpu device, if any.
+fn context_for(key: &WgpuDevice) -> Result<Option<Arc<GpuContext>>> {
     let registry = registry()
         .lock()
         .map_err(|_| Error::Device("the device registry was poisoned by a panic".into()))?;
-    registry
+    Ok(registry
         .iter()
-        .find(|r| r.device == key)
-        .map(|r| r.ctx.clone())
-        .ok_or_else(|| {
-            Error::Device(format!(
-                "{device:?} was not initialised through wgpu_distill_burn::init_device or \
-                 register_setup: burn keeps the wgpu device and queue of other devices private"
-            ))
-        })
+        .find(|r| r.device == *key)
+        .map(|r| r.ctx.clone()))
 }
 
 /// The precision of a call from the tensors' dtypes.
@@ -477,7 +480,11 @@ fn submit_scoped(
 }
 
 /// The backward step: ∂L/∂student = upstream · (the kernels' gradient). Its state is that
-/// gradient, computed with the loss.
+/// gradient, computed with the loss. The product is taken in place on the device by
+/// `GpuContext::record_scale`, which reads the upstream gradient there and does nothing when it
+/// is exactly 1 (`loss.backward()` on this loss itself): no second pass over the gradient in
+/// the common case, and no host wait in any. A gradient it cannot scale (f16/bf16, or an
+/// error) takes burn's own multiply.
 #[derive(Debug)]
 struct DistillBackward;
 
@@ -489,12 +496,68 @@ impl Backward<Cube, 1> for DistillBackward {
         let upstream = grads.consume::<Cube>(&ops.node);
         if let Some(node) = parent {
             let grad = ops.state;
-            let rank = grad.shape().num_dims();
-            let mut upstream = Cube::float_reshape(upstream, Shape::from(vec![1; rank]));
-            if upstream.dtype() != grad.dtype() {
-                upstream = Cube::float_cast(upstream, grad.dtype().into());
-            }
-            grads.register::<Cube>(node.id, Cube::float_mul(grad, upstream));
+            let scaled = if grad.dtype == DType::F32 && upstream.dtype == DType::F32 {
+                let grad = resolve_float(grad);
+                match scale_on_device(&grad, upstream.clone()) {
+                    Ok(()) => into_fused(grad),
+                    Err(_) => multiply(into_fused(grad), upstream),
+                }
+            } else {
+                multiply(grad, upstream)
+            };
+            grads.register::<Cube>(node.id, scaled);
         }
     }
+}
+
+/// `grad · upstream` as burn's own tensor op (upstream has one element).
+fn multiply(
+    grad: FusionTensor<FusionCubeRuntime>,
+    upstream: FusionTensor<FusionCubeRuntime>,
+) -> FusionTensor<FusionCubeRuntime> {
+    let rank = grad.shape().num_dims();
+    let mut upstream = Cube::float_reshape(upstream, Shape::from(vec![1; rank]));
+    if upstream.dtype() != grad.dtype() {
+        upstream = Cube::float_cast(upstream, grad.dtype().into());
+    }
+    Cube::float_mul(grad, upstream)
+}
+
+/// Multiplies the f32 `grad` in place by the one-element f32 `upstream`, on burn's queue.
+fn scale_on_device(grad: &CubeTensor, upstream: FusionTensor<FusionCubeRuntime>) -> Result<()> {
+    let upstream = resolve_float(upstream);
+    if upstream.shape().num_elements() != 1 {
+        return Err(Error::Shape(
+            "the upstream gradient of a loss has one element".into(),
+        ));
+    }
+    let key = match &grad.device {
+        CubeDevice::Wgpu(w) => w.clone(),
+        #[allow(unreachable_patterns)]
+        _ => return Err(Error::Device("not a wgpu tensor".into())),
+    };
+    let ctx = context_for(&key)?
+        .ok_or_else(|| Error::Device("no wgpu-distill context for this device".into()))?;
+    let client = grad.client.clone();
+    let resource = |handle: &Handle| {
+        client
+            .get_resource::<WgpuServer<AutoCompiler>>(handle.clone())
+            .map_err(|e| Error::Device(format!("a tensor's wgpu buffer: {e:?}")))
+    };
+    let values = resource(&grad.handle)?;
+    let factor = resource(&upstream.handle)?;
+    client
+        .flush()
+        .map_err(|e| Error::Device(format!("submitting burn's pending work: {e:?}")))?;
+    let device = ctx.device();
+    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("wgpu-distill-burn backward"),
+    });
+    ctx.record_scale(
+        &mut encoder,
+        BufferRegion::at(&values.resource().buffer, values.resource().offset),
+        grad.shape().num_elements(),
+        BufferRegion::at(&factor.resource().buffer, factor.resource().offset),
+    )?;
+    submit_scoped(device, ctx.queue(), encoder)
 }

@@ -197,6 +197,8 @@ fn lazy_fused_inputs_and_views_at_offsets() {
     );
 }
 
+/// Also the backward's two paths: KL's upstream gradient is exactly 1 (the scale pass touches
+/// nothing), DIST's is 2 (scaled in place on the device).
 #[test]
 fn two_losses_summed_in_one_graph() {
     let device = device().autodiff();

@@ -10,6 +10,7 @@ pub mod dkd;
 pub mod features;
 pub mod kl;
 pub mod rkd;
+pub mod token;
 
 use crate::error::Result;
 use crate::losses::{Inputs, LossSpec};

@@ -1,0 +1,537 @@
+//! Token losses of language-model distillation, float64: SPEC "Token losses, masking and the
+//! hard-label term". Every token is a row of `zs`, `zt` (N×V). Rows whose label equals
+//! `ignore_index` add nothing and get a zero gradient; the sum of the row losses is divided by
+//! the normaliser `n` (see [`RowMask`]).
+//!
+//! Each loss checks its own inputs first (the `check_*` helpers below) and returns an
+//! [`Error`] rather than panicking: labels and ids index the logits.
+
+use super::softmax_row;
+use crate::error::{Error, Result};
+use crate::losses::{check_finite, check_temperature};
+
+/// TRL's and PyTorch's default `ignore_index`.
+pub const DEFAULT_IGNORE_INDEX: i64 = -100;
+
+/// The slack SPEC allows on `Σ_k exp(logprobs_k)` (inference servers round their log-probs).
+pub const SPARSE_MASS_SLACK: f64 = 1e-4;
+
+/// Which rows count, and the normaliser `n` the summed row losses are divided by.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RowMask {
+    /// `valid[r]`: row `r`'s label is not `ignore_index` (every row when there are no labels).
+    pub valid: Vec<bool>,
+    /// The caller's normaliser, else the number of valid rows, at least 1 (so an all-ignored
+    /// batch gives loss 0 and gradient 0, not 0/0).
+    pub n: f64,
+}
+
+impl RowMask {
+    /// Checks `labels` (B of them, each in `[0, V)` or `ignore_index`) and `normalizer` (> 0,
+    /// finite) and builds the mask.
+    pub fn new(
+        rows: usize,
+        cols: usize,
+        labels: Option<&[i64]>,
+        ignore_index: i64,
+        normalizer: Option<f64>,
+    ) -> Result<Self> {
+        if let Some(labels) = labels {
+            check_masked_labels(labels, rows, cols, ignore_index)?;
+        }
+        check_normalizer(normalizer)?;
+        let valid: Vec<bool> = match labels {
+            Some(labels) => labels.iter().map(|&l| l != ignore_index).collect(),
+            None => vec![true; rows],
+        };
+        let count = valid.iter().filter(|&&v| v).count();
+        let n = normalizer.unwrap_or(count.max(1) as f64);
+        Ok(Self { valid, n })
+    }
+
+    /// Number of valid rows.
+    pub fn count(&self) -> usize {
+        self.valid.iter().filter(|&&v| v).count()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks (SPEC's error list). Shapes are `Error::Shape`, values out of their domain `Error::Param`.
+
+/// A dense N×V tensor: both axes at least 1 and `len = N·V`.
+pub fn check_dense(name: &str, len: usize, rows: usize, cols: usize) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Err(Error::Shape(format!(
+            "empty input [{rows}, {cols}]: every axis must be >= 1"
+        )));
+    }
+    if Some(len) != rows.checked_mul(cols) {
+        return Err(Error::Shape(format!(
+            "{name} holds {len} values, expected N×V = {rows}×{cols}"
+        )));
+    }
+    Ok(())
+}
+
+/// Labels of the masked losses: B of them, each in `[0, V)` or equal to `ignore_index`.
+pub fn check_masked_labels(
+    labels: &[i64],
+    rows: usize,
+    cols: usize,
+    ignore_index: i64,
+) -> Result<()> {
+    if labels.len() != rows {
+        return Err(Error::Shape(format!(
+            "{} labels for N = {rows} rows",
+            labels.len()
+        )));
+    }
+    if let Some((i, &bad)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l != ignore_index && (l < 0 || l >= cols as i64))
+    {
+        return Err(Error::Param(format!(
+            "label {bad} at row {i} is outside [0, {cols}) and is not ignore_index {ignore_index}"
+        )));
+    }
+    Ok(())
+}
+
+/// The caller's normaliser (e.g. TRL's `num_items_in_batch`): finite and > 0.
+pub fn check_normalizer(normalizer: Option<f64>) -> Result<()> {
+    match normalizer {
+        Some(v) if !(v.is_finite() && v > 0.0) => Err(Error::Param(format!(
+            "normalizer must be finite and > 0, got {v}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// JSD's interpolation: `β ∈ [0, 1]`.
+pub fn check_beta(beta: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&beta) {
+        return Err(Error::Param(format!(
+            "jsd beta must lie in [0, 1], got {beta}"
+        )));
+    }
+    Ok(())
+}
+
+/// The soft and hard weights: finite.
+pub fn check_weights(w_soft: f64, w_hard: f64) -> Result<()> {
+    check_finite("soft weight", w_soft)?;
+    check_finite("hard weight", w_hard)
+}
+
+/// The sparse teacher: K in `[1, V]`, N×K ids distinct within a row and in `[0, V)`, N×K
+/// log-probs ≤ 0 (not NaN) with `Σ_k exp ≤ 1 + 1e-4`, the tail only at T = 1.
+pub fn check_sparse(
+    rows: usize,
+    cols: usize,
+    ids: &[i64],
+    logprobs: &[f64],
+    k: usize,
+    t: f64,
+    tail: bool,
+) -> Result<()> {
+    check_temperature(t)?;
+    if k == 0 || k > cols {
+        return Err(Error::Shape(format!(
+            "sparse teacher: K = {k} ids per row, expected 1 <= K <= V = {cols}"
+        )));
+    }
+    for (name, len) in [
+        ("teacher ids", ids.len()),
+        ("teacher log-probs", logprobs.len()),
+    ] {
+        if Some(len) != rows.checked_mul(k) {
+            return Err(Error::Shape(format!(
+                "{name} hold {len} values, expected N×K = {rows}×{k}"
+            )));
+        }
+    }
+    if tail && t != 1.0 {
+        return Err(Error::Param(format!(
+            "the sparse teacher's tail needs temperature 1 (its log-probs are at T = 1), got {t}"
+        )));
+    }
+    let mut seen = vec![false; cols];
+    for r in 0..rows {
+        let row_ids = &ids[r * k..(r + 1) * k];
+        let row_lp = &logprobs[r * k..(r + 1) * k];
+        for (j, &id) in row_ids.iter().enumerate() {
+            if id < 0 || id >= cols as i64 {
+                return Err(Error::Param(format!(
+                    "teacher id {id} at row {r}, position {j} is outside [0, {cols})"
+                )));
+            }
+            if seen[id as usize] {
+                return Err(Error::Param(format!(
+                    "teacher id {id} appears twice in row {r}"
+                )));
+            }
+            seen[id as usize] = true;
+        }
+        for &id in row_ids {
+            seen[id as usize] = false;
+        }
+        if let Some((j, &bad)) = row_lp
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.is_nan() || **l > 0.0)
+        {
+            return Err(Error::Param(format!(
+                "teacher log-prob {bad} at row {r}, position {j} is not <= 0"
+            )));
+        }
+        let mass: f64 = row_lp.iter().map(|l| l.exp()).sum();
+        if mass > 1.0 + SPARSE_MASS_SLACK {
+            return Err(Error::Param(format!(
+                "teacher probabilities of row {r} sum to {mass} > 1 + {SPARSE_MASS_SLACK}"
+            )));
+        }
+        if !tail && mass == 0.0 {
+            return Err(Error::Param(format!(
+                "teacher log-probs of row {r} are all -inf: nothing to renormalise"
+            )));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row helpers.
+
+/// `sign(x)` with `sign(0) = 0` (`f64::signum(0.0)` is 1).
+fn sign(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// `log(exp(a) + exp(b))`, finite whenever one of them is.
+fn lse2(a: f64, b: f64) -> f64 {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if hi == f64::NEG_INFINITY {
+        return hi;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
+/// Log-sum-exp of `z/t` over the classes where `keep` is true (`-inf` over none).
+fn lse_where(z: &[f64], t: f64, keep: impl Fn(usize) -> bool) -> f64 {
+    let max = (0..z.len())
+        .filter(|&c| keep(c))
+        .fold(f64::NEG_INFINITY, |m, c| m.max(z[c] / t));
+    if max == f64::NEG_INFINITY {
+        return max;
+    }
+    let sum: f64 = (0..z.len())
+        .filter(|&c| keep(c))
+        .map(|c| (z[c] / t - max).exp())
+        .sum();
+    max + sum.ln()
+}
+
+/// Back through the row softmax: `∂row/∂zs = (1/T)·q ⊙ (g − ⟨g, q⟩)`, written into `out`
+/// scaled by `1/n`.
+fn softmax_backward(q: &[f64], g: &[f64], t: f64, n: f64, out: &mut [f64]) {
+    let dot: f64 = q.iter().zip(g).map(|(qc, gc)| qc * gc).sum();
+    for c in 0..q.len() {
+        out[c] = q[c] * (g[c] - dot) / t / n;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses.
+
+/// Generalized JSD (TRL's `generalized_jsd_loss`), no T²: `M = β·p + (1−β)·q`, row loss
+/// `β·KL(p‖M) + (1−β)·KL(q‖M)`; `β = 0` is `KL(p‖q)`, `β = 1` is `KL(q‖p)`. Returns
+/// `(L, ∂L/∂zs)`.
+#[allow(clippy::too_many_arguments)]
+pub fn jsd(
+    student: &[f64],
+    teacher: &[f64],
+    rows: usize,
+    cols: usize,
+    t: f64,
+    beta: f64,
+    labels: Option<&[i64]>,
+    ignore_index: i64,
+    normalizer: Option<f64>,
+) -> Result<(f64, Vec<f64>)> {
+    check_dense("student", student.len(), rows, cols)?;
+    check_dense("teacher", teacher.len(), rows, cols)?;
+    check_temperature(t)?;
+    check_beta(beta)?;
+    let mask = RowMask::new(rows, cols, labels, ignore_index, normalizer)?;
+    let (log_beta, log_1m_beta) = (beta.ln(), (1.0 - beta).ln());
+    let mut loss = 0.0;
+    let mut grad = vec![0.0; rows * cols];
+    let mut g = vec![0.0; cols];
+    for r in (0..rows).filter(|&r| mask.valid[r]) {
+        let span = r * cols..(r + 1) * cols;
+        let (q, log_q) = softmax_row(&student[span.clone()], t);
+        let (p, log_p) = softmax_row(&teacher[span.clone()], t);
+        if beta == 0.0 {
+            // Forward KL(p‖q); gradient (1/T)(q − p).
+            for c in 0..cols {
+                if p[c] > 0.0 {
+                    loss += p[c] * (log_p[c] - log_q[c]);
+                }
+                grad[span.start + c] = (q[c] - p[c]) / t / mask.n;
+            }
+            continue;
+        }
+        for c in 0..cols {
+            if beta == 1.0 {
+                // Reverse KL(q‖p); g = log q − log p (+1, removed by the projection).
+                if q[c] > 0.0 {
+                    loss += q[c] * (log_q[c] - log_p[c]);
+                }
+                g[c] = log_q[c] - log_p[c];
+            } else {
+                let log_m = lse2(log_p[c] + log_beta, log_q[c] + log_1m_beta);
+                if p[c] > 0.0 {
+                    loss += beta * p[c] * (log_p[c] - log_m);
+                }
+                if q[c] > 0.0 {
+                    loss += (1.0 - beta) * q[c] * (log_q[c] - log_m);
+                }
+                g[c] = (1.0 - beta) * (log_q[c] - log_m);
+            }
+        }
+        softmax_backward(&q, &g, t, mask.n, &mut grad[span]);
+    }
+    Ok((loss / mask.n, grad))
+}
+
+/// Total variation distance, no T²: row loss `½·Σ_c |p_c − q_c|`, `g_c = ½·sign(q_c − p_c)`.
+/// Returns `(L, ∂L/∂zs)`.
+#[allow(clippy::too_many_arguments)]
+pub fn tvd(
+    student: &[f64],
+    teacher: &[f64],
+    rows: usize,
+    cols: usize,
+    t: f64,
+    labels: Option<&[i64]>,
+    ignore_index: i64,
+    normalizer: Option<f64>,
+) -> Result<(f64, Vec<f64>)> {
+    check_dense("student", student.len(), rows, cols)?;
+    check_dense("teacher", teacher.len(), rows, cols)?;
+    check_temperature(t)?;
+    let mask = RowMask::new(rows, cols, labels, ignore_index, normalizer)?;
+    let mut loss = 0.0;
+    let mut grad = vec![0.0; rows * cols];
+    let mut g = vec![0.0; cols];
+    for r in (0..rows).filter(|&r| mask.valid[r]) {
+        let span = r * cols..(r + 1) * cols;
+        let (q, _) = softmax_row(&student[span.clone()], t);
+        let (p, _) = softmax_row(&teacher[span.clone()], t);
+        for c in 0..cols {
+            loss += 0.5 * (p[c] - q[c]).abs();
+            g[c] = 0.5 * sign(q[c] - p[c]);
+        }
+        softmax_backward(&q, &g, t, mask.n, &mut grad[span]);
+    }
+    Ok((loss / mask.n, grad))
+}
+
+/// KL with T² and masking: `L = T²/n · Σ_valid Σ_c p (log p − log q)`, `∂L/∂zs = (T/n)(q − p)`
+/// on valid rows. It is [`super::kl::kl`] over the valid rows (m of them), rescaled from 1/m to
+/// 1/n: with no labels and no normaliser m = n = B, the factor is exactly 1 and the result is
+/// bit for bit the seed's KL.
+#[allow(clippy::too_many_arguments)]
+pub fn kl_masked(
+    student: &[f64],
+    teacher: &[f64],
+    rows: usize,
+    cols: usize,
+    t: f64,
+    labels: Option<&[i64]>,
+    ignore_index: i64,
+    normalizer: Option<f64>,
+) -> Result<(f64, Vec<f64>)> {
+    check_dense("student", student.len(), rows, cols)?;
+    check_dense("teacher", teacher.len(), rows, cols)?;
+    check_temperature(t)?;
+    let mask = RowMask::new(rows, cols, labels, ignore_index, normalizer)?;
+    let kept: Vec<usize> = (0..rows).filter(|&r| mask.valid[r]).collect();
+    let mut grad = vec![0.0; rows * cols];
+    if kept.is_empty() {
+        return Ok((0.0, grad));
+    }
+    let gather = |x: &[f64]| -> Vec<f64> {
+        kept.iter()
+            .flat_map(|&r| x[r * cols..(r + 1) * cols].iter().copied())
+            .collect()
+    };
+    let m = kept.len();
+    let (loss_m, grad_m) = super::kl::kl(&gather(student), &gather(teacher), m, cols, t);
+    let scale = m as f64 / mask.n;
+    for (i, &r) in kept.iter().enumerate() {
+        for c in 0..cols {
+            grad[r * cols + c] = grad_m[i * cols + c] * scale;
+        }
+    }
+    Ok((loss_m * scale, grad))
+}
+
+/// The hard-label term: `CE = (1/n)·Σ_valid −log_softmax(zs)[y]` on the **raw** logits (T = 1),
+/// gradient `(softmax(zs) − onehot(y))/n` on valid rows. `n` is the soft term's normaliser
+/// ([`RowMask::n`]). Returns `(CE, ∂CE/∂zs)`, unweighted (see [`blend`]).
+pub fn hard_term(
+    student: &[f64],
+    rows: usize,
+    cols: usize,
+    labels: &[i64],
+    ignore_index: i64,
+    n: f64,
+) -> Result<(f64, Vec<f64>)> {
+    check_dense("student", student.len(), rows, cols)?;
+    check_masked_labels(labels, rows, cols, ignore_index)?;
+    check_normalizer(Some(n))?;
+    let mut loss = 0.0;
+    let mut grad = vec![0.0; rows * cols];
+    for r in (0..rows).filter(|&r| labels[r] != ignore_index) {
+        let y = labels[r] as usize;
+        let span = r * cols..(r + 1) * cols;
+        let (q, log_q) = softmax_row(&student[span.clone()], 1.0);
+        loss -= log_q[y];
+        for c in 0..cols {
+            let onehot = if c == y { 1.0 } else { 0.0 };
+            grad[span.start + c] = (q[c] - onehot) / n;
+        }
+    }
+    Ok((loss / n, grad))
+}
+
+/// The hard term of `dist` and `dkd`: every label in `[0, C)` (no `ignore_index`), `n = B`.
+pub fn hard_term_all_rows(
+    student: &[f64],
+    rows: usize,
+    cols: usize,
+    labels: &[i64],
+) -> Result<(f64, Vec<f64>)> {
+    crate::losses::check_labels(labels, rows, cols)?;
+    // No label is negative after the check, so -1 ignores nothing.
+    hard_term(student, rows, cols, labels, -1, rows.max(1) as f64)
+}
+
+/// `L = w_soft·soft + w_hard·CE`, gradient likewise; `soft` and `hard` are `(loss, gradient)`.
+pub fn blend(
+    soft: (f64, Vec<f64>),
+    hard: (f64, Vec<f64>),
+    w_soft: f64,
+    w_hard: f64,
+) -> Result<(f64, Vec<f64>)> {
+    check_weights(w_soft, w_hard)?;
+    if soft.1.len() != hard.1.len() {
+        return Err(Error::Shape(format!(
+            "soft gradient has {} values, hard gradient {}",
+            soft.1.len(),
+            hard.1.len()
+        )));
+    }
+    let grad = soft
+        .1
+        .iter()
+        .zip(&hard.1)
+        .map(|(s, h)| w_soft * s + w_hard * h)
+        .collect();
+    Ok((w_soft * soft.0 + w_hard * hard.0, grad))
+}
+
+/// KL against a sparse top-k teacher (`ids`, `logprobs`: N×K, full-vocabulary log-probs at
+/// T = 1). `log q = log_softmax(zs/T)` over the full V.
+/// - no tail: `p_k = softmax_k(logprobs/T)`, row loss `T²·Σ_k p_k (log p_k − log q[ids_k])`;
+/// - tail (T = 1): `p_k = exp(logprobs_k)`, `r = max(1 − Σ_k p_k, 0)`, plus
+///   `r·(log r − log Q_rest)` with `log Q_rest = LSE_{c∉ids}(zs/T) − LSE(zs/T)` taken directly
+///   over the other classes (never `log(1 − Σq)`, which loses everything when `Q_rest` ≈ 1e-15).
+///
+/// Gradient `T·(q − p̃)/n`: `p̃ = p_k` at `ids_k`, and with the tail `r·q_c/Q_rest` elsewhere.
+/// With K = V there is no class outside the ids: the tail term is dropped (its `r` is rounding).
+#[allow(clippy::too_many_arguments)]
+pub fn kl_sparse(
+    student: &[f64],
+    rows: usize,
+    cols: usize,
+    ids: &[i64],
+    logprobs: &[f64],
+    k: usize,
+    t: f64,
+    tail: bool,
+    labels: Option<&[i64]>,
+    ignore_index: i64,
+    normalizer: Option<f64>,
+) -> Result<(f64, Vec<f64>)> {
+    check_dense("student", student.len(), rows, cols)?;
+    check_sparse(rows, cols, ids, logprobs, k, t, tail)?;
+    let mask = RowMask::new(rows, cols, labels, ignore_index, normalizer)?;
+    let mut loss = 0.0;
+    let mut grad = vec![0.0; rows * cols];
+    let mut in_ids = vec![false; cols];
+    let mut log_p = vec![0.0; k];
+    for r in (0..rows).filter(|&r| mask.valid[r]) {
+        let zs = &student[r * cols..(r + 1) * cols];
+        let row_ids: Vec<usize> = ids[r * k..(r + 1) * k]
+            .iter()
+            .map(|&i| i as usize)
+            .collect();
+        let row_lp = &logprobs[r * k..(r + 1) * k];
+        // log p_k: as given with the tail; re-tempered and renormalised over the K without.
+        if tail {
+            log_p.copy_from_slice(row_lp);
+        } else {
+            let lse_k = lse_where(row_lp, t, |_| true);
+            for j in 0..k {
+                log_p[j] = row_lp[j] / t - lse_k;
+            }
+        }
+        let lse = lse_where(zs, t, |_| true);
+        let mut row_loss = 0.0;
+        let mut mass = 0.0;
+        for j in 0..k {
+            let p = log_p[j].exp();
+            mass += p;
+            if p > 0.0 {
+                row_loss += p * (log_p[j] - (zs[row_ids[j]] / t - lse));
+            }
+        }
+        // q everywhere, minus p̃ at the ids.
+        let g = &mut grad[r * cols..(r + 1) * cols];
+        for c in 0..cols {
+            g[c] = (zs[c] / t - lse).exp();
+        }
+        for j in 0..k {
+            g[row_ids[j]] -= log_p[j].exp();
+            in_ids[row_ids[j]] = true;
+        }
+        if tail {
+            let rest = (1.0 - mass).max(0.0);
+            let lse_rest = lse_where(zs, t, |c| !in_ids[c]);
+            if rest > 0.0 && lse_rest > f64::NEG_INFINITY {
+                row_loss += rest * (rest.ln() - (lse_rest - lse));
+                // p̃_c = r·q_c/Q_rest = r·exp(zs_c/T − LSE_rest).
+                for c in (0..cols).filter(|&c| !in_ids[c]) {
+                    g[c] -= rest * (zs[c] / t - lse_rest).exp();
+                }
+            }
+        }
+        for &c in &row_ids {
+            in_ids[c] = false;
+        }
+        for gc in g.iter_mut() {
+            *gc *= t / mask.n;
+        }
+        loss += t * t * row_loss;
+    }
+    Ok((loss / mask.n, grad))
+}
