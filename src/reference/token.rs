@@ -250,6 +250,24 @@ fn softmax_backward(q: &[f64], g: &[f64], t: f64, n: f64, out: &mut [f64]) {
 // ---------------------------------------------------------------------------------------------
 // Losses.
 
+/// The checks every dense masked loss starts with (both inputs N×V, T), then its row mask.
+#[allow(clippy::too_many_arguments)]
+fn dense_pair_mask(
+    student: &[f64],
+    teacher: &[f64],
+    rows: usize,
+    cols: usize,
+    t: f64,
+    labels: Option<&[i64]>,
+    ignore_index: i64,
+    normalizer: Option<f64>,
+) -> Result<RowMask> {
+    check_dense("student", student.len(), rows, cols)?;
+    check_dense("teacher", teacher.len(), rows, cols)?;
+    check_temperature(t)?;
+    RowMask::new(rows, cols, labels, ignore_index, normalizer)
+}
+
 /// Generalized JSD (TRL's `generalized_jsd_loss`), no T²: `M = β·p + (1−β)·q`, row loss
 /// `β·KL(p‖M) + (1−β)·KL(q‖M)`; `β = 0` is `KL(p‖q)`, `β = 1` is `KL(q‖p)`. Returns
 /// `(L, ∂L/∂zs)`.
@@ -265,11 +283,17 @@ pub fn jsd(
     ignore_index: i64,
     normalizer: Option<f64>,
 ) -> Result<(f64, Vec<f64>)> {
-    check_dense("student", student.len(), rows, cols)?;
-    check_dense("teacher", teacher.len(), rows, cols)?;
-    check_temperature(t)?;
     check_beta(beta)?;
-    let mask = RowMask::new(rows, cols, labels, ignore_index, normalizer)?;
+    let mask = dense_pair_mask(
+        student,
+        teacher,
+        rows,
+        cols,
+        t,
+        labels,
+        ignore_index,
+        normalizer,
+    )?;
     let (log_beta, log_1m_beta) = (beta.ln(), (1.0 - beta).ln());
     let mut loss = 0.0;
     let mut grad = vec![0.0; rows * cols];
@@ -324,10 +348,16 @@ pub fn tvd(
     ignore_index: i64,
     normalizer: Option<f64>,
 ) -> Result<(f64, Vec<f64>)> {
-    check_dense("student", student.len(), rows, cols)?;
-    check_dense("teacher", teacher.len(), rows, cols)?;
-    check_temperature(t)?;
-    let mask = RowMask::new(rows, cols, labels, ignore_index, normalizer)?;
+    let mask = dense_pair_mask(
+        student,
+        teacher,
+        rows,
+        cols,
+        t,
+        labels,
+        ignore_index,
+        normalizer,
+    )?;
     let mut loss = 0.0;
     let mut grad = vec![0.0; rows * cols];
     let mut g = vec![0.0; cols];
@@ -359,10 +389,16 @@ pub fn kl_masked(
     ignore_index: i64,
     normalizer: Option<f64>,
 ) -> Result<(f64, Vec<f64>)> {
-    check_dense("student", student.len(), rows, cols)?;
-    check_dense("teacher", teacher.len(), rows, cols)?;
-    check_temperature(t)?;
-    let mask = RowMask::new(rows, cols, labels, ignore_index, normalizer)?;
+    let mask = dense_pair_mask(
+        student,
+        teacher,
+        rows,
+        cols,
+        t,
+        labels,
+        ignore_index,
+        normalizer,
+    )?;
     let kept: Vec<usize> = (0..rows).filter(|&r| mask.valid[r]).collect();
     let mut grad = vec![0.0; rows * cols];
     if kept.is_empty() {
