@@ -40,9 +40,11 @@ impl GpuContext {
                 factor.buffer.usage()
             )));
         }
-        if !factor.offset.is_multiple_of(4) || factor.offset + 4 > factor.buffer.size() {
+        if !factor.offset.is_multiple_of(4)
+            || factor.offset > factor.buffer.size().saturating_sub(4)
+        {
             return Err(Error::Buffer(format!(
-                "factor offset {} is not 4-byte aligned inside its {}-byte buffer",
+                "factor offset {} is not a 4-byte aligned f32 inside its {}-byte buffer",
                 factor.offset,
                 factor.buffer.size()
             )));

@@ -436,5 +436,23 @@ fn scale_by_a_device_factor_in_place() {
             BufferRegion::new(&plain),
         );
         assert!(too_long.is_err());
+        let copyable = device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: 1024,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        for offset in [2, 1024, u64::MAX - 3] {
+            let outside = ctx.record_scale(
+                &mut encoder,
+                BufferRegion::new(&copyable),
+                16,
+                BufferRegion::at(&copyable, offset),
+            );
+            assert!(
+                matches!(outside, Err(wgpu_distill::Error::Buffer(_))),
+                "factor offset {offset}: {outside:?}"
+            );
+        }
     }
 }

@@ -1,21 +1,7 @@
 //! DKD (decoupled KD), float64. Mirrors `shaders/dkd.wgsl` + `shaders/finish.wgsl`.
 //! Log-space TCKD: `log ps_g = z_g/T − LSE(z/T)`, `log ps_other = LSE_{c≠g}(z/T) − LSE(z/T)`.
 
-/// Log-sum-exp of `z/t` over the classes `c != skip` (`skip = usize::MAX`: all).
-fn lse_except(z: &[f64], t: f64, skip: usize) -> f64 {
-    let max = z
-        .iter()
-        .enumerate()
-        .filter(|(c, _)| *c != skip)
-        .fold(f64::NEG_INFINITY, |m, (_, &x)| m.max(x / t));
-    let sum: f64 = z
-        .iter()
-        .enumerate()
-        .filter(|(c, _)| *c != skip)
-        .map(|(_, &x)| (x / t - max).exp())
-        .sum();
-    max + sum.ln()
-}
+use super::lse_where;
 
 /// `p (log p − log q)`, 0 when `p = 0`.
 fn kl_term(log_p: f64, log_q: f64) -> f64 {
@@ -46,8 +32,8 @@ pub fn dkd(
         let g = labels[r];
         let zs = &student[r * cols..(r + 1) * cols];
         let zt = &teacher[r * cols..(r + 1) * cols];
-        let (lse_s, lse_t) = (lse_except(zs, t, usize::MAX), lse_except(zt, t, usize::MAX));
-        let (nse_s, nse_t) = (lse_except(zs, t, g), lse_except(zt, t, g));
+        let (lse_s, lse_t) = (lse_where(zs, t, |_| true), lse_where(zt, t, |_| true));
+        let (nse_s, nse_t) = (lse_where(zs, t, |c| c != g), lse_where(zt, t, |c| c != g));
         let log_ps_g = zs[g] / t - lse_s;
         let log_pt_g = zt[g] / t - lse_t;
         let (log_ps_o, log_pt_o) = (nse_s - lse_s, nse_t - lse_t);

@@ -6,7 +6,7 @@
 //! Each loss checks its own inputs first (the `check_*` helpers below) and returns an
 //! [`Error`] rather than panicking: labels and ids index the logits.
 
-use super::softmax_row;
+use super::{lse_where, softmax_row};
 use crate::error::{Error, Result};
 use crate::losses::{check_finite, check_temperature};
 
@@ -221,21 +221,6 @@ fn lse2(a: f64, b: f64) -> f64 {
         return hi;
     }
     hi + (lo - hi).exp().ln_1p()
-}
-
-/// Log-sum-exp of `z/t` over the classes where `keep` is true (`-inf` over none).
-fn lse_where(z: &[f64], t: f64, keep: impl Fn(usize) -> bool) -> f64 {
-    let max = (0..z.len())
-        .filter(|&c| keep(c))
-        .fold(f64::NEG_INFINITY, |m, c| m.max(z[c] / t));
-    if max == f64::NEG_INFINITY {
-        return max;
-    }
-    let sum: f64 = (0..z.len())
-        .filter(|&c| keep(c))
-        .map(|c| (z[c] / t - max).exp())
-        .sum();
-    max + sum.ln()
 }
 
 /// Back through the row softmax: `∂row/∂zs = (1/T)·q ⊙ (g − ⟨g, q⟩)`, written into `out`
