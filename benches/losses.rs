@@ -13,7 +13,7 @@ fn host_calls(c: &mut Criterion) {
         let shape = [b, cols];
         let inputs = Inputs::new(&student, &teacher, &shape);
         for spec in [
-            LossSpec::Kl(KlParams { temperature: 4.0 }),
+            LossSpec::Kl(KlParams::new(4.0)),
             LossSpec::Dist(DistParams::default()),
         ] {
             group.bench_function(

@@ -176,7 +176,7 @@ pub fn train(
         beta: 1.0,
         gamma: 1.0,
     });
-    let kl = LossSpec::Kl(KlParams { temperature: 4.0 });
+    let kl = LossSpec::Kl(KlParams::new(4.0));
 
     let uniform = |data: &[u32]| {
         device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

@@ -351,6 +351,17 @@ impl BenchInputs {
     }
 }
 
+/// The loss's name in results: `+hard` where its hard-label term is on.
+pub fn bench_name(spec: &LossSpec) -> &'static str {
+    let hard = spec.token_options().is_some_and(|o| o.wants_hard_term());
+    match (spec.name(), hard) {
+        ("kl", true) => "kl+hard",
+        ("jsd", true) => "jsd+hard",
+        ("tvd", true) => "tvd+hard",
+        (name, _) => name,
+    }
+}
+
 /// Benchmarks one loss, dtype and pass on `ctx`, with the roofline beside it.
 pub fn run_one(
     ctx: &GpuContext,
@@ -388,10 +399,11 @@ pub fn run_one(
             storage(bytes),
         ))
     })?;
-    // Labels for the losses that take them (row r's target is r mod C).
+    // Labels (row r's target is r mod C) for the losses that need them, and for jsd and tvd:
+    // token losses run with labels in training (nothing is masked here, but the labels are
+    // read). Plain kl runs without, as Hinton KD does.
     let labels: Vec<u32> = (0..rows).map(|r| (r % cols) as u32).collect();
-    let labels = spec
-        .needs_labels()
+    let labels = (spec.needs_labels() || matches!(spec, LossSpec::Jsd(_) | LossSpec::Tvd(_)))
         .then(|| ctx.upload("bench labels", bytemuck::cast_slice(&labels)))
         .transpose()?;
     let timer = Timer::new(ctx);
@@ -477,7 +489,7 @@ pub fn run_one(
     ctx.forget_bind_groups_of(&transient);
     let min_bytes = minimum_bytes(rows, cols, dtype, pass);
     Ok(BenchResult {
-        loss: spec.name(),
+        loss: bench_name(spec),
         shape: [rows, cols],
         dtype: dtype.name(),
         pass,

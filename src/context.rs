@@ -172,8 +172,9 @@ impl Strategy {
     }
 }
 
-/// File, entry, lanes per row, input dtype, gradient dtype, subgroup reductions.
+/// File, variant, entry, lanes per row, input dtype, gradient dtype, subgroup reductions.
 type PipelineKey = (
+    &'static str,
     &'static str,
     &'static str,
     u32,
@@ -192,7 +193,17 @@ pub(crate) struct CachedPipeline {
 struct Caches {
     /// By file, input form (quads or one element per load), input and gradient dtypes and
     /// reduction form.
-    modules: HashMap<(&'static str, bool, InputDtype, InputDtype, bool), wgpu::ShaderModule>,
+    modules: HashMap<
+        (
+            &'static str,
+            &'static str,
+            bool,
+            InputDtype,
+            InputDtype,
+            bool,
+        ),
+        wgpu::ShaderModule,
+    >,
     /// By file, entry, lanes per row, input and gradient dtypes and reduction form.
     pipelines: HashMap<PipelineKey, Arc<CachedPipeline>>,
     scratch: HashMap<&'static str, wgpu::Buffer>,
@@ -720,6 +731,7 @@ impl GpuContext {
         let subgroups = self.subgroups_for(threads_per_row);
         let key = (
             kernel.file,
+            kernel.variant,
             kernel.entry,
             threads_per_row,
             dtype,
@@ -735,7 +747,14 @@ impl GpuContext {
                 let mut caches = self.lock();
                 let module = caches
                     .modules
-                    .entry((kernel.file, kernel.quads, dtype, grad, subgroups))
+                    .entry((
+                        kernel.file,
+                        kernel.variant,
+                        kernel.quads,
+                        dtype,
+                        grad,
+                        subgroups,
+                    ))
                     .or_insert_with(|| {
                         self.device
                             .create_shader_module(wgpu::ShaderModuleDescriptor {

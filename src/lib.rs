@@ -18,7 +18,7 @@
 //! let (b, c) = (4, 10);
 //! let student: Vec<f32> = (0..b * c).map(|i| (i % 7) as f32 * 0.3).collect();
 //! let teacher: Vec<f32> = (0..b * c).map(|i| (i % 5) as f32 * 0.5).collect();
-//! let spec = LossSpec::Kl(KlParams { temperature: 4.0 });
+//! let spec = LossSpec::Kl(KlParams::new(4.0));
 //! let out = ctx.evaluate(&spec, &Inputs::new(&student, &teacher, &[b, c]), true)?;
 //! println!("loss {} grad[0] {}", out.loss, out.grad.unwrap()[0]);
 //!
@@ -45,6 +45,7 @@ pub use context::{
 };
 pub use error::{Error, Result};
 pub use losses::{
-    DistParams, DistShardStats, Inputs, KlParams, LossBindings, LossOutput, LossSpec,
+    DistParams, DistShardStats, Inputs, JsdParams, KlParams, LossBindings, LossOutput, LossSpec,
+    TokenOptions, TvdParams,
 };
 pub use tensor::{BufferRegion, InputDtype, Precision};

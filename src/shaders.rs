@@ -58,6 +58,24 @@ pub const DIST_GRAD_LIB: &str = concat!(
     include_str!("../shaders/lib/dist_fold.wgsl")
 );
 
+/// The token losses' row skeleton followed by each loss's per-class term (see
+/// `shaders/lib/token_common.wgsl`): the skeleton is written once, the terms once each.
+pub const TOKEN_KL_LIB: &str = concat!(
+    include_str!("../shaders/lib/token_common.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/token_term_kl.wgsl")
+);
+pub const TOKEN_JSD_LIB: &str = concat!(
+    include_str!("../shaders/lib/token_common.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/token_term_jsd.wgsl")
+);
+pub const TOKEN_TVD_LIB: &str = concat!(
+    include_str!("../shaders/lib/token_common.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/token_term_tvd.wgsl")
+);
+
 /// How a kernel uses one binding (all in group 0, bindings numbered from 0 in order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BindingKind {
@@ -78,6 +96,9 @@ pub struct Kernel {
     pub source: &'static str,
     /// Declarations shared by the kernel's loss family ("" for none), after `REDUCE_LIB`.
     pub family: &'static str,
+    /// Which per-loss term a shared skeleton runs (the token kernels: "kl", "jsd", "tvd"), ""
+    /// for the others. With `file`, it names the module: one file, one module per variant.
+    pub variant: &'static str,
     /// Whether the kernel reads its inputs through `load_student`/`load_teacher`, and so
     /// takes f16 and bf16 inputs as well as f32.
     pub dtype_aware: bool,
@@ -154,6 +175,7 @@ pub const FINISH: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: "",
+    variant: "",
     entry: "finish",
     bindings: &[U, R, W],
 };
@@ -165,6 +187,7 @@ pub const KL_ROWS_QUADS: Kernel = Kernel {
     dtype_aware: true,
     quads: true,
     family: KL_LIB,
+    variant: "",
     entry: "kl_rows_quads",
     bindings: &[U, R, R, W, W],
 };
@@ -176,6 +199,7 @@ pub const KL_ROWS: Kernel = Kernel {
     dtype_aware: true,
     quads: false,
     family: KL_LIB,
+    variant: "",
     entry: "kl_rows",
     bindings: &[U, R, R, W, W],
 };
@@ -187,6 +211,7 @@ pub const DIST_ROWS_QUADS: Kernel = Kernel {
     dtype_aware: true,
     quads: true,
     family: DIST_LIB,
+    variant: "",
     entry: "dist_rows_quads",
     bindings: &[U, R, R, W, W],
 };
@@ -198,6 +223,7 @@ pub const DIST_COLUMN_PARTIALS_QUADS: Kernel = Kernel {
     dtype_aware: true,
     quads: true,
     family: DIST_LIB,
+    variant: "",
     entry: "dist_column_partials_quads",
     bindings: &[U, R, R, R, W],
 };
@@ -209,6 +235,7 @@ pub const DIST_GRAD_QUADS: Kernel = Kernel {
     dtype_aware: true,
     quads: true,
     family: DIST_GRAD_LIB,
+    variant: "",
     entry: "dist_grad_quads",
     bindings: &[U, R, R, R, R, W, R, W],
 };
@@ -233,6 +260,7 @@ pub const DIST_ROWS: Kernel = Kernel {
     dtype_aware: true,
     quads: false,
     family: DIST_LIB,
+    variant: "",
     entry: "dist_rows",
     bindings: &[U, R, R, W, W],
 };
@@ -244,6 +272,7 @@ pub const DIST_COLUMN_PARTIALS: Kernel = Kernel {
     dtype_aware: true,
     quads: false,
     family: DIST_LIB,
+    variant: "",
     entry: "dist_column_partials",
     bindings: &[U, R, R, R, W],
 };
@@ -255,6 +284,7 @@ pub const DIST_COLUMN_MERGE: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: DIST_LIB,
+    variant: "",
     entry: "dist_column_merge",
     bindings: &[U, R, W, W],
 };
@@ -266,6 +296,7 @@ pub const DIST_COLUMN_REDUCE: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: DIST_LIB,
+    variant: "",
     entry: "dist_column_reduce",
     bindings: &[U, R, W],
 };
@@ -277,6 +308,7 @@ pub const DIST_GRAD: Kernel = Kernel {
     dtype_aware: true,
     quads: false,
     family: DIST_GRAD_LIB,
+    variant: "",
     entry: "dist_grad",
     bindings: &[U, R, R, R, R, W, R, W],
 };
@@ -288,6 +320,7 @@ pub const DIST_GRAD_CACHED: Kernel = Kernel {
     dtype_aware: true,
     quads: false,
     family: DIST_GRAD_LIB,
+    variant: "",
     entry: "dist_grad_cached",
     bindings: &[U, R, R, R, R, W, R, W],
 };
@@ -299,6 +332,7 @@ pub const DIST_TILE: Kernel = Kernel {
     dtype_aware: true,
     quads: false,
     family: DIST_LIB,
+    variant: "",
     entry: "dist_tile",
     bindings: &[U, R, R, W, W, W],
 };
@@ -310,6 +344,7 @@ pub const KL_ROWS_CACHED: Kernel = Kernel {
     dtype_aware: true,
     quads: false,
     family: KL_LIB,
+    variant: "",
     entry: "kl_rows_cached",
     bindings: &[U, R, R, W, W],
 };
@@ -321,6 +356,7 @@ pub const DKD_ROWS_QUADS: Kernel = Kernel {
     dtype_aware: true,
     quads: true,
     family: DKD_LIB,
+    variant: "",
     entry: "dkd_rows_quads",
     bindings: &[U, R, R, R, W, W],
 };
@@ -332,6 +368,7 @@ pub const DKD_ROWS: Kernel = Kernel {
     dtype_aware: true,
     quads: false,
     family: DKD_LIB,
+    variant: "",
     entry: "dkd_rows",
     bindings: &[U, R, R, R, W, W],
 };
@@ -343,6 +380,7 @@ pub const FITNET_BLOCKS: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: "",
+    variant: "",
     entry: "fitnet_blocks",
     bindings: &[U, R, R, W, W],
 };
@@ -354,6 +392,7 @@ pub const AT_SAMPLES: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: "",
+    variant: "",
     entry: "at_samples",
     bindings: &[U, R, R, W, W, W],
 };
@@ -365,6 +404,7 @@ pub const HCL_PLANES: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: "",
+    variant: "",
     entry: "hcl_planes",
     bindings: &[U, R, R, W, W],
 };
@@ -376,6 +416,7 @@ pub const ICKD_GRAM: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: ICKD_LIB,
+    variant: "",
     entry: "ickd_gram",
     bindings: &[U, R, R, W, W],
 };
@@ -387,6 +428,7 @@ pub const ICKD_ROWS: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: ICKD_LIB,
+    variant: "",
     entry: "ickd_rows",
     bindings: &[U, R, W, W],
 };
@@ -398,6 +440,7 @@ pub const ICKD_GRAD: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: ICKD_LIB,
+    variant: "",
     entry: "ickd_grad",
     bindings: &[U, R, R, W],
 };
@@ -409,6 +452,7 @@ pub const RKD_GRAM: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: RKD_LIB,
+    variant: "",
     entry: "rkd_gram",
     bindings: &[U, R, R, W, W],
 };
@@ -420,6 +464,7 @@ pub const RKD_DISTANCE: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: RKD_LIB,
+    variant: "",
     entry: "rkd_distance",
     bindings: &[U, R, R, W, W],
 };
@@ -431,6 +476,7 @@ pub const RKD_ANGLE: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: RKD_LIB,
+    variant: "",
     entry: "rkd_angle_pairs",
     bindings: &[U, R, R, W, W, W],
 };
@@ -442,6 +488,7 @@ pub const RKD_COEFFICIENTS: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: RKD_LIB,
+    variant: "",
     entry: "rkd_coefficients",
     bindings: &[U, R, R, R, R, R, W],
 };
@@ -453,6 +500,7 @@ pub const RKD_GRAD: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: RKD_LIB,
+    variant: "",
     entry: "rkd_grad",
     bindings: &[U, R, R, W],
 };
@@ -464,6 +512,7 @@ pub const ROOFLINE: Kernel = Kernel {
     dtype_aware: true,
     quads: false,
     family: "",
+    variant: "",
     entry: "roofline",
     bindings: &[U, R, R, W],
 };
@@ -475,6 +524,7 @@ pub const ROOFLINE_QUADS: Kernel = Kernel {
     dtype_aware: true,
     quads: true,
     family: "",
+    variant: "",
     entry: "roofline_quads",
     bindings: &[U, R, R, W],
 };
@@ -486,6 +536,7 @@ pub const SCALE: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: "",
+    variant: "",
     entry: "scale_in_place",
     bindings: &[U, R, W],
 };
@@ -497,7 +548,69 @@ pub const SCALE_QUADS: Kernel = Kernel {
     dtype_aware: false,
     quads: false,
     family: "",
+    variant: "",
     entry: "scale_in_place_quads",
+    bindings: &[U, R, W],
+};
+
+/// Token-loss rows (any C): KL with labels / normaliser / hard term.
+pub const TOKEN_KL_ROWS: Kernel = Kernel {
+    file: "token.wgsl",
+    source: include_str!("../shaders/token.wgsl"),
+    dtype_aware: true,
+    quads: false,
+    family: TOKEN_KL_LIB,
+    variant: "kl",
+    entry: "token_rows",
+    bindings: &[U, R, R, R, R, W, W],
+};
+
+/// Token-loss rows, four classes per load and store: KL.
+pub const TOKEN_KL_ROWS_QUADS: Kernel = Kernel {
+    file: "token_quads.wgsl",
+    source: include_str!("../shaders/token_quads.wgsl"),
+    quads: true,
+    entry: "token_rows_quads",
+    ..TOKEN_KL_ROWS
+};
+
+/// Token-loss rows: generalized JSD.
+pub const TOKEN_JSD_ROWS: Kernel = Kernel {
+    family: TOKEN_JSD_LIB,
+    variant: "jsd",
+    ..TOKEN_KL_ROWS
+};
+
+/// Token-loss rows, quads: generalized JSD.
+pub const TOKEN_JSD_ROWS_QUADS: Kernel = Kernel {
+    family: TOKEN_JSD_LIB,
+    variant: "jsd",
+    ..TOKEN_KL_ROWS_QUADS
+};
+
+/// Token-loss rows: TVD.
+pub const TOKEN_TVD_ROWS: Kernel = Kernel {
+    family: TOKEN_TVD_LIB,
+    variant: "tvd",
+    ..TOKEN_KL_ROWS
+};
+
+/// Token-loss rows, quads: TVD.
+pub const TOKEN_TVD_ROWS_QUADS: Kernel = Kernel {
+    family: TOKEN_TVD_LIB,
+    variant: "tvd",
+    ..TOKEN_KL_ROWS_QUADS
+};
+
+/// The token losses' valid-row count (labels without a caller's normaliser).
+pub const TOKEN_COUNT: Kernel = Kernel {
+    file: "token_count.wgsl",
+    source: include_str!("../shaders/token_count.wgsl"),
+    dtype_aware: false,
+    quads: false,
+    family: "",
+    variant: "",
+    entry: "token_count",
     bindings: &[U, R, W],
 };
 
@@ -536,6 +649,13 @@ pub const ALL_KERNELS: &[Kernel] = &[
     ROOFLINE_QUADS,
     SCALE,
     SCALE_QUADS,
+    TOKEN_KL_ROWS,
+    TOKEN_KL_ROWS_QUADS,
+    TOKEN_JSD_ROWS,
+    TOKEN_JSD_ROWS_QUADS,
+    TOKEN_TVD_ROWS,
+    TOKEN_TVD_ROWS_QUADS,
+    TOKEN_COUNT,
 ];
 
 /// Workgroup size shared by every kernel (`WG` in `lib/reduce.wgsl`).

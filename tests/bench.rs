@@ -163,7 +163,7 @@ fn library_harness_reports_the_same_shape_of_result() {
     let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
     let data = BenchInputs::synthetic(24, 130);
     for spec in [
-        LossSpec::Kl(KlParams { temperature: 4.0 }),
+        LossSpec::Kl(KlParams::new(4.0)),
         LossSpec::Dist(DistParams::default()),
     ] {
         let options = BenchOptions {

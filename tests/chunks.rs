@@ -12,7 +12,7 @@ use wgpu_distill::{
 
 fn specs() -> [LossSpec; 3] {
     [
-        LossSpec::Kl(KlParams { temperature: 2.0 }),
+        LossSpec::Kl(KlParams::new(2.0)),
         LossSpec::Dkd(DkdParams::default()),
         LossSpec::Dist(DistParams {
             temperature: 2.0,

@@ -63,8 +63,8 @@ fn several_losses_in_one_encoder_on_caller_buffers() {
             usage: wgpu::BufferUsages::STORAGE,
         });
         let specs = [
-            LossSpec::Kl(KlParams { temperature: 2.0 }),
-            LossSpec::Kl(KlParams { temperature: 4.0 }),
+            LossSpec::Kl(KlParams::new(2.0)),
+            LossSpec::Kl(KlParams::new(4.0)),
             LossSpec::Dist(DistParams {
                 temperature: 1.0,
                 beta: 1.0,
@@ -202,7 +202,7 @@ fn repeated_recording_reuses_every_cached_object() {
         let ctx = GpuContext::from_device(&device, &queue).unwrap();
         let (b, c) = (19, 300);
         let specs = [
-            LossSpec::Kl(KlParams { temperature: 3.0 }),
+            LossSpec::Kl(KlParams::new(3.0)),
             LossSpec::Dist(DistParams::default()),
             LossSpec::Dkd(DkdParams::default()),
         ];

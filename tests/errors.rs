@@ -10,11 +10,12 @@ use std::process::Command;
 use common::*;
 use wgpu_distill::losses::{AtParams, DkdParams, RkdParams};
 use wgpu_distill::{
-    reference, BufferRegion, DistParams, Error, Inputs, KlParams, LossBindings, LossSpec,
+    reference, BufferRegion, DistParams, Error, Inputs, JsdParams, KlParams, LossBindings,
+    LossSpec, TokenOptions, TvdParams,
 };
 
 fn kl(t: f64) -> LossSpec {
-    LossSpec::Kl(KlParams { temperature: t })
+    LossSpec::Kl(KlParams::new(t))
 }
 
 /// A bad call, the error kind it must give and a word its message must contain.
@@ -129,10 +130,80 @@ fn library_rejects_bad_input_with_typed_errors() {
             "C >= 2",
         ),
         (
-            kl(1.0),
+            LossSpec::Dist(DistParams::default()),
             Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
             |e| matches!(e, Error::Param(_)),
             "takes no labels",
+        ),
+        // The token losses (SPEC's error list).
+        (
+            kl(1.0),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&[0, 4, -100]),
+            |e| matches!(e, Error::Param(_)),
+            "label 4 at row 1",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&[0, 1]),
+            |e| matches!(e, Error::Shape(_)),
+            "2 labels",
+        ),
+        (
+            LossSpec::Tvd(TvdParams {
+                options: TokenOptions {
+                    hard_weight: 0.5,
+                    ..TokenOptions::default()
+                },
+                ..TvdParams::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "needs labels",
+        ),
+        (
+            LossSpec::Jsd(JsdParams {
+                beta: 1.5,
+                ..JsdParams::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "beta must lie in [0, 1]",
+        ),
+        (
+            LossSpec::Jsd(JsdParams {
+                options: TokenOptions {
+                    normalizer: Some(0.0),
+                    ..TokenOptions::default()
+                },
+                ..JsdParams::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "normalizer must be finite and > 0",
+        ),
+        (
+            LossSpec::Kl(KlParams {
+                temperature: 1.0,
+                options: TokenOptions {
+                    soft_weight: f64::NAN,
+                    ..TokenOptions::default()
+                },
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "soft weight must be finite",
+        ),
+        (
+            LossSpec::Kl(KlParams {
+                temperature: 1.0,
+                options: TokenOptions {
+                    ignore_index: 1 << 40,
+                    ..TokenOptions::default()
+                },
+            }),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
+            |e| matches!(e, Error::Param(_)),
+            "does not fit in 32 bits",
         ),
         (
             LossSpec::At(AtParams { p: 2.0 }),

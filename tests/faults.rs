@@ -72,7 +72,7 @@ fn caller_buffers_dropped_after_recording_are_harmless() {
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let spec = LossSpec::Kl(KlParams { temperature: 2.0 });
+    let spec = LossSpec::Kl(KlParams::new(2.0));
     let mut encoder = device.create_command_encoder(&Default::default());
     ctx.record(
         &mut encoder,

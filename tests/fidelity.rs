@@ -167,7 +167,7 @@ fn near_constant_columns_and_high_temperature_kl() {
 
     let (kb, kc) = (128, 1000);
     let (kl_s, kl_t) = synthetic::logit_pair(94, kb, kc, 2.0);
-    let kl = LossSpec::Kl(wgpu_distill::KlParams { temperature: 32.0 });
+    let kl = LossSpec::Kl(wgpu_distill::KlParams::new(32.0));
 
     let jobs = [
         (&dist, &student, &teacher, [b, c], 3.3e-4, 1e-6),

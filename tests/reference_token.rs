@@ -15,10 +15,6 @@ const IGNORE: i64 = token::DEFAULT_IGNORE_INDEX;
 
 type Output = (f64, Vec<f64>);
 
-fn llm_fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden_llm")
-}
-
 fn read_f64(path: PathBuf) -> Vec<f64> {
     npy::read_f64(&path).unwrap().1
 }
@@ -129,7 +125,7 @@ fn evaluate(case: &common::Golden) -> Output {
 
 #[test]
 fn golden_llm_cases_match_to_float64() {
-    let cases = common::manifest_cases(&llm_fixtures());
+    let cases = common::manifest_cases(&common::llm_fixtures());
     assert_eq!(cases.len(), 17, "the manifest lists 17 cases");
     let mut worst = (0.0f64, 0.0f64);
     for (case, _) in &cases {

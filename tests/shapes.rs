@@ -9,7 +9,7 @@ use wgpu_distill::{reference, synthetic, DistParams, Inputs, KlParams, LossSpec,
 
 fn specs(t: f64) -> [LossSpec; 2] {
     [
-        LossSpec::Kl(KlParams { temperature: t }),
+        LossSpec::Kl(KlParams::new(t)),
         LossSpec::Dist(DistParams {
             temperature: t,
             beta: 1.0,

@@ -81,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let teacher = Tensor::<2>::from_data(TensorData::new(t.clone(), [b, c]), &device);
         for name in ["kl", "dist"] {
             let spec = match name {
-                "kl" => LossSpec::Kl(KlParams { temperature: T }),
+                "kl" => LossSpec::Kl(KlParams::new(T)),
                 _ => LossSpec::Dist(DistParams {
                     temperature: T,
                     beta: 1.0,

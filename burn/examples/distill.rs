@@ -73,9 +73,7 @@ pub fn train(
 
     let mut student = Student::new(device);
     let mut optimizer = AdamConfig::new().init();
-    let kl = LossSpec::Kl(KlParams {
-        temperature: TEMPERATURE,
-    });
+    let kl = LossSpec::Kl(KlParams::new(TEMPERATURE));
     let dist = LossSpec::Dist(DistParams {
         temperature: TEMPERATURE,
         beta: 1.0,

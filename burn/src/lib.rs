@@ -15,7 +15,7 @@
 //! let device = wgpu_distill_burn::init_device(Device::wgpu_options())?.autodiff();
 //! let student = Tensor::<2>::random([64, 100], Distribution::Default, &device).require_grad();
 //! let teacher = Tensor::<2>::random([64, 100], Distribution::Default, &device);
-//! let spec = LossSpec::Kl(KlParams { temperature: 4.0 });
+//! let spec = LossSpec::Kl(KlParams::new(4.0));
 //! let loss = wgpu_distill_burn::distill_loss(&spec, student.clone(), teacher, None)?;
 //! let grads = loss.backward();
 //! let grad = student.grad(&grads).expect("the student's gradient");

@@ -92,7 +92,7 @@ fn check<const D: usize>(spec: LossSpec, dims: [usize; D], seed: u64) {
 
 #[test]
 fn every_loss_matches_the_float64_reference() {
-    check(LossSpec::Kl(KlParams { temperature: 2.0 }), [33, 100], 1);
+    check(LossSpec::Kl(KlParams::new(2.0)), [33, 100], 1);
     check(LossSpec::Dist(DistParams::default()), [64, 257], 2);
     check(
         LossSpec::Dist(DistParams {
@@ -122,9 +122,7 @@ fn kl_and_dist_match_burns_own_autodiff_of_the_formula() {
     let (s, t) = synthetic::logit_pair(11, b, c, 2.0);
     for (name, t_value) in [("kl", 4.0), ("dist", 4.0)] {
         let spec = match name {
-            "kl" => LossSpec::Kl(KlParams {
-                temperature: t_value,
-            }),
+            "kl" => LossSpec::Kl(KlParams::new(t_value)),
             _ => LossSpec::Dist(DistParams {
                 temperature: t_value,
                 beta: 1.0,
@@ -204,7 +202,7 @@ fn two_losses_summed_in_one_graph() {
     let device = device().autodiff();
     let (b, c) = (20, 100);
     let (s, t) = synthetic::logit_pair(31, b, c, 2.0);
-    let kl = LossSpec::Kl(KlParams { temperature: 4.0 });
+    let kl = LossSpec::Kl(KlParams::new(4.0));
     let dist = LossSpec::Dist(DistParams::default());
     let student = tensor(&s, [b, c], &device).require_grad();
     let teacher = tensor(&t, [b, c], &device);
@@ -236,7 +234,7 @@ fn without_autodiff_the_loss_is_a_plain_tensor() {
     let device = device();
     let (b, c) = (8, 40);
     let (s, t) = synthetic::logit_pair(41, b, c, 2.0);
-    let spec = LossSpec::Kl(KlParams { temperature: 2.0 });
+    let spec = LossSpec::Kl(KlParams::new(2.0));
     let loss = distill_loss(
         &spec,
         tensor(&s, [b, c], &device),
@@ -259,7 +257,7 @@ fn f16_students_get_an_f16_gradient() {
     let device = device().autodiff();
     let (b, c) = (8, 64);
     let (s, t) = synthetic::logit_pair(51, b, c, 2.0);
-    let spec = LossSpec::Kl(KlParams { temperature: 2.0 });
+    let spec = LossSpec::Kl(KlParams::new(2.0));
     let student = tensor(&s, [b, c], &device).cast(DType::F16).require_grad();
     let teacher = tensor(&t, [b, c], &device).cast(DType::F16);
     let loss = distill_loss(&spec, student.clone(), teacher, None).unwrap();
@@ -324,7 +322,7 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(matches!(err, wgpu_distill::Error::Shape(_)), "{err}");
     // A bad parameter.
     let err = distill_loss(
-        &LossSpec::Kl(KlParams { temperature: -1.0 }),
+        &LossSpec::Kl(KlParams::new(-1.0)),
         tensor(&s, [4, 12], &device),
         tensor(&t, [4, 12], &device),
         None,

@@ -15,3 +15,10 @@ fn encode_grad4(g: vec4<f32>) -> GradQuad {
     let h = f32_to_bf16_bits(g);
     return vec2<u32>(h.x | (h.y << 16u), h.z | (h.w << 16u));
 }
+
+// A stored bf16 gradient has lost bits: the token kernels recompute rather than correct it.
+const GRAD_EXACT: bool = false;
+
+fn decode_grad4(g: GradQuad) -> vec4<f32> {
+    return bitcast<vec4<f32>>(vec4<u32>(g.x << 16u, g.x & 0xffff0000u, g.y << 16u, g.y & 0xffff0000u));
+}

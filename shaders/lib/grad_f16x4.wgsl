@@ -25,3 +25,10 @@ fn encode_grad4(g: vec4<f32>) -> GradQuad {
     let h = f32_to_half_bits(g);
     return vec2<u32>(h.x | (h.y << 16u), h.z | (h.w << 16u));
 }
+
+// A stored f16 gradient has lost bits: the token kernels recompute rather than correct it.
+const GRAD_EXACT: bool = false;
+
+fn decode_grad4(g: GradQuad) -> vec4<f32> {
+    return vec4<f32>(unpack2x16float(g.x), unpack2x16float(g.y));
+}

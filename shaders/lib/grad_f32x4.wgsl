@@ -7,3 +7,10 @@ alias GradQuad = vec4<f32>;
 fn encode_grad4(g: vec4<f32>) -> GradQuad {
     return g;
 }
+
+// Whether a stored gradient reads back exactly (the token kernels then correct it in place).
+const GRAD_EXACT: bool = true;
+
+fn decode_grad4(g: GradQuad) -> vec4<f32> {
+    return g;
+}

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use wgpu_distill::losses::LOSS_NAMES;
 use wgpu_distill::{
     npy, reference, synthetic, BackendChoice, DistParams, Error, GpuContext, InputDtype, Inputs,
-    KlParams, LossSpec,
+    JsdParams, KlParams, LossSpec, TokenOptions, TvdParams,
 };
 
 #[derive(Parser)]
@@ -40,7 +40,8 @@ enum Command {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Comma list of losses.
+    /// Comma list of losses: kl (T = 4), kl+hard (T = 1, 0.5·CE + 0.5·KL), jsd (β = 0.5),
+    /// jsd+hard, tvd (with labels, nothing masked), dist, dkd.
     #[arg(long, default_value = "kl,dist")]
     loss: String,
     /// Comma list of BxC shapes.
@@ -89,14 +90,37 @@ struct BenchArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// One of: kl dist dkd fitnet at rkd ickd hcl.
+    /// One of: kl jsd tvd dist dkd fitnet at rkd ickd hcl.
     loss: String,
     #[arg(long)]
     student: PathBuf,
-    #[arg(long)]
-    teacher: PathBuf,
+    /// The teacher's logits (or, for kl, --teacher-ids with --teacher-logprobs).
+    #[arg(long, required_unless_present = "teacher_ids")]
+    teacher: Option<PathBuf>,
+    /// kl: a sparse top-k teacher's ids (N×K ints; with --teacher-logprobs; --backend cpu).
+    #[arg(long, requires = "teacher_logprobs", conflicts_with = "teacher")]
+    teacher_ids: Option<PathBuf>,
+    /// kl: the sparse teacher's full-vocabulary log-probabilities at T = 1 (N×K floats).
+    #[arg(long, requires = "teacher_ids")]
+    teacher_logprobs: Option<PathBuf>,
+    /// kl sparse: keep the mass outside the top-k as one tail bucket (T = 1 only).
+    #[arg(long, requires = "teacher_ids")]
+    tail: Option<bool>,
+    /// Labels (N ints): DKD's targets; kl/jsd/tvd's masking and hard-term targets.
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// kl/jsd/tvd: rows whose label equals this are ignored (default -100).
+    #[arg(long, allow_hyphen_values = true)]
+    ignore_index: Option<i64>,
+    /// kl/jsd/tvd: divide the summed row losses by this instead of the valid-row count.
+    #[arg(long)]
+    normalizer: Option<f64>,
+    /// kl/jsd/tvd: weight of the hard-label cross-entropy (needs --labels; default 0).
+    #[arg(long)]
+    hard_weight: Option<f64>,
+    /// kl/jsd/tvd: weight of the soft (distillation) term (default 1).
+    #[arg(long)]
+    soft_weight: Option<f64>,
     #[arg(long)]
     temperature: Option<f64>,
     #[arg(long)]
@@ -279,8 +303,14 @@ fn info(backend: &str, json: bool) -> Result<(), Error> {
 /// Builds the loss from its name and the flags; flags that do not apply are refused.
 fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
     use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
-    let given: [(&str, bool); 9] = [
+    let given: [(&str, bool); 15] = [
         ("labels", args.labels.is_some()),
+        ("ignore-index", args.ignore_index.is_some()),
+        ("normalizer", args.normalizer.is_some()),
+        ("hard-weight", args.hard_weight.is_some()),
+        ("soft-weight", args.soft_weight.is_some()),
+        ("teacher-ids", args.teacher_ids.is_some()),
+        ("tail", args.tail.is_some()),
         ("temperature", args.temperature.is_some()),
         ("beta", args.beta.is_some()),
         ("gamma", args.gamma.is_some()),
@@ -290,8 +320,35 @@ fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
         ("angle-weight", args.angle_weight.is_some()),
         ("denominator", args.denominator.is_some()),
     ];
+    const TOKEN: [&str; 6] = [
+        "labels",
+        "ignore-index",
+        "normalizer",
+        "hard-weight",
+        "soft-weight",
+        "temperature",
+    ];
     let allowed: &[&str] = match args.loss.as_str() {
-        "kl" => &["temperature"],
+        "kl" => &[
+            "labels",
+            "ignore-index",
+            "normalizer",
+            "hard-weight",
+            "soft-weight",
+            "temperature",
+            "teacher-ids",
+            "tail",
+        ],
+        "jsd" => &[
+            "labels",
+            "ignore-index",
+            "normalizer",
+            "hard-weight",
+            "soft-weight",
+            "temperature",
+            "beta",
+        ],
+        "tvd" => &TOKEN,
         "dist" => &["temperature", "beta", "gamma"],
         "dkd" => &["labels", "temperature", "alpha", "beta"],
         "at" => &["p"],
@@ -311,9 +368,29 @@ fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
             args.loss
         )));
     }
+    let d = TokenOptions::default();
+    let options = TokenOptions {
+        ignore_index: args.ignore_index.unwrap_or(d.ignore_index),
+        normalizer: args.normalizer,
+        hard_weight: args.hard_weight.unwrap_or(d.hard_weight),
+        soft_weight: args.soft_weight.unwrap_or(d.soft_weight),
+    };
     Ok(match args.loss.as_str() {
         "kl" => LossSpec::Kl(KlParams {
             temperature: args.temperature.unwrap_or(KlParams::default().temperature),
+            options,
+        }),
+        "jsd" => {
+            let d = JsdParams::default();
+            LossSpec::Jsd(JsdParams {
+                temperature: args.temperature.unwrap_or(d.temperature),
+                beta: args.beta.unwrap_or(d.beta),
+                options,
+            })
+        }
+        "tvd" => LossSpec::Tvd(TvdParams {
+            temperature: args.temperature.unwrap_or(TvdParams::default().temperature),
+            options,
         }),
         "dist" => {
             let d = DistParams::default();
@@ -352,8 +429,11 @@ fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
 fn eval(args: &EvalArgs) -> Result<(), Error> {
     let choice = parse_backend(&args.backend)?;
     let spec = loss_spec(args)?;
+    let Some(teacher_path) = &args.teacher else {
+        return eval_sparse(args, &spec, choice);
+    };
     let (shape, student, file_dtype) = npy::read_floats_typed(&args.student)?;
-    let (teacher_shape, teacher, teacher_dtype) = npy::read_floats_typed(&args.teacher)?;
+    let (teacher_shape, teacher, teacher_dtype) = npy::read_floats_typed(teacher_path)?;
     let dtype = match &args.dtype {
         Some(name) => name.parse::<InputDtype>()?,
         None if file_dtype == teacher_dtype => file_dtype,
@@ -365,25 +445,10 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
         return Err(Error::Shape(format!(
             "student {} has shape {shape:?} but teacher {} has shape {teacher_shape:?}",
             args.student.display(),
-            args.teacher.display()
+            teacher_path.display()
         )));
     }
-    let labels = match &args.labels {
-        Some(path) => {
-            let (label_shape, labels) = npy::read_labels(path)?;
-            if label_shape.len() != 1 {
-                return Err(Error::Shape(format!(
-                    "labels {} must be one-dimensional (B,), got shape {label_shape:?}",
-                    path.display()
-                )));
-            }
-            Some(labels)
-        }
-        None if spec.needs_labels() => {
-            return Err(Error::Param(format!("{} needs --labels", spec.name())))
-        }
-        None => None,
-    };
+    let labels = read_labels(args, &spec)?;
     let mut inputs = Inputs::new(&student, &teacher, &shape);
     if let Some(labels) = &labels {
         inputs = inputs.with_labels(labels);
@@ -475,6 +540,152 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--labels`: one-dimensional, read as int64 (int32 files widened); required where the loss
+/// needs them.
+fn read_labels(args: &EvalArgs, spec: &LossSpec) -> Result<Option<Vec<i64>>, Error> {
+    match &args.labels {
+        Some(path) => {
+            let (label_shape, labels) = npy::read_labels(path)?;
+            if label_shape.len() != 1 {
+                return Err(Error::Shape(format!(
+                    "labels {} must be one-dimensional (B,), got shape {label_shape:?}",
+                    path.display()
+                )));
+            }
+            Ok(Some(labels))
+        }
+        None if spec.needs_labels() => Err(Error::Param(format!(
+            "{} needs --labels{}",
+            spec.name(),
+            if spec.token_options().is_some() {
+                " for its hard-label term (--hard-weight)"
+            } else {
+                ""
+            }
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// `kl` against a sparse top-k teacher (`--teacher-ids`, `--teacher-logprobs`): the float64
+/// reference (`--backend cpu`); the GPU kernel is not written yet, and a GPU backend says so.
+fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Result<(), Error> {
+    let LossSpec::Kl(params) = spec else {
+        return Err(Error::Param(format!(
+            "{} needs --teacher (a sparse teacher applies to kl only)",
+            spec.name()
+        )));
+    };
+    let (Some(ids_path), Some(logprobs_path)) = (&args.teacher_ids, &args.teacher_logprobs) else {
+        return Err(Error::Param(
+            "a sparse teacher needs both --teacher-ids and --teacher-logprobs".into(),
+        ));
+    };
+    if choice != BackendChoice::Cpu {
+        return Err(Error::Param(
+            "a sparse teacher (--teacher-ids) runs on --backend cpu only in this version".into(),
+        ));
+    }
+    let (shape, student) = npy::read_floats(&args.student)?;
+    let (ids_shape, ids) = npy::read_labels(ids_path)?;
+    let (lp_shape, logprobs) = npy::read_f64(logprobs_path)?;
+    if shape.len() != 2 {
+        return Err(Error::Shape(format!(
+            "student {} must be N×V, got shape {shape:?}",
+            args.student.display()
+        )));
+    }
+    for (path, got) in [(ids_path, &ids_shape), (logprobs_path, &lp_shape)] {
+        if got.len() != 2 || got[0] != shape[0] {
+            return Err(Error::Shape(format!(
+                "{} must be N×K with N = {} rows, got shape {got:?}",
+                path.display(),
+                shape[0]
+            )));
+        }
+    }
+    if ids_shape != lp_shape {
+        return Err(Error::Shape(format!(
+            "teacher ids {} have shape {ids_shape:?} but log-probs {} have shape {lp_shape:?}",
+            ids_path.display(),
+            logprobs_path.display()
+        )));
+    }
+    let labels = read_labels(args, spec)?;
+    let student: Vec<f64> = student.iter().map(|&x| f64::from(x)).collect();
+    let o = &params.options;
+    let soft = reference::token::kl_sparse(
+        &student,
+        shape[0],
+        shape[1],
+        &ids,
+        &logprobs,
+        ids_shape[1],
+        params.temperature,
+        args.tail.unwrap_or(false),
+        labels.as_deref(),
+        o.ignore_index,
+        o.normalizer,
+    )
+    .map_err(|e| {
+        let files = format!(
+            "sparse teacher {} / {}",
+            ids_path.display(),
+            logprobs_path.display()
+        );
+        match e {
+            Error::Shape(m) => Error::Shape(format!("{files}: {m}")),
+            Error::Param(m) => Error::Param(format!("{files}: {m}")),
+            other => other,
+        }
+    })?;
+    let hard = match &labels {
+        Some(labels) if o.hard_weight != 0.0 => {
+            let mask = reference::token::RowMask::new(
+                shape[0],
+                shape[1],
+                Some(labels),
+                o.ignore_index,
+                o.normalizer,
+            )?;
+            reference::token::hard_term(
+                &student,
+                shape[0],
+                shape[1],
+                labels,
+                o.ignore_index,
+                mask.n,
+            )?
+        }
+        None if o.hard_weight != 0.0 => {
+            return Err(Error::Param("--hard-weight needs --labels".into()))
+        }
+        _ => (0.0, vec![0.0; student.len()]),
+    };
+    let (loss, grad) = reference::token::blend(soft, hard, o.soft_weight, o.hard_weight)?;
+    if let Some(path) = &args.grad_out {
+        let grad: Vec<f32> = grad.iter().map(|&g| g as f32).collect();
+        npy::write_f32(path, &shape, &grad)?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "loss": loss,
+                "name": "kl",
+                "shape": shape,
+                "backend": "cpu",
+                "adapter": "float64 reference",
+                "teacher": "sparse",
+                "grad_out": args.grad_out.as_ref().map(|p| p.display().to_string()),
+            })
+        );
+    } else {
+        println!("kl loss = {loss:.9} (cpu: float64 reference, sparse teacher)");
+    }
+    Ok(())
+}
+
 /// DIST over `shards` contiguous row blocks: statistics per shard, merged in order, then each
 /// shard finished with the merged statistics (its gradient rows concatenated).
 fn sharded_dist(
@@ -532,6 +743,14 @@ fn parse_shape(text: &str) -> Result<(usize, usize), Error> {
     Ok((b, c))
 }
 
+/// Liger-Kernel's default blend, `0.5·CE + 0.5·soft`, for the benchmark's `+hard` losses.
+const LIGER_WEIGHTS: TokenOptions = TokenOptions {
+    ignore_index: wgpu_distill::losses::DEFAULT_IGNORE_INDEX,
+    normalizer: None,
+    hard_weight: 0.5,
+    soft_weight: 0.5,
+};
+
 fn bench(args: &BenchArgs) -> Result<(), Error> {
     use wgpu_distill::bench::{run_one, BenchOptions, Pass};
     let choice = parse_backend(&args.backend)?;
@@ -542,11 +761,21 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         .loss
         .split(',')
         .map(|name| match name.trim() {
-            "kl" => Ok(LossSpec::Kl(KlParams { temperature: 4.0 })),
+            "kl" => Ok(LossSpec::Kl(KlParams::new(4.0))),
+            "kl+hard" => Ok(LossSpec::Kl(KlParams {
+                temperature: 1.0,
+                options: LIGER_WEIGHTS,
+            })),
+            "jsd" => Ok(LossSpec::Jsd(JsdParams::default())),
+            "jsd+hard" => Ok(LossSpec::Jsd(JsdParams {
+                options: LIGER_WEIGHTS,
+                ..JsdParams::default()
+            })),
+            "tvd" => Ok(LossSpec::Tvd(TvdParams::default())),
             "dist" => Ok(LossSpec::Dist(DistParams::default())),
             "dkd" => Ok(LossSpec::Dkd(wgpu_distill::losses::DkdParams::default())),
             other => Err(Error::Param(format!(
-                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, dist, dkd)"
+                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+hard, jsd, jsd+hard, tvd, dist, dkd)"
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -579,7 +808,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
     if !args.json {
         println!("adapter: {adapter} ({backend})");
         println!(
-            "{:<5} {:>11} {:>5} {:>13} {:>10} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>4}",
+            "{:<8} {:>11} {:>5} {:>13} {:>10} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>4}",
             "loss",
             "shape",
             "dtype",
@@ -610,7 +839,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                     done += 1;
                     eprintln!(
                         "[{done}/{total}] {} {b}x{c} {} {}",
-                        spec.name(),
+                        wgpu_distill::bench::bench_name(spec),
                         dtype.name(),
                         pass.name()
                     );
@@ -626,7 +855,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                         println!("{}", result.to_json(&adapter, backend));
                     } else {
                         println!(
-                        "{:<5} {:>11} {:>5} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>8.1} {:>9.1} {:>9.3} {:>4}",
+                        "{:<8} {:>11} {:>5} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>8.1} {:>9.1} {:>9.3} {:>4}",
                         result.loss,
                         format!("{b}x{c}"),
                         result.dtype,
@@ -669,7 +898,7 @@ fn self_check() -> Result<(), Error> {
     let logits = [vec![64usize, 100], vec![256, 1000], vec![32, 32000]];
     let mut cases: Vec<(LossSpec, Vec<usize>)> = vec![];
     for spec in [
-        LossSpec::Kl(KlParams { temperature: 4.0 }),
+        LossSpec::Kl(KlParams::new(4.0)),
         LossSpec::Dist(DistParams::default()),
         LossSpec::Dkd(DkdParams::default()),
     ] {

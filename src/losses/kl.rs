@@ -1,10 +1,12 @@
 //! KL divergence with temperature (Hinton KD).
 //!
-//! Shader: `shaders/kl.wgsl` (per-row terms and gradient) then `shaders/finish.wgsl`.
+//! Shader: `shaders/kl.wgsl` (per-row terms and gradient) then `shaders/finish.wgsl`. With
+//! labels, a normaliser or the hard term, KL runs on the token skeleton (`token.rs`).
 //! Reference: `src/reference/kl.rs`.
 
 use crate::context::GpuContext;
 use crate::error::Result;
+use crate::losses::token::{self, TokenOptions, TokenTerm};
 use crate::losses::BoundIo;
 use crate::record::{
     finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
@@ -17,11 +19,30 @@ use crate::tensor::LogitShape;
 pub struct KlParams {
     /// Softmax temperature T (> 0). ImageNet recipes use 1, CIFAR recipes 4.
     pub temperature: f64,
+    /// Masking, normaliser and hard-label term (token distillation). The default is the plain
+    /// batchmean KL of Hinton KD.
+    pub options: TokenOptions,
+}
+
+impl KlParams {
+    /// Plain Hinton KD at temperature `t` (default options).
+    pub fn new(temperature: f64) -> Self {
+        Self {
+            temperature,
+            options: TokenOptions::default(),
+        }
+    }
+
+    /// Whether the call runs the token skeleton: labels given, or any option away from its
+    /// default. Otherwise the KL kernels below run, bit for bit as before the options existed.
+    pub(crate) fn uses_token_path(&self, labels: bool) -> bool {
+        labels || self.options != TokenOptions::default()
+    }
 }
 
 impl Default for KlParams {
     fn default() -> Self {
-        Self { temperature: 1.0 }
+        Self::new(1.0)
     }
 }
 
@@ -45,8 +66,11 @@ pub(crate) fn recording(
     dims: &[usize],
     io: &BoundIo<'_>,
 ) -> Result<Recording> {
-    let shape = LogitShape::from_dims(dims)?;
     let t = params.temperature;
+    if params.uses_token_path(io.labels.is_some()) {
+        return token::recording(ctx, TokenTerm::Kl, t, 0.0, &params.options, dims, io);
+    }
+    let shape = LogitShape::from_dims(dims)?;
     let b = shape.rows as f64;
     let threads_per_row = ctx.threads_per_row(shape.cols);
     let kernel = if ctx.cached_rows(shape.cols, threads_per_row, CACHE_PER_LANE) {

@@ -13,6 +13,7 @@ pub mod hcl;
 pub mod ickd;
 pub mod kl;
 pub mod rkd;
+pub mod token;
 
 pub use at::AtParams;
 pub use dist::{ColumnMoments, DistParams, DistShardStats};
@@ -20,6 +21,7 @@ pub use dkd::DkdParams;
 pub use ickd::{IckdDenominator, IckdParams};
 pub use kl::KlParams;
 pub use rkd::RkdParams;
+pub use token::{JsdParams, TokenOptions, TvdParams, DEFAULT_IGNORE_INDEX};
 
 use std::sync::Arc;
 
@@ -31,8 +33,13 @@ use crate::tensor::{check_len, element_count, BufferRegion, InputDtype, Precisio
 /// Which loss, with its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LossSpec {
-    /// Hinton KD: KL(softmax(zt/T) ‖ softmax(zs/T)), batchmean, times T².
+    /// Hinton KD: KL(softmax(zt/T) ‖ softmax(zs/T)), batchmean, times T²; with token options
+    /// (masking, normaliser, hard term) for language-model distillation.
     Kl(KlParams),
+    /// Generalized Jensen–Shannon divergence (TRL's GKD), with token options.
+    Jsd(JsdParams),
+    /// Total variation distance, with token options.
+    Tvd(TvdParams),
     /// DIST: Pearson inter-class and intra-class relations of the softmax outputs.
     Dist(DistParams),
     /// Decoupled KD: target-class and non-target-class KL, with labels.
@@ -50,13 +57,17 @@ pub enum LossSpec {
 }
 
 /// Names of the losses the command line accepts.
-pub const LOSS_NAMES: &[&str] = &["kl", "dist", "dkd", "fitnet", "at", "rkd", "ickd", "hcl"];
+pub const LOSS_NAMES: &[&str] = &[
+    "kl", "jsd", "tvd", "dist", "dkd", "fitnet", "at", "rkd", "ickd", "hcl",
+];
 
 impl LossSpec {
     /// The loss's command-line name.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Kl(_) => "kl",
+            Self::Jsd(_) => "jsd",
+            Self::Tvd(_) => "tvd",
             Self::Dist(_) => "dist",
             Self::Dkd(_) => "dkd",
             Self::Fitnet => "fitnet",
@@ -69,18 +80,45 @@ impl LossSpec {
 
     /// Whether the loss's kernels read f16 and bf16 inputs (the logit losses).
     pub fn takes_16_bit_inputs(&self) -> bool {
-        matches!(self, Self::Kl(_) | Self::Dist(_) | Self::Dkd(_))
+        matches!(
+            self,
+            Self::Kl(_) | Self::Jsd(_) | Self::Tvd(_) | Self::Dist(_) | Self::Dkd(_)
+        )
     }
 
-    /// Whether the loss takes integer labels (one per row).
+    /// The token options of `kl`, `jsd` and `tvd` (masking, normaliser, hard term).
+    pub fn token_options(&self) -> Option<&TokenOptions> {
+        match self {
+            Self::Kl(p) => Some(&p.options),
+            Self::Jsd(p) => Some(&p.options),
+            Self::Tvd(p) => Some(&p.options),
+            _ => None,
+        }
+    }
+
+    /// Whether the loss needs integer labels (one per row): DKD, and the token losses with a
+    /// hard-label term.
     pub fn needs_labels(&self) -> bool {
-        matches!(self, Self::Dkd(_))
+        matches!(self, Self::Dkd(_)) || self.token_options().is_some_and(|o| o.wants_hard_term())
+    }
+
+    /// Whether the loss accepts labels: DKD, and the token losses (to mask rows).
+    pub fn takes_labels(&self) -> bool {
+        matches!(self, Self::Dkd(_)) || self.token_options().is_some()
     }
 
     /// Checks the parameters' domains.
     pub fn check_params(&self) -> Result<()> {
         match self {
-            Self::Kl(p) => check_temperature(p.temperature),
+            Self::Kl(p) => {
+                check_temperature(p.temperature)?;
+                p.options.check()
+            }
+            Self::Jsd(p) => token::check_jsd(p),
+            Self::Tvd(p) => {
+                check_temperature(p.temperature)?;
+                p.options.check()
+            }
             Self::Dist(p) => {
                 check_temperature(p.temperature)?;
                 check_finite("beta", p.beta)?;
@@ -126,7 +164,7 @@ impl LossSpec {
             Ok(())
         };
         match self {
-            Self::Kl(_) | Self::Dist(_) => rank(2, "B×C"),
+            Self::Kl(_) | Self::Jsd(_) | Self::Tvd(_) | Self::Dist(_) => rank(2, "B×C"),
             Self::Dkd(_) => {
                 rank(2, "B×C")?;
                 if dims[1] < 2 {
@@ -177,7 +215,8 @@ pub struct Inputs<'a> {
     pub student: &'a [f32],
     pub teacher: &'a [f32],
     pub shape: &'a [usize],
-    /// Target class of each row (DKD only).
+    /// Target class of each row: DKD's targets; for `kl`, `jsd`, `tvd` the token labels
+    /// (rows equal to `ignore_index` are masked; the hard term's targets).
     pub labels: Option<&'a [i64]>,
 }
 
@@ -203,14 +242,27 @@ impl<'a> Inputs<'a> {
         spec.check_shape(self.shape)?;
         check_len("student", self.student.len(), self.shape)?;
         check_len("teacher", self.teacher.len(), self.shape)?;
-        match (spec.needs_labels(), self.labels) {
-            (true, None) => Err(Error::Shape(format!(
-                "{} needs labels (one per row)",
-                spec.name()
+        match (spec.needs_labels(), spec.takes_labels(), self.labels) {
+            (true, _, None) => Err(Error::Shape(format!(
+                "{} needs labels (one per row){}",
+                spec.name(),
+                if spec.token_options().is_some() {
+                    " for its hard-label term"
+                } else {
+                    ""
+                }
             ))),
-            (false, Some(_)) => Err(Error::Param(format!("{} takes no labels", spec.name()))),
-            (false, None) => Ok(()),
-            (true, Some(labels)) => check_labels(labels, self.shape[0], self.shape[1]),
+            (_, false, Some(_)) => Err(Error::Param(format!("{} takes no labels", spec.name()))),
+            (_, _, None) => Ok(()),
+            (_, true, Some(labels)) => match spec.token_options() {
+                Some(o) => crate::reference::token::check_masked_labels(
+                    labels,
+                    self.shape[0],
+                    self.shape[1],
+                    o.ignore_index,
+                ),
+                None => check_labels(labels, self.shape[0], self.shape[1]),
+            },
         }
     }
 
@@ -249,7 +301,8 @@ pub struct LossOutput {
 }
 
 /// The caller's buffers for [`GpuContext::record`]. Student and teacher are float32 tensors in
-/// the shape given to `record`; `labels` (DKD) holds one u32 per row; `loss` receives one f32;
+/// the shape given to `record`; `labels` (DKD, and the token losses' masking and hard term)
+/// holds one 32-bit label per row (`ignore_index` as its i32 bit pattern); `loss` receives one f32;
 /// `grad`, when present, receives ∂L/∂student in the student's shape. Every buffer needs
 /// STORAGE usage and offsets that are multiples of `min_storage_buffer_offset_alignment`.
 #[derive(Clone, Copy, Debug)]
@@ -471,15 +524,15 @@ impl GpuContext {
             // A single row wider than a binding cannot be chunked: say so before the buffers.
             self.row_chunks(shape[0], shape[1], dtype)?;
         }
-        let labels = match (spec.needs_labels(), io.labels) {
-            (true, None) => {
+        let labels = match (spec.needs_labels(), spec.takes_labels(), io.labels) {
+            (true, _, None) => {
                 return Err(Error::Shape(format!(
                     "{} needs a labels buffer",
                     spec.name()
                 )))
             }
-            (true, Some(l)) => Some(l.binding(self, "labels", shape[0] as u64 * 4, false)?),
-            (false, _) => None,
+            (_, true, Some(l)) => Some(l.binding(self, "labels", shape[0] as u64 * 4, false)?),
+            _ => None,
         };
         let bound = BoundIo {
             dtype,
@@ -503,6 +556,24 @@ impl GpuContext {
         let recorded = self.scoped(spec.name(), || {
             let recording = match spec {
                 LossSpec::Kl(p) => kl::recording(self, p, shape, &bound),
+                LossSpec::Jsd(p) => token::recording(
+                    self,
+                    token::TokenTerm::Jsd,
+                    p.temperature,
+                    p.beta,
+                    &p.options,
+                    shape,
+                    &bound,
+                ),
+                LossSpec::Tvd(p) => token::recording(
+                    self,
+                    token::TokenTerm::Tvd,
+                    p.temperature,
+                    0.0,
+                    &p.options,
+                    shape,
+                    &bound,
+                ),
                 LossSpec::Dist(p) => dist::recording(self, p, shape, &bound),
                 LossSpec::Dkd(p) => dkd::recording(self, p, shape, &bound),
                 LossSpec::Fitnet => fitnet::recording(self, shape, &bound),

@@ -31,7 +31,34 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
     let dims = inputs.shape;
     let four = || [dims[0], dims[1], dims[2], dims[3]];
     let (loss, grad) = match spec {
+        LossSpec::Kl(p) if p.uses_token_path(inputs.labels.is_some()) => token::evaluate(
+            token::Soft::Kl,
+            &student,
+            &teacher,
+            dims,
+            p.temperature,
+            &p.options,
+            inputs.labels,
+        )?,
         LossSpec::Kl(p) => kl::kl(&student, &teacher, dims[0], dims[1], p.temperature),
+        LossSpec::Jsd(p) => token::evaluate(
+            token::Soft::Jsd(p.beta),
+            &student,
+            &teacher,
+            dims,
+            p.temperature,
+            &p.options,
+            inputs.labels,
+        )?,
+        LossSpec::Tvd(p) => token::evaluate(
+            token::Soft::Tvd,
+            &student,
+            &teacher,
+            dims,
+            p.temperature,
+            &p.options,
+            inputs.labels,
+        )?,
         LossSpec::Dist(p) => dist::dist(&student, &teacher, dims[0], dims[1], p),
         LossSpec::Dkd(p) => {
             let labels: Vec<usize> = inputs

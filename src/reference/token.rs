@@ -8,10 +8,59 @@
 
 use super::{lse_where, softmax_row};
 use crate::error::{Error, Result};
-use crate::losses::{check_finite, check_temperature};
+use crate::losses::{check_finite, check_temperature, TokenOptions};
 
-/// TRL's and PyTorch's default `ignore_index`.
-pub const DEFAULT_IGNORE_INDEX: i64 = -100;
+pub use crate::losses::token::DEFAULT_IGNORE_INDEX;
+
+/// The soft term of a dense token loss.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Soft {
+    Kl,
+    /// With its interpolation β.
+    Jsd(f64),
+    Tvd,
+}
+
+/// `w_soft·soft + w_hard·CE` for a dense token loss with `options` (what the GPU's token
+/// skeleton computes): the soft term masked and normalised, the hard term (when its weight is
+/// not 0) over the same rows and normaliser. Returns `(L, ∂L/∂zs)`.
+pub fn evaluate(
+    soft: Soft,
+    student: &[f64],
+    teacher: &[f64],
+    dims: &[usize],
+    t: f64,
+    options: &TokenOptions,
+    labels: Option<&[i64]>,
+) -> Result<(f64, Vec<f64>)> {
+    let (rows, cols) = (dims[0], dims[1]);
+    let (ignore, normalizer) = (options.ignore_index, options.normalizer);
+    let soft_part = match soft {
+        Soft::Kl => kl_masked(student, teacher, rows, cols, t, labels, ignore, normalizer)?,
+        Soft::Jsd(beta) => jsd(
+            student, teacher, rows, cols, t, beta, labels, ignore, normalizer,
+        )?,
+        Soft::Tvd => tvd(student, teacher, rows, cols, t, labels, ignore, normalizer)?,
+    };
+    let hard_part = match labels {
+        Some(labels) if options.hard_weight != 0.0 => {
+            let n = RowMask::new(rows, cols, Some(labels), ignore, normalizer)?.n;
+            hard_term(student, rows, cols, labels, ignore, n)?
+        }
+        None if options.hard_weight != 0.0 => {
+            return Err(Error::Shape(
+                "the hard-label term (hard weight != 0) needs labels".into(),
+            ))
+        }
+        _ => (0.0, vec![0.0; student.len()]),
+    };
+    blend(
+        soft_part,
+        hard_part,
+        options.soft_weight,
+        options.hard_weight,
+    )
+}
 
 /// The slack SPEC allows on `Σ_k exp(logprobs_k)` (inference servers round their log-probs).
 pub const SPARSE_MASS_SLACK: f64 = 1e-4;

@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
 use wgpu_distill::{
-    npy, synthetic, BackendChoice, DistParams, GpuContext, Inputs, KlParams, LossOutput, LossSpec,
+    npy, synthetic, BackendChoice, DistParams, GpuContext, Inputs, JsdParams, KlParams, LossOutput,
+    LossSpec, TokenOptions, TvdParams,
 };
 
 /// The GPU backends every GPU test runs on.
@@ -36,6 +37,11 @@ pub fn fresh_gpu(backend: BackendChoice) -> GpuContext {
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden")
+}
+
+/// The token losses' golden cases (`../shared/golden_llm/`).
+pub fn llm_fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden_llm")
 }
 
 /// One golden case of `tests/fixtures/golden/manifest.json`.
@@ -69,11 +75,39 @@ impl Golden {
             .and_then(|v| v.as_f64())
             .unwrap_or(default)
     }
+    /// The token options of this case (golden_llm: normaliser, weights; default elsewhere).
+    pub fn token_options(&self) -> TokenOptions {
+        let d = TokenOptions::default();
+        TokenOptions {
+            ignore_index: self
+                .params
+                .get("ignore_index")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(d.ignore_index),
+            normalizer: self.params.get("normalizer").and_then(|v| v.as_f64()),
+            hard_weight: self.param("hard_weight", d.hard_weight),
+            soft_weight: self.param("soft_weight", d.soft_weight),
+        }
+    }
+    /// Whether the case has a sparse top-k teacher (ids and log-probs instead of logits).
+    pub fn sparse(&self) -> bool {
+        self.dir.join("teacher_ids.npy").exists()
+    }
     /// The loss spec of this case, for the losses the library implements.
     pub fn spec(&self) -> Option<LossSpec> {
         match self.loss.as_str() {
             "kl" => Some(LossSpec::Kl(KlParams {
                 temperature: self.param("temperature", 1.0),
+                options: self.token_options(),
+            })),
+            "jsd" => Some(LossSpec::Jsd(JsdParams {
+                temperature: self.param("temperature", 1.0),
+                beta: self.param("beta", 0.5),
+                options: self.token_options(),
+            })),
+            "tvd" => Some(LossSpec::Tvd(TvdParams {
+                temperature: self.param("temperature", 1.0),
+                options: self.token_options(),
             })),
             "dist" => Some(LossSpec::Dist(DistParams {
                 temperature: self.param("temperature", 1.0),
@@ -218,10 +252,33 @@ impl Job {
     }
 }
 
-/// One evaluation of every loss (DIST twice), on odd shapes.
+/// Token options used by the test jobs: a hard term at T != 1 (its own log-sum-exp).
+pub fn hard_options() -> TokenOptions {
+    TokenOptions {
+        hard_weight: 0.3,
+        soft_weight: 0.7,
+        ..TokenOptions::default()
+    }
+}
+
+/// Token labels for `rows` rows of `cols` classes: every fifth row (from row 3) ignored.
+pub fn token_labels(rows: usize, cols: usize) -> Vec<i64> {
+    (0..rows as i64)
+        .map(|r| {
+            if r % 5 == 3 {
+                wgpu_distill::losses::DEFAULT_IGNORE_INDEX
+            } else {
+                (r * 7) % cols as i64
+            }
+        })
+        .collect()
+}
+
+/// One evaluation of every loss (DIST twice, the token losses with masking and a hard term),
+/// on odd shapes.
 pub fn jobs() -> Vec<Job> {
-    let specs: [(LossSpec, Vec<usize>); 9] = [
-        (LossSpec::Kl(KlParams { temperature: 2.0 }), vec![33, 100]),
+    let specs: [(LossSpec, Vec<usize>); 12] = [
+        (LossSpec::Kl(KlParams::new(2.0)), vec![33, 100]),
         (LossSpec::Dist(DistParams::default()), vec![64, 257]),
         (LossSpec::Dkd(DkdParams::default()), vec![16, 10]),
         (LossSpec::Fitnet, vec![4, 8, 5, 5]),
@@ -237,15 +294,41 @@ pub fn jobs() -> Vec<Job> {
             }),
             vec![7, 1000],
         ),
+        (
+            LossSpec::Kl(KlParams {
+                temperature: 2.0,
+                options: hard_options(),
+            }),
+            vec![21, 130],
+        ),
+        (
+            LossSpec::Jsd(JsdParams {
+                temperature: 1.5,
+                beta: 0.3,
+                options: hard_options(),
+            }),
+            vec![19, 257],
+        ),
+        (
+            LossSpec::Tvd(TvdParams {
+                temperature: 1.0,
+                ..TvdParams::default()
+            }),
+            vec![23, 96],
+        ),
     ];
     specs
         .into_iter()
         .enumerate()
         .map(|(i, (spec, dims))| {
             let n: usize = dims.iter().product();
-            let labels = spec
-                .needs_labels()
-                .then(|| (0..dims[0] as i64).map(|r| r % dims[1] as i64).collect());
+            // The last three jobs (the token losses) mask rows; DKD needs its targets.
+            let labels = if i >= 9 {
+                Some(token_labels(dims[0], dims[1]))
+            } else {
+                spec.needs_labels()
+                    .then(|| (0..dims[0] as i64).map(|r| r % dims[1] as i64).collect())
+            };
             Job {
                 spec,
                 student: synthetic::normal_vec(i as u64, n, 2.0),
@@ -255,4 +338,50 @@ pub fn jobs() -> Vec<Job> {
             }
         })
         .collect()
+}
+
+/// Runs `wgpu-distill eval LOSS --json --grad-out G.npy` on a golden case (its labels, its
+/// dense or sparse teacher, its params as flags) with `backend`; returns the loss and gradient
+/// it printed and wrote, after checking the JSON names the backend and an adapter.
+pub fn run_cli_case(case: &Golden, backend: &str, out_dir: &std::path::Path) -> (f64, Vec<f32>) {
+    let grad_path = out_dir.join(format!("{}-{backend}.npy", case.name));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-distill"));
+    cmd.args(["eval", &case.loss, "--backend", backend, "--json"])
+        .arg("--student")
+        .arg(case.dir.join("student.npy"))
+        .arg("--grad-out")
+        .arg(&grad_path);
+    if case.sparse() {
+        cmd.arg("--teacher-ids")
+            .arg(case.dir.join("teacher_ids.npy"))
+            .arg("--teacher-logprobs")
+            .arg(case.dir.join("teacher_logprobs.npy"));
+    } else {
+        cmd.arg("--teacher").arg(case.dir.join("teacher.npy"));
+    }
+    if case.dir.join("labels.npy").exists() {
+        cmd.arg("--labels").arg(case.dir.join("labels.npy"));
+    }
+    for (key, value) in case.params.as_object().unwrap() {
+        cmd.arg(format!("--{}", key.replace('_', "-")));
+        cmd.arg(match value {
+            serde_json::Value::String(s) => s.clone(),
+            v => v.to_string(),
+        });
+    }
+    let output = cmd.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{} {backend}: {}",
+        case.name,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let last = stdout.lines().last().unwrap();
+    let json: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(json["backend"], backend, "{}", case.name);
+    assert!(json["adapter"].is_string());
+    let grad = npy::read_floats(&grad_path).unwrap();
+    assert_eq!(grad.0, case.shape);
+    (json["loss"].as_f64().unwrap(), grad.1)
 }

@@ -1,0 +1,269 @@
+//! The token losses on the GPU (kl with labels / normaliser / hard term, jsd, tvd): every dense
+//! case of `tests/fixtures/golden_llm/` on Vulkan and GL through the library, against float64,
+//! and the float64 reference through `reference::evaluate` (what `--backend cpu` runs).
+
+mod common;
+
+use common::*;
+use wgpu_distill::{
+    reference, synthetic, GpuContext, InputDtype, Inputs, JsdParams, KlParams, LossOutput,
+    LossSpec, Precision, Strategy, TokenOptions, TvdParams,
+};
+
+/// The golden_llm cases the GPU path takes: dense teachers of kl, jsd and tvd.
+fn dense_token_cases() -> Vec<Golden> {
+    manifest_cases(&llm_fixtures())
+        .into_iter()
+        .map(|(g, _)| g)
+        .filter(|g| ["kl", "jsd", "tvd"].contains(&g.loss.as_str()) && !g.sparse())
+        .collect()
+}
+
+#[test]
+fn golden_llm_dense_cases_on_every_backend() {
+    let cases = dense_token_cases();
+    assert_eq!(cases.len(), 12, "12 dense kl/jsd/tvd cases");
+    for case in &cases {
+        let spec = case.spec().unwrap();
+        let (student, teacher, want_grad) = (case.student(), case.teacher(), case.grad());
+        let labels = case.labels();
+        let mut inputs = Inputs::new(&student, &teacher, &case.shape);
+        if let Some(labels) = &labels {
+            inputs = inputs.with_labels(labels);
+        }
+        let cpu = reference::evaluate(&spec, &inputs).unwrap();
+        let err = (cpu.loss - case.expected_loss).abs();
+        assert!(
+            err <= 1e-9 * case.expected_loss.abs().max(1.0),
+            "{}: reference loss {} vs {}",
+            case.name,
+            cpu.loss,
+            case.expected_loss
+        );
+        for backend in GPU_BACKENDS {
+            let what = format!("{} on {backend:?}", case.name);
+            let out = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
+            let grad = out.grad.as_deref().unwrap();
+            if case.expected_loss == 0.0 {
+                assert_eq!(out.loss, 0.0, "{what}: all rows ignored");
+                assert!(grad.iter().all(|&g| g == 0.0), "{what}: zero gradient");
+                continue;
+            }
+            assert_close(
+                &what,
+                f64::from(out.loss),
+                grad,
+                case.expected_loss,
+                &want_grad,
+            );
+            let loss_only = gpu(backend).evaluate(&spec, &inputs, false).unwrap();
+            assert_eq!(
+                loss_only.loss.to_bits(),
+                out.loss.to_bits(),
+                "{what}: loss without gradient"
+            );
+        }
+    }
+}
+
+/// Token specs exercising every branch of the skeleton and the terms: jsd at β = 0, 1 and
+/// near them, the hard term at T = 1 (sharing q) and T != 1 (its own statistics), a caller's
+/// normaliser, soft weight 0.
+fn sweep_specs() -> Vec<LossSpec> {
+    let hard = hard_options();
+    let mut specs = vec![
+        LossSpec::Kl(KlParams {
+            temperature: 2.0,
+            options: hard,
+        }),
+        LossSpec::Kl(KlParams {
+            temperature: 1.0,
+            options: TokenOptions {
+                normalizer: Some(50.0),
+                ..hard
+            },
+        }),
+        LossSpec::Tvd(TvdParams {
+            temperature: 3.0,
+            options: hard,
+        }),
+        LossSpec::Tvd(TvdParams::default()),
+    ];
+    for beta in [0.0, 0.02, 0.5, 0.98, 1.0] {
+        specs.push(LossSpec::Jsd(JsdParams {
+            temperature: if beta == 0.5 { 1.0 } else { 2.0 },
+            beta,
+            options: hard,
+        }));
+    }
+    specs.push(LossSpec::Jsd(JsdParams {
+        options: TokenOptions {
+            soft_weight: 0.0,
+            hard_weight: 1.0,
+            ..hard
+        },
+        ..JsdParams::default()
+    }));
+    specs
+}
+
+fn evaluate(
+    ctx: &GpuContext,
+    spec: &LossSpec,
+    inputs: &Inputs<'_>,
+    dtype: InputDtype,
+) -> LossOutput {
+    ctx.evaluate_as(spec, inputs, true, dtype)
+        .unwrap_or_else(|e| panic!("{spec:?}: {e}"))
+}
+
+/// Every strategy (quads on and off, TPR 1 to 256, subgroups on and off, rows chunked by 1 and
+/// 3) and every input dtype against the float64 reference of the same (rounded) inputs; f32
+/// runs of one shape at every strategy give one set of bits per reduction layout.
+#[test]
+fn token_losses_match_float64_at_every_strategy_and_dtype() {
+    let strategies = [
+        Strategy::default(),
+        Strategy {
+            quads: Some(false),
+            ..Default::default()
+        },
+        Strategy {
+            threads_per_row: Some(1),
+            ..Default::default()
+        },
+        Strategy {
+            threads_per_row: Some(8),
+            subgroups: Some(false),
+            ..Default::default()
+        },
+        Strategy {
+            threads_per_row: Some(256),
+            chunk_rows: Some(3),
+            ..Default::default()
+        },
+        Strategy {
+            chunk_rows: Some(1),
+            quads: Some(false),
+            ..Default::default()
+        },
+    ];
+    for backend in GPU_BACKENDS {
+        let mut contexts: Vec<GpuContext> = strategies
+            .iter()
+            .map(|s| {
+                let mut ctx = fresh_gpu(backend);
+                ctx.set_strategy(*s).unwrap();
+                ctx
+            })
+            .collect();
+        for (rows, cols) in [(13, 100), (9, 1030), (6, 7)] {
+            let (s, t) = synthetic::logit_pair(rows as u64 + cols as u64, rows, cols, 3.0);
+            let labels = token_labels(rows, cols);
+            let shape = [rows, cols];
+            for spec in sweep_specs() {
+                for dtype in [InputDtype::F32, InputDtype::F16, InputDtype::Bf16] {
+                    if dtype != InputDtype::F32 && rows == 6 {
+                        continue;
+                    }
+                    let (s, t) = (dtype.round_trip(&s), dtype.round_trip(&t));
+                    let inputs = Inputs::new(&s, &t, &shape).with_labels(&labels);
+                    let want = reference::evaluate(&spec, &inputs).unwrap();
+                    for (k, ctx) in contexts.iter_mut().enumerate() {
+                        let out = evaluate(ctx, &spec, &inputs, dtype);
+                        assert_close_floor(
+                            &format!(
+                                "{spec:?} {rows}x{cols} {dtype:?} strategy {k} on {backend:?}"
+                            ),
+                            f64::from(out.loss),
+                            out.grad.as_deref().unwrap(),
+                            want.loss,
+                            &want.grad,
+                            1e-6,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every golden_llm case of kl, jsd and tvd through the command line: dense teachers on
+/// Vulkan, GL and the CPU reference; sparse teachers on the CPU reference (their GPU kernel is
+/// not written yet: the CLI says so).
+#[test]
+fn cli_reproduces_the_token_golden_cases() {
+    let out_dir = std::env::temp_dir().join(format!("wgpu-distill-llm-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut runs = 0;
+    for (case, _) in manifest_cases(&llm_fixtures()) {
+        if !["kl", "jsd", "tvd"].contains(&case.loss.as_str()) {
+            continue;
+        }
+        let backends: &[&str] = if case.sparse() {
+            &["cpu"]
+        } else {
+            &["vulkan", "gl", "cpu"]
+        };
+        for &backend in backends {
+            let (loss, grad) = run_cli_case(&case, backend, &out_dir);
+            runs += 1;
+            if case.expected_loss == 0.0 {
+                assert_eq!(loss, 0.0, "cli {} {backend}", case.name);
+                assert!(grad.iter().all(|&g| g == 0.0));
+                continue;
+            }
+            assert_close(
+                &format!("cli {} {backend}", case.name),
+                loss,
+                &grad,
+                case.expected_loss,
+                &case.grad(),
+            );
+        }
+    }
+    assert_eq!(
+        runs,
+        12 * 3 + 3,
+        "12 dense cases on 3 backends, 3 sparse on the cpu"
+    );
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+/// A 16-bit gradient (quad kernels, C a multiple of 4): the projected losses then recompute
+/// their gradient in sweep 3 instead of correcting the stored one in place, so the result is
+/// the f32 gradient rounded once (to within an ulp of the narrow format), and the loss keeps
+/// its bits.
+#[test]
+fn sixteen_bit_gradients_of_the_token_losses() {
+    for backend in GPU_BACKENDS {
+        let ctx = gpu(backend);
+        for (rows, cols) in [(13, 100), (1, 4)] {
+            let (s, t) = synthetic::logit_pair(cols as u64, rows, cols, 3.0);
+            let labels = token_labels(rows, cols);
+            let shape = [rows, cols];
+            let inputs = Inputs::new(&s, &t, &shape).with_labels(&labels);
+            for spec in sweep_specs() {
+                let wide = evaluate(ctx, &spec, &inputs, InputDtype::F32);
+                let wide_grad = wide.grad.unwrap();
+                let largest = wide_grad.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+                for (grad, ulp) in [
+                    (InputDtype::F16, 2f32.powi(-10)),
+                    (InputDtype::Bf16, 2f32.powi(-7)),
+                ] {
+                    let precision = Precision {
+                        inputs: InputDtype::F32,
+                        grad,
+                    };
+                    let narrow = ctx.evaluate_with(&spec, &inputs, true, precision).unwrap();
+                    let what = format!("{spec:?} {rows}x{cols} {grad:?} {backend:?}");
+                    assert_eq!(narrow.loss.to_bits(), wide.loss.to_bits(), "{what}");
+                    for (i, (g, w)) in narrow.grad.unwrap().iter().zip(&wide_grad).enumerate() {
+                        let tol = w.abs() * ulp + 2f32.powi(-24) + 1e-6 * largest;
+                        assert!((g - w).abs() <= tol, "{what} [{i}]: {g} vs {w}");
+                    }
+                }
+            }
+        }
+    }
+}
