@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{BoundIo, LossBindings, LossSpec};
+use crate::losses::{BoundIo, LossBindings, LossSpec, TokenOptions};
 use crate::record::{record_dispatches, whole, Dispatch};
 use crate::shaders::{ROOFLINE, ROOFLINE_QUADS, WORKGROUP_SIZE};
 use crate::tensor::{BufferRegion, InputDtype};
@@ -337,6 +337,15 @@ pub struct BenchInputs {
     pub cols: usize,
     pub student: Vec<f32>,
     pub teacher: Vec<f32>,
+    /// A sparse top-k teacher: `kl` runs against it instead of `teacher`.
+    pub sparse: Option<BenchSparse>,
+}
+
+/// The benchmark's sparse teacher: `k` ids per row (the teacher's top k) and their log-probs.
+pub struct BenchSparse {
+    pub k: usize,
+    pub ids: Vec<i64>,
+    pub logprobs: Vec<f32>,
 }
 
 impl BenchInputs {
@@ -347,19 +356,73 @@ impl BenchInputs {
             cols,
             student,
             teacher,
+            sparse: None,
         }
+    }
+
+    /// A copy of these logits with a sparse teacher of `k` ids per row.
+    pub fn sparse_copy(&self, k: usize) -> Self {
+        Self {
+            rows: self.rows,
+            cols: self.cols,
+            student: self.student.clone(),
+            teacher: self.teacher.clone(),
+            sparse: None,
+        }
+        .with_sparse_teacher(k)
+    }
+
+    /// The same logits with a sparse teacher: each row's `k` largest teacher logits (at most
+    /// C) and their full-vocabulary log-probabilities.
+    pub fn with_sparse_teacher(mut self, k: usize) -> Self {
+        let k = k.clamp(1, self.cols);
+        let mut ids = Vec::with_capacity(self.rows * k);
+        let mut logprobs = Vec::with_capacity(self.rows * k);
+        for row in self.teacher.chunks_exact(self.cols) {
+            let max = row
+                .iter()
+                .fold(f64::NEG_INFINITY, |m, &x| m.max(f64::from(x)));
+            let lse = max
+                + row
+                    .iter()
+                    .map(|&x| (f64::from(x) - max).exp())
+                    .sum::<f64>()
+                    .ln();
+            let mut order: Vec<usize> = (0..self.cols).collect();
+            order.select_nth_unstable_by(k - 1, |&a, &b| row[b].total_cmp(&row[a]));
+            for &c in &order[..k] {
+                ids.push(c as i64);
+                logprobs.push((f64::from(row[c]) - lse) as f32);
+            }
+        }
+        self.sparse = Some(BenchSparse { k, ids, logprobs });
+        self
     }
 }
 
-/// The loss's name in results: `+hard` where its hard-label term is on.
+/// The loss's name in results: `+hard` where its hard-label term is on; `kl+soft` for KL
+/// through the token skeleton (labels read, options set) without it.
 pub fn bench_name(spec: &LossSpec) -> &'static str {
     let hard = spec.token_options().is_some_and(|o| o.wants_hard_term());
-    match (spec.name(), hard) {
-        ("kl", true) => "kl+hard",
-        ("jsd", true) => "jsd+hard",
-        ("tvd", true) => "tvd+hard",
-        (name, _) => name,
+    match (spec, hard) {
+        (LossSpec::Kl(_), true) => "kl+hard",
+        (LossSpec::Kl(p), false) if p.options != TokenOptions::default() => "kl+soft",
+        (LossSpec::Jsd(_), true) => "jsd+hard",
+        (LossSpec::Tvd(_), true) => "tvd+hard",
+        (other, _) => other.name(),
     }
+}
+
+/// Whether the benchmark gives the loss labels: where it needs them, and for the token losses
+/// run as in training (jsd, tvd, kl with options; nothing is masked). Plain kl runs without,
+/// as Hinton KD does.
+fn bench_labels(spec: &LossSpec) -> bool {
+    spec.needs_labels()
+        || match spec {
+            LossSpec::Jsd(_) | LossSpec::Tvd(_) => true,
+            LossSpec::Kl(p) => p.options != TokenOptions::default(),
+            _ => false,
+        }
 }
 
 /// Benchmarks one loss, dtype and pass on `ctx`, with the roofline beside it.
@@ -399,11 +462,27 @@ pub fn run_one(
             storage(bytes),
         ))
     })?;
-    // Labels (row r's target is r mod C) for the losses that need them, and for jsd and tvd:
-    // token losses run with labels in training (nothing is masked here, but the labels are
-    // read). Plain kl runs without, as Hinton KD does.
+    let sparse = match (&data.sparse, spec) {
+        (Some(sparse), LossSpec::Kl(params)) => {
+            let ids: Vec<u32> = sparse.ids.iter().map(|&i| i as u32).collect();
+            Some((
+                params,
+                sparse.k,
+                ctx.upload("bench ids", bytemuck::cast_slice(&ids))?,
+                ctx.upload("bench log-probs", bytemuck::cast_slice(&sparse.logprobs))?,
+            ))
+        }
+        (Some(_), other) => {
+            return Err(Error::Param(format!(
+                "a sparse teacher applies to kl, not {}",
+                other.name()
+            )))
+        }
+        (None, _) => None,
+    };
+    // Labels: row r's target is r mod C.
     let labels: Vec<u32> = (0..rows).map(|r| (r % cols) as u32).collect();
-    let labels = (spec.needs_labels() || matches!(spec, LossSpec::Jsd(_) | LossSpec::Tvd(_)))
+    let labels = bench_labels(spec)
         .then(|| ctx.upload("bench labels", bytemuck::cast_slice(&labels)))
         .transpose()?;
     let timer = Timer::new(ctx);
@@ -437,6 +516,24 @@ pub fn run_one(
         })
         .collect::<Result<Vec<_>>>()?;
     let mut record_loss = |enc: &mut wgpu::CommandEncoder| {
+        if let Some((params, k, ids, logprobs)) = &sparse {
+            dispatches = ctx.record_sparse_counted(
+                enc,
+                params,
+                &[rows, cols],
+                &crate::losses::SparseBindings {
+                    student: BufferRegion::new(&inputs_s),
+                    ids: BufferRegion::new(ids),
+                    logprobs: BufferRegion::new(logprobs),
+                    k: *k,
+                    tail: false,
+                    labels: labels.as_ref().map(BufferRegion::new),
+                    loss: BufferRegion::new(&outputs),
+                    grad: want_grad.then(|| BufferRegion::new(&grad)),
+                },
+            )?;
+            return Ok(());
+        }
         dispatches = ctx.record_counted(
             enc,
             spec,
@@ -486,10 +583,25 @@ pub fn run_one(
     // The next shape gets new buffers: the bind-group cache must not keep these alive.
     let mut transient = vec![&inputs_s, &inputs_t, &outputs, &grad];
     transient.extend(labels.as_ref());
+    if let Some((_, _, ids, logprobs)) = &sparse {
+        transient.extend([ids, logprobs]);
+    }
     ctx.forget_bind_groups_of(&transient);
-    let min_bytes = minimum_bytes(rows, cols, dtype, pass);
+    // The roofline moves two dense inputs (and the gradient); a sparse teacher moves its
+    // N·K ids and log-probs instead of the dense teacher: the fraction compares bandwidths.
+    let roofline_bytes = minimum_bytes(rows, cols, dtype, pass);
+    let min_bytes = match &data.sparse {
+        Some(s) if sparse.is_some() => {
+            roofline_bytes - dtype.bytes_for(rows * cols) + (rows * s.k) as u64 * 8
+        }
+        _ => roofline_bytes,
+    };
     Ok(BenchResult {
-        loss: bench_name(spec),
+        loss: if sparse.is_some() {
+            "kl sparse"
+        } else {
+            bench_name(spec)
+        },
         shape: [rows, cols],
         dtype: dtype.name(),
         pass,
@@ -500,7 +612,7 @@ pub fn run_one(
         encode_warm_us,
         bytes: min_bytes,
         gbps: min_bytes as f64 / (gpu_ms * 1e6),
-        roofline_fraction: roofline_ms / gpu_ms,
+        roofline_fraction: (min_bytes as f64 / gpu_ms) / (roofline_bytes as f64 / roofline_ms),
         dispatches,
         timestamps: timer.is_some(),
         dispatch_ms,

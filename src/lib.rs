@@ -46,6 +46,6 @@ pub use context::{
 pub use error::{Error, Result};
 pub use losses::{
     DistParams, DistShardStats, Inputs, JsdParams, KlParams, LossBindings, LossOutput, LossSpec,
-    TokenOptions, TvdParams,
+    SparseBindings, SparseTeacher, TokenOptions, TvdParams,
 };
 pub use tensor::{BufferRegion, InputDtype, Precision};

@@ -58,20 +58,29 @@ pub const DIST_GRAD_LIB: &str = concat!(
     include_str!("../shaders/lib/dist_fold.wgsl")
 );
 
-/// The token losses' row skeleton followed by each loss's per-class term (see
-/// `shaders/lib/token_common.wgsl`): the skeleton is written once, the terms once each.
+/// The token losses' declarations alone (the sparse-teacher kernel).
+pub const TOKEN_COMMON_LIB: &str = include_str!("../shaders/lib/token_common.wgsl");
+
+/// The token losses' declarations, the dense row skeleton, then each loss's per-class term
+/// (see `shaders/lib/token_common.wgsl`): the skeleton is written once, the terms once each.
 pub const TOKEN_KL_LIB: &str = concat!(
     include_str!("../shaders/lib/token_common.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/token_rows.wgsl"),
     "\n",
     include_str!("../shaders/lib/token_term_kl.wgsl")
 );
 pub const TOKEN_JSD_LIB: &str = concat!(
     include_str!("../shaders/lib/token_common.wgsl"),
     "\n",
+    include_str!("../shaders/lib/token_rows.wgsl"),
+    "\n",
     include_str!("../shaders/lib/token_term_jsd.wgsl")
 );
 pub const TOKEN_TVD_LIB: &str = concat!(
     include_str!("../shaders/lib/token_common.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/token_rows.wgsl"),
     "\n",
     include_str!("../shaders/lib/token_term_tvd.wgsl")
 );
@@ -602,6 +611,30 @@ pub const TOKEN_TVD_ROWS_QUADS: Kernel = Kernel {
     ..TOKEN_KL_ROWS_QUADS
 };
 
+/// KL against a sparse top-k teacher (f32 student and log-probs), with the token options.
+pub const TOKEN_SPARSE_ROWS: Kernel = Kernel {
+    file: "token_sparse.wgsl",
+    source: include_str!("../shaders/token_sparse.wgsl"),
+    dtype_aware: false,
+    quads: false,
+    family: TOKEN_COMMON_LIB,
+    variant: "",
+    entry: "token_sparse_rows",
+    bindings: &[U, R, R, R, R, W, W, R, R],
+};
+
+/// The sparse teacher's per-row bitmap of its ids (for the tail's log-mass).
+pub const TOKEN_SPARSE_BITS: Kernel = Kernel {
+    file: "token_sparse_bits.wgsl",
+    source: include_str!("../shaders/token_sparse_bits.wgsl"),
+    dtype_aware: false,
+    quads: false,
+    family: "",
+    variant: "",
+    entry: "token_sparse_bits",
+    bindings: &[U, R, W],
+};
+
 /// The token losses' valid-row count (labels without a caller's normaliser).
 pub const TOKEN_COUNT: Kernel = Kernel {
     file: "token_count.wgsl",
@@ -656,6 +689,8 @@ pub const ALL_KERNELS: &[Kernel] = &[
     TOKEN_TVD_ROWS,
     TOKEN_TVD_ROWS_QUADS,
     TOKEN_COUNT,
+    TOKEN_SPARSE_ROWS,
+    TOKEN_SPARSE_BITS,
 ];
 
 /// Workgroup size shared by every kernel (`WG` in `lib/reduce.wgsl`).

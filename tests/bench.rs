@@ -202,3 +202,49 @@ fn library_harness_reports_the_same_shape_of_result() {
         assert_eq!(ctx.cache_stats().bind_groups, before, "{spec:?}");
     }
 }
+
+/// The token losses in the benchmark: each name, its dispatches (the valid-row count where
+/// labels are read, the rows, the sum) and the bytes it must move (a sparse teacher: N·K·8 for its ids and log-probs in
+/// place of the dense teacher).
+#[test]
+fn cli_bench_covers_the_token_losses() {
+    let rows = bench_json(&[
+        "--backend",
+        "vulkan",
+        "--loss",
+        "kl+soft,kl+hard,kl+sparse,jsd,jsd+hard,tvd",
+        "--shape",
+        "16x100",
+        "--pass",
+        "forward+grad",
+        "--iters",
+        "2",
+        "--sparse-k",
+        "64",
+        "--json",
+        "--per-dispatch",
+    ]);
+    let names: Vec<&str> = rows.iter().map(|r| r["loss"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["kl+soft", "kl+hard", "kl sparse", "jsd", "jsd+hard", "tvd"]
+    );
+    let elements = 16 * 100u64;
+    for row in &rows {
+        let bytes = match row["loss"].as_str().unwrap() {
+            "kl sparse" => 8 * elements + 16 * 64 * 8,
+            _ => 12 * elements,
+        };
+        assert_eq!(row["bytes"].as_u64().unwrap(), bytes, "{row}");
+        // kl+sparse runs as plain KL (no labels: no valid-row count).
+        let dispatches = if row["loss"] == "kl sparse" { 2 } else { 3 };
+        assert_eq!(row["dispatches"], dispatches, "{row}");
+        assert_eq!(
+            row["dispatch_ms"].as_array().unwrap().len(),
+            dispatches,
+            "{row}"
+        );
+        let fraction = row["roofline_fraction"].as_f64().unwrap();
+        assert!(fraction.is_finite() && fraction > 0.0, "{row}");
+    }
+}

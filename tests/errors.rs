@@ -11,7 +11,7 @@ use common::*;
 use wgpu_distill::losses::{AtParams, DkdParams, RkdParams};
 use wgpu_distill::{
     reference, BufferRegion, DistParams, Error, Inputs, JsdParams, KlParams, LossBindings,
-    LossSpec, TokenOptions, TvdParams,
+    LossSpec, SparseTeacher, TokenOptions, TvdParams,
 };
 
 fn kl(t: f64) -> LossSpec {
@@ -93,6 +93,21 @@ fn library_rejects_bad_input_with_typed_errors() {
     ];
     let dkd = LossSpec::Dkd(DkdParams::default());
     let good_labels = [0i64, 1, 2];
+    // A sparse teacher of K = 2 ids per row on 3×4 logits, and broken variants of it.
+    static IDS: [i64; 6] = [0, 1, 2, 3, 1, 2];
+    let (ids, lp) = (&IDS, &[-1.0f32, -2.0, -1.0, -2.0, -1.0, -2.0]);
+    let dup_ids = &[0i64, 1, 2, 2, 1, 2];
+    let far_ids = &[0i64, 1, 2, 3, 4, 2];
+    let positive_lp = &[-1.0f32, 0.5, -1.0, -2.0, -1.0, -2.0];
+    let heavy_lp = &[-0.1f32, -0.2, -1.0, -2.0, -1.0, -2.0];
+    fn sparse<'a>(ids: &'a [i64], logprobs: &'a [f32], k: usize, tail: bool) -> SparseTeacher<'a> {
+        SparseTeacher {
+            ids,
+            logprobs,
+            k,
+            tail,
+        }
+    }
     let bad_label = [0i64, 4, 2];
     let negative_label = [0i64, -1, 2];
     let short_labels = [0i64, 1];
@@ -134,6 +149,61 @@ fn library_rejects_bad_input_with_typed_errors() {
             Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
             |e| matches!(e, Error::Param(_)),
             "takes no labels",
+        ),
+        // The sparse teacher (SPEC's error list).
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(dup_ids, lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "appears twice in row 1",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(far_ids, lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "teacher id 4 at row 2",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(ids, positive_lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "log-prob 0.5 at row 0, position 1 is not <= 0",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(ids, heavy_lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "sum",
+        ),
+        (
+            kl(2.0),
+            Inputs::with_sparse_teacher(&data, sparse(ids, lp, 2, true), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "tail needs temperature 1",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(&[], &[], 0, false), &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "K = 0",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(ids, lp, 5, false), &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "K = 5",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(&ids[..4], &lp[..4], 2, false), &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "hold 4 values",
+        ),
+        (
+            LossSpec::Tvd(TvdParams::default()),
+            Inputs::with_sparse_teacher(&data, sparse(ids, lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "applies to kl, not tvd",
         ),
         // The token losses (SPEC's error list).
         (
@@ -396,7 +466,104 @@ fn cli_reports_bad_input_in_one_line() {
     let truncated = write(&dir, "trunc.npy", &npy_bytes("<f4", "(2, 3)", &[0; 10]));
     let garbage = write(&dir, "garbage.npy", b"this is not a numpy file at all");
     let p = |path: &PathBuf| path.to_str().unwrap().to_string();
+    // A sparse teacher for good.npy (2×3): K = 2, row 1 repeating id 2.
+    let mut id_bytes = vec![];
+    for id in [0i64, 1, 2, 2] {
+        id_bytes.extend_from_slice(&id.to_le_bytes());
+    }
+    let dup_ids = write(&dir, "dup_ids.npy", &npy_bytes("<i8", "(2, 2)", &id_bytes));
+    let logprobs = dir.join("logprobs.npy");
+    wgpu_distill::npy::write_f32(&logprobs, &[2, 2], &[-1.0, -2.0, -1.0, -2.0]).unwrap();
+    let token = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = vec!["eval".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            token(&[
+                "jsd",
+                "--student",
+                &p(&good),
+                "--teacher",
+                &p(&good),
+                "--beta",
+                "2",
+            ]),
+            "beta must lie in [0, 1], got 2",
+        ),
+        (
+            token(&[
+                "tvd",
+                "--student",
+                &p(&good),
+                "--teacher",
+                &p(&good),
+                "--hard-weight",
+                "1",
+            ]),
+            "tvd needs --labels for its hard-label term",
+        ),
+        (
+            token(&[
+                "dist",
+                "--student",
+                &p(&good),
+                "--teacher",
+                &p(&good),
+                "--normalizer",
+                "3",
+            ]),
+            "--normalizer does not apply to loss dist",
+        ),
+        (
+            token(&[
+                "kl",
+                "--student",
+                &p(&good),
+                "--teacher",
+                &p(&good),
+                "--normalizer",
+                "-1",
+            ]),
+            "normalizer must be finite and > 0, got -1",
+        ),
+        (
+            token(&[
+                "kl",
+                "--student",
+                &p(&good),
+                "--teacher",
+                &p(&good),
+                "--labels",
+                &p(&bad_labels),
+            ]),
+            "label 5 at row 1",
+        ),
+        (
+            token(&[
+                "kl",
+                "--student",
+                &p(&good),
+                "--teacher-ids",
+                &p(&dup_ids),
+                "--teacher-logprobs",
+                &p(&logprobs),
+            ]),
+            "dup_ids.npy",
+        ),
+        (
+            token(&[
+                "kl",
+                "--student",
+                &p(&good),
+                "--teacher-ids",
+                &p(&dup_ids),
+                "--teacher-logprobs",
+                &p(&good),
+            ]),
+            "have shape [2, 3]",
+        ),
         (
             vec![
                 "eval".into(),

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use wgpu_distill::{
-    reference, synthetic, GpuContext, InputDtype, Inputs, JsdParams, KlParams, LossOutput,
-    LossSpec, Precision, Strategy, TokenOptions, TvdParams,
+    npy, reference, synthetic, GpuContext, InputDtype, Inputs, JsdParams, KlParams, LossOutput,
+    LossSpec, Precision, SparseTeacher, Strategy, TokenOptions, TvdParams,
 };
 
 /// The golden_llm cases the GPU path takes: dense teachers of kl, jsd and tvd.
@@ -188,9 +188,8 @@ fn token_losses_match_float64_at_every_strategy_and_dtype() {
     }
 }
 
-/// Every golden_llm case of kl, jsd and tvd through the command line: dense teachers on
-/// Vulkan, GL and the CPU reference; sparse teachers on the CPU reference (their GPU kernel is
-/// not written yet: the CLI says so).
+/// Every golden_llm case of kl, jsd and tvd through the command line, on Vulkan, GL and the
+/// CPU reference (sparse teachers included).
 #[test]
 fn cli_reproduces_the_token_golden_cases() {
     let out_dir = std::env::temp_dir().join(format!("wgpu-distill-llm-{}", std::process::id()));
@@ -200,12 +199,7 @@ fn cli_reproduces_the_token_golden_cases() {
         if !["kl", "jsd", "tvd"].contains(&case.loss.as_str()) {
             continue;
         }
-        let backends: &[&str] = if case.sparse() {
-            &["cpu"]
-        } else {
-            &["vulkan", "gl", "cpu"]
-        };
-        for &backend in backends {
+        for backend in ["vulkan", "gl", "cpu"] {
             let (loss, grad) = run_cli_case(&case, backend, &out_dir);
             runs += 1;
             if case.expected_loss == 0.0 {
@@ -222,11 +216,7 @@ fn cli_reproduces_the_token_golden_cases() {
             );
         }
     }
-    assert_eq!(
-        runs,
-        12 * 3 + 3,
-        "12 dense cases on 3 backends, 3 sparse on the cpu"
-    );
+    assert_eq!(runs, 15 * 3, "12 dense and 3 sparse cases on 3 backends");
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
@@ -265,5 +255,232 @@ fn sixteen_bit_gradients_of_the_token_losses() {
                 }
             }
         }
+    }
+}
+
+/// The sparse golden cases through the library on Vulkan and GL.
+#[test]
+fn golden_llm_sparse_cases_on_every_backend() {
+    let cases: Vec<Golden> = manifest_cases(&llm_fixtures())
+        .into_iter()
+        .map(|(g, _)| g)
+        .filter(|g| g.sparse())
+        .collect();
+    assert_eq!(cases.len(), 3);
+    for case in &cases {
+        let spec = case.spec().unwrap();
+        let student = case.student();
+        let (ids_shape, ids) = npy::read_labels(&case.dir.join("teacher_ids.npy")).unwrap();
+        let logprobs: Vec<f32> = npy::read_f64(&case.dir.join("teacher_logprobs.npy"))
+            .unwrap()
+            .1
+            .iter()
+            .map(|&x| x as f32)
+            .collect();
+        let teacher = SparseTeacher {
+            ids: &ids,
+            logprobs: &logprobs,
+            k: ids_shape[1],
+            tail: case.params["tail"].as_bool().unwrap(),
+        };
+        let labels = case.labels();
+        let mut inputs = Inputs::with_sparse_teacher(&student, teacher, &case.shape);
+        if let Some(labels) = &labels {
+            inputs = inputs.with_labels(labels);
+        }
+        for backend in GPU_BACKENDS {
+            let out = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
+            assert_close(
+                &format!("{} on {backend:?}", case.name),
+                f64::from(out.loss),
+                out.grad.as_deref().unwrap(),
+                case.expected_loss,
+                &case.grad(),
+            );
+        }
+    }
+}
+
+/// A random sparse teacher for `rows` × `cols`: `k` distinct ids per row (a walk of stride 7
+/// from a row-dependent start), log-probs of a softmax over the ids holding `mass` of the teacher's
+/// probability (mass < 1: a tail remains).
+fn sparse_teacher(
+    rows: usize,
+    cols: usize,
+    k: usize,
+    mass: f64,
+    seed: u64,
+) -> (Vec<i64>, Vec<f32>) {
+    let mut rng = synthetic::SplitMix::new(seed);
+    let mut ids = Vec::with_capacity(rows * k);
+    let mut logprobs = Vec::with_capacity(rows * k);
+    for r in 0..rows {
+        let start = (r * 7919) % cols;
+        // A stride prime to C: the k ids of a row are distinct.
+        let step = if cols.is_multiple_of(7) { 1 } else { 7 };
+        let logits: Vec<f64> = (0..k).map(|_| rng.normal() * 2.0).collect();
+        let lse = logits.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+        let sum: f64 = logits.iter().map(|x| (x - lse).exp()).sum();
+        for (j, z) in logits.iter().enumerate() {
+            ids.push(((start + j * step) % cols) as i64);
+            logprobs.push((z - lse - sum.ln() + mass.ln()) as f32);
+        }
+    }
+    (ids, logprobs)
+}
+
+/// The sparse teacher at every strategy (TPR 1 to 256, subgroups off, rows chunked by 1 and
+/// 3): K from 1 to 1024 (= V), with and without the tail, masking and the hard term, a caller's
+/// normaliser; against the float64 reference; and bitwise the same over 100 repeats.
+#[test]
+fn sparse_teacher_matches_float64_at_every_strategy() {
+    let strategies = [
+        Strategy::default(),
+        Strategy {
+            threads_per_row: Some(1),
+            ..Default::default()
+        },
+        Strategy {
+            threads_per_row: Some(8),
+            subgroups: Some(false),
+            chunk_rows: Some(3),
+            ..Default::default()
+        },
+        Strategy {
+            threads_per_row: Some(256),
+            chunk_rows: Some(1),
+            ..Default::default()
+        },
+    ];
+    let cases = [
+        // (rows, cols, k, tail, temperature, teacher mass on its ids)
+        (9, 100, 1, false, 2.0, 0.9),
+        (9, 100, 17, true, 1.0, 0.9),
+        (7, 1030, 64, true, 1.0, 0.999),
+        (5, 1024, 1024, true, 1.0, 1.0),
+        (5, 2000, 1024, false, 1.5, 0.5),
+        (6, 300, 40, true, 1.0, 0.2),
+    ];
+    for backend in GPU_BACKENDS {
+        let contexts: Vec<GpuContext> = strategies
+            .iter()
+            .map(|s| {
+                let mut ctx = fresh_gpu(backend);
+                ctx.set_strategy(*s).unwrap();
+                ctx
+            })
+            .collect();
+        for (i, &(rows, cols, k, tail, temperature, mass)) in cases.iter().enumerate() {
+            let student = synthetic::normal_vec(i as u64, rows * cols, 3.0);
+            let (ids, logprobs) = sparse_teacher(rows, cols, k, mass, i as u64 + 100);
+            let labels = token_labels(rows, cols);
+            let shape = [rows, cols];
+            let teacher = SparseTeacher {
+                ids: &ids,
+                logprobs: &logprobs,
+                k,
+                tail,
+            };
+            for options in [
+                TokenOptions::default(),
+                hard_options(),
+                TokenOptions {
+                    normalizer: Some(3.0),
+                    ..hard_options()
+                },
+            ] {
+                let spec = LossSpec::Kl(KlParams {
+                    temperature,
+                    options,
+                });
+                let mut inputs = Inputs::with_sparse_teacher(&student, teacher, &shape);
+                if options != TokenOptions::default() {
+                    inputs = inputs.with_labels(&labels);
+                }
+                let want = reference::evaluate(&spec, &inputs).unwrap();
+                for (s, ctx) in contexts.iter().enumerate() {
+                    let out = evaluate(ctx, &spec, &inputs, InputDtype::F32);
+                    assert_close_floor(
+                        &format!("sparse case {i} {options:?} strategy {s} on {backend:?}"),
+                        f64::from(out.loss),
+                        out.grad.as_deref().unwrap(),
+                        want.loss,
+                        &want.grad,
+                        1e-6,
+                    );
+                }
+            }
+        }
+        // Determinism: the same call, bitwise, 100 times.
+        let (rows, cols, k) = (7, 1030, 64);
+        let student = synthetic::normal_vec(9, rows * cols, 3.0);
+        let (ids, logprobs) = sparse_teacher(rows, cols, k, 0.95, 9);
+        let labels = token_labels(rows, cols);
+        let shape = [rows, cols];
+        let teacher = SparseTeacher {
+            ids: &ids,
+            logprobs: &logprobs,
+            k,
+            tail: true,
+        };
+        let inputs = Inputs::with_sparse_teacher(&student, teacher, &shape).with_labels(&labels);
+        let spec = LossSpec::Kl(KlParams {
+            temperature: 1.0,
+            options: hard_options(),
+        });
+        let first = evaluate(&contexts[0], &spec, &inputs, InputDtype::F32);
+        for _ in 0..100 {
+            let again = evaluate(&contexts[0], &spec, &inputs, InputDtype::F32);
+            assert_eq!(again.loss.to_bits(), first.loss.to_bits());
+            assert!(again
+                .grad
+                .unwrap()
+                .iter()
+                .zip(first.grad.as_ref().unwrap())
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+}
+
+/// A row whose student puts all but about 1e-12 of its mass on the teacher's ids: the tail's
+/// log Q_rest comes from the classes outside the ids themselves (never log(1 − Σq), which is
+/// 0 or garbage in f32), so loss and gradient stay finite and match float64.
+#[test]
+fn sparse_tail_with_the_student_mass_on_the_ids() {
+    let (rows, cols, k) = (2, 64, 8);
+    let mut student = vec![0.0f32; rows * cols];
+    let ids: Vec<i64> = (0..rows as i64)
+        .flat_map(|r| (0..k as i64).map(move |j| (j * 5 + r) % 64))
+        .collect();
+    for r in 0..rows {
+        for j in 0..k {
+            student[r * cols + ids[r * k + j] as usize] = 30.0;
+        }
+    }
+    let logprobs: Vec<f32> = vec![(0.9f32 / k as f32).ln(); rows * k];
+    let shape = [rows, cols];
+    let teacher = SparseTeacher {
+        ids: &ids,
+        logprobs: &logprobs,
+        k,
+        tail: true,
+    };
+    let inputs = Inputs::with_sparse_teacher(&student, teacher, &shape);
+    let spec = LossSpec::Kl(KlParams::new(1.0));
+    let want = reference::evaluate(&spec, &inputs).unwrap();
+    assert!(
+        want.loss > 2.0,
+        "the tail term r log(r / Q_rest) dominates: {}",
+        want.loss
+    );
+    for backend in GPU_BACKENDS {
+        let out = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
+        assert_close(
+            &format!("mass on the ids, {backend:?}"),
+            f64::from(out.loss),
+            out.grad.as_deref().unwrap(),
+            want.loss,
+            &want.grad,
+        );
     }
 }

@@ -40,10 +40,14 @@ enum Command {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Comma list of losses: kl (T = 4), kl+hard (T = 1, 0.5·CE + 0.5·KL), jsd (β = 0.5),
-    /// jsd+hard, tvd (with labels, nothing masked), dist, dkd.
+    /// Comma list of losses: kl (T = 4), kl+soft (T = 1, 0.5·KL through the token skeleton,
+    /// with labels), kl+hard (the same plus 0.5·CE), kl+sparse (T = 1, a top-k teacher of
+    /// --sparse-k ids), jsd (β = 0.5), jsd+hard, tvd (with labels, nothing masked), dist, dkd.
     #[arg(long, default_value = "kl,dist")]
     loss: String,
+    /// Ids per row of the kl+sparse teacher.
+    #[arg(long, default_value_t = 64)]
+    sparse_k: usize,
     /// Comma list of BxC shapes.
     #[arg(
         long,
@@ -97,7 +101,7 @@ struct EvalArgs {
     /// The teacher's logits (or, for kl, --teacher-ids with --teacher-logprobs).
     #[arg(long, required_unless_present = "teacher_ids")]
     teacher: Option<PathBuf>,
-    /// kl: a sparse top-k teacher's ids (N×K ints; with --teacher-logprobs; --backend cpu).
+    /// kl: a sparse top-k teacher's ids (N×K ints; with --teacher-logprobs; f32 logits).
     #[arg(long, requires = "teacher_logprobs", conflicts_with = "teacher")]
     teacher_ids: Option<PathBuf>,
     /// kl: the sparse teacher's full-vocabulary log-probabilities at T = 1 (N×K floats).
@@ -113,13 +117,13 @@ struct EvalArgs {
     #[arg(long, allow_hyphen_values = true)]
     ignore_index: Option<i64>,
     /// kl/jsd/tvd: divide the summed row losses by this instead of the valid-row count.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     normalizer: Option<f64>,
     /// kl/jsd/tvd: weight of the hard-label cross-entropy (needs --labels; default 0).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     hard_weight: Option<f64>,
     /// kl/jsd/tvd: weight of the soft (distillation) term (default 1).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     soft_weight: Option<f64>,
     #[arg(long)]
     temperature: Option<f64>,
@@ -567,23 +571,24 @@ fn read_labels(args: &EvalArgs, spec: &LossSpec) -> Result<Option<Vec<i64>>, Err
     }
 }
 
-/// `kl` against a sparse top-k teacher (`--teacher-ids`, `--teacher-logprobs`): the float64
-/// reference (`--backend cpu`); the GPU kernel is not written yet, and a GPU backend says so.
+/// `kl` against a sparse top-k teacher (`--teacher-ids`, `--teacher-logprobs`, `--tail`): on
+/// the GPU (f32 logits) or with the float64 reference.
 fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Result<(), Error> {
-    let LossSpec::Kl(params) = spec else {
+    if !matches!(spec, LossSpec::Kl(_)) {
         return Err(Error::Param(format!(
             "{} needs --teacher (a sparse teacher applies to kl only)",
             spec.name()
         )));
-    };
+    }
     let (Some(ids_path), Some(logprobs_path)) = (&args.teacher_ids, &args.teacher_logprobs) else {
         return Err(Error::Param(
             "a sparse teacher needs both --teacher-ids and --teacher-logprobs".into(),
         ));
     };
-    if choice != BackendChoice::Cpu {
+    if args.dtype.as_deref().is_some_and(|d| d != "f32") || args.grad_dtype.is_some() {
         return Err(Error::Param(
-            "a sparse teacher (--teacher-ids) runs on --backend cpu only in this version".into(),
+            "a sparse teacher takes f32 logits and writes an f32 gradient (no --dtype / --grad-dtype)"
+                .into(),
         ));
     }
     let (shape, student) = npy::read_floats(&args.student)?;
@@ -611,23 +616,20 @@ fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Resul
             logprobs_path.display()
         )));
     }
+    let logprobs: Vec<f32> = logprobs.iter().map(|&x| x as f32).collect();
     let labels = read_labels(args, spec)?;
-    let student: Vec<f64> = student.iter().map(|&x| f64::from(x)).collect();
-    let o = &params.options;
-    let soft = reference::token::kl_sparse(
-        &student,
-        shape[0],
-        shape[1],
-        &ids,
-        &logprobs,
-        ids_shape[1],
-        params.temperature,
-        args.tail.unwrap_or(false),
-        labels.as_deref(),
-        o.ignore_index,
-        o.normalizer,
-    )
-    .map_err(|e| {
+    let teacher = wgpu_distill::SparseTeacher {
+        ids: &ids,
+        logprobs: &logprobs,
+        k: ids_shape[1],
+        tail: args.tail.unwrap_or(false),
+    };
+    let mut inputs = Inputs::with_sparse_teacher(&student, teacher, &shape);
+    if let Some(labels) = &labels {
+        inputs = inputs.with_labels(labels);
+    }
+    // The sparse teacher's errors name both files.
+    let name_files = |e: Error| {
         let files = format!(
             "sparse teacher {} / {}",
             ids_path.display(),
@@ -638,34 +640,31 @@ fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Resul
             Error::Param(m) => Error::Param(format!("{files}: {m}")),
             other => other,
         }
-    })?;
-    let hard = match &labels {
-        Some(labels) if o.hard_weight != 0.0 => {
-            let mask = reference::token::RowMask::new(
-                shape[0],
-                shape[1],
-                Some(labels),
-                o.ignore_index,
-                o.normalizer,
-            )?;
-            reference::token::hard_term(
-                &student,
-                shape[0],
-                shape[1],
-                labels,
-                o.ignore_index,
-                mask.n,
-            )?
-        }
-        None if o.hard_weight != 0.0 => {
-            return Err(Error::Param("--hard-weight needs --labels".into()))
-        }
-        _ => (0.0, vec![0.0; student.len()]),
     };
-    let (loss, grad) = reference::token::blend(soft, hard, o.soft_weight, o.hard_weight)?;
-    if let Some(path) = &args.grad_out {
-        let grad: Vec<f32> = grad.iter().map(|&g| g as f32).collect();
-        npy::write_f32(path, &shape, &grad)?;
+    inputs.check(spec).map_err(name_files)?;
+    let start = Instant::now();
+    let (loss, grad, backend, adapter) = if choice == BackendChoice::Cpu {
+        let out = reference::evaluate(spec, &inputs)?;
+        let grad: Vec<f32> = out.grad.iter().map(|&g| g as f32).collect();
+        (
+            out.loss,
+            Some(grad),
+            "cpu".to_string(),
+            "float64 reference".to_string(),
+        )
+    } else {
+        let ctx = GpuContext::new(choice)?;
+        let out = ctx.evaluate(spec, &inputs, args.grad_out.is_some())?;
+        (
+            f64::from(out.loss),
+            out.grad,
+            ctx.backend_name().to_string(),
+            ctx.adapter_summary().name,
+        )
+    };
+    let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+    if let (Some(path), Some(grad)) = (&args.grad_out, &grad) {
+        npy::write_f32(path, &shape, grad)?;
     }
     if args.json {
         println!(
@@ -674,14 +673,19 @@ fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Resul
                 "loss": loss,
                 "name": "kl",
                 "shape": shape,
-                "backend": "cpu",
-                "adapter": "float64 reference",
+                "backend": backend,
+                "adapter": adapter,
                 "teacher": "sparse",
+                "k": ids_shape[1],
                 "grad_out": args.grad_out.as_ref().map(|p| p.display().to_string()),
+                "wall_ms": elapsed_ms,
             })
         );
     } else {
-        println!("kl loss = {loss:.9} (cpu: float64 reference, sparse teacher)");
+        println!(
+            "kl loss = {loss:.9} ({backend}: {adapter}, sparse teacher K = {}, {elapsed_ms:.1} ms)",
+            ids_shape[1]
+        );
     }
     Ok(())
 }
@@ -751,6 +755,35 @@ const LIGER_WEIGHTS: TokenOptions = TokenOptions {
     soft_weight: 0.5,
 };
 
+/// A benchmark loss by name (`kl+sparse` is handled by the caller: it changes the inputs).
+fn bench_spec(name: &str) -> Result<LossSpec, Error> {
+    match name {
+        "kl" => Ok(LossSpec::Kl(KlParams::new(4.0))),
+        "kl+hard" => Ok(LossSpec::Kl(KlParams {
+            temperature: 1.0,
+            options: LIGER_WEIGHTS,
+        })),
+        "kl+soft" => Ok(LossSpec::Kl(KlParams {
+            temperature: 1.0,
+            options: TokenOptions {
+                hard_weight: 0.0,
+                ..LIGER_WEIGHTS
+            },
+        })),
+        "jsd" => Ok(LossSpec::Jsd(JsdParams::default())),
+        "jsd+hard" => Ok(LossSpec::Jsd(JsdParams {
+            options: LIGER_WEIGHTS,
+            ..JsdParams::default()
+        })),
+        "tvd" => Ok(LossSpec::Tvd(TvdParams::default())),
+        "dist" => Ok(LossSpec::Dist(DistParams::default())),
+        "dkd" => Ok(LossSpec::Dkd(wgpu_distill::losses::DkdParams::default())),
+        other => Err(Error::Param(format!(
+            "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, jsd, jsd+hard, tvd, dist, dkd)"
+        ))),
+    }
+}
+
 fn bench(args: &BenchArgs) -> Result<(), Error> {
     use wgpu_distill::bench::{run_one, BenchOptions, Pass};
     let choice = parse_backend(&args.backend)?;
@@ -761,22 +794,8 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         .loss
         .split(',')
         .map(|name| match name.trim() {
-            "kl" => Ok(LossSpec::Kl(KlParams::new(4.0))),
-            "kl+hard" => Ok(LossSpec::Kl(KlParams {
-                temperature: 1.0,
-                options: LIGER_WEIGHTS,
-            })),
-            "jsd" => Ok(LossSpec::Jsd(JsdParams::default())),
-            "jsd+hard" => Ok(LossSpec::Jsd(JsdParams {
-                options: LIGER_WEIGHTS,
-                ..JsdParams::default()
-            })),
-            "tvd" => Ok(LossSpec::Tvd(TvdParams::default())),
-            "dist" => Ok(LossSpec::Dist(DistParams::default())),
-            "dkd" => Ok(LossSpec::Dkd(wgpu_distill::losses::DkdParams::default())),
-            other => Err(Error::Param(format!(
-                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+hard, jsd, jsd+hard, tvd, dist, dkd)"
-            ))),
+            "kl+sparse" => Ok((LossSpec::Kl(KlParams::new(1.0)), true)),
+            other => bench_spec(other).map(|spec| (spec, false)),
         })
         .collect::<Result<Vec<_>, _>>()?;
     let shapes = args
@@ -832,18 +851,31 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
     let total = specs.len() * shapes.len() * passes.len() * dtypes.len();
     let mut done = 0;
     for &(b, c) in &shapes {
-        let data = wgpu_distill::bench::BenchInputs::synthetic(b, c);
-        for spec in &specs {
+        let dense = wgpu_distill::bench::BenchInputs::synthetic(b, c);
+        // The same logits with the teacher's top k, for kl+sparse.
+        let sparse = specs
+            .iter()
+            .any(|(_, s)| *s)
+            .then(|| dense.sparse_copy(args.sparse_k));
+        for (spec, is_sparse) in &specs {
+            let data = match (&sparse, is_sparse) {
+                (Some(s), true) => s,
+                _ => &dense,
+            };
             for &dtype in &dtypes {
                 for &pass in &passes {
                     done += 1;
                     eprintln!(
                         "[{done}/{total}] {} {b}x{c} {} {}",
-                        wgpu_distill::bench::bench_name(spec),
+                        if *is_sparse {
+                            "kl sparse"
+                        } else {
+                            wgpu_distill::bench::bench_name(spec)
+                        },
                         dtype.name(),
                         pass.name()
                     );
-                    let result = match run_one(&ctx, spec, &data, dtype, pass, &options) {
+                    let result = match run_one(&ctx, spec, data, dtype, pass, &options) {
                         Ok(r) => r,
                         Err(Error::Limit(why)) => {
                             eprintln!("  skipped: {why}");

@@ -21,7 +21,7 @@ pub use dkd::DkdParams;
 pub use ickd::{IckdDenominator, IckdParams};
 pub use kl::KlParams;
 pub use rkd::RkdParams;
-pub use token::{JsdParams, TokenOptions, TvdParams, DEFAULT_IGNORE_INDEX};
+pub use token::{JsdParams, SparseBindings, TokenOptions, TvdParams, DEFAULT_IGNORE_INDEX};
 
 use std::sync::Arc;
 
@@ -209,11 +209,28 @@ pub(crate) fn check_finite(name: &str, v: f64) -> Result<()> {
     Ok(())
 }
 
-/// Host inputs of one evaluation: row-major float32 tensors of `shape`, and labels for DKD.
+/// A sparse top-k teacher (`kl` only): for each of the N rows, K distinct class ids and the
+/// teacher's full-vocabulary log-probabilities at T = 1 there, as an inference server returns
+/// them (row-major N×K).
+#[derive(Clone, Copy, Debug)]
+pub struct SparseTeacher<'a> {
+    pub ids: &'a [i64],
+    pub logprobs: &'a [f32],
+    pub k: usize,
+    /// Keep the mass outside the top-k as one tail bucket (T = 1 only); else the K log-probs
+    /// are re-tempered and renormalised over the K.
+    pub tail: bool,
+}
+
+/// Host inputs of one evaluation: row-major float32 tensors of `shape`, labels (DKD's
+/// targets, the token losses' masking), or a sparse teacher in place of `teacher`.
 #[derive(Clone, Copy, Debug)]
 pub struct Inputs<'a> {
     pub student: &'a [f32],
+    /// The teacher's logits, in the student's shape (empty with a sparse teacher).
     pub teacher: &'a [f32],
+    /// A sparse top-k teacher instead of `teacher` (`kl`).
+    pub sparse: Option<SparseTeacher<'a>>,
     pub shape: &'a [usize],
     /// Target class of each row: DKD's targets; for `kl`, `jsd`, `tvd` the token labels
     /// (rows equal to `ignore_index` are masked; the hard term's targets).
@@ -225,6 +242,22 @@ impl<'a> Inputs<'a> {
         Self {
             student,
             teacher,
+            sparse: None,
+            shape,
+            labels: None,
+        }
+    }
+
+    /// The student against a sparse top-k teacher (`kl`).
+    pub fn with_sparse_teacher(
+        student: &'a [f32],
+        teacher: SparseTeacher<'a>,
+        shape: &'a [usize],
+    ) -> Self {
+        Self {
+            student,
+            teacher: &[],
+            sparse: Some(teacher),
             shape,
             labels: None,
         }
@@ -241,7 +274,32 @@ impl<'a> Inputs<'a> {
         spec.check_params()?;
         spec.check_shape(self.shape)?;
         check_len("student", self.student.len(), self.shape)?;
-        check_len("teacher", self.teacher.len(), self.shape)?;
+        match (self.sparse, spec) {
+            (None, _) => check_len("teacher", self.teacher.len(), self.shape)?,
+            (Some(sparse), LossSpec::Kl(p)) => {
+                if !self.teacher.is_empty() {
+                    return Err(Error::Shape(
+                        "give either dense teacher logits or a sparse teacher, not both".into(),
+                    ));
+                }
+                let logprobs: Vec<f64> = sparse.logprobs.iter().map(|&x| f64::from(x)).collect();
+                crate::reference::token::check_sparse(
+                    self.shape[0],
+                    self.shape[1],
+                    sparse.ids,
+                    &logprobs,
+                    sparse.k,
+                    p.temperature,
+                    sparse.tail,
+                )?;
+            }
+            (Some(_), other) => {
+                return Err(Error::Param(format!(
+                    "a sparse teacher applies to kl, not {}",
+                    other.name()
+                )))
+            }
+        }
         match (spec.needs_labels(), spec.takes_labels(), self.labels) {
             (true, _, None) => Err(Error::Shape(format!(
                 "{} needs labels (one per row){}",
@@ -698,6 +756,9 @@ impl GpuContext {
         let dtype = precision.inputs;
         self.check_health()?;
         inputs.check(spec)?;
+        if let Some(sparse) = inputs.sparse {
+            return self.submit_sparse_call(spec, inputs, sparse, want_grad, precision);
+        }
         let elements = inputs.student.len();
         let bytes = elements as u64 * 4;
         let grad_bytes = precision.grad.bytes_for(elements);

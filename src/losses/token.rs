@@ -9,15 +9,20 @@
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{check_finite, check_temperature, BoundIo};
+use crate::losses::{
+    check_finite, check_temperature, BoundIo, Inputs, KlParams, LossSpec, SparseTeacher,
+};
 use crate::record::{
-    finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
+    finish_dispatch, replay, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform,
+    Recording,
 };
 use crate::shaders::{
     Kernel, TOKEN_COUNT, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_ROWS, TOKEN_KL_ROWS_QUADS,
-    TOKEN_TVD_ROWS, TOKEN_TVD_ROWS_QUADS,
+    TOKEN_SPARSE_BITS, TOKEN_SPARSE_ROWS, TOKEN_TVD_ROWS, TOKEN_TVD_ROWS_QUADS,
 };
-use crate::tensor::LogitShape;
+use crate::tensor::{
+    check_binding_size, element_count, BufferRegion, InputDtype, LogitShape, Precision,
+};
 
 /// TRL's and PyTorch's default `ignore_index`.
 pub const DEFAULT_IGNORE_INDEX: i64 = -100;
@@ -165,6 +170,10 @@ struct TokenUniform {
     soft_scale: f32,
     soft_grad_scale: f32,
     hard_weight: f32,
+    k: u32,
+    tail: u32,
+    words: u32,
+    _pad: u32,
 }
 
 /// Mirrors `CountParams` in `shaders/token_count.wgsl`.
@@ -176,8 +185,115 @@ struct CountUniform {
     _pad: [u32; 2],
 }
 
-/// The recording of one token loss: the valid-row count (labels without a normaliser), the
-/// row skeleton per block of rows, then `finish.wgsl` summing the already normalised rows.
+/// What every row kernel of one token-loss call shares: the uniform block except the chunk's
+/// own rows, and whether the valid rows are counted on the device.
+struct TokenPlan {
+    base: TokenUniform,
+    count_on_device: bool,
+}
+
+impl TokenPlan {
+    fn new(
+        term: TokenTerm,
+        temperature: f64,
+        beta: f64,
+        options: &TokenOptions,
+        shape: &LogitShape,
+        io: &BoundIo<'_>,
+    ) -> Result<Self> {
+        options.check()?;
+        let has_labels = io.labels.is_some();
+        if options.wants_hard_term() && !has_labels {
+            return Err(Error::Shape(
+                "the hard-label term (hard weight != 0) needs labels".into(),
+            ));
+        }
+        let count_on_device = has_labels && options.normalizer.is_none();
+        let n = options.normalizer.unwrap_or(shape.rows as f64);
+        let (soft_factor, grad_factor) = term.factors(temperature);
+        let w_soft = options.soft_weight;
+        Ok(Self {
+            count_on_device,
+            base: TokenUniform {
+                rows: 0,
+                cols: shape.cols as u32,
+                groups_x: 0,
+                write_grad: io.grad.is_some() as u32,
+                inv_t: (1.0 / temperature) as f32,
+                beta: beta as f32,
+                row_offset: 0,
+                has_labels: has_labels as u32,
+                ignore_index: options.ignore_index as i32 as u32,
+                count_on_device: count_on_device as u32,
+                hard: options.wants_hard_term() as u32,
+                hard_at_t: (temperature == 1.0) as u32,
+                inv_n: (1.0 / n) as f32,
+                soft_scale: (w_soft * soft_factor) as f32,
+                soft_grad_scale: (w_soft * grad_factor) as f32,
+                hard_weight: options.hard_weight as f32,
+                k: 0,
+                tail: 0,
+                words: 0,
+                _pad: 0,
+            },
+        })
+    }
+
+    /// The uniform block of the chunk of `rows` rows from `start`.
+    fn chunk(&self, start: usize, rows: usize, groups_x: u32) -> TokenUniform {
+        TokenUniform {
+            rows: rows as u32,
+            groups_x,
+            row_offset: start as u32,
+            ..self.base
+        }
+    }
+
+    /// The labels binding, or a placeholder the kernels never read.
+    fn labels<'a>(
+        &self,
+        io: &BoundIo<'a>,
+        placeholder: &'a wgpu::Buffer,
+    ) -> wgpu::BindingResource<'a> {
+        match &io.labels {
+            Some(l) => wgpu::BindingResource::Buffer(l.clone()),
+            None => whole(placeholder),
+        }
+    }
+
+    /// The valid-row count, when the kernels read it from the device.
+    fn count_dispatch<'a>(
+        &self,
+        ctx: &GpuContext,
+        rows: usize,
+        io: &BoundIo<'a>,
+        params: &'a mut Option<wgpu::Buffer>,
+        placeholder: &'a wgpu::Buffer,
+        normaliser: &'a wgpu::Buffer,
+    ) -> Result<Option<Dispatch<'a>>> {
+        if !self.count_on_device {
+            return Ok(None);
+        }
+        let uniform = params.insert(ctx.params_buffer(bytemuck::bytes_of(&CountUniform {
+            rows: rows as u32,
+            ignore_index: self.base.ignore_index,
+            _pad: [0; 2],
+        }))?);
+        Ok(Some(Dispatch {
+            kernel: TOKEN_COUNT,
+            threads_per_row: crate::shaders::WORKGROUP_SIZE,
+            resources: vec![
+                whole(uniform),
+                self.labels(io, placeholder),
+                whole(normaliser),
+            ],
+            groups: [1, 1, 1],
+        }))
+    }
+}
+
+/// The recording of one dense token loss: the valid-row count (labels without a normaliser),
+/// the row skeleton per block of rows, then `finish.wgsl` summing the already normalised rows.
 pub(crate) fn recording(
     ctx: &GpuContext,
     term: TokenTerm,
@@ -188,68 +304,28 @@ pub(crate) fn recording(
     io: &BoundIo<'_>,
 ) -> Result<Recording> {
     let shape = LogitShape::from_dims(dims)?;
-    options.check()?;
-    let labels = io.labels.clone();
-    if options.wants_hard_term() && labels.is_none() {
-        return Err(Error::Shape(
-            "the hard-label term (hard weight != 0) needs labels".into(),
-        ));
-    }
-    let ignore_index = options.ignore_index as i32 as u32;
-    let count_on_device = labels.is_some() && options.normalizer.is_none();
-    let n = options.normalizer.unwrap_or(shape.rows as f64);
-    let (soft_factor, grad_factor) = term.factors(temperature);
-    let w_soft = options.soft_weight;
+    let plan = TokenPlan::new(term, temperature, beta, options, &shape, io)?;
     let threads_per_row = ctx.threads_per_row(shape.cols);
     let kernel = term.kernel(ctx.quads(shape.cols, io));
-    let row_loss = ctx.scratch("token.row_loss", shape.rows as u64 * 4);
-    let normaliser = ctx.scratch("token.normaliser", 16);
-    let placeholder = ctx.scratch("unused gradient", 16);
-    let no_labels = ctx.scratch("unused labels", 16);
-    let label_binding = || match &labels {
-        Some(l) => wgpu::BindingResource::Buffer(l.clone()),
-        None => whole(&no_labels),
-    };
+    let scratch = Scratch::new(ctx, shape.rows);
     let chunks = row_chunks(
         ctx,
         io,
         shape.rows,
         shape.cols,
         threads_per_row,
-        |start, rows, groups_x| TokenUniform {
-            rows: rows as u32,
-            cols: shape.cols as u32,
-            groups_x,
-            write_grad: io.grad.is_some() as u32,
-            inv_t: (1.0 / temperature) as f32,
-            beta: beta as f32,
-            row_offset: start as u32,
-            has_labels: labels.is_some() as u32,
-            ignore_index,
-            count_on_device: count_on_device as u32,
-            hard: options.wants_hard_term() as u32,
-            hard_at_t: (temperature == 1.0) as u32,
-            inv_n: (1.0 / n) as f32,
-            soft_scale: (w_soft * soft_factor) as f32,
-            soft_grad_scale: (w_soft * grad_factor) as f32,
-            hard_weight: options.hard_weight as f32,
-        },
+        |s, r, g| plan.chunk(s, r, g),
     )?;
+    let mut count_params = None;
     let mut dispatches: Vec<Dispatch<'_>> = Vec::with_capacity(chunks.len() + 2);
-    let count_params;
-    if count_on_device {
-        count_params = ctx.params_buffer(bytemuck::bytes_of(&CountUniform {
-            rows: shape.rows as u32,
-            ignore_index,
-            _pad: [0; 2],
-        }))?;
-        dispatches.push(Dispatch {
-            kernel: TOKEN_COUNT,
-            threads_per_row: crate::shaders::WORKGROUP_SIZE,
-            resources: vec![whole(&count_params), label_binding(), whole(&normaliser)],
-            groups: [1, 1, 1],
-        });
-    }
+    dispatches.extend(plan.count_dispatch(
+        ctx,
+        shape.rows,
+        io,
+        &mut count_params,
+        &scratch.no_labels,
+        &scratch.normaliser,
+    )?);
     dispatches.extend(chunks.iter().map(|chunk| Dispatch {
         kernel,
         threads_per_row,
@@ -257,14 +333,306 @@ pub(crate) fn recording(
             whole(&chunk.uniform),
             chunk.io.student(),
             chunk.io.teacher(),
-            label_binding(),
-            whole(&normaliser),
-            whole(&row_loss),
-            chunk.io.grad_or(&placeholder),
+            plan.labels(io, &scratch.no_labels),
+            whole(&scratch.normaliser),
+            whole(&scratch.row_loss),
+            chunk.io.grad_or(&scratch.no_grad),
         ],
         groups: chunk.groups,
     }));
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(shape.rows, 1.0)))?;
-    dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
+    dispatches.push(finish_dispatch(&finish, &scratch.row_loss, io.loss()));
     resolve_dispatches(ctx, "token", dispatches, io.precision())
+}
+
+/// The scratch buffers of a token-loss call.
+struct Scratch {
+    row_loss: wgpu::Buffer,
+    normaliser: wgpu::Buffer,
+    no_grad: wgpu::Buffer,
+    no_labels: wgpu::Buffer,
+}
+
+impl Scratch {
+    fn new(ctx: &GpuContext, rows: usize) -> Self {
+        Self {
+            row_loss: ctx.scratch("token.row_loss", rows as u64 * 4),
+            normaliser: ctx.scratch("token.normaliser", 16),
+            no_grad: ctx.scratch("unused gradient", 16),
+            no_labels: ctx.scratch("unused labels", 16),
+        }
+    }
+}
+
+/// The recording of `kl` against a sparse teacher: the id bitmap (tail), the valid-row count,
+/// `token_sparse.wgsl` per block of rows (ids, log-probs, labels and bitmap indexed by batch
+/// row, bound whole), the final sum.
+#[allow(clippy::too_many_arguments)]
+fn sparse_recording(
+    ctx: &GpuContext,
+    params: &KlParams,
+    shape: &LogitShape,
+    k: usize,
+    tail: bool,
+    io: &BoundIo<'_>,
+    ids: wgpu::BufferBinding<'_>,
+    logprobs: wgpu::BufferBinding<'_>,
+) -> Result<Recording> {
+    let words = shape.cols.div_ceil(32);
+    let mut plan = TokenPlan::new(
+        TokenTerm::Kl,
+        params.temperature,
+        0.0,
+        &params.options,
+        shape,
+        io,
+    )?;
+    plan.base.k = k as u32;
+    plan.base.tail = tail as u32;
+    plan.base.words = words as u32;
+    let threads_per_row = ctx.threads_per_row(shape.cols);
+    let scratch = Scratch::new(ctx, shape.rows);
+    let bits = ctx.scratch("token.id_bits", (shape.rows * words) as u64 * 4);
+    let chunks = row_chunks(
+        ctx,
+        io,
+        shape.rows,
+        shape.cols,
+        threads_per_row,
+        |s, r, g| plan.chunk(s, r, g),
+    )?;
+    let mut dispatches: Vec<Dispatch<'_>> = Vec::with_capacity(chunks.len() + 3);
+    let bits_params;
+    if tail {
+        let groups = crate::record::grid_2d(shape.rows, "the id bitmap")?;
+        bits_params = ctx.params_buffer(bytemuck::bytes_of(&BitsUniform {
+            rows: shape.rows as u32,
+            k: k as u32,
+            words: words as u32,
+            groups_x: groups[0],
+        }))?;
+        dispatches.push(Dispatch {
+            kernel: TOKEN_SPARSE_BITS,
+            threads_per_row: crate::shaders::WORKGROUP_SIZE,
+            resources: vec![
+                whole(&bits_params),
+                wgpu::BindingResource::Buffer(ids.clone()),
+                whole(&bits),
+            ],
+            groups,
+        });
+    }
+    let mut count_params = None;
+    dispatches.extend(plan.count_dispatch(
+        ctx,
+        shape.rows,
+        io,
+        &mut count_params,
+        &scratch.no_labels,
+        &scratch.normaliser,
+    )?);
+    dispatches.extend(chunks.iter().map(|chunk| Dispatch {
+        kernel: TOKEN_SPARSE_ROWS,
+        threads_per_row,
+        resources: vec![
+            whole(&chunk.uniform),
+            chunk.io.student(),
+            wgpu::BindingResource::Buffer(logprobs.clone()),
+            plan.labels(io, &scratch.no_labels),
+            whole(&scratch.normaliser),
+            whole(&scratch.row_loss),
+            chunk.io.grad_or(&scratch.no_grad),
+            wgpu::BindingResource::Buffer(ids.clone()),
+            whole(&bits),
+        ],
+        groups: chunk.groups,
+    }));
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(shape.rows, 1.0)))?;
+    dispatches.push(finish_dispatch(&finish, &scratch.row_loss, io.loss()));
+    resolve_dispatches(ctx, "kl sparse", dispatches, io.precision())
+}
+
+/// The caller's buffers for [`GpuContext::record_sparse`]: `student` N×V f32, `ids` N×K u32
+/// (distinct within a row, in `[0, V)`), `logprobs` N×K f32 (the teacher's log-probabilities
+/// at T = 1 there), optional `labels` (one 32-bit label per row: masking and the hard term),
+/// `loss` one f32, `grad` N×V f32. The ids and log-probs are not checked on the GPU: the host
+/// path (`evaluate` with [`crate::losses::Inputs::with_sparse_teacher`]) checks them.
+#[derive(Clone, Copy, Debug)]
+pub struct SparseBindings<'a> {
+    pub student: BufferRegion<'a>,
+    pub ids: BufferRegion<'a>,
+    pub logprobs: BufferRegion<'a>,
+    /// Ids per row.
+    pub k: usize,
+    /// Keep the mass outside the ids as one tail bucket (T = 1 only).
+    pub tail: bool,
+    pub labels: Option<BufferRegion<'a>>,
+    pub loss: BufferRegion<'a>,
+    pub grad: Option<BufferRegion<'a>>,
+}
+
+/// Mirrors `BitsParams` in `shaders/token_sparse_bits.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BitsUniform {
+    rows: u32,
+    k: u32,
+    words: u32,
+    groups_x: u32,
+}
+
+impl GpuContext {
+    /// Records `kl` against a sparse top-k teacher (with `params`' token options) into the
+    /// caller's `encoder`: the id bitmap (with the tail), the valid-row count (labels without
+    /// a normaliser), the rows, the final sum. Never submits or reads back.
+    pub fn record_sparse(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        params: &KlParams,
+        shape: &[usize],
+        io: &SparseBindings<'_>,
+    ) -> Result<()> {
+        self.record_sparse_counted(encoder, params, shape, io)
+            .map(|_| ())
+    }
+
+    /// [`GpuContext::record_sparse`], returning how many dispatches it recorded (the bench).
+    pub(crate) fn record_sparse_counted(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        params: &KlParams,
+        shape: &[usize],
+        io: &SparseBindings<'_>,
+    ) -> Result<usize> {
+        self.check_health()?;
+        let spec = LossSpec::Kl(*params);
+        spec.check_params()?;
+        spec.check_shape(shape)?;
+        let (rows, cols, k) = (shape[0], shape[1], io.k);
+        if k == 0 || k > cols {
+            return Err(Error::Shape(format!(
+                "sparse teacher: K = {k} ids per row, expected 1 <= K <= V = {cols}"
+            )));
+        }
+        if io.tail && params.temperature != 1.0 {
+            return Err(Error::Param(format!(
+                "the sparse teacher's tail needs temperature 1, got {}",
+                params.temperature
+            )));
+        }
+        if params.options.wants_hard_term() && io.labels.is_none() {
+            return Err(Error::Shape(
+                "the hard-label term (hard weight != 0) needs labels".into(),
+            ));
+        }
+        let elements = element_count(shape)?;
+        let bytes = elements as u64 * 4;
+        let per_row = |n: usize| (rows as u64).saturating_mul(n as u64).saturating_mul(4);
+        self.row_chunks(rows, cols, InputDtype::F32)?;
+        let words = cols.div_ceil(32);
+        let student = io.student.binding(self, "student", bytes, true)?;
+        let bound = BoundIo {
+            dtype: InputDtype::F32,
+            grad_dtype: InputDtype::F32,
+            teacher: student.clone(),
+            student,
+            labels: io
+                .labels
+                .map(|l| l.binding(self, "labels", per_row(1), false))
+                .transpose()?,
+            loss: io.loss.binding(self, "loss", 4, false)?,
+            grad: io
+                .grad
+                .map(|g| g.binding(self, "gradient", bytes, true))
+                .transpose()?,
+        };
+        let ids = io.ids.binding(self, "teacher ids", per_row(k), false)?;
+        let logprobs = io
+            .logprobs
+            .binding(self, "teacher log-probs", per_row(k), false)?;
+        check_binding_size(self, "the id bitmap", per_row(words))?;
+        let shape = LogitShape::from_dims(shape)?;
+        let recorded = self.scoped("kl sparse", || {
+            let recording =
+                sparse_recording(self, params, &shape, k, io.tail, &bound, ids, logprobs)?;
+            Ok(replay(self, encoder, &recording))
+        });
+        if recorded.is_err() {
+            // A bind group made in a failed scope may be invalid: keep none of them.
+            self.release_cached_bind_groups();
+        }
+        recorded
+    }
+
+    /// `evaluate` with a sparse teacher: uploads, records, submits.
+    pub(crate) fn submit_sparse_call(
+        &self,
+        spec: &LossSpec,
+        inputs: &Inputs<'_>,
+        sparse: SparseTeacher<'_>,
+        want_grad: bool,
+        precision: Precision,
+    ) -> Result<(wgpu::Buffer, wgpu::SubmissionIndex, Option<usize>)> {
+        let LossSpec::Kl(params) = spec else {
+            return Err(Error::Param(format!(
+                "a sparse teacher applies to kl, not {}",
+                spec.name()
+            )));
+        };
+        if precision != InputDtype::F32.into() {
+            return Err(Error::Param(
+                "a sparse teacher takes f32 student logits and writes an f32 gradient".into(),
+            ));
+        }
+        let elements = inputs.student.len();
+        let bytes = elements as u64 * 4;
+        let student = self.upload("student", bytemuck::cast_slice(inputs.student))?;
+        let ids: Vec<u32> = sparse.ids.iter().map(|&i| i as u32).collect();
+        let ids = self.upload("teacher ids", bytemuck::cast_slice(&ids))?;
+        let logprobs = self.upload("teacher log-probs", bytemuck::cast_slice(sparse.logprobs))?;
+        let labels = inputs
+            .labels_u32()
+            .map(|l| self.upload("labels", bytemuck::cast_slice(&l)))
+            .transpose()?;
+        let loss = self.output_buffer("loss", 4)?;
+        let grad = want_grad
+            .then(|| self.output_buffer("gradient", bytes))
+            .transpose()?;
+        let staging = self.staging(4 + if want_grad { bytes } else { 0 })?;
+        let mut encoder = self
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("wgpu-distill evaluate (sparse teacher)"),
+            });
+        let recorded = self.record_sparse(
+            &mut encoder,
+            params,
+            inputs.shape,
+            &SparseBindings {
+                student: BufferRegion::new(&student),
+                ids: BufferRegion::new(&ids),
+                logprobs: BufferRegion::new(&logprobs),
+                k: sparse.k,
+                tail: sparse.tail,
+                labels: labels.as_ref().map(BufferRegion::new),
+                loss: BufferRegion::new(&loss),
+                grad: grad.as_ref().map(BufferRegion::new),
+            },
+        );
+        let transient: Vec<&wgpu::Buffer> = [Some(&student), Some(&ids), Some(&logprobs)]
+            .into_iter()
+            .chain([Some(&loss), labels.as_ref(), grad.as_ref()])
+            .flatten()
+            .collect();
+        self.forget_bind_groups_of(&transient);
+        recorded?;
+        let index = self.scoped("submitting", || {
+            encoder.copy_buffer_to_buffer(&loss, 0, &staging, 0, 4);
+            if let Some(g) = &grad {
+                encoder.copy_buffer_to_buffer(g, 0, &staging, 4, bytes);
+            }
+            Ok(self.queue().submit([encoder.finish()]))
+        })?;
+        Ok((staging, index, want_grad.then_some(elements)))
+    }
 }

@@ -31,6 +31,9 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
     let dims = inputs.shape;
     let four = || [dims[0], dims[1], dims[2], dims[3]];
     let (loss, grad) = match spec {
+        LossSpec::Kl(p) if inputs.sparse.is_some() => {
+            token::evaluate_sparse(&student, inputs, p.temperature, &p.options)?
+        }
         LossSpec::Kl(p) if p.uses_token_path(inputs.labels.is_some()) => token::evaluate(
             token::Soft::Kl,
             &student,

@@ -42,24 +42,8 @@ pub fn evaluate(
         )?,
         Soft::Tvd => tvd(student, teacher, rows, cols, t, labels, ignore, normalizer)?,
     };
-    let hard_part = match labels {
-        Some(labels) if options.hard_weight != 0.0 => {
-            let n = RowMask::new(rows, cols, Some(labels), ignore, normalizer)?.n;
-            hard_term(student, rows, cols, labels, ignore, n)?
-        }
-        None if options.hard_weight != 0.0 => {
-            return Err(Error::Shape(
-                "the hard-label term (hard weight != 0) needs labels".into(),
-            ))
-        }
-        _ => (0.0, vec![0.0; student.len()]),
-    };
-    blend(
-        soft_part,
-        hard_part,
-        options.soft_weight,
-        options.hard_weight,
-    )
+    let hard = hard_part(student, rows, cols, options, labels)?;
+    blend(soft_part, hard, options.soft_weight, options.hard_weight)
 }
 
 /// The slack SPEC allows on `Σ_k exp(logprobs_k)` (inference servers round their log-probs).
@@ -517,6 +501,58 @@ pub fn blend(
         .map(|(s, h)| w_soft * s + w_hard * h)
         .collect();
     Ok((w_soft * soft.0 + w_hard * hard.0, grad))
+}
+
+/// `w_soft·KL_sparse + w_hard·CE` for `inputs` with a sparse teacher (what the GPU's
+/// `token_sparse.wgsl` computes). Returns `(L, ∂L/∂zs)`.
+pub fn evaluate_sparse(
+    student: &[f64],
+    inputs: &crate::losses::Inputs<'_>,
+    t: f64,
+    options: &TokenOptions,
+) -> Result<(f64, Vec<f64>)> {
+    let sparse = inputs
+        .sparse
+        .ok_or_else(|| Error::Param("no sparse teacher given".into()))?;
+    let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
+    let logprobs: Vec<f64> = sparse.logprobs.iter().map(|&x| f64::from(x)).collect();
+    let (ignore, normalizer) = (options.ignore_index, options.normalizer);
+    let soft = kl_sparse(
+        student,
+        rows,
+        cols,
+        sparse.ids,
+        &logprobs,
+        sparse.k,
+        t,
+        sparse.tail,
+        inputs.labels,
+        ignore,
+        normalizer,
+    )?;
+    let hard = hard_part(student, rows, cols, options, inputs.labels)?;
+    blend(soft, hard, options.soft_weight, options.hard_weight)
+}
+
+/// The hard term's `(CE, ∂CE/∂zs)` with `options`' weight non-zero, else zeros.
+fn hard_part(
+    student: &[f64],
+    rows: usize,
+    cols: usize,
+    options: &TokenOptions,
+    labels: Option<&[i64]>,
+) -> Result<(f64, Vec<f64>)> {
+    let (ignore, normalizer) = (options.ignore_index, options.normalizer);
+    match labels {
+        Some(labels) if options.hard_weight != 0.0 => {
+            let n = RowMask::new(rows, cols, Some(labels), ignore, normalizer)?.n;
+            hard_term(student, rows, cols, labels, ignore, n)
+        }
+        None if options.hard_weight != 0.0 => Err(Error::Shape(
+            "the hard-label term (hard weight != 0) needs labels".into(),
+        )),
+        _ => Ok((0.0, vec![0.0; student.len()])),
+    }
 }
 
 /// KL against a sparse top-k teacher (`ids`, `logprobs`: N×K, full-vocabulary log-probs at
