@@ -38,18 +38,19 @@ fn probabilities(slot: Slot, stats: vec4<f32>, inv_sums: vec2<f32>, log_ratio: f
     return Probs(exp_accurate4(xs) * inv_sums.x, exp_accurate4(xt) * inv_sums.y, (xt - xs) - log_ratio);
 }
 
-// ∂L/∂zs of four classes from the soft term's gradient `soft` and the hard term's, over n.
-fn token_grad(slot: Slot, pr: Probs, soft: vec4<f32>, hard_stats: vec2<f32>, label: u32, inv_n: f32) -> vec4<f32> {
-    var g = params.soft_grad_scale * soft;
+// ∂L/∂zs of four classes from the soft term's gradient `soft`, with the row's scales
+// (soft_grad_scale / n, hard_weight / n) and the hard term's statistics.
+fn token_grad(slot: Slot, pr: Probs, soft: vec4<f32>, hard_stats: vec2<f32>, label: u32, scales: vec2<f32>) -> vec4<f32> {
+    var g = scales.x * soft;
     if params.hard != 0u {
         var q1 = pr.q;
         if params.hard_at_t == 0u {
             q1 = exp_accurate4(slot.zs - hard_stats.x) * (1.0 / hard_stats.y);
         }
         let onehot = select(vec4<f32>(0.0), vec4<f32>(1.0), slot.columns == vec4<u32>(label));
-        g += params.hard_weight * (q1 - onehot);
+        g += scales.y * (q1 - onehot);
     }
-    return g * inv_n;
+    return g;
 }
 
 fn token_row(lid: u32, wid: vec3<u32>) {
@@ -90,29 +91,32 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     let inv_sums = 1.0 / stats.yw;
     let log_ratio = log(stats.w / stats.y);
     let inv_n = inv_normaliser();
+    let scales = vec2<f32>(params.soft_grad_scale, params.hard_weight) * inv_n;
     let write_grad = params.write_grad != 0u;
     let project = projected();
 
     // Sweep 2: loss terms and <g, q>; the gradient before its projection.
     let early_grad = write_grad && (!project || GRAD_EXACT);
-    var acc = vec2<f32>(0.0);
+    var loss_acc = vec4<f32>(0.0);
+    var gq_acc = vec4<f32>(0.0);
     if live {
         for (var s = lane; s < slots; s += TPR) {
             let slot = load_slot(base, s);
             let pr = probabilities(slot, stats, inv_sums, log_ratio);
             let t = soft_terms(pr.p, pr.q, pr.d);
-            acc += vec2<f32>(sum4(masked(t.loss, slot.inside)), sum4(masked(t.gq, slot.inside)));
+            loss_acc += masked(t.loss, slot.inside);
+            gq_acc += masked(t.gq, slot.inside);
             if early_grad {
-                store_slot(base, s, token_grad(slot, pr, t.grad, hard_stats, label, inv_n));
+                store_slot(base, s, token_grad(slot, pr, t.grad, hard_stats, label, scales));
             }
         }
     }
-    let sums = seg_sum(lid, vec4<f32>(acc, 0.0, 0.0)).xy;
+    let sums = seg_sum(lid, vec4<f32>(sum4(loss_acc), sum4(gq_acc), 0.0, 0.0)).xy;
 
     // Sweep 3: the projection, -q <g, q>, in place or by recomputing; zeros for an ignored row.
     if write_grad && live && project {
         let gq = sums.y;
-        let step = params.soft_grad_scale * gq * inv_n;
+        let step = scales.x * gq;
         for (var s = lane; s < slots; s += TPR) {
             if GRAD_EXACT {
                 let xs = load_slot_student(base, s) * inv_t - stats.x;
@@ -122,7 +126,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
                 let slot = load_slot(base, s);
                 let pr = probabilities(slot, stats, inv_sums, log_ratio);
                 let t = soft_terms(pr.p, pr.q, pr.d);
-                store_slot(base, s, token_grad(slot, pr, t.grad - gq * pr.q, hard_stats, label, inv_n));
+                store_slot(base, s, token_grad(slot, pr, t.grad - gq * pr.q, hard_stats, label, scales));
             }
         }
     }

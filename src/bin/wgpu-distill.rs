@@ -912,6 +912,22 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// The loss's relative error and the gradient's largest error over its largest magnitude.
+fn relative_errors(
+    gpu: &wgpu_distill::LossOutput,
+    cpu: &reference::ReferenceOutput,
+) -> (f64, f64) {
+    let rel = (f64::from(gpu.loss) - cpu.loss).abs() / cpu.loss.abs().max(1e-30);
+    let max_ref = cpu.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    let max_err = gpu
+        .grad
+        .iter()
+        .flatten()
+        .zip(&cpu.grad)
+        .fold(0.0f64, |m, (g, r)| m.max((f64::from(*g) - r).abs()));
+    (rel, max_err / max_ref.max(1e-30))
+}
+
 /// The main job: every loss, a few realistic shapes, GPU against the float64 reference.
 fn self_check() -> Result<(), Error> {
     let ctx = GpuContext::new(BackendChoice::Auto)?;
@@ -936,6 +952,25 @@ fn self_check() -> Result<(), Error> {
     ] {
         cases.extend(logits.iter().map(|d| (spec, d.clone())));
     }
+    // The token losses, with labels (every fifth row ignored) and a hard term.
+    let token = TokenOptions {
+        hard_weight: 0.5,
+        soft_weight: 0.5,
+        ..TokenOptions::default()
+    };
+    for spec in [
+        LossSpec::Kl(KlParams {
+            temperature: 2.0,
+            options: token,
+        }),
+        LossSpec::Jsd(JsdParams {
+            options: token,
+            ..JsdParams::default()
+        }),
+        LossSpec::Tvd(TvdParams::default()),
+    ] {
+        cases.extend(logits[1..].iter().map(|d| (spec, d.clone())));
+    }
     cases.extend([
         (LossSpec::Fitnet, vec![64, 128, 8, 8]),
         (LossSpec::At(AtParams::default()), vec![64, 128, 8, 8]),
@@ -952,9 +987,15 @@ fn self_check() -> Result<(), Error> {
             dims[dims.len() - 1],
             3.0,
         );
-        let labels: Vec<i64> = (0..dims[0]).map(|r| ((r * 7) % dims[1]) as i64).collect();
+        let token = spec.token_options().is_some();
+        let labels: Vec<i64> = (0..dims[0])
+            .map(|r| match r % 5 {
+                4 if token => wgpu_distill::losses::DEFAULT_IGNORE_INDEX,
+                _ => ((r * 7) % dims[1]) as i64,
+            })
+            .collect();
         let mut inputs = Inputs::new(&student, &teacher, dims);
-        if spec.needs_labels() {
+        if spec.needs_labels() || token {
             inputs = inputs.with_labels(&labels);
         }
         ctx.evaluate(spec, &inputs, true)?; // warm-up: pipelines, allocation
@@ -962,14 +1003,7 @@ fn self_check() -> Result<(), Error> {
         let gpu = ctx.evaluate(spec, &inputs, true)?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
         let cpu = reference::evaluate(spec, &inputs)?;
-        let rel = (f64::from(gpu.loss) - cpu.loss).abs() / cpu.loss.abs().max(1e-30);
-        let grad = gpu.grad.unwrap_or_default();
-        let max_ref = cpu.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-        let max_err = grad
-            .iter()
-            .zip(&cpu.grad)
-            .fold(0.0f64, |m, (g, r)| m.max((f64::from(*g) - r).abs()));
-        let grad_rel = max_err / max_ref.max(1e-30);
+        let (rel, grad_rel) = relative_errors(&gpu, &cpu);
         worst = worst.max(rel).max(grad_rel);
         let shape = dims
             .iter()
@@ -986,6 +1020,38 @@ fn self_check() -> Result<(), Error> {
             grad_rel,
             ms
         );
+    }
+    // KL against the teacher's top 64 (a sparse teacher), with and without the tail.
+    let data = wgpu_distill::bench::BenchInputs::synthetic(32, 32000).with_sparse_teacher(64);
+    if let Some(sparse) = &data.sparse {
+        for tail in [false, true] {
+            let teacher = wgpu_distill::SparseTeacher {
+                ids: &sparse.ids,
+                logprobs: &sparse.logprobs,
+                k: sparse.k,
+                tail,
+            };
+            let dims = [data.rows, data.cols];
+            let inputs = Inputs::with_sparse_teacher(&data.student, teacher, &dims);
+            let spec = LossSpec::Kl(KlParams::new(1.0));
+            ctx.evaluate(&spec, &inputs, true)?;
+            let start = Instant::now();
+            let gpu = ctx.evaluate(&spec, &inputs, true)?;
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            let cpu = reference::evaluate(&spec, &inputs)?;
+            let (rel, grad_rel) = relative_errors(&gpu, &cpu);
+            worst = worst.max(rel).max(grad_rel);
+            println!(
+                "{:<6} {:>15} {:>15.8} {:>15.8} {:>10.2e} {:>14.2e} {:>10.2}",
+                if tail { "kl k+t" } else { "kl k64" },
+                format!("{}x{}", dims[0], dims[1]),
+                gpu.loss,
+                cpu.loss,
+                rel,
+                grad_rel,
+                ms
+            );
+        }
     }
     if worst > 1e-3 {
         return Err(Error::Device(format!(
