@@ -58,8 +58,13 @@ pub const DIST_GRAD_LIB: &str = concat!(
     include_str!("../shaders/lib/dist_fold.wgsl")
 );
 
-/// The token losses' declarations alone (the sparse-teacher kernel).
-pub const TOKEN_COMMON_LIB: &str = include_str!("../shaders/lib/token_common.wgsl");
+/// The token losses' declarations and the sparse teacher's row logic (its kernel files supply
+/// the slot access).
+pub const TOKEN_SPARSE_LIB: &str = concat!(
+    include_str!("../shaders/lib/token_common.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/token_sparse_rows.wgsl")
+);
 
 /// The token losses' declarations, the dense row skeleton, then each loss's per-class term
 /// (see `shaders/lib/token_common.wgsl`): the skeleton is written once, the terms once each.
@@ -617,10 +622,18 @@ pub const TOKEN_SPARSE_ROWS: Kernel = Kernel {
     source: include_str!("../shaders/token_sparse.wgsl"),
     dtype_aware: false,
     quads: false,
-    family: TOKEN_COMMON_LIB,
+    family: TOKEN_SPARSE_LIB,
     variant: "",
     entry: "token_sparse_rows",
     bindings: &[U, R, R, R, R, W, W, R, R],
+};
+
+/// The sparse teacher, four classes per load and store (C a multiple of 4).
+pub const TOKEN_SPARSE_ROWS_QUADS: Kernel = Kernel {
+    file: "token_sparse_quads.wgsl",
+    source: include_str!("../shaders/token_sparse_quads.wgsl"),
+    entry: "token_sparse_rows_quads",
+    ..TOKEN_SPARSE_ROWS
 };
 
 /// The sparse teacher's per-row bitmap of its ids (for the tail's log-mass).
@@ -690,6 +703,7 @@ pub const ALL_KERNELS: &[Kernel] = &[
     TOKEN_TVD_ROWS_QUADS,
     TOKEN_COUNT,
     TOKEN_SPARSE_ROWS,
+    TOKEN_SPARSE_ROWS_QUADS,
     TOKEN_SPARSE_BITS,
 ];
 

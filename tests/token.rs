@@ -330,7 +330,7 @@ fn sparse_teacher(
 }
 
 /// The sparse teacher at every strategy (TPR 1 to 256, subgroups off, rows chunked by 1 and
-/// 3): K from 1 to 1024 (= V), with and without the tail, masking and the hard term, a caller's
+/// 3, quads off): K from 1 to 1024 (= V), with and without the tail, masking and the hard term, a caller's
 /// normaliser; against the float64 reference; and bitwise the same over 100 repeats.
 #[test]
 fn sparse_teacher_matches_float64_at_every_strategy() {
@@ -349,6 +349,10 @@ fn sparse_teacher_matches_float64_at_every_strategy() {
         Strategy {
             threads_per_row: Some(256),
             chunk_rows: Some(1),
+            ..Default::default()
+        },
+        Strategy {
+            quads: Some(false),
             ..Default::default()
         },
     ];

@@ -913,10 +913,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
 }
 
 /// The loss's relative error and the gradient's largest error over its largest magnitude.
-fn relative_errors(
-    gpu: &wgpu_distill::LossOutput,
-    cpu: &reference::ReferenceOutput,
-) -> (f64, f64) {
+fn relative_errors(gpu: &wgpu_distill::LossOutput, cpu: &reference::ReferenceOutput) -> (f64, f64) {
     let rel = (f64::from(gpu.loss) - cpu.loss).abs() / cpu.loss.abs().max(1e-30);
     let max_ref = cpu.grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
     let max_err = gpu

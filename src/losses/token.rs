@@ -18,7 +18,8 @@ use crate::record::{
 };
 use crate::shaders::{
     Kernel, TOKEN_COUNT, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_ROWS, TOKEN_KL_ROWS_QUADS,
-    TOKEN_SPARSE_BITS, TOKEN_SPARSE_ROWS, TOKEN_TVD_ROWS, TOKEN_TVD_ROWS_QUADS,
+    TOKEN_SPARSE_BITS, TOKEN_SPARSE_ROWS, TOKEN_SPARSE_ROWS_QUADS, TOKEN_TVD_ROWS,
+    TOKEN_TVD_ROWS_QUADS,
 };
 use crate::tensor::{
     check_binding_size, element_count, BufferRegion, InputDtype, LogitShape, Precision,
@@ -431,8 +432,15 @@ fn sparse_recording(
         &scratch.no_labels,
         &scratch.normaliser,
     )?);
+    // The quad form where the rows and bindings allow it (it reads an f32 student as vec4s;
+    // the kernel is not dtype-aware, so `quads: false` in its table entry).
+    let kernel = if ctx.quads(shape.cols, io) {
+        TOKEN_SPARSE_ROWS_QUADS
+    } else {
+        TOKEN_SPARSE_ROWS
+    };
     dispatches.extend(chunks.iter().map(|chunk| Dispatch {
-        kernel: TOKEN_SPARSE_ROWS,
+        kernel,
         threads_per_row,
         resources: vec![
             whole(&chunk.uniform),
