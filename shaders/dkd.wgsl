@@ -8,6 +8,10 @@
 //   kl_term(p, q) = p (log p - log q) + q - p (lib/row_softmax.wgsl; the q - p sum to 0);
 //   row_loss[b] = alpha TCKD_b + beta NCKD_b   (finish.wgsl applies T^2 / B)
 //   grad[b,g] = alpha (T/B)(P - Pt);  grad[b,c] = -alpha (T/B)(P - Pt) p^s_c + beta (T/B)(p^s_c - p^t_c)
+// With the hard-label term (params.hard): CE_b = LSE(zs_b) - zs_b[g] at T = 1 goes to
+// row_loss[B + b] (finish.wgsl scales it by w_hard / B) and grad[b, c] gains
+// (w_hard / B)(softmax(zs_b)_c - onehot); the raw statistics come from the same sweep (at
+// T != 1 a second running (max, sum)). w_soft is folded into alpha and beta by the host.
 // A label outside [0, C) makes the row's loss NaN (the host checks labels before this).
 //
 // Uniformity: rows past the batch skip loads and stores but reach every barrier.
@@ -36,24 +40,40 @@ fn dkd_rows(
         target_class = min(target_class, cols - 1u);
     }
 
-    // Online softmax statistics over the non-target classes, student (.xy) and teacher (.zw).
+    let hard = params.hard != 0u;
+    let hard_apart = hard && inv_t != 1.0;
+
+    // Online softmax statistics over the non-target classes, student (.xy) and teacher (.zw);
+    // the raw student row's when the hard term needs them apart.
     var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
+    var raw = vec2<f32>(NEG_BIG, 0.0);
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
+            let z = load_student(base + c);
             if c != target_class {
                 stats = vec4<f32>(
-                    lse_push(stats.xy, load_student(base + c) * inv_t),
+                    lse_push(stats.xy, z * inv_t),
                     lse_push(stats.zw, load_teacher(base + c) * inv_t),
                 );
+            }
+            if hard_apart {
+                raw = lse_push(raw, z);
             }
         }
     }
     let others = seg_softmax2(lid, stats);
+    if hard_apart {
+        raw = seg_softmax2(lid, vec4<f32>(raw, NEG_BIG, 0.0)).xy;
+    }
 
     var xg = vec2<f32>(0.0);
+    var zg = 0.0;
     if in_batch {
-        xg = vec2<f32>(load_student(base + target_class), load_teacher(base + target_class)) * inv_t;
+        zg = load_student(base + target_class);
+        xg = vec2<f32>(zg, load_teacher(base + target_class)) * inv_t;
     }
+    let full = hard_stats(others, zg, raw);
+    let inv_full = 1.0 / full.y;
     let split = target_split(others, xg);
     let tc_grad = params.grad_scale * (split.ps_g - split.pt_g);
     let inv_others = 1.0 / others.yw;
@@ -63,9 +83,14 @@ fn dkd_rows(
     if in_batch {
         let write_grad = params.write_grad != 0u;
         for (var c = lane; c < cols; c += TPR) {
+            var hard_grad = 0.0;
+            if hard && write_grad {
+                let q1 = exp_accurate(load_student(base + c) - full.x) * inv_full;
+                hard_grad = params.hard_scale * (q1 - select(0.0, 1.0, c == target_class));
+            }
             if c == target_class {
                 if write_grad {
-                    grad[base + c] = params.alpha * tc_grad;
+                    grad[base + c] = params.alpha * tc_grad + hard_grad;
                 }
                 continue;
             }
@@ -76,7 +101,7 @@ fn dkd_rows(
             nckd += kl_term(ht, hs, (xt - xs) - log_ratio);
             if write_grad {
                 grad[base + c] = -params.alpha * tc_grad * hs
-                    + params.beta * params.grad_scale * (hs - ht);
+                    + params.beta * params.grad_scale * (hs - ht) + hard_grad;
             }
         }
     }
@@ -87,5 +112,8 @@ fn dkd_rows(
             value = bitcast<f32>(0x7fc00000u);
         }
         row_loss[params.row_offset + row] = value;
+        if hard {
+            row_loss[params.batch_rows + params.row_offset + row] = full.x + log(full.y) - zg;
+        }
     }
 }

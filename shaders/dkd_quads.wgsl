@@ -32,23 +32,39 @@ fn dkd_rows_quads(
         target_class = min(target_class, cols - 1u);
     }
 
-    // Online softmax statistics over the non-target classes, student (.xy) and teacher (.zw).
+    let hard = params.hard != 0u;
+    let hard_apart = hard && inv_t != 1.0;
+
+    // Online softmax statistics over the non-target classes, student (.xy) and teacher (.zw);
+    // the raw student row's when the hard term needs them apart.
     var stats = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
+    var raw = vec2<f32>(NEG_BIG, 0.0);
     if in_batch {
         for (var q = lane; q < quads; q += TPR) {
             let is_target = vec4<u32>(4u * q) + vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(target_class);
-            let zs = select(load_student4(base + q) * inv_t, vec4<f32>(neg_inf), is_target);
+            let z = load_student4(base + q);
+            let zs = select(z * inv_t, vec4<f32>(neg_inf), is_target);
             let zt = select(load_teacher4(base + q) * inv_t, vec4<f32>(neg_inf), is_target);
             stats = vec4<f32>(lse_push4(stats.xy, zs), lse_push4(stats.zw, zt));
+            if hard_apart {
+                raw = lse_push4(raw, z);
+            }
         }
     }
     let others = seg_softmax2(lid, stats);
+    if hard_apart {
+        raw = seg_softmax2(lid, vec4<f32>(raw, NEG_BIG, 0.0)).xy;
+    }
 
     var xg = vec2<f32>(0.0);
+    var zg = 0.0;
     if in_batch {
         let at = 4u * base + target_class;
-        xg = vec2<f32>(load_student(at), load_teacher(at)) * inv_t;
+        zg = load_student(at);
+        xg = vec2<f32>(zg, load_teacher(at)) * inv_t;
     }
+    let full = hard_stats(others, zg, raw);
+    let inv_full = 1.0 / full.y;
     let split = target_split(others, xg);
     let tc_grad = params.grad_scale * (split.ps_g - split.pt_g);
     let inv_others = 1.0 / others.yw;
@@ -67,7 +83,12 @@ fn dkd_rows_quads(
             if write_grad {
                 let g = -params.alpha * tc_grad * hs
                     + params.beta * params.grad_scale * (hs - ht);
-                grad[base + q] = encode_grad4(select(g, vec4<f32>(params.alpha * tc_grad), is_target));
+                var hard_grad = vec4<f32>(0.0);
+                if hard {
+                    let q1 = exp_accurate4(load_student4(base + q) - full.x) * inv_full;
+                    hard_grad = params.hard_scale * (q1 - select(vec4<f32>(0.0), vec4<f32>(1.0), is_target));
+                }
+                grad[base + q] = encode_grad4(select(g, vec4<f32>(params.alpha * tc_grad), is_target) + hard_grad);
             }
         }
     }
@@ -78,5 +99,8 @@ fn dkd_rows_quads(
             value = bitcast<f32>(0x7fc00000u);
         }
         row_loss[params.row_offset + row] = value;
+        if hard {
+            row_loss[params.batch_rows + params.row_offset + row] = full.x + log(full.y) - zg;
+        }
     }
 }

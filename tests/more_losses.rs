@@ -76,6 +76,7 @@ fn dkd_random_shapes() {
                     temperature: 1.0,
                     alpha: 2.0,
                     beta: 0.5,
+                    ..DkdParams::default()
                 },
             ] {
                 // A KL of nearly equal distributions is tiny: float32 leaves ~1e-6 absolute.
@@ -106,6 +107,7 @@ fn dkd_target_leading_by_200_t_is_finite_and_stable() {
         temperature: t,
         alpha: 1.0,
         beta: 8.0,
+        ..DkdParams::default()
     });
     let shape = [b, c];
     let inputs = Inputs::new(&student, &teacher, &shape).with_labels(&labels);
@@ -135,11 +137,13 @@ fn dkd_with_two_classes_has_no_nckd() {
             temperature: 4.0,
             alpha: 1.0,
             beta: 8.0,
+            ..DkdParams::default()
         });
         let without = LossSpec::Dkd(DkdParams {
             temperature: 4.0,
             alpha: 1.0,
             beta: 0.0,
+            ..DkdParams::default()
         });
         let a = gpu(backend).evaluate(&with_nckd, &inputs, true).unwrap();
         let b = gpu(backend).evaluate(&without, &inputs, true).unwrap();

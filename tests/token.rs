@@ -188,15 +188,15 @@ fn token_losses_match_float64_at_every_strategy_and_dtype() {
     }
 }
 
-/// Every golden_llm case of kl, jsd and tvd through the command line, on Vulkan, GL and the
-/// CPU reference (sparse teachers included).
+/// Every golden_llm case of kl, jsd, tvd and dkd through the command line, on Vulkan, GL and
+/// the CPU reference (sparse teachers included).
 #[test]
 fn cli_reproduces_the_token_golden_cases() {
     let out_dir = std::env::temp_dir().join(format!("wgpu-distill-llm-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut runs = 0;
     for (case, _) in manifest_cases(&llm_fixtures()) {
-        if !["kl", "jsd", "tvd"].contains(&case.loss.as_str()) {
+        if !["kl", "jsd", "tvd", "dkd"].contains(&case.loss.as_str()) {
             continue;
         }
         for backend in ["vulkan", "gl", "cpu"] {
@@ -216,7 +216,11 @@ fn cli_reproduces_the_token_golden_cases() {
             );
         }
     }
-    assert_eq!(runs, 15 * 3, "12 dense and 3 sparse cases on 3 backends");
+    assert_eq!(
+        runs,
+        16 * 3,
+        "12 dense, 3 sparse and 1 dkd case on 3 backends"
+    );
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
@@ -486,5 +490,85 @@ fn sparse_tail_with_the_student_mass_on_the_ids() {
             want.loss,
             &want.grad,
         );
+    }
+}
+
+/// DKD's hard-label term (golden `dkd_hard`, T = 4), and at T = 1 where its softmax comes from
+/// DKD's own statistics: every strategy (quads on and off, TPR 1 to 256, rows chunked) against
+/// float64, beside plain DKD at the same shapes.
+#[test]
+fn dkd_hard_term() {
+    let case = manifest_cases(&llm_fixtures())
+        .into_iter()
+        .map(|(g, _)| g)
+        .find(|g| g.name == "dkd_hard")
+        .unwrap();
+    let spec = case.spec().unwrap();
+    let (student, teacher, labels) = (case.student(), case.teacher(), case.labels().unwrap());
+    let inputs = Inputs::new(&student, &teacher, &case.shape).with_labels(&labels);
+    for backend in GPU_BACKENDS {
+        let out = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
+        assert_close(
+            &format!("dkd_hard on {backend:?}"),
+            f64::from(out.loss),
+            out.grad.as_deref().unwrap(),
+            case.expected_loss,
+            &case.grad(),
+        );
+    }
+    let strategies = [
+        Strategy::default(),
+        Strategy {
+            quads: Some(false),
+            threads_per_row: Some(1),
+            ..Default::default()
+        },
+        Strategy {
+            threads_per_row: Some(256),
+            chunk_rows: Some(3),
+            ..Default::default()
+        },
+    ];
+    for backend in GPU_BACKENDS {
+        for strategy in strategies {
+            let mut ctx = fresh_gpu(backend);
+            ctx.set_strategy(strategy).unwrap();
+            for (rows, cols) in [(11, 100), (6, 257)] {
+                let (s, t) = synthetic::logit_pair(cols as u64, rows, cols, 3.0);
+                let labels: Vec<i64> = (0..rows as i64).map(|r| (r * 13) % cols as i64).collect();
+                let shape = [rows, cols];
+                let inputs = Inputs::new(&s, &t, &shape).with_labels(&labels);
+                for temperature in [1.0, 4.0] {
+                    let plain = wgpu_distill::losses::DkdParams {
+                        temperature,
+                        ..Default::default()
+                    };
+                    let hard = wgpu_distill::losses::DkdParams {
+                        hard_weight: 0.7,
+                        soft_weight: 0.4,
+                        ..plain
+                    };
+                    let spec = LossSpec::Dkd(hard);
+                    let want = reference::evaluate(&spec, &inputs).unwrap();
+                    let out = evaluate(&ctx, &spec, &inputs, InputDtype::F32);
+                    assert_close(
+                        &format!("dkd hard T {temperature} {rows}x{cols} {strategy:?} {backend:?}"),
+                        f64::from(out.loss),
+                        out.grad.as_deref().unwrap(),
+                        want.loss,
+                        &want.grad,
+                    );
+                    let want = reference::evaluate(&LossSpec::Dkd(plain), &inputs).unwrap();
+                    let out = evaluate(&ctx, &LossSpec::Dkd(plain), &inputs, InputDtype::F32);
+                    assert_close(
+                        &format!("dkd plain T {temperature} {rows}x{cols} {backend:?}"),
+                        f64::from(out.loss),
+                        out.grad.as_deref().unwrap(),
+                        want.loss,
+                        &want.grad,
+                    );
+                }
+            }
+        }
     }
 }

@@ -13,9 +13,21 @@ struct DkdParams {
     beta: f32,
     // First row of this chunk in the whole batch (labels and row_loss are batch-indexed).
     row_offset: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    // The hard-label term (SPEC): 1 when on; its gradient scale w_hard / B; the batch's rows
+    // (each row's CE is written at row_loss[batch_rows + row], summed by finish.wgsl).
+    hard: u32,
+    hard_scale: f32,
+    batch_rows: u32,
+}
+
+// The raw (T = 1) softmax statistics of the whole row for the hard term: at T = 1 from the
+// non-target statistics and the target (no extra pass), else from `apart`, the row's own
+// running (max, sum) of the raw logits.
+fn hard_stats(others: vec4<f32>, zg: f32, apart: vec2<f32>) -> vec2<f32> {
+    if params.inv_t == 1.0 {
+        return lse_merge(others.xy, vec2<f32>(zg, 1.0));
+    }
+    return apart;
 }
 
 // A row's TCKD and the target probabilities (student, teacher), from the softmax statistics

@@ -354,7 +354,14 @@ fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
         ],
         "tvd" => &TOKEN,
         "dist" => &["temperature", "beta", "gamma"],
-        "dkd" => &["labels", "temperature", "alpha", "beta"],
+        "dkd" => &[
+            "labels",
+            "temperature",
+            "alpha",
+            "beta",
+            "hard-weight",
+            "soft-weight",
+        ],
         "at" => &["p"],
         "rkd" => &["distance-weight", "angle-weight"],
         "ickd" => &["denominator"],
@@ -410,6 +417,8 @@ fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
                 temperature: args.temperature.unwrap_or(d.temperature),
                 alpha: args.alpha.unwrap_or(d.alpha),
                 beta: args.beta.unwrap_or(d.beta),
+                hard_weight: args.hard_weight.unwrap_or(d.hard_weight),
+                soft_weight: args.soft_weight.unwrap_or(d.soft_weight),
             })
         }
         "at" => LossSpec::At(AtParams {

@@ -21,6 +21,11 @@ pub struct DkdParams {
     pub alpha: f64,
     /// NCKD weight.
     pub beta: f64,
+    /// Weight of the hard-label cross-entropy on the raw student logits, over the same labels
+    /// (`L = soft_weight·DKD + hard_weight·CE`; mdistiller's DKD recipe uses 1).
+    pub hard_weight: f64,
+    /// Weight of the DKD term.
+    pub soft_weight: f64,
 }
 
 impl Default for DkdParams {
@@ -29,6 +34,8 @@ impl Default for DkdParams {
             temperature: 4.0,
             alpha: 1.0,
             beta: 8.0,
+            hard_weight: 0.0,
+            soft_weight: 1.0,
         }
     }
 }
@@ -46,7 +53,9 @@ struct DkdUniform {
     alpha: f32,
     beta: f32,
     row_offset: u32,
-    _pad: [u32; 3],
+    hard: u32,
+    hard_scale: f32,
+    batch_rows: u32,
 }
 
 pub(crate) fn recording(
@@ -68,7 +77,10 @@ pub(crate) fn recording(
     } else {
         DKD_ROWS
     };
-    let row_loss = ctx.scratch("dkd.row_loss", shape.rows as u64 * 4);
+    // Each row's DKD term, then (with the hard term) each row's CE.
+    let hard = params.hard_weight != 0.0;
+    let partials = shape.rows * if hard { 2 } else { 1 };
+    let row_loss = ctx.scratch("dkd.row_loss", partials as u64 * 4);
     let placeholder = ctx.scratch("unused gradient", 16);
     // One block of rows per binding (usually one block for the whole batch).
     let chunks = row_chunks(
@@ -84,15 +96,19 @@ pub(crate) fn recording(
             write_grad: io.grad.is_some() as u32,
             inv_t: (1.0 / t) as f32,
             grad_scale: (t / b) as f32,
-            alpha: params.alpha as f32,
-            beta: params.beta as f32,
+            alpha: (params.soft_weight * params.alpha) as f32,
+            beta: (params.soft_weight * params.beta) as f32,
             row_offset: start as u32,
-            _pad: [0; 3],
+            hard: hard as u32,
+            hard_scale: (params.hard_weight / b) as f32,
+            batch_rows: shape.rows as u32,
         },
     )?;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::pair(
         shape.rows,
         t * t / b,
+        if hard { shape.rows } else { 0 },
+        params.hard_weight / b,
     )))?;
     let mut dispatches: Vec<Dispatch<'_>> = chunks
         .iter()

@@ -127,7 +127,9 @@ impl LossSpec {
             Self::Dkd(p) => {
                 check_temperature(p.temperature)?;
                 check_finite("alpha", p.alpha)?;
-                check_finite("beta", p.beta)
+                check_finite("beta", p.beta)?;
+                check_finite("soft weight", p.soft_weight)?;
+                check_finite("hard weight", p.hard_weight)
             }
             Self::At(p) => {
                 if !p.p.is_finite() || p.p <= 0.0 {

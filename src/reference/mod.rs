@@ -70,7 +70,7 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
                 .iter()
                 .map(|&l| l as usize)
                 .collect();
-            dkd::dkd(
+            let soft = dkd::dkd(
                 &student,
                 &teacher,
                 &labels,
@@ -79,7 +79,14 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
                 p.temperature,
                 p.alpha,
                 p.beta,
-            )
+            );
+            if p.hard_weight == 0.0 && p.soft_weight == 1.0 {
+                soft
+            } else {
+                let targets = inputs.labels.unwrap_or(&[]);
+                let hard = token::hard_term_all_rows(&student, dims[0], dims[1], targets)?;
+                token::blend(soft, hard, p.soft_weight, p.hard_weight)?
+            }
         }
         LossSpec::Fitnet => features::fitnet(&student, &teacher),
         LossSpec::At(p) => features::at(&student, &teacher, four(), p.p),

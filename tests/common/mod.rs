@@ -118,6 +118,8 @@ impl Golden {
                 temperature: self.param("temperature", 4.0),
                 alpha: self.param("alpha", 1.0),
                 beta: self.param("beta", 8.0),
+                hard_weight: self.param("hard_weight", 0.0),
+                soft_weight: self.param("soft_weight", 1.0),
             })),
             "fitnet" => Some(LossSpec::Fitnet),
             "at" => Some(LossSpec::At(AtParams {
