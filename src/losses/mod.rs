@@ -774,6 +774,32 @@ impl GpuContext {
             crate::tensor::check_binding_size(self, "student", bytes)?;
         }
         let (student, teacher) = self.upload_pair_as(inputs, dtype)?;
+        let mut call = self.host_call(inputs, want_grad, grad_bytes, "wgpu-distill evaluate")?;
+        let recorded = self.record_with(
+            &mut call.encoder,
+            spec,
+            inputs.shape,
+            &LossBindings {
+                student: BufferRegion::new(&student),
+                teacher: BufferRegion::new(&teacher),
+                labels: call.labels.as_ref().map(BufferRegion::new),
+                loss: BufferRegion::new(&call.loss),
+                grad: call.grad.as_ref().map(BufferRegion::new),
+            },
+            precision,
+        );
+        self.submit_host_call_outputs(call, recorded, &[&student, &teacher], elements)
+    }
+
+    /// The output side of a host call: the labels uploaded, loss and gradient buffers, the
+    /// readback buffer and an encoder to record into.
+    pub(crate) fn host_call(
+        &self,
+        inputs: &Inputs<'_>,
+        want_grad: bool,
+        grad_bytes: u64,
+        label: &str,
+    ) -> Result<HostCall> {
         let labels = inputs
             .labels_u32()
             .map(|l| self.upload("labels", bytemuck::cast_slice(&l)))
@@ -783,29 +809,45 @@ impl GpuContext {
             .then(|| self.output_buffer("gradient", grad_bytes))
             .transpose()?;
         let staging = self.staging(4 + if want_grad { grad_bytes } else { 0 })?;
-        let mut encoder = self
+        let encoder = self
             .device()
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("wgpu-distill evaluate"),
-            });
-        let recorded = self.record_with(
-            &mut encoder,
-            spec,
-            inputs.shape,
-            &LossBindings {
-                student: BufferRegion::new(&student),
-                teacher: BufferRegion::new(&teacher),
-                labels: labels.as_ref().map(BufferRegion::new),
-                loss: BufferRegion::new(&loss),
-                grad: grad.as_ref().map(BufferRegion::new),
-            },
-            precision,
-        );
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        Ok(HostCall {
+            labels,
+            loss,
+            grad,
+            grad_bytes,
+            staging,
+            encoder,
+        })
+    }
+
+    /// Forgets the call's transient buffers in the bind-group cache, then (when `recorded`
+    /// succeeded) copies loss and gradient to the readback buffer and submits.
+    pub(crate) fn submit_host_call_outputs(
+        &self,
+        call: HostCall,
+        recorded: Result<()>,
+        inputs: &[&wgpu::Buffer],
+        elements: usize,
+    ) -> Result<(wgpu::Buffer, wgpu::SubmissionIndex, Option<usize>)> {
+        let HostCall {
+            labels,
+            loss,
+            grad,
+            grad_bytes,
+            staging,
+            mut encoder,
+        } = call;
         // These buffers live for this call only: the bind-group cache must not keep them.
-        let transient: Vec<&wgpu::Buffer> = [Some(&student), Some(&teacher), Some(&loss)]
-            .into_iter()
-            .chain([labels.as_ref(), grad.as_ref()])
-            .flatten()
+        let transient: Vec<&wgpu::Buffer> = inputs
+            .iter()
+            .copied()
+            .chain(
+                [Some(&loss), labels.as_ref(), grad.as_ref()]
+                    .into_iter()
+                    .flatten(),
+            )
             .collect();
         self.forget_bind_groups_of(&transient);
         recorded?;
@@ -816,8 +858,19 @@ impl GpuContext {
             }
             Ok(self.queue().submit([encoder.finish()]))
         })?;
+        let want_grad = grad.is_some();
         Ok((staging, index, want_grad.then_some(elements)))
     }
+}
+
+/// The buffers and encoder of one host call (`GpuContext::host_call`).
+pub(crate) struct HostCall {
+    pub labels: Option<wgpu::Buffer>,
+    pub loss: wgpu::Buffer,
+    pub grad: Option<wgpu::Buffer>,
+    pub grad_bytes: u64,
+    pub staging: wgpu::Buffer,
+    pub encoder: wgpu::CommandEncoder,
 }
 
 impl GpuContext {

@@ -598,22 +598,14 @@ impl GpuContext {
         let ids: Vec<u32> = sparse.ids.iter().map(|&i| i as u32).collect();
         let ids = self.upload("teacher ids", bytemuck::cast_slice(&ids))?;
         let logprobs = self.upload("teacher log-probs", bytemuck::cast_slice(sparse.logprobs))?;
-        let labels = inputs
-            .labels_u32()
-            .map(|l| self.upload("labels", bytemuck::cast_slice(&l)))
-            .transpose()?;
-        let loss = self.output_buffer("loss", 4)?;
-        let grad = want_grad
-            .then(|| self.output_buffer("gradient", bytes))
-            .transpose()?;
-        let staging = self.staging(4 + if want_grad { bytes } else { 0 })?;
-        let mut encoder = self
-            .device()
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("wgpu-distill evaluate (sparse teacher)"),
-            });
+        let mut call = self.host_call(
+            inputs,
+            want_grad,
+            bytes,
+            "wgpu-distill evaluate (sparse teacher)",
+        )?;
         let recorded = self.record_sparse(
-            &mut encoder,
+            &mut call.encoder,
             params,
             inputs.shape,
             &SparseBindings {
@@ -622,25 +614,11 @@ impl GpuContext {
                 logprobs: BufferRegion::new(&logprobs),
                 k: sparse.k,
                 tail: sparse.tail,
-                labels: labels.as_ref().map(BufferRegion::new),
-                loss: BufferRegion::new(&loss),
-                grad: grad.as_ref().map(BufferRegion::new),
+                labels: call.labels.as_ref().map(BufferRegion::new),
+                loss: BufferRegion::new(&call.loss),
+                grad: call.grad.as_ref().map(BufferRegion::new),
             },
         );
-        let transient: Vec<&wgpu::Buffer> = [Some(&student), Some(&ids), Some(&logprobs)]
-            .into_iter()
-            .chain([Some(&loss), labels.as_ref(), grad.as_ref()])
-            .flatten()
-            .collect();
-        self.forget_bind_groups_of(&transient);
-        recorded?;
-        let index = self.scoped("submitting", || {
-            encoder.copy_buffer_to_buffer(&loss, 0, &staging, 0, 4);
-            if let Some(g) = &grad {
-                encoder.copy_buffer_to_buffer(g, 0, &staging, 4, bytes);
-            }
-            Ok(self.queue().submit([encoder.finish()]))
-        })?;
-        Ok((staging, index, want_grad.then_some(elements)))
+        self.submit_host_call_outputs(call, recorded, &[&student, &ids, &logprobs], elements)
     }
 }
