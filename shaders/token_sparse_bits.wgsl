@@ -34,7 +34,10 @@ fn token_sparse_bits(
         storageBarrier();
         for (var j = lid; j < params.k; j += WG) {
             let id = ids[row * params.k + j];
-            atomicOr(&id_bits[words + id / 32u], 1u << (id % 32u));
+            // An id past the row (only the embedding path can pass one) touches no other row.
+            if id / 32u < params.words {
+                atomicOr(&id_bits[words + id / 32u], 1u << (id % 32u));
+            }
         }
     }
 }

@@ -456,3 +456,133 @@ fn scale_by_a_device_factor_in_place() {
         }
     }
 }
+
+/// The token losses on the caller's buffers: `jsd` with labels and `kl` against a sparse
+/// teacher (`record_sparse`) recorded into one encoder give the bits of `evaluate`; a label or
+/// an id outside [0, C) (which only this path can pass) makes the loss NaN, and a bad id
+/// writes nothing into another row's gradient.
+#[test]
+fn token_losses_on_caller_buffers() {
+    use wgpu_distill::{JsdParams, SparseBindings, SparseTeacher, TokenOptions};
+    for backend in GPU_BACKENDS {
+        let ctx = gpu(backend);
+        let device = ctx.device();
+        let (b, c, k) = (6usize, 40usize, 5usize);
+        let (student, teacher) = synthetic::logit_pair(3, b, c, 2.0);
+        let labels: Vec<i64> = vec![3, -100, 7, 39, 0, 12];
+        let ids: Vec<i64> = (0..b * k).map(|i| ((i * 7) % c) as i64).collect();
+        let logprobs: Vec<f32> = vec![-2.0; b * k];
+        let shape = [b, c];
+        let jsd = LossSpec::Jsd(JsdParams {
+            options: TokenOptions {
+                hard_weight: 0.5,
+                ..TokenOptions::default()
+            },
+            ..JsdParams::default()
+        });
+        let kl = KlParams::new(1.0);
+        let want_jsd = ctx
+            .evaluate(
+                &jsd,
+                &Inputs::new(&student, &teacher, &shape).with_labels(&labels),
+                true,
+            )
+            .unwrap();
+        let sparse = SparseTeacher {
+            ids: &ids,
+            logprobs: &logprobs,
+            k,
+            tail: false,
+        };
+        let want_kl = ctx
+            .evaluate(
+                &LossSpec::Kl(kl),
+                &Inputs::with_sparse_teacher(&student, sparse, &shape),
+                true,
+            )
+            .unwrap();
+
+        let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
+        let upload = |bytes: &[u8]| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents: bytes,
+                usage: storage,
+            })
+        };
+        let run = |labels: &[i64], ids: &[i64]| {
+            let s = upload(bytemuck::cast_slice(&student));
+            let t = upload(bytemuck::cast_slice(&teacher));
+            let l: Vec<u32> = labels.iter().map(|&x| x as u32).collect();
+            let l = upload(bytemuck::cast_slice(&l));
+            let i: Vec<u32> = ids.iter().map(|&x| x as u32).collect();
+            let i = upload(bytemuck::cast_slice(&i));
+            let lp = upload(bytemuck::cast_slice(&logprobs));
+            // jsd's loss at 0, kl's at 256, jsd's gradient at 512, kl's after it (aligned).
+            let grad_bytes = (b * c * 4) as u64;
+            let second = aligned(512 + grad_bytes, 256);
+            let out = upload(&vec![0u8; (second + grad_bytes) as usize]);
+            let mut encoder = device.create_command_encoder(&Default::default());
+            ctx.record(
+                &mut encoder,
+                &jsd,
+                &shape,
+                &LossBindings {
+                    student: BufferRegion::new(&s),
+                    teacher: BufferRegion::new(&t),
+                    labels: Some(BufferRegion::new(&l)),
+                    loss: BufferRegion::new(&out),
+                    grad: Some(BufferRegion::at(&out, 512)),
+                },
+            )
+            .unwrap();
+            ctx.record_sparse(
+                &mut encoder,
+                &kl,
+                &shape,
+                &SparseBindings {
+                    student: BufferRegion::new(&s),
+                    ids: BufferRegion::new(&i),
+                    logprobs: BufferRegion::new(&lp),
+                    k,
+                    tail: false,
+                    labels: None,
+                    loss: BufferRegion::at(&out, 256),
+                    grad: Some(BufferRegion::at(&out, second)),
+                },
+            )
+            .unwrap();
+            let words = submit_and_read_words(device, ctx.queue(), encoder, &out);
+            let floats = |from: usize| -> Vec<f32> {
+                words[from..from + b * c]
+                    .iter()
+                    .map(|&w| f32::from_bits(w))
+                    .collect()
+            };
+            (
+                f32::from_bits(words[0]),
+                floats(128),
+                f32::from_bits(words[64]),
+                floats(second as usize / 4),
+            )
+        };
+        let (jsd_loss, jsd_grad, kl_loss, kl_grad) = run(&labels, &ids);
+        assert_eq!(jsd_loss.to_bits(), want_jsd.loss.to_bits(), "{backend:?}");
+        assert_eq!(kl_loss.to_bits(), want_kl.loss.to_bits(), "{backend:?}");
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&jsd_grad), bits(want_jsd.grad.as_ref().unwrap()));
+        assert_eq!(bits(&kl_grad), bits(want_kl.grad.as_ref().unwrap()));
+
+        // Row 2's label and one of row 4's ids out of range: NaN losses; the other rows'
+        // sparse gradients are untouched.
+        let mut bad_labels = labels.clone();
+        bad_labels[2] = c as i64;
+        let mut bad_ids = ids.clone();
+        bad_ids[4 * k + 1] = (c + 3) as i64;
+        let (jsd_loss, _, kl_loss, kl_grad) = run(&bad_labels, &bad_ids);
+        assert!(jsd_loss.is_nan() && kl_loss.is_nan(), "{backend:?}");
+        let want = want_kl.grad.as_ref().unwrap();
+        assert_eq!(bits(&kl_grad[..4 * c]), bits(&want[..4 * c]), "{backend:?}");
+        assert_eq!(bits(&kl_grad[5 * c..]), bits(&want[5 * c..]), "{backend:?}");
+    }
+}

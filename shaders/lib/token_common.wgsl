@@ -95,12 +95,23 @@ fn inv_normaliser() -> f32 {
 }
 
 // The row's share of the loss: (soft_scale * soft + hard_weight * CE) / n; `hard_stats` are the
-// (max, sum) of the raw student row, `z_label` its logit at the label.
-fn row_total(soft: f32, hard_stats: vec2<f32>, z_label: f32, inv_n: f32) -> f32 {
+// (max, sum) of the raw student row, `z_label` its logit at the label. A label outside
+// [0, C) that is not ignore_index (only the embedding path can pass one: the host checks)
+// makes the row's loss NaN, as DKD's does.
+fn row_total(soft: f32, hard_stats: vec2<f32>, z_label: f32, label: u32, inv_n: f32) -> f32 {
     var total = params.soft_scale * soft;
     if params.hard != 0u {
         // CE = LSE(zs) - zs[label], the LSE kept as (max, sum).
         total += params.hard_weight * (hard_stats.x + log(hard_stats.y) - z_label);
     }
+    if params.has_labels != 0u && label >= params.cols {
+        total = bitcast<f32>(0x7fc00000u);
+    }
     return total * inv_n;
+}
+
+// Where the hard term reads the row's logit at its label (clamped into the row: a label out of
+// range makes the loss NaN in `row_total`).
+fn label_column(label: u32) -> u32 {
+    return min(label, params.cols - 1u);
 }

@@ -141,9 +141,9 @@ fn token_row(lid: u32, wid: vec3<u32>) {
         if live {
             var z_label = 0.0;
             if params.hard != 0u {
-                z_label = load_student(base + label);
+                z_label = load_student(base + label_column(label));
             }
-            total = row_total(sums.x, hard_stats, z_label, inv_n);
+            total = row_total(sums.x, hard_stats, z_label, label, inv_n);
         }
         row_loss[batch_row] = total;
     }

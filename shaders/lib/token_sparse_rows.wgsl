@@ -116,13 +116,19 @@ fn sparse_row(lid: u32, wid: vec3<u32>) {
     if live {
         for (var j = lane; j < k; j += TPR) {
             let lp = logprobs[ids_base + j];
-            let log_q = (student_at(base + ids[ids_base + j]) * inv_t - stats.x) - log_s;
+            // An id outside [0, C) (only the embedding path can pass one: the host checks)
+            // makes the row's loss NaN and writes nothing.
+            let c = ids[ids_base + j];
+            let log_q = (student_at(base + min(c, cols - 1u)) * inv_t - stats.x) - log_s;
             var log_p = (lp * inv_t - teacher.x) - log_t;
             if tail {
                 log_p = lp;
             }
             let p = exp_accurate(log_p);
             kl += select(0.0, p * (log_p - log_q), p > 0.0);
+            if c >= cols {
+                kl = bitcast<f32>(0x7fc00000u);
+            }
         }
     }
     let sums = seg_sum(lid, vec4<f32>(kl, mass, 0.0, 0.0)).xy;
@@ -165,6 +171,9 @@ fn sparse_row(lid: u32, wid: vec3<u32>) {
         for (var j = lane; j < k; j += TPR) {
             let lp = logprobs[ids_base + j];
             let c = ids[ids_base + j];
+            if c >= cols {
+                continue;
+            }
             let z = student_at(base + c);
             let q = exp_accurate(z * inv_t - stats.x) * inv_sum;
             var log_p = (lp * inv_t - teacher.x) - log_t;
@@ -181,9 +190,9 @@ fn sparse_row(lid: u32, wid: vec3<u32>) {
         if live {
             var z_label = 0.0;
             if params.hard != 0u {
-                z_label = student_at(base + mask.label);
+                z_label = student_at(base + label_column(mask.label));
             }
-            total = row_total(soft, hard_stats, z_label, inv_n);
+            total = row_total(soft, hard_stats, z_label, mask.label, inv_n);
         }
         row_loss[batch_row] = total;
     }
