@@ -572,3 +572,63 @@ fn dkd_hard_term() {
         }
     }
 }
+
+/// Rows of V = 262 144 classes (the floor), any-C and quad kernels: jsd, tvd, kl with
+/// the hard term, and kl against K = 1024 ids with the tail.
+#[test]
+fn vocabularies_of_262144_classes() {
+    let (rows, cols, k) = (3, 262_144, 1024);
+    let student = synthetic::normal_vec(5, rows * cols, 3.0);
+    let teacher = synthetic::normal_vec(6, rows * cols, 3.0);
+    let labels = vec![17i64, -100, 262_143];
+    let shape = [rows, cols];
+    let dense = Inputs::new(&student, &teacher, &shape).with_labels(&labels);
+    let (ids, logprobs) = sparse_teacher(rows, cols, k, 0.97, 7);
+    let teacher_k = SparseTeacher {
+        ids: &ids,
+        logprobs: &logprobs,
+        k,
+        tail: true,
+    };
+    let sparse = Inputs::with_sparse_teacher(&student, teacher_k, &shape).with_labels(&labels);
+    let hard = hard_options();
+    let cases = [
+        (LossSpec::Jsd(JsdParams::default()), dense),
+        (LossSpec::Tvd(TvdParams::default()), dense),
+        (
+            LossSpec::Kl(KlParams {
+                temperature: 2.0,
+                options: hard,
+            }),
+            dense,
+        ),
+        (
+            LossSpec::Kl(KlParams {
+                temperature: 1.0,
+                options: hard,
+            }),
+            sparse,
+        ),
+    ];
+    for backend in GPU_BACKENDS {
+        for quads in [None, Some(false)] {
+            let mut ctx = fresh_gpu(backend);
+            ctx.set_strategy(Strategy {
+                quads,
+                ..Default::default()
+            })
+            .unwrap();
+            for (spec, inputs) in &cases {
+                let want = reference::evaluate(spec, inputs).unwrap();
+                let out = evaluate(&ctx, spec, inputs, InputDtype::F32);
+                assert_close(
+                    &format!("{} V = {cols} quads {quads:?} {backend:?}", spec.name()),
+                    f64::from(out.loss),
+                    out.grad.as_deref().unwrap(),
+                    want.loss,
+                    &want.grad,
+                );
+            }
+        }
+    }
+}
