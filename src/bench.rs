@@ -463,6 +463,13 @@ pub fn run_one(
         ))
     })?;
     let sparse = match (&data.sparse, spec) {
+        (Some(_), LossSpec::Kl(_)) if dtype != InputDtype::F32 => {
+            // The bench skips what a shape or dtype does not allow (`Error::Limit`).
+            return Err(Error::Limit(format!(
+                "a sparse teacher takes f32 logits, not {}",
+                dtype.name()
+            )));
+        }
         (Some(sparse), LossSpec::Kl(params)) => {
             let ids: Vec<u32> = sparse.ids.iter().map(|&i| i as u32).collect();
             Some((
