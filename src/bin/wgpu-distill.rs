@@ -945,7 +945,7 @@ fn self_check() -> Result<(), Error> {
         summary.device_type
     );
     println!(
-        "{:<6} {:>15} {:>15} {:>15} {:>10} {:>14} {:>10}",
+        "{:<8} {:>15} {:>15} {:>15} {:>10} {:>14} {:>10}",
         "loss", "shape", "gpu", "reference", "rel err", "grad err/max", "gpu ms"
     );
     use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
@@ -1017,8 +1017,8 @@ fn self_check() -> Result<(), Error> {
             .collect::<Vec<_>>()
             .join("x");
         println!(
-            "{:<6} {:>15} {:>15.8} {:>15.8} {:>10.2e} {:>14.2e} {:>10.2}",
-            spec.name(),
+            "{:<8} {:>15} {:>15.8} {:>15.8} {:>10.2e} {:>14.2e} {:>10.2}",
+            wgpu_distill::bench::bench_name(spec),
             shape,
             gpu.loss,
             cpu.loss,
@@ -1048,8 +1048,8 @@ fn self_check() -> Result<(), Error> {
             let (rel, grad_rel) = relative_errors(&gpu, &cpu);
             worst = worst.max(rel).max(grad_rel);
             println!(
-                "{:<6} {:>15} {:>15.8} {:>15.8} {:>10.2e} {:>14.2e} {:>10.2}",
-                if tail { "kl k+t" } else { "kl k64" },
+                "{:<8} {:>15} {:>15.8} {:>15.8} {:>10.2e} {:>14.2e} {:>10.2}",
+                if tail { "kl k64+t" } else { "kl k64" },
                 format!("{}x{}", dims[0], dims[1]),
                 gpu.loss,
                 cpu.loss,
