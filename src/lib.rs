@@ -4,6 +4,10 @@
 //! losses: the loss AND its gradient with respect to the student, with a float64 CPU reference
 //! for every loss.
 //!
+//! Losses: Hinton KD, DIST, DKD, FitNet, AT, RKD, ICKD, ReviewKD's HCL, and the token losses of
+//! language-model distillation (generalized JSD, TVD, masking, a fused hard-label term, sparse
+//! top-k teachers: [`TokenOptions`], [`SparseTeacher`]).
+//!
 //! Two ways in:
 //! - host slices: [`GpuContext::evaluate`] (blocking) or [`GpuContext::evaluate_async`];
 //! - embedding: [`GpuContext::from_device`] borrows your device and queue, and

@@ -2,8 +2,9 @@
 //! (host slices in, loss and gradient out; or recording into the caller's encoder).
 //!
 //! Each loss lives in its own module (`kl.rs`, `dist.rs`, `dkd.rs`, `fitnet.rs`, `at.rs`,
-//! `rkd.rs`, `ickd.rs`, `hcl.rs`) with its shader(s) under `shaders/` and its float64 twin
-//! under `src/reference/`.
+//! `rkd.rs`, `ickd.rs`, `hcl.rs`, and `token.rs` for the language-model token losses: `kl`
+//! with options, `jsd`, `tvd`, sparse teachers) with its shader(s) under `shaders/` and its
+//! float64 twin under `src/reference/`.
 
 pub mod at;
 pub mod dist;
