@@ -96,7 +96,8 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     let project = projected();
 
     // Sweep 2: loss terms and <g, q>; the gradient before its projection.
-    let early_grad = write_grad && (!project || GRAD_EXACT);
+    let in_place = GRAD_EXACT && PROJECT_IN_PLACE;
+    let early_grad = write_grad && (!project || in_place);
     var loss_acc = vec4<f32>(0.0);
     var gq_acc = vec4<f32>(0.0);
     if live {
@@ -118,7 +119,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
         let gq = sums.y;
         let step = scales.x * gq;
         for (var s = lane; s < slots; s += TPR) {
-            if GRAD_EXACT {
+            if in_place {
                 let xs = load_slot_student(base, s) * inv_t - stats.x;
                 let q = exp_accurate4(xs) * inv_sums.x;
                 store_slot(base, s, load_slot_grad(base, s) - step * q);

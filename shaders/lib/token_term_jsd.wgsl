@@ -6,6 +6,9 @@
 // come from d = log p - log q and from p, q (`mix_logs`), never from a log of M itself.
 // Gradient: q ⊙ g = (1 - beta) q (log q - log M) (beta = 1: q (log q - log p)), projected.
 
+// The term is dearer to recompute than the stored gradient is to re-read.
+const PROJECT_IN_PLACE: bool = true;
+
 fn projected() -> bool {
     return params.beta > 0.0;
 }

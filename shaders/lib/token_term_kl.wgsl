@@ -1,6 +1,9 @@
 // KL's term for the token skeleton (token_common.wgsl): p (log p - log q) + q - p, gradient
 // q - p (no projection: the softmax's Jacobian applied to the KL's g is q - p directly).
 
+// No projection: unused.
+const PROJECT_IN_PLACE: bool = false;
+
 fn projected() -> bool {
     return false;
 }

@@ -1,6 +1,9 @@
 // TVD's term for the token skeleton (token_common.wgsl): row = 1/2 sum |p - q|,
 // g = 1/2 sign(q - p) (sign(0) = 0), projected.
 
+// Recomputing the cheap term costs less than re-reading the stored gradient.
+const PROJECT_IN_PLACE: bool = false;
+
 fn projected() -> bool {
     return true;
 }
