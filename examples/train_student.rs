@@ -175,6 +175,7 @@ pub fn train(
         temperature: 4.0,
         beta: 1.0,
         gamma: 1.0,
+        ..Default::default()
     });
     let kl = LossSpec::Kl(KlParams::new(4.0));
 

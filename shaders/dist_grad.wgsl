@@ -4,7 +4,7 @@
 //             with u_r = ys - mean_c ys[b,:], v_r likewise, u_c = ys - mean_b ys[:,c], v_c likewise
 //             (the column terms from the pivots and their shift, see dist_merge.wgsl);
 //             row_weight = -T^2 beta / B, col_weight = -T^2 gamma / C
-//   grad[b,:] = (1/T) ys (G - <G, ys>)
+//   grad[b,:] = (1/T) ys (G - <G, ys>)  [+ (w_hard / B)(softmax(zs) - onehot) with the hard term]
 // dist_grad streams the row twice (sweep 1 folds <G, ys>, sweep 2 writes the gradient);
 // dist_grad_cached keeps the row in registers (rows of at most 4 TPR classes) and reads
 // each input once. Workgroup (0, 0) of either also folds the loss from the per-row and
@@ -44,7 +44,7 @@ fn dist_grad(
     let cols = params.cols;
     let base = row * cols;
 
-    var row_s = RowStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    var row_s = no_row_stats();
     var dot = 0.0;
     if in_batch {
         row_s = row_stats[params.row_offset + row];
@@ -57,7 +57,11 @@ fn dist_grad(
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
             let yg = upstream(base + c, c, row_s);
-            grad[base + c] = params.inv_t * yg.x * (yg.y - total);
+            var out = params.inv_t * yg.x * (yg.y - total);
+            if params.hard != 0u {
+                out += hard_gradient(load_student(base + c), yg.x, c, row_s, params.inv_t, params.hard_scale);
+            }
+            grad[base + c] = out;
         }
     }
     fold_loss(lid, wid);
@@ -78,8 +82,9 @@ fn dist_grad_cached(
 
     var ys = vec4<f32>(0.0);
     var g = vec4<f32>(0.0);
+    var row_s = no_row_stats();
     if in_batch {
-        let row_s = row_stats[params.row_offset + row];
+        row_s = row_stats[params.row_offset + row];
         for (var k = 0u; k < 4u; k++) {
             if inside[k] {
                 let yg = upstream(base + columns[k], columns[k], row_s);
@@ -93,7 +98,12 @@ fn dist_grad_cached(
         let out = params.inv_t * ys * (g - total);
         for (var k = 0u; k < 4u; k++) {
             if inside[k] {
-                grad[base + columns[k]] = out[k];
+                var value = out[k];
+                if params.hard != 0u {
+                    let z = load_student(base + columns[k]);
+                    value += hard_gradient(z, ys[k], columns[k], row_s, params.inv_t, params.hard_scale);
+                }
+                grad[base + columns[k]] = value;
             }
         }
     }

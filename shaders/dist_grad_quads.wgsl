@@ -1,7 +1,7 @@
 // DIST, gradient pass, quad form: what dist_grad (dist_grad.wgsl) computes, four consecutive
 // classes per load and per store (rows of a multiple of 4 classes):
 //   G[b,c]    = row_weight (v_r/N_b - k_b u_r) + col_weight (v_c/N_c - k_c u_c)
-//   grad[b,:] = (1/T) ys (G - <G, ys>)
+//   grad[b,:] = (1/T) ys (G - <G, ys>)  [+ (w_hard / B)(softmax(zs) - onehot) with the hard term]
 // Sweep 1 folds <G, ys>, sweep 2 writes the gradient; workgroup (0, 0) also folds the loss
 // (lib/dist_fold.wgsl).
 // Three entry points: `dist_grad_quads` gives each segment of TPR lanes one row;
@@ -59,6 +59,16 @@ fn upstream(ys: vec4<f32>, yt: vec4<f32>, row_s: RowStats, cs: Columns4) -> Upst
     return Upstream4(ys, params.row_weight * d_row + params.col_weight * d_col);
 }
 
+// The gradient of quad `q` (first column `col`) from (ys, G) and the row's <G, ys>, with the
+// hard term's part when it is on.
+fn gradient4(q: u32, col: u32, u: Upstream4, row_s: RowStats, total: f32) -> vec4<f32> {
+    var out = params.inv_t * u.ys * (u.g - total);
+    if params.hard != 0u {
+        out += hard_gradient4(load_student4(q), u.ys, col, row_s, params.inv_t, params.hard_scale);
+    }
+    return out;
+}
+
 // Softmax probabilities of quad `q` of the batch, in the row of `row_s`: (ys, yt).
 fn probabilities4(q: u32, row_s: RowStats) -> array<vec4<f32>, 2> {
     return softmax_at4(load_student4(q) * params.inv_t, load_teacher4(q) * params.inv_t, row_s);
@@ -87,7 +97,7 @@ fn dist_grad_quads(
     let quads = params.cols / 4u;
     let base = row * quads;
 
-    var row_s = RowStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    var row_s = no_row_stats();
     var dots = vec4<f32>(0.0);
     if in_batch {
         row_s = row_stats[params.row_offset + row];
@@ -100,7 +110,7 @@ fn dist_grad_quads(
     if in_batch {
         for (var q = lane; q < quads; q += TPR) {
             let u = upstream4(base + q, 4u * q, row_s);
-            grad[base + q] = encode_grad4(params.inv_t * u.ys * (u.g - total));
+            grad[base + q] = encode_grad4(gradient4(base + q, 4u * q, u, row_s, total));
         }
     }
     fold_loss(lid, wid);
@@ -154,16 +164,16 @@ fn block_store(q: u32, b: RowBlock, cs: Columns4, totals: vec4<f32>) {
     let u2 = upstream_in(b.base.z + q, b.s2, cs);
     let u3 = upstream_in(b.base.w + q, b.s3, cs);
     if b.valid.x {
-        grad[b.base.x + q] = encode_grad4(params.inv_t * u0.ys * (u0.g - totals.x));
+        grad[b.base.x + q] = encode_grad4(gradient4(b.base.x + q, 4u * q, u0, b.s0, totals.x));
     }
     if b.valid.y {
-        grad[b.base.y + q] = encode_grad4(params.inv_t * u1.ys * (u1.g - totals.y));
+        grad[b.base.y + q] = encode_grad4(gradient4(b.base.y + q, 4u * q, u1, b.s1, totals.y));
     }
     if b.valid.z {
-        grad[b.base.z + q] = encode_grad4(params.inv_t * u2.ys * (u2.g - totals.z));
+        grad[b.base.z + q] = encode_grad4(gradient4(b.base.z + q, 4u * q, u2, b.s2, totals.z));
     }
     if b.valid.w {
-        grad[b.base.w + q] = encode_grad4(params.inv_t * u3.ys * (u3.g - totals.w));
+        grad[b.base.w + q] = encode_grad4(gradient4(b.base.w + q, 4u * q, u3, b.s3, totals.w));
     }
 }
 

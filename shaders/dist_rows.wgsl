@@ -13,16 +13,30 @@
 //                  k = s |v| / (|u| N^2) (0 when |u| = 0): what the column and gradient passes
 //                  need to rebuild ys, yt and d(rho)/d(ys) = v/N - k u;
 //   partials[b]  = 1 - rho (folded by finish.wgsl into the inter term).
+// With the hard-label term (params.hard), sweep 2 also sums exp(zs - m) of the raw student row
+// (T != 1; at T = 1 it is sweep 1's sum) with m = max(zs/T)·T, and lane 0 writes the row's raw
+// statistics and label into RowStats and its CE, log(sum) + m - zs[label], into
+// partials[batch_rows + cols + b].
 //
 // Uniformity: inactive rows skip loads and stores but reach every barrier; no early return.
 
 @group(0) @binding(0) var<uniform> params: DistParams;
 @group(0) @binding(3) var<storage, read_write> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(5) var<storage, read> labels: array<u32>;
+
+// The hard term's raw statistics of a row: max and sum of exp(zs - max), its label and the
+// label's raw logit.
+struct HardRow {
+    max: f32,
+    sum: f32,
+    label: u32,
+    z_label: f32,
+}
 
 // The row's Pearson statistics from the sums of sweep 2 (deviations d from 1/C: sum d_s,
 // sum d_t, sum d_s^2, sum d_t^2; sum d_s d_t; the ranges), written by one lane per row.
-fn write_row_stats(row: u32, softmax: RowStats, d: vec4<f32>, d_st: f32, range: vec4<f32>) {
+fn write_row_stats(row: u32, softmax: RowStats, d: vec4<f32>, d_st: f32, range: vec4<f32>, hard: HardRow) {
     let cols_f = f32(params.cols);
     // Constant rows: exactly their value and zero spread.
     let constant_s = range.x == -range.z;
@@ -53,14 +67,33 @@ fn write_row_stats(row: u32, softmax: RowStats, d: vec4<f32>, d_st: f32, range: 
     stats.mean_t = mean.y;
     stats.inv_n = v_weight(norm_v, n);
     stats.k = k;
+    if params.hard != 0u {
+        stats.hard_max = hard.max;
+        stats.hard_inv_sum = 1.0 / hard.sum;
+        stats.label = hard.label;
+        partials[params.batch_rows + params.cols + params.row_offset + row] = log(hard.sum) + hard.max - hard.z_label;
+    }
     row_stats[params.row_offset + row] = stats;
     partials[params.row_offset + row] = 1.0 - uv / n;
+}
+
+// The hard term's max of the raw row: the tempered max times T (any shift near the max keeps
+// exp(zs - m) in range; at T = 1 it is the max itself).
+fn hard_max(max_s: f32, inv_t: f32) -> f32 {
+    return max_s / inv_t;
+}
+
+// The row's HardRow (its label, the label's raw logit `z_label`) from the raw sum `apart` of
+// sweep 2, or sweep 1's sum at T = 1.
+fn hard_row(label: u32, merged: vec4<f32>, apart: f32, z_label: f32) -> HardRow {
+    let sum = select(apart, merged.y, params.inv_t == 1.0);
+    return HardRow(hard_max(merged.x, params.inv_t), sum, label, z_label);
 }
 
 // RowStats holding a row's softmax statistics (max, sum) of zs/T (.xy) and zt/T (.zw); the
 // Pearson fields are filled by `write_row_stats`.
 fn softmax_stats(merged: vec4<f32>) -> RowStats {
-    return RowStats(merged.x, merged.z, 0.0, 0.0, 0.0, 0.0, 1.0 / merged.y, 1.0 / merged.w);
+    return RowStats(merged.x, merged.z, 0.0, 0.0, 0.0, 0.0, 1.0 / merged.y, 1.0 / merged.w, 0.0, 0.0, 0u);
 }
 
 @compute @workgroup_size(WG)
@@ -75,27 +108,41 @@ fn dist_rows(
     let base = row * cols;
     let inv_t = params.inv_t;
 
-    let softmax = softmax_stats(row_softmax2(lid, in_batch, base, cols, inv_t));
+    let merged = row_softmax2(lid, in_batch, base, cols, inv_t);
+    let softmax = softmax_stats(merged);
+    // The hard term's raw sum, apart from sweep 1's when T != 1.
+    let hard_apart = params.hard != 0u && inv_t != 1.0;
+    let raw_max = hard_max(merged.x, inv_t);
 
     // Deviations from 1/C: (sum d_s, sum d_t, sum d_s^2, sum d_t^2), sum d_s d_t, and ranges.
     var sums = vec4<f32>(0.0);
     var cross = 0.0;
+    var raw_sum = 0.0;
     var ranges = vec4<f32>(NEG_BIG);
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
-            let y = softmax_at(load_student(base + c) * inv_t, load_teacher(base + c) * inv_t, softmax);
+            let zs = load_student(base + c);
+            let y = softmax_at(zs * inv_t, load_teacher(base + c) * inv_t, softmax);
             let ds = y.x - params.inv_cols;
             let dt = y.y - params.inv_cols;
             sums += vec4<f32>(ds, dt, ds * ds, dt * dt);
             cross += ds * dt;
             ranges = max(ranges, vec4<f32>(y, -y));
+            if hard_apart {
+                raw_sum += exp_accurate(zs - raw_max);
+            }
         }
     }
     let d = seg_sum(lid, sums);
-    let d_st = seg_sum(lid, vec4<f32>(cross, 0.0, 0.0, 0.0)).x;
+    let folded = seg_sum(lid, vec4<f32>(cross, raw_sum, 0.0, 0.0));
     let range = seg_max(lid, ranges);
     if in_batch && lane == 0u {
-        write_row_stats(row, softmax, d, d_st, range);
+        var hard = HardRow(0.0, 1.0, 0u, 0.0);
+        if params.hard != 0u {
+            let label = labels[params.row_offset + row];
+            hard = hard_row(label, merged, folded.y, load_student(base + label));
+        }
+        write_row_stats(row, softmax, d, folded.x, range, hard);
     }
 }
 
@@ -113,17 +160,22 @@ fn dist_rows_quads(
     let base = row * quads;
     let inv_t = params.inv_t;
 
-    let softmax = softmax_stats(row_softmax2_quads(lid, in_batch, base, quads, inv_t));
+    let merged = row_softmax2_quads(lid, in_batch, base, quads, inv_t);
+    let softmax = softmax_stats(merged);
+    let hard_apart = params.hard != 0u && inv_t != 1.0;
+    let raw_max = hard_max(merged.x, inv_t);
 
     var sum_ds = vec4<f32>(0.0);
     var sum_dt = vec4<f32>(0.0);
     var sum_ds2 = vec4<f32>(0.0);
     var sum_dt2 = vec4<f32>(0.0);
     var sum_dst = vec4<f32>(0.0);
+    var raw_sum = vec4<f32>(0.0);
     var ranges = vec4<f32>(NEG_BIG);
     if in_batch {
         for (var q = lane; q < quads; q += TPR) {
-            let y = softmax_at4(load_student4(base + q) * inv_t, load_teacher4(base + q) * inv_t, softmax);
+            let zs = load_student4(base + q);
+            let y = softmax_at4(zs * inv_t, load_teacher4(base + q) * inv_t, softmax);
             let ys = y[0];
             let yt = y[1];
             let ds = ys - params.inv_cols;
@@ -134,13 +186,21 @@ fn dist_rows_quads(
             sum_dt2 += dt * dt;
             sum_dst += ds * dt;
             ranges = max(ranges, vec4<f32>(max4(ys), max4(yt), max4(-ys), max4(-yt)));
+            if hard_apart {
+                raw_sum += exp_accurate4(zs - raw_max);
+            }
         }
     }
     let sums = vec4<f32>(sum4(sum_ds), sum4(sum_dt), sum4(sum_ds2), sum4(sum_dt2));
     let d = seg_sum(lid, sums);
-    let d_st = seg_sum(lid, vec4<f32>(sum4(sum_dst), 0.0, 0.0, 0.0)).x;
+    let folded = seg_sum(lid, vec4<f32>(sum4(sum_dst), sum4(raw_sum), 0.0, 0.0));
     let range = seg_max(lid, ranges);
     if in_batch && lane == 0u {
-        write_row_stats(row, softmax, d, d_st, range);
+        var hard = HardRow(0.0, 1.0, 0u, 0.0);
+        if params.hard != 0u {
+            let label = labels[params.row_offset + row];
+            hard = hard_row(label, merged, folded.y, load_student4(base + label / 4u)[label % 4u]);
+        }
+        write_row_stats(row, softmax, d, folded.x, range, hard);
     }
 }

@@ -5,7 +5,8 @@
 // Welford's running column moments of its own four columns over the tile's rows in vec4
 // registers, written once at the end as the tile's ColumnMoments (what dist_columns.wgsl
 // computes). The Welford step divides by the row count, the same for every column: one
-// division per row.
+// division per row. With the hard-label term, each row's raw statistics, label and CE as
+// dist_rows.wgsl writes them (the raw sum folded with the row's Pearson sums).
 //
 // Uniformity: dispatched with TPR = WG; the tile loop runs a uniform number of rows (from the
 // workgroup id and uniform parameters); every lane reaches every barrier in `seg_*` and the
@@ -15,6 +16,7 @@
 @group(0) @binding(3) var<storage, read_write> row_stats: array<RowStats>;
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(5) var<storage, read_write> moments: array<ColumnMoments>;
+@group(0) @binding(6) var<storage, read> labels: array<u32>;
 
 // Column 0's probabilities of the current row, broadcast from lane 0.
 var<workgroup> column0: vec2<f32>;
@@ -71,7 +73,17 @@ fn dist_tile(
         let mean = first_p + seg_sum(lid, vec4<f32>(sum4(dev_s), sum4(dev_t), 0.0, 0.0)).xy * params.inv_cols;
         let u = select(vec4<f32>(0.0), ys - mean.x, inside);
         let v = select(vec4<f32>(0.0), yt - mean.y, inside);
-        let folded = seg_sum(lid, vec4<f32>(dot(u, v), dot(u, u), dot(v, v), 0.0));
+        // The hard term's raw sum apart from the tempered one (T != 1), shifted by m.x·T.
+        let raw_max = m.x / inv_t;
+        var raw_sum = vec4<f32>(0.0);
+        if params.hard != 0u && inv_t != 1.0 {
+            for (var k = 0u; k < 4u; k++) {
+                if inside[k] {
+                    raw_sum[k] = exp_accurate(load_student(base + columns[k]) - raw_max);
+                }
+            }
+        }
+        let folded = seg_sum(lid, vec4<f32>(dot(u, v), dot(u, u), dot(v, v), sum4(raw_sum)));
         if lid == 0u {
             let norm_u = sqrt(folded.y);
             let norm_v = sqrt(folded.z);
@@ -80,8 +92,17 @@ fn dist_tile(
             if norm_u > 0.0 {
                 k_coef = folded.x * norm_v / (norm_u * n * n);
             }
-            row_stats[params.row_offset + row] =
-                RowStats(m.x, m.y, mean.x, mean.y, v_weight(norm_v, n), k_coef, inv_sums.x, inv_sums.y);
+            var stats = RowStats(m.x, m.y, mean.x, mean.y, v_weight(norm_v, n), k_coef, inv_sums.x, inv_sums.y, 0.0, 0.0, 0u);
+            if params.hard != 0u {
+                let label = labels[params.row_offset + row];
+                let raw_total = select(folded.w, total.x, inv_t == 1.0);
+                stats.hard_max = raw_max;
+                stats.hard_inv_sum = 1.0 / raw_total;
+                stats.label = label;
+                partials[params.batch_rows + cols + params.row_offset + row] =
+                    log(raw_total) + raw_max - load_student(base + label);
+            }
+            row_stats[params.row_offset + row] = stats;
             partials[params.row_offset + row] = 1.0 - folded.x / n;
         }
         // Welford over the tile's rows, for the four owned columns at once.

@@ -1,6 +1,7 @@
 // The last reduction of every loss: one workgroup folds the per-row (and per-column) partial
 // terms in a fixed order and writes the scalar loss.
 //   loss = scale0 * sum(partials[0 .. n0]) + scale1 * sum(partials[n0 .. n0 + n1])
+//          [+ scale2 * sum(partials[n0 + n1 .. n0 + n1 + n2]) when n2 > 0: DIST's hard term]
 // Each lane sums a contiguous block sequentially, then the tree in `wg_sum` folds the lanes:
 // the order is fixed by n0, n1 alone, so the result is bitwise reproducible. Each sum is taken
 // both as sum p and as n + sum (p - 1) (`exact_sum`, reduce.wgsl).
@@ -11,12 +12,12 @@
 struct FinishParams {
     n0: u32,
     n1: u32,
+    n2: u32,
     _pad0: u32,
-    _pad1: u32,
     scale0: f32,
     scale1: f32,
-    _pad2: f32,
-    _pad3: f32,
+    scale2: f32,
+    _pad1: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: FinishParams;
@@ -41,7 +42,12 @@ fn finish(@builtin(local_invocation_index) lid: u32) {
     let a = block_sum(0u, params.n0, lid);
     let b = block_sum(params.n0, params.n1, lid);
     let sums = wg_sum(lid, vec4<f32>(a, b));
+    var total = params.scale0 * exact_sum(sums.xy, params.n0) + params.scale1 * exact_sum(sums.zw, params.n1);
+    if params.n2 > 0u {
+        let c = block_sum(params.n0 + params.n1, params.n2, lid);
+        total += params.scale2 * exact_sum(wg_sum(lid, vec4<f32>(c, 0.0, 0.0)).xy, params.n2);
+    }
     if lid == 0u {
-        loss[0] = params.scale0 * exact_sum(sums.xy, params.n0) + params.scale1 * exact_sum(sums.zw, params.n1);
+        loss[0] = total;
     }
 }

@@ -409,6 +409,7 @@ pub fn bench_name(spec: &LossSpec) -> &'static str {
         (LossSpec::Kl(p), false) if p.options != TokenOptions::default() => "kl+soft",
         (LossSpec::Jsd(_), true) => "jsd+hard",
         (LossSpec::Tvd(_), true) => "tvd+hard",
+        (LossSpec::Dist(p), _) if p.hard_weight != 0.0 => "dist+hard",
         (other, _) => other.name(),
     }
 }

@@ -187,6 +187,16 @@ type PipelineKey = (
 pub(crate) struct CachedPipeline {
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
+    /// Reads its inputs through the counting loads: bind the load counter as group 1.
+    pub counted: bool,
+}
+
+/// Test only (`GpuContext::count_input_loads`): one u32 per input element, the student's then
+/// the teacher's, that the counting loads add 1 to per element read.
+struct LoadCounter {
+    counts: wgpu::Buffer,
+    layout: wgpu::BindGroupLayout,
+    group: wgpu::BindGroup,
 }
 
 #[derive(Default)]
@@ -328,6 +338,8 @@ pub struct GpuContext {
     /// The subgroup probe's finding, once run: the smallest subgroup size where the layout
     /// suits the subgroup reductions, `None` where it does not (or SUBGROUP is missing).
     subgroup_layout: OnceLock<Option<u32>>,
+    /// Set by `count_input_loads` (tests only).
+    load_counter: Option<LoadCounter>,
 }
 
 /// What `info` prints about one adapter.
@@ -470,7 +482,81 @@ impl GpuContext {
             uncaptured: Arc::new(Mutex::new(None)),
             timeout: Duration::from_secs(120),
             subgroup_layout: OnceLock::new(),
+            load_counter: None,
         })
+    }
+
+    /// Test only: from now on every kernel that reads logits reads its f32 inputs through
+    /// loads that count each element read (`shaders/lib/input_f32_counted.wgsl`), for inputs of
+    /// up to `elements` elements each, unchunked; [`GpuContext::input_load_counts`] reads the
+    /// counts. Slow (one atomic add per element load): for measuring traffic, never for use.
+    #[doc(hidden)]
+    pub fn count_input_loads(&mut self, elements: usize) -> Result<()> {
+        let counts = self.scoped("allocating the input load counts", || {
+            Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("input load counts"),
+                size: (2 * elements.max(1)) as u64 * 4,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }))
+        })?;
+        let layout = self
+            .device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("input load counts"),
+                entries: &[wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only: false },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                }],
+            });
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("input load counts"),
+            layout: &layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: counts.as_entire_binding(),
+            }],
+        });
+        self.load_counter = Some(LoadCounter {
+            counts,
+            layout,
+            group,
+        });
+        // Modules, pipelines and recordings made before read without counting.
+        *self.lock() = Caches::default();
+        Ok(())
+    }
+
+    /// Test only: how many times each student and each teacher element was read since the
+    /// last call (or since `count_input_loads`), then zeroes the counts.
+    #[doc(hidden)]
+    pub fn input_load_counts(&self) -> Result<(Vec<u32>, Vec<u32>)> {
+        let counter = self.load_counter.as_ref().ok_or_else(|| {
+            Error::Param("input loads are not counted: call count_input_loads first".into())
+        })?;
+        let bytes = counter.counts.size();
+        let staging = self.staging(bytes)?;
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(&counter.counts, 0, &staging, 0, bytes);
+        encoder.clear_buffer(&counter.counts, 0, None);
+        let index = self.queue.submit([encoder.finish()]);
+        let read = self.read_back(&staging, index)?;
+        let mut counts: Vec<u32> = bytemuck::pod_collect_to_vec(&read);
+        let teacher = counts.split_off(counts.len() / 2);
+        Ok((counts, teacher))
+    }
+
+    /// The load counter's bind group, for pipelines that read through the counting loads.
+    pub(crate) fn load_counter_group(&self) -> Option<&wgpu::BindGroup> {
+        self.load_counter.as_ref().map(|c| &c.group)
     }
 
     /// Forces a strategy (tests use it to cover every path); `Strategy::default()` chooses.
@@ -729,6 +815,12 @@ impl GpuContext {
             InputDtype::F32
         };
         let subgroups = self.subgroups_for(threads_per_row);
+        let counted = kernel.dtype_aware && self.load_counter.is_some();
+        if counted && dtype != InputDtype::F32 {
+            return Err(Error::Param(format!(
+                "input loads are counted for f32 inputs only, not {dtype:?}"
+            )));
+        }
         let key = (
             kernel.file,
             kernel.variant,
@@ -760,18 +852,31 @@ impl GpuContext {
                             .create_shader_module(wgpu::ShaderModuleDescriptor {
                                 label: Some(kernel.file),
                                 source: wgpu::ShaderSource::Wgsl(
-                                    kernel.module_source_with(dtype, grad, subgroups).into(),
+                                    if counted {
+                                        kernel.module_source_counted(subgroups)
+                                    } else {
+                                        kernel.module_source_with(dtype, grad, subgroups)
+                                    }
+                                    .into(),
                                 ),
                             })
                     })
                     .clone();
                 drop(caches);
                 let layout = self.bind_group_layout(kernel);
+                let counter = self
+                    .load_counter
+                    .as_ref()
+                    .filter(|_| counted)
+                    .map(|c| &c.layout);
+                let layouts: Vec<_> = std::iter::once(Some(&layout))
+                    .chain(counter.map(Some))
+                    .collect();
                 let pipeline_layout =
                     self.device
                         .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                             label: Some(kernel.entry),
-                            bind_group_layouts: &[Some(&layout)],
+                            bind_group_layouts: &layouts,
                             immediate_size: 0,
                         });
                 // SG (the smallest subgroup size) exists only in the subgroup form.
@@ -795,7 +900,11 @@ impl GpuContext {
                             },
                             cache: None,
                         });
-                Ok(Arc::new(CachedPipeline { pipeline, layout }))
+                Ok(Arc::new(CachedPipeline {
+                    pipeline,
+                    layout,
+                    counted,
+                }))
             },
         )?;
         self.lock().pipelines.insert(key, created.clone());

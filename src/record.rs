@@ -125,6 +125,9 @@ pub(crate) fn replay(
     let record_one = |pass: &mut wgpu::ComputePass<'_>, step: &Step| {
         pass.set_pipeline(&step.pipeline.pipeline);
         pass.set_bind_group(0, &step.bind_group, &[]);
+        if step.pipeline.counted {
+            pass.set_bind_group(1, ctx.load_counter_group(), &[]);
+        }
         pass.dispatch_workgroups(step.groups[0], step.groups[1], step.groups[2]);
     };
     if ctx.dispatch_timer_armed() {
@@ -180,10 +183,12 @@ pub(crate) fn record_dispatches(
 pub(crate) struct FinishUniform {
     pub n0: u32,
     pub n1: u32,
-    pub _pad: [u32; 2],
+    pub n2: u32,
+    pub _pad: u32,
     pub scale0: f32,
     pub scale1: f32,
-    pub _pad2: [f32; 2],
+    pub scale2: f32,
+    pub _pad2: f32,
 }
 
 impl FinishUniform {
@@ -194,13 +199,20 @@ impl FinishUniform {
 
     /// `loss = scale0 · sum(first n0) + scale1 · sum(next n1)`.
     pub(crate) fn pair(n0: usize, scale0: f64, n1: usize, scale1: f64) -> Self {
+        Self::triple([(n0, scale0), (n1, scale1), (0, 0.0)])
+    }
+
+    /// `loss = Σ_i scale_i · sum(block i)` over three consecutive blocks `(n_i, scale_i)`.
+    pub(crate) fn triple(blocks: [(usize, f64); 3]) -> Self {
         Self {
-            n0: n0 as u32,
-            n1: n1 as u32,
-            _pad: [0; 2],
-            scale0: scale0 as f32,
-            scale1: scale1 as f32,
-            _pad2: [0.0; 2],
+            n0: blocks[0].0 as u32,
+            n1: blocks[1].0 as u32,
+            n2: blocks[2].0 as u32,
+            _pad: 0,
+            scale0: blocks[0].1 as f32,
+            scale1: blocks[1].1 as f32,
+            scale2: blocks[2].1 as f32,
+            _pad2: 0.0,
         }
     }
 }

@@ -23,6 +23,10 @@ pub const INPUT_BF16: &str = include_str!("../shaders/lib/input_bf16.wgsl");
 
 /// The same loads, four consecutive elements at a time (`load_student4`, `load_teacher4`).
 pub const INPUT_F32X4: &str = include_str!("../shaders/lib/input_f32x4.wgsl");
+/// Test only: the f32 loads counting each element read (`GpuContext::count_input_loads`).
+pub const INPUT_F32_COUNTED: &str = include_str!("../shaders/lib/input_f32_counted.wgsl");
+/// Test only: the f32 quad loads counting each element read.
+pub const INPUT_F32X4_COUNTED: &str = include_str!("../shaders/lib/input_f32x4_counted.wgsl");
 pub const INPUT_F16X4: &str = include_str!("../shaders/lib/input_f16x4.wgsl");
 pub const INPUT_BF16X4: &str = include_str!("../shaders/lib/input_bf16x4.wgsl");
 
@@ -155,6 +159,23 @@ impl Kernel {
             (true, true, InputDtype::F16) => INPUT_F16X4,
             (true, true, InputDtype::Bf16) => INPUT_BF16X4,
         };
+        self.assemble(loads, grad, subgroups)
+    }
+
+    /// The module source of a kernel reading f32 inputs through the counting loads (test
+    /// only: `GpuContext::count_input_loads`); other kernels' sources are unchanged.
+    pub fn module_source_counted(&self, subgroups: bool) -> String {
+        let loads = match (self.dtype_aware, self.quads) {
+            (false, _) => "",
+            (true, false) => INPUT_F32_COUNTED,
+            (true, true) => INPUT_F32X4_COUNTED,
+        };
+        self.assemble(loads, InputDtype::F32, subgroups)
+    }
+
+    /// The library, `loads`, the softmax numerics and gradient stores where the kernel uses
+    /// them, the family's declarations, then the kernel file.
+    fn assemble(&self, loads: &str, grad: InputDtype, subgroups: bool) -> String {
         let segments = if subgroups {
             SEGMENT_SUBGROUP_LIB
         } else {
@@ -227,7 +248,7 @@ pub const DIST_ROWS_QUADS: Kernel = Kernel {
     family: DIST_LIB,
     variant: "",
     entry: "dist_rows_quads",
-    bindings: &[U, R, R, W, W],
+    bindings: &[U, R, R, W, W, R],
 };
 
 /// DIST column moments per tile, four columns per lane.
@@ -276,7 +297,7 @@ pub const DIST_ROWS: Kernel = Kernel {
     family: DIST_LIB,
     variant: "",
     entry: "dist_rows",
-    bindings: &[U, R, R, W, W],
+    bindings: &[U, R, R, W, W, R],
 };
 
 /// DIST per-tile column moments.
@@ -348,7 +369,7 @@ pub const DIST_TILE: Kernel = Kernel {
     family: DIST_LIB,
     variant: "",
     entry: "dist_tile",
-    bindings: &[U, R, R, W, W, W],
+    bindings: &[U, R, R, W, W, W, R],
 };
 
 /// KL, the cached variant (rows of at most 4 × TPR classes held in registers).

@@ -17,6 +17,7 @@ fn specs() -> [LossSpec; 3] {
             temperature: 2.0,
             beta: 1.0,
             gamma: 1.0,
+            ..Default::default()
         }),
         LossSpec::Dkd(DkdParams::default()),
     ]

@@ -69,11 +69,13 @@ fn several_losses_in_one_encoder_on_caller_buffers() {
                 temperature: 1.0,
                 beta: 1.0,
                 gamma: 2.0,
+                ..Default::default()
             }),
             LossSpec::Dist(DistParams {
                 temperature: 4.0,
                 beta: 0.5,
                 gamma: 1.0,
+                ..Default::default()
             }),
             LossSpec::Dkd(DkdParams::default()),
             LossSpec::Fitnet,

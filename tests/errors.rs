@@ -92,6 +92,11 @@ fn library_rejects_bad_input_with_typed_errors() {
         ),
     ];
     let dkd = LossSpec::Dkd(DkdParams::default());
+    let dist_hard = LossSpec::Dist(DistParams {
+        hard_weight: 1.0,
+        soft_weight: 2.0,
+        ..Default::default()
+    });
     let good_labels = [0i64, 1, 2];
     // A sparse teacher of K = 2 ids per row on 3×4 logits, and broken variants of it.
     static IDS: [i64; 6] = [0, 1, 2, 3, 1, 2];
@@ -145,10 +150,32 @@ fn library_rejects_bad_input_with_typed_errors() {
             "C >= 2",
         ),
         (
-            LossSpec::Dist(DistParams::default()),
+            LossSpec::Rkd(RkdParams::default()),
             Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
             |e| matches!(e, Error::Param(_)),
             "takes no labels",
+        ),
+        // DIST's hard-label term: labels in [0, C), no ignore_index.
+        (
+            dist_hard,
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "dist needs labels (one per row) for its hard-label term",
+        ),
+        (
+            dist_hard,
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&[0, -100, 2]),
+            |e| matches!(e, Error::Param(_)),
+            "label -100",
+        ),
+        (
+            LossSpec::Dist(DistParams {
+                hard_weight: f64::INFINITY,
+                ..Default::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
+            |e| matches!(e, Error::Param(_)),
+            "hard weight",
         ),
         // The sparse teacher (SPEC's error list).
         (

@@ -57,6 +57,7 @@ fn dist_reference_gradient_matches_finite_differences() {
                 temperature: 4.0,
                 beta: 2.0,
                 gamma: 0.5,
+                ..Default::default()
             },
         ),
         (3, (1, 4), DistParams::default()),
@@ -67,6 +68,7 @@ fn dist_reference_gradient_matches_finite_differences() {
                 temperature: 2.0,
                 beta: 1.0,
                 gamma: 1.0,
+                ..Default::default()
             },
         ),
         (
@@ -76,6 +78,7 @@ fn dist_reference_gradient_matches_finite_differences() {
                 temperature: 0.5,
                 beta: 1.0,
                 gamma: 3.0,
+                ..Default::default()
             },
         ),
     ];

@@ -56,6 +56,7 @@ fn evaluate(case: &common::Golden) -> Output {
                     temperature: t,
                     beta: param("beta", 1.0),
                     gamma: param("gamma", 1.0),
+                    ..Default::default()
                 };
                 dist::dist(&student, &teacher, rows, cols, &p)
             } else {

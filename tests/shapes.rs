@@ -14,6 +14,7 @@ fn specs(t: f64) -> [LossSpec; 2] {
             temperature: t,
             beta: 1.0,
             gamma: 2.0,
+            ..Default::default()
         }),
     ]
 }
@@ -154,6 +155,7 @@ fn dist_gradient_several_rows_per_segment_give_the_same_bits() {
         temperature: 2.0,
         beta: 1.0,
         gamma: 2.0,
+        ..Default::default()
     });
     let precisions = [
         Precision::from(InputDtype::F32),
@@ -259,6 +261,7 @@ fn dist_peaked_and_constant_rows() {
                 temperature: t,
                 beta: 1.0,
                 gamma: 1.0,
+                ..Default::default()
             });
             let shape = [b, c];
             let inputs = Inputs::new(&student, &teacher, &shape);

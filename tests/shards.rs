@@ -10,19 +10,27 @@ use wgpu_distill::{
 };
 
 /// Loss and concatenated gradient of `batch` split at `cuts`, shard k on `devices[k % len]`,
-/// statistics merged as a balanced tree (a different grouping than left to right).
+/// statistics merged as a balanced tree (a different grouping than left to right). `labels`
+/// (the hard term's; empty for none) are split with the rows.
+#[allow(clippy::too_many_arguments)]
 fn sharded(
     devices: &[&GpuContext],
     params: &DistParams,
     student: &[f32],
     teacher: &[f32],
+    labels: &[i64],
     cols: usize,
     cuts: &[usize],
 ) -> (f64, Vec<f32>) {
     let shapes: Vec<[usize; 2]> = cuts.windows(2).map(|w| [w[1] - w[0], cols]).collect();
     let view = |k: usize| {
         let (a, b) = (cuts[k] * cols, cuts[k + 1] * cols);
-        Inputs::new(&student[a..b], &teacher[a..b], &shapes[k])
+        let inputs = Inputs::new(&student[a..b], &teacher[a..b], &shapes[k]);
+        if labels.is_empty() {
+            inputs
+        } else {
+            inputs.with_labels(&labels[cuts[k]..cuts[k + 1]])
+        }
     };
     let mut stats: Vec<DistShardStats> = (0..shapes.len())
         .map(|k| {
@@ -67,14 +75,15 @@ fn whole(
     params: &DistParams,
     student: &[f32],
     teacher: &[f32],
+    labels: &[i64],
     shape: &[usize],
 ) -> (f64, Vec<f32>) {
+    let mut inputs = Inputs::new(student, teacher, shape);
+    if !labels.is_empty() {
+        inputs = inputs.with_labels(labels);
+    }
     let out = ctx
-        .evaluate(
-            &LossSpec::Dist(*params),
-            &Inputs::new(student, teacher, shape),
-            true,
-        )
+        .evaluate(&LossSpec::Dist(*params), &inputs, true)
         .unwrap();
     (f64::from(out.loss), out.grad.unwrap())
 }
@@ -104,11 +113,20 @@ fn a_batch_split_across_vulkan_and_gl_matches_the_whole_batch() {
         temperature: 2.0,
         beta: 1.0,
         gamma: 2.0,
+        ..Default::default()
     };
     let vulkan = gpu(BackendChoice::Vulkan);
     let gl = gpu(BackendChoice::Gl);
-    let want = whole(vulkan, &params, &student, &teacher, &[b, c]);
-    let got = sharded(&[vulkan, gl], &params, &student, &teacher, c, &[0, 40, b]);
+    let want = whole(vulkan, &params, &student, &teacher, &[], &[b, c]);
+    let got = sharded(
+        &[vulkan, gl],
+        &params,
+        &student,
+        &teacher,
+        &[],
+        c,
+        &[0, 40, b],
+    );
     assert_matches("vulkan + gl", &got, &want);
 }
 
@@ -120,10 +138,19 @@ fn random_splits_match_the_whole_batch() {
         let b = 2 + (rng.next_u64() % 120) as usize;
         let c = 1 + (rng.next_u64() % 200) as usize;
         let (student, teacher) = synthetic::logit_pair(trial, b, c, 2.0);
+        // Odd trials add the hard-label term (DIST's recipe: CE + 2 DIST).
+        let hard = trial % 2 == 1;
         let params = DistParams {
             temperature: 1.0 + (trial % 4) as f64,
             beta: 1.0,
             gamma: 1.0,
+            hard_weight: if hard { 1.0 } else { 0.0 },
+            soft_weight: if hard { 2.0 } else { 1.0 },
+        };
+        let labels: Vec<i64> = if hard {
+            (0..b).map(|r| (r * 7 % c) as i64).collect()
+        } else {
+            vec![]
         };
         let shards = 1 + (rng.next_u64() % b.min(6) as u64) as usize;
         let mut cuts: Vec<usize> = (1..b).collect();
@@ -135,10 +162,10 @@ fn random_splits_match_the_whole_batch() {
         let mut cuts: Vec<usize> = cuts[..shards - 1].to_vec();
         cuts.extend([0, b]);
         cuts.sort();
-        let want = whole(ctx, &params, &student, &teacher, &[b, c]);
-        let got = sharded(&[ctx], &params, &student, &teacher, c, &cuts);
+        let want = whole(ctx, &params, &student, &teacher, &labels, &[b, c]);
+        let got = sharded(&[ctx], &params, &student, &teacher, &labels, c, &cuts);
         assert_matches(
-            &format!("trial {trial}: {b}x{c} cut at {cuts:?}"),
+            &format!("trial {trial} (hard term: {hard}): {b}x{c} cut at {cuts:?}"),
             &got,
             &want,
         );

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use wgpu_distill::{
-    npy, reference, synthetic, GpuContext, InputDtype, Inputs, JsdParams, KlParams, LossOutput,
-    LossSpec, Precision, SparseTeacher, Strategy, TokenOptions, TvdParams,
+    npy, reference, synthetic, DistParams, GpuContext, InputDtype, Inputs, JsdParams, KlParams,
+    LossOutput, LossSpec, Precision, SparseTeacher, Strategy, TokenOptions, TvdParams,
 };
 
 /// The golden_llm cases the GPU path takes: dense teachers of kl, jsd and tvd.
@@ -188,17 +188,14 @@ fn token_losses_match_float64_at_every_strategy_and_dtype() {
     }
 }
 
-/// Every golden_llm case of kl, jsd, tvd and dkd through the command line, on Vulkan, GL and
-/// the CPU reference (sparse teachers included).
+/// Every golden_llm case through the command line, on Vulkan, GL and the CPU reference
+/// (sparse teachers and the dist and dkd hard terms included).
 #[test]
 fn cli_reproduces_the_token_golden_cases() {
     let out_dir = std::env::temp_dir().join(format!("wgpu-distill-llm-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
     let mut runs = 0;
     for (case, _) in manifest_cases(&llm_fixtures()) {
-        if !["kl", "jsd", "tvd", "dkd"].contains(&case.loss.as_str()) {
-            continue;
-        }
         for backend in ["vulkan", "gl", "cpu"] {
             let (loss, grad) = run_cli_case(&case, backend, &out_dir);
             runs += 1;
@@ -218,8 +215,8 @@ fn cli_reproduces_the_token_golden_cases() {
     }
     assert_eq!(
         runs,
-        16 * 3,
-        "12 dense, 3 sparse and 1 dkd case on 3 backends"
+        17 * 3,
+        "12 dense, 3 sparse, 1 dist and 1 dkd case on 3 backends"
     );
     let _ = std::fs::remove_dir_all(&out_dir);
 }
@@ -562,6 +559,96 @@ fn dkd_hard_term() {
                     let out = evaluate(&ctx, &LossSpec::Dkd(plain), &inputs, InputDtype::F32);
                     assert_close(
                         &format!("dkd plain T {temperature} {rows}x{cols} {backend:?}"),
+                        f64::from(out.loss),
+                        out.grad.as_deref().unwrap(),
+                        want.loss,
+                        &want.grad,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// DIST's hard-label term (golden `dist_hard`: DIST's recipe CE + 2·DIST), and at T != 1
+/// where its raw softmax is summed apart: every DIST path (streaming any-C and quads, the
+/// quads' 4- and 8-row gradient blocks, the fused tile pass with the cached gradient, rows
+/// chunked, TPR 1 to 256) against float64, f32 and bf16 inputs.
+#[test]
+fn dist_hard_term() {
+    let case = manifest_cases(&llm_fixtures())
+        .into_iter()
+        .map(|(g, _)| g)
+        .find(|g| g.name == "dist_hard")
+        .unwrap();
+    let spec = case.spec().unwrap();
+    let (student, teacher, labels) = (case.student(), case.teacher(), case.labels().unwrap());
+    let inputs = Inputs::new(&student, &teacher, &case.shape).with_labels(&labels);
+    for backend in GPU_BACKENDS {
+        let out = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
+        assert_close(
+            &format!("dist_hard on {backend:?}"),
+            f64::from(out.loss),
+            out.grad.as_deref().unwrap(),
+            case.expected_loss,
+            &case.grad(),
+        );
+        let loss_only = gpu(backend).evaluate(&spec, &inputs, false).unwrap();
+        assert_eq!(loss_only.loss.to_bits(), out.loss.to_bits(), "{backend:?}");
+    }
+    let strategies = [
+        Strategy::default(),
+        Strategy {
+            quads: Some(false),
+            threads_per_row: Some(1),
+            ..Default::default()
+        },
+        Strategy {
+            threads_per_row: Some(256),
+            chunk_rows: Some(3),
+            ..Default::default()
+        },
+        Strategy {
+            dist_grad_rows: Some(4),
+            ..Default::default()
+        },
+        Strategy {
+            dist_grad_rows: Some(8),
+            tile_rows: Some(2),
+            ..Default::default()
+        },
+        Strategy {
+            cached_rows: Some(true),
+            ..Default::default()
+        },
+    ];
+    for backend in GPU_BACKENDS {
+        for strategy in strategies {
+            let mut ctx = fresh_gpu(backend);
+            ctx.set_strategy(strategy).unwrap();
+            for (rows, cols) in [(11, 100), (6, 257)] {
+                let (s, t) = synthetic::logit_pair(cols as u64, rows, cols, 3.0);
+                let labels: Vec<i64> = (0..rows as i64).map(|r| (r * 13) % cols as i64).collect();
+                let shape = [rows, cols];
+                let inputs = Inputs::new(&s, &t, &shape).with_labels(&labels);
+                for (temperature, dtype) in [(1.0, InputDtype::F32), (4.0, InputDtype::Bf16)] {
+                    let spec = LossSpec::Dist(DistParams {
+                        temperature,
+                        hard_weight: 0.7,
+                        soft_weight: 0.4,
+                        ..Default::default()
+                    });
+                    // The reference on the inputs as the kernels read them.
+                    let read = dtype.decode(&dtype.encode(&s), s.len());
+                    let read_t = dtype.decode(&dtype.encode(&t), t.len());
+                    let want = reference::evaluate(
+                        &spec,
+                        &Inputs::new(&read, &read_t, &shape).with_labels(&labels),
+                    )
+                    .unwrap();
+                    let out = evaluate(&ctx, &spec, &inputs, dtype);
+                    assert_close(
+                        &format!("dist hard T {temperature} {dtype:?} {rows}x{cols} {strategy:?} {backend:?}"),
                         f64::from(out.loss),
                         out.grad.as_deref().unwrap(),
                         want.loss,

@@ -86,6 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     temperature: T,
                     beta: 1.0,
                     gamma: 1.0,
+                    ..Default::default()
                 }),
             };
             let ops_ms = time(iters, || {

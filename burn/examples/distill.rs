@@ -78,6 +78,7 @@ pub fn train(
         temperature: TEMPERATURE,
         beta: 1.0,
         gamma: 1.0,
+        ..Default::default()
     });
 
     let measure = |student: &Student, epoch: usize, loss: f64| {

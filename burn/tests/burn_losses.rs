@@ -99,6 +99,7 @@ fn every_loss_matches_the_float64_reference() {
             temperature: 4.0,
             beta: 2.0,
             gamma: 1.0,
+            ..Default::default()
         }),
         [7, 1000],
         3,
@@ -184,6 +185,7 @@ fn kl_and_dist_match_burns_own_autodiff_of_the_formula() {
                 temperature: t_value,
                 beta: 1.0,
                 gamma: 1.0,
+                ..Default::default()
             }),
         };
         let ours_s = tensor(&s, [b, c], &device).require_grad();

@@ -20,6 +20,13 @@ struct DistParams {
     tiles: u32,
     // 1: dist_grad's first workgroup folds the loss (unchunked calls); 0: finish.wgsl does.
     fold_loss: u32,
+    // The hard-label term (SPEC, "The hard-label term"): 1 when on; its gradient scale
+    // w_hard / B; the rows of the batch `partials` holds (row b's CE is at
+    // partials[batch_rows + cols + b], after the inter and intra terms).
+    hard: u32,
+    hard_scale: f32,
+    batch_rows: u32,
+    _pad: u32,
 }
 
 // Per row, written by dist_rows (or dist_tile): the softmax statistics of zs/T and zt/T (max
@@ -34,6 +41,36 @@ struct RowStats {
     k: f32,
     inv_sum_s: f32,
     inv_sum_t: f32,
+    // The hard term's softmax statistics of the raw student row (T = 1: max and 1 / sum) and
+    // the row's label; zeros when the term is off.
+    hard_max: f32,
+    hard_inv_sum: f32,
+    label: u32,
+}
+
+// RowStats with every field 0 (rows past the batch).
+fn no_row_stats() -> RowStats {
+    return RowStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0u);
+}
+
+// The hard term's gradient at class `col` of a row, `scale (softmax(zs)_col - onehot)`, from
+// the raw logit `z` and the row's statistics; at T = 1 the softmax is `ys` itself.
+fn hard_gradient(z: f32, ys: f32, col: u32, row: RowStats, inv_t: f32, scale: f32) -> f32 {
+    var q = ys;
+    if inv_t != 1.0 {
+        q = exp_accurate(z - row.hard_max) * row.hard_inv_sum;
+    }
+    return scale * (q - select(0.0, 1.0, col == row.label));
+}
+
+// The same for the four classes `col .. col + 4`.
+fn hard_gradient4(z: vec4<f32>, ys: vec4<f32>, col: u32, row: RowStats, inv_t: f32, scale: f32) -> vec4<f32> {
+    var q = ys;
+    if inv_t != 1.0 {
+        q = exp_accurate4(z - row.hard_max) * row.hard_inv_sum;
+    }
+    let is_label = vec4<u32>(col) + vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(row.label);
+    return scale * (q - select(vec4<f32>(0.0), vec4<f32>(1.0), is_label));
 }
 
 // (ys, yt) = softmax probabilities from x = z/T: exp(x - max) / sum (README, "Numerics").

@@ -42,7 +42,8 @@ enum Command {
 struct BenchArgs {
     /// Comma list of losses: kl (T = 4), kl+soft (T = 1, 0.5·KL through the token skeleton,
     /// with labels), kl+hard (the same plus 0.5·CE), kl+sparse (T = 1, a top-k teacher of
-    /// --sparse-k ids), jsd (β = 0.5), jsd+hard, tvd (with labels, nothing masked), dist, dkd.
+    /// --sparse-k ids), jsd (β = 0.5), jsd+hard, tvd (with labels, nothing masked), dist,
+    /// dist+hard (CE + 2·DIST), dkd.
     #[arg(long, default_value = "kl,dist")]
     loss: String,
     /// Ids per row of the kl+sparse teacher.
@@ -110,7 +111,8 @@ struct EvalArgs {
     /// kl sparse: keep the mass outside the top-k as one tail bucket (T = 1 only).
     #[arg(long, requires = "teacher_ids")]
     tail: Option<bool>,
-    /// Labels (N ints): DKD's targets; kl/jsd/tvd's masking and hard-term targets.
+    /// Labels (N ints): DKD's targets; dist's hard-term targets; kl/jsd/tvd's masking and
+    /// hard-term targets.
     #[arg(long)]
     labels: Option<PathBuf>,
     /// kl/jsd/tvd: rows whose label equals this are ignored (default -100).
@@ -119,10 +121,10 @@ struct EvalArgs {
     /// kl/jsd/tvd: divide the summed row losses by this instead of the valid-row count.
     #[arg(long, allow_hyphen_values = true)]
     normalizer: Option<f64>,
-    /// kl/jsd/tvd: weight of the hard-label cross-entropy (needs --labels; default 0).
+    /// kl/jsd/tvd/dist/dkd: weight of the hard-label cross-entropy (needs --labels; default 0).
     #[arg(long, allow_hyphen_values = true)]
     hard_weight: Option<f64>,
-    /// kl/jsd/tvd: weight of the soft (distillation) term (default 1).
+    /// kl/jsd/tvd/dist/dkd: weight of the soft (distillation) term (default 1).
     #[arg(long, allow_hyphen_values = true)]
     soft_weight: Option<f64>,
     #[arg(long)]
@@ -353,7 +355,14 @@ fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
             "beta",
         ],
         "tvd" => &TOKEN,
-        "dist" => &["temperature", "beta", "gamma"],
+        "dist" => &[
+            "labels",
+            "temperature",
+            "beta",
+            "gamma",
+            "hard-weight",
+            "soft-weight",
+        ],
         "dkd" => &[
             "labels",
             "temperature",
@@ -409,6 +418,8 @@ fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
                 temperature: args.temperature.unwrap_or(d.temperature),
                 beta: args.beta.unwrap_or(d.beta),
                 gamma: args.gamma.unwrap_or(d.gamma),
+                hard_weight: args.hard_weight.unwrap_or(d.hard_weight),
+                soft_weight: args.soft_weight.unwrap_or(d.soft_weight),
             })
         }
         "dkd" => {
@@ -570,7 +581,7 @@ fn read_labels(args: &EvalArgs, spec: &LossSpec) -> Result<Option<Vec<i64>>, Err
         None if spec.needs_labels() => Err(Error::Param(format!(
             "{} needs --labels{}",
             spec.name(),
-            if spec.token_options().is_some() {
+            if !matches!(spec, LossSpec::Dkd(_)) {
                 " for its hard-label term (--hard-weight)"
             } else {
                 ""
@@ -718,13 +729,19 @@ fn sharded_dist(
     let bounds: Vec<(usize, usize)> = (0..shards)
         .map(|k| (k * rows / shards, (k + 1) * rows / shards))
         .collect();
-    let shard_inputs: Vec<(Vec<usize>, usize, usize)> = bounds
-        .iter()
-        .map(|&(a, b)| (vec![b - a, cols], a * cols, b * cols))
-        .collect();
+    let shapes: Vec<[usize; 2]> = bounds.iter().map(|&(a, b)| [b - a, cols]).collect();
+    // Shard k's rows, with their labels (the hard term's) when there are any.
     let view = |k: usize| {
-        let (shape, a, b) = &shard_inputs[k];
-        Inputs::new(&inputs.student[*a..*b], &inputs.teacher[*a..*b], shape)
+        let (a, b) = bounds[k];
+        let shard = Inputs::new(
+            &inputs.student[a * cols..b * cols],
+            &inputs.teacher[a * cols..b * cols],
+            &shapes[k],
+        );
+        match inputs.labels {
+            Some(labels) => shard.with_labels(&labels[a..b]),
+            None => shard,
+        }
     };
     let mut merged: Option<wgpu_distill::DistShardStats> = None;
     for k in 0..shards {
@@ -786,9 +803,15 @@ fn bench_spec(name: &str) -> Result<LossSpec, Error> {
         })),
         "tvd" => Ok(LossSpec::Tvd(TvdParams::default())),
         "dist" => Ok(LossSpec::Dist(DistParams::default())),
+        // DIST's official recipe, CE + 2·DIST.
+        "dist+hard" => Ok(LossSpec::Dist(DistParams {
+            hard_weight: 1.0,
+            soft_weight: 2.0,
+            ..DistParams::default()
+        })),
         "dkd" => Ok(LossSpec::Dkd(wgpu_distill::losses::DkdParams::default())),
         other => Err(Error::Param(format!(
-            "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, jsd, jsd+hard, tvd, dist, dkd)"
+            "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, jsd, jsd+hard, tvd, dist, dist+hard, dkd)"
         ))),
     }
 }

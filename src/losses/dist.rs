@@ -3,7 +3,9 @@
 //!
 //! Shaders, in dispatch order: `dist_rows.wgsl` (row softmax statistics, inter term),
 //! `dist_columns.wgsl` (per-tile column moments), `dist_merge.wgsl` (Chan merge, intra term),
-//! `dist_grad.wgsl` (gradient, only when asked), `finish.wgsl` (the scalar loss).
+//! `dist_grad.wgsl` (gradient, only when asked), `finish.wgsl` (the scalar loss). The optional
+//! hard-label term rides along: the row pass writes each row's raw softmax statistics, label
+//! and CE, the gradient kernels add its part to the rows they write.
 //! Reference: `src/reference/dist.rs`.
 
 use crate::context::GpuContext;
@@ -20,7 +22,8 @@ use crate::shaders::{
 };
 use crate::tensor::LogitShape;
 
-/// Parameters of the DIST loss: `L = T² (beta · inter + gamma · intra)`.
+/// Parameters of the DIST loss: `L = soft_weight · T² (beta · inter + gamma · intra)
+/// + hard_weight · CE`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DistParams {
     /// Softmax temperature T (> 0).
@@ -29,6 +32,11 @@ pub struct DistParams {
     pub beta: f64,
     /// Weight of the intra-class (column) relation.
     pub gamma: f64,
+    /// Weight of the hard-label cross-entropy on the raw student logits (SPEC, "The hard-label
+    /// term"; needs labels, all in `[0, C)`). DIST's official recipe: 1, with `soft_weight` 2.
+    pub hard_weight: f64,
+    /// Weight of the DIST term.
+    pub soft_weight: f64,
 }
 
 impl Default for DistParams {
@@ -37,6 +45,8 @@ impl Default for DistParams {
             temperature: 1.0,
             beta: 1.0,
             gamma: 1.0,
+            hard_weight: 0.0,
+            soft_weight: 1.0,
         }
     }
 }
@@ -57,11 +67,15 @@ struct DistUniform {
     tile_offset: u32,
     tiles: u32,
     fold_loss: u32,
+    hard: u32,
+    hard_scale: f32,
+    batch_rows: u32,
+    _pad: u32,
 }
 
 /// Bytes of one `RowStats` in the shaders (max_s, max_t, mean_s, mean_t, 1/N, k, inv_sum_s,
-/// inv_sum_t).
-const ROW_STATS_BYTES: u64 = 32;
+/// inv_sum_t, and the hard term's hard_max, hard_inv_sum, label).
+const ROW_STATS_BYTES: u64 = 44;
 
 /// Bytes of one `ColumnMoments` in the shaders (count, pivot_s, pivot_t, mean_s, mean_t, m2_s,
 /// m2_t, c_st; the means relative to the pivots).
@@ -113,6 +127,13 @@ struct DistPlan<'a> {
     /// Workgroups of the column pass (one lane per column, or per four with quads).
     partial_groups: u32,
     chunks: Vec<DistChunk<'a>>,
+    /// The hard-label term is on: each row's CE follows the inter and intra terms in
+    /// `partials`.
+    hard: bool,
+    /// The labels (batch-indexed), absent without the hard term.
+    labels: Option<wgpu::BufferBinding<'a>>,
+    /// Bound in the labels' place without them (the kernels then never read it).
+    no_labels: wgpu::Buffer,
     merge_uniform: wgpu::Buffer,
     row_stats: wgpu::Buffer,
     col_stats: wgpu::Buffer,
@@ -132,6 +153,13 @@ impl<'a> DistPlan<'a> {
     ) -> Result<Self> {
         let (rows, cols) = (shape.rows, shape.cols);
         let t2 = params.temperature * params.temperature;
+        let soft_t2 = params.soft_weight * t2;
+        let hard = params.hard_weight != 0.0;
+        if hard && io.labels.is_none() {
+            return Err(Error::Shape(
+                "dist needs labels (one per row) for its hard-label term".into(),
+            ));
+        }
         let strategy = ctx.strategy();
         let threads_per_row = ctx.threads_per_row(cols);
         let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
@@ -167,6 +195,7 @@ impl<'a> DistPlan<'a> {
             "DIST row statistics",
             rows as u64 * ROW_STATS_BYTES,
         )?;
+        let batch_rows = rows as u32;
         let uniform = |rows: usize, groups_x: u32, row_offset: usize, tile_offset: usize| {
             ctx.params_buffer(bytemuck::bytes_of(&DistUniform {
                 rows: rows as u32,
@@ -175,12 +204,16 @@ impl<'a> DistPlan<'a> {
                 tile_rows: tile_rows as u32,
                 inv_t: (1.0 / params.temperature) as f32,
                 inv_cols: (1.0 / cols as f64) as f32,
-                row_weight: (-t2 * params.beta / total_rows as f64) as f32,
-                col_weight: (-t2 * params.gamma / cols as f64) as f32,
+                row_weight: (-soft_t2 * params.beta / total_rows as f64) as f32,
+                col_weight: (-soft_t2 * params.gamma / cols as f64) as f32,
                 row_offset: row_offset as u32,
                 tile_offset: tile_offset as u32,
                 tiles: total_tiles as u32,
                 fold_loss: u32::from(single && total_rows == rows),
+                hard: u32::from(hard),
+                hard_scale: (params.hard_weight / total_rows as f64) as f32,
+                batch_rows,
+                _pad: 0,
             }))
         };
         let mut chunks = Vec::with_capacity(spans.len());
@@ -218,12 +251,26 @@ impl<'a> DistPlan<'a> {
             col_groups,
             partial_groups,
             chunks,
+            hard,
+            labels: io.labels.clone(),
+            no_labels: ctx.scratch("dist.no_labels", 16),
             merge_uniform: uniform(rows, col_groups, 0, 0)?,
             row_stats: ctx.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES),
             col_stats: ctx.scratch("dist.col_stats", col_stats_bytes(cols)),
-            partials: ctx.scratch("dist.partials", (rows + cols) as u64 * 4),
+            partials: ctx.scratch(
+                "dist.partials",
+                (rows + cols + if hard { rows } else { 0 }) as u64 * 4,
+            ),
             moments: ctx.scratch("dist.moments", moments_bytes),
         })
+    }
+
+    /// The labels' binding of the row (or tile) pass.
+    fn labels(&self) -> wgpu::BindingResource<'_> {
+        match &self.labels {
+            Some(labels) => wgpu::BindingResource::Buffer(labels.clone()),
+            None => whole(&self.no_labels),
+        }
     }
 
     /// Whether the gradient pass folds the loss (one chunk: no separate finish).
@@ -247,6 +294,7 @@ impl<'a> DistPlan<'a> {
                         whole(&self.row_stats),
                         whole(&self.partials),
                         whole(&self.moments),
+                        self.labels(),
                     ],
                     groups: chunk.tile_groups,
                 });
@@ -265,6 +313,7 @@ impl<'a> DistPlan<'a> {
                     chunk.io.teacher(),
                     whole(&self.row_stats),
                     whole(&self.partials),
+                    self.labels(),
                 ],
                 groups: chunk.groups,
             });
@@ -347,13 +396,16 @@ pub(crate) fn recording(
 ) -> Result<Recording> {
     let shape = LogitShape::from_dims(dims)?;
     let plan = DistPlan::new(ctx, params, shape, shape.rows, io)?;
-    let t2 = params.temperature * params.temperature;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::pair(
-        plan.rows,
-        t2 * params.beta / plan.rows as f64,
-        plan.cols,
-        t2 * params.gamma / plan.cols as f64,
-    )))?;
+    let soft_t2 = params.soft_weight * params.temperature * params.temperature;
+    let b = plan.rows as f64;
+    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::triple([
+        (plan.rows, soft_t2 * params.beta / b),
+        (plan.cols, soft_t2 * params.gamma / plan.cols as f64),
+        (
+            if plan.hard { plan.rows } else { 0 },
+            params.hard_weight / b,
+        ),
+    ])))?;
     let mut dispatches = plan.statistics();
     dispatches.push(plan.column_merge());
     let grads = plan.grad(&plan.col_stats);
@@ -422,13 +474,15 @@ impl ColumnMoments {
 }
 
 /// What one shard of a batch contributes to DIST: its row count, the sum of its rows' inter
-/// terms `Σ (1 − ρ_b)`, and its per-column moments. Merge the statistics of every shard (in
+/// terms `Σ (1 − ρ_b)`, the sum of its rows' cross-entropies (the hard-label term; 0 without
+/// it), and its per-column moments. Merge the statistics of every shard (in
 /// any grouping: the merge is exact up to rounding), then finish each shard with the merged
 /// statistics. Move them between devices with your own collective (`to_f64s`/`from_f64s`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DistShardStats {
     pub rows: usize,
     pub inter_sum: f64,
+    pub hard_sum: f64,
     pub columns: Vec<ColumnMoments>,
 }
 
@@ -445,6 +499,7 @@ impl DistShardStats {
         Ok(Self {
             rows: self.rows + other.rows,
             inter_sum: self.inter_sum + other.inter_sum,
+            hard_sum: self.hard_sum + other.hard_sum,
             columns: self
                 .columns
                 .iter()
@@ -464,12 +519,14 @@ impl DistShardStats {
             .map(|m| 1.0 - m.pearson().0)
             .sum::<f64>()
             / c;
-        t2 * (params.beta * self.inter_sum / self.rows as f64 + params.gamma * intra)
+        let rows = self.rows as f64;
+        let soft = t2 * (params.beta * self.inter_sum / rows + params.gamma * intra);
+        params.soft_weight * soft + params.hard_weight * self.hard_sum / rows
     }
 
-    /// Flat float64 form for a collective: `[rows, inter_sum, then 6 per column]`.
+    /// Flat float64 form for a collective: `[rows, inter_sum, hard_sum, then 6 per column]`.
     pub fn to_f64s(&self) -> Vec<f64> {
-        let mut out = vec![self.rows as f64, self.inter_sum];
+        let mut out = vec![self.rows as f64, self.inter_sum, self.hard_sum];
         for m in &self.columns {
             out.extend([m.count, m.mean_s, m.mean_t, m.m2_s, m.m2_t, m.c_st]);
         }
@@ -478,16 +535,17 @@ impl DistShardStats {
 
     /// Inverse of [`DistShardStats::to_f64s`].
     pub fn from_f64s(values: &[f64]) -> Result<Self> {
-        if values.len() < 2 || !(values.len() - 2).is_multiple_of(6) {
+        if values.len() < 3 + 6 || !(values.len() - 3).is_multiple_of(6) {
             return Err(Error::Shape(format!(
-                "{} floats are not DIST shard statistics (2 + 6 per column)",
+                "{} floats are not DIST shard statistics (3 + 6 per column, C >= 1)",
                 values.len()
             )));
         }
         Ok(Self {
             rows: values[0] as usize,
             inter_sum: values[1],
-            columns: values[2..]
+            hard_sum: values[2],
+            columns: values[3..]
                 .chunks_exact(6)
                 .map(|c| ColumnMoments {
                     count: c[0],
@@ -546,8 +604,10 @@ impl GpuContext {
         inputs.check(&spec)?;
         let shape = LogitShape::from_dims(inputs.shape)?;
         let (student, teacher) = self.upload_pair(inputs)?;
+        let labels = self.upload_labels(inputs)?;
         let unused_loss = self.scratch("unused loss", 16);
-        let io = BoundIo::whole(&student, &teacher, &unused_loss, None);
+        let mut io = BoundIo::whole(&student, &teacher, &unused_loss, None);
+        io.labels = labels.as_ref().map(|l| l.as_entire_buffer_binding());
         let plan = DistPlan::new(self, params, shape, shape.rows, &io)?;
         let merged = self.scratch("dist.merged", shape.cols as u64 * COLUMN_MOMENTS_BYTES);
         let mut encoder = self.device().create_command_encoder(&Default::default());
@@ -572,18 +632,41 @@ impl GpuContext {
         );
         self.forget_bind_groups_of(&[&student, &teacher]);
         recorded?;
+        // The inter terms, each row's CE (with the hard term), the merged column moments.
         let partial_bytes = shape.rows as u64 * 4;
+        let hard_bytes = if plan.hard { partial_bytes } else { 0 };
         let moment_bytes = shape.cols as u64 * COLUMN_MOMENTS_BYTES;
-        let staging = self.staging(partial_bytes + moment_bytes)?;
+        let staging = self.staging(partial_bytes + hard_bytes + moment_bytes)?;
         encoder.copy_buffer_to_buffer(&plan.partials, 0, &staging, 0, partial_bytes);
-        encoder.copy_buffer_to_buffer(&merged, 0, &staging, partial_bytes, moment_bytes);
+        if plan.hard {
+            let ce_offset = (shape.rows + shape.cols) as u64 * 4;
+            encoder.copy_buffer_to_buffer(
+                &plan.partials,
+                ce_offset,
+                &staging,
+                partial_bytes,
+                hard_bytes,
+            );
+        }
+        encoder.copy_buffer_to_buffer(
+            &merged,
+            0,
+            &staging,
+            partial_bytes + hard_bytes,
+            moment_bytes,
+        );
         let index = self.queue().submit([encoder.finish()]);
         let bytes = self.read_back(&staging, index)?;
-        let (partials, moments) = bytes.split_at(partial_bytes as usize);
-        let inter_sum = crate::tensor::f32s_from_le(partials)
-            .into_iter()
-            .map(f64::from)
-            .sum();
+        let (partials, rest) = bytes.split_at(partial_bytes as usize);
+        let (cross_entropies, moments) = rest.split_at(hard_bytes as usize);
+        let sum = |bytes: &[u8]| -> f64 {
+            crate::tensor::f32s_from_le(bytes)
+                .into_iter()
+                .map(f64::from)
+                .sum()
+        };
+        let inter_sum = sum(partials);
+        let hard_sum = sum(cross_entropies);
         let columns = moments
             .chunks_exact(COLUMN_MOMENTS_BYTES as usize)
             .map(|c| {
@@ -601,6 +684,7 @@ impl GpuContext {
         Ok(DistShardStats {
             rows: shape.rows,
             inter_sum,
+            hard_sum,
             columns,
         })
     }
@@ -636,10 +720,12 @@ impl GpuContext {
             bytemuck::cast_slice(&coefficients),
         )?;
         let (student, teacher) = self.upload_pair(inputs)?;
+        let labels = self.upload_labels(inputs)?;
         let bytes = shape.elements() as u64 * 4;
         let grad = self.output_buffer("gradient", bytes)?;
         let unused_loss = self.scratch("unused loss", 16);
-        let io = BoundIo::whole(&student, &teacher, &unused_loss, Some(&grad));
+        let mut io = BoundIo::whole(&student, &teacher, &unused_loss, Some(&grad));
+        io.labels = labels.as_ref().map(|l| l.as_entire_buffer_binding());
         let plan = DistPlan::new(self, params, shape, merged.rows, &io)?;
         let mut encoder = self.device().create_command_encoder(&Default::default());
         let mut dispatches = plan.statistics();

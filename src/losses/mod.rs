@@ -97,15 +97,20 @@ impl LossSpec {
         }
     }
 
-    /// Whether the loss needs integer labels (one per row): DKD, and the token losses with a
-    /// hard-label term.
+    /// Whether the loss needs integer labels (one per row): DKD, and DIST and the token losses
+    /// with a hard-label term.
     pub fn needs_labels(&self) -> bool {
-        matches!(self, Self::Dkd(_)) || self.token_options().is_some_and(|o| o.wants_hard_term())
+        match self {
+            Self::Dkd(_) => true,
+            Self::Dist(p) => p.hard_weight != 0.0,
+            _ => self.token_options().is_some_and(|o| o.wants_hard_term()),
+        }
     }
 
-    /// Whether the loss accepts labels: DKD, and the token losses (to mask rows).
+    /// Whether the loss accepts labels: DKD and DIST (the hard term's targets), and the token
+    /// losses (to mask rows).
     pub fn takes_labels(&self) -> bool {
-        matches!(self, Self::Dkd(_)) || self.token_options().is_some()
+        matches!(self, Self::Dkd(_) | Self::Dist(_)) || self.token_options().is_some()
     }
 
     /// Checks the parameters' domains.
@@ -123,7 +128,8 @@ impl LossSpec {
             Self::Dist(p) => {
                 check_temperature(p.temperature)?;
                 check_finite("beta", p.beta)?;
-                check_finite("gamma", p.gamma)
+                check_finite("gamma", p.gamma)?;
+                crate::reference::token::check_weights(p.soft_weight, p.hard_weight)
             }
             Self::Dkd(p) => {
                 check_temperature(p.temperature)?;
@@ -307,7 +313,7 @@ impl<'a> Inputs<'a> {
             (true, _, None) => Err(Error::Shape(format!(
                 "{} needs labels (one per row){}",
                 spec.name(),
-                if spec.token_options().is_some() {
+                if !matches!(spec, LossSpec::Dkd(_)) {
                     " for its hard-label term"
                 } else {
                     ""
@@ -801,10 +807,7 @@ impl GpuContext {
         grad_bytes: u64,
         label: &str,
     ) -> Result<HostCall> {
-        let labels = inputs
-            .labels_u32()
-            .map(|l| self.upload("labels", bytemuck::cast_slice(&l)))
-            .transpose()?;
+        let labels = self.upload_labels(inputs)?;
         let loss = self.output_buffer("loss", 4)?;
         let grad = want_grad
             .then(|| self.output_buffer("gradient", grad_bytes))
@@ -883,6 +886,14 @@ impl GpuContext {
     /// Student and teacher of `inputs` on the device, as f32.
     pub(crate) fn upload_pair(&self, inputs: &Inputs<'_>) -> Result<(wgpu::Buffer, wgpu::Buffer)> {
         self.upload_pair_as(inputs, InputDtype::F32)
+    }
+
+    /// The labels of `inputs` on the device (u32, as the kernels read them), if any.
+    pub(crate) fn upload_labels(&self, inputs: &Inputs<'_>) -> Result<Option<wgpu::Buffer>> {
+        inputs
+            .labels_u32()
+            .map(|l| self.upload("labels", bytemuck::cast_slice(&l)))
+            .transpose()
     }
 
     /// Student and teacher of `inputs` on the device, stored as `dtype`.

@@ -62,7 +62,17 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
             &p.options,
             inputs.labels,
         )?,
-        LossSpec::Dist(p) => dist::dist(&student, &teacher, dims[0], dims[1], p),
+        LossSpec::Dist(p) => {
+            let soft = dist::dist(&student, &teacher, dims[0], dims[1], p);
+            with_hard_term(
+                soft,
+                &student,
+                dims,
+                inputs.labels,
+                p.soft_weight,
+                p.hard_weight,
+            )?
+        }
         LossSpec::Dkd(p) => {
             let labels: Vec<usize> = inputs
                 .labels
@@ -80,13 +90,14 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
                 p.alpha,
                 p.beta,
             );
-            if p.hard_weight == 0.0 && p.soft_weight == 1.0 {
-                soft
-            } else {
-                let targets = inputs.labels.unwrap_or(&[]);
-                let hard = token::hard_term_all_rows(&student, dims[0], dims[1], targets)?;
-                token::blend(soft, hard, p.soft_weight, p.hard_weight)?
-            }
+            with_hard_term(
+                soft,
+                &student,
+                dims,
+                inputs.labels,
+                p.soft_weight,
+                p.hard_weight,
+            )?
         }
         LossSpec::Fitnet => features::fitnet(&student, &teacher),
         LossSpec::At(p) => features::at(&student, &teacher, four(), p.p),
@@ -104,6 +115,27 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
         LossSpec::Hcl => features::hcl(&student, &teacher, four()),
     };
     Ok(ReferenceOutput { loss, grad })
+}
+
+/// `w_soft·soft + w_hard·CE` for `dist` and `dkd` (every label in `[0, C)`, n = B); `soft`
+/// itself when the weights leave it alone.
+fn with_hard_term(
+    soft: (f64, Vec<f64>),
+    student: &[f64],
+    dims: &[usize],
+    labels: Option<&[i64]>,
+    w_soft: f64,
+    w_hard: f64,
+) -> Result<(f64, Vec<f64>)> {
+    if w_hard == 0.0 && w_soft == 1.0 {
+        return Ok(soft);
+    }
+    let hard = if w_hard == 0.0 {
+        (0.0, vec![0.0; student.len()])
+    } else {
+        token::hard_term_all_rows(student, dims[0], dims[1], labels.unwrap_or(&[]))?
+    };
+    token::blend(soft, hard, w_soft, w_hard)
 }
 
 /// `softmax(row / t)` with the maximum subtracted; also returns the log-softmax.

@@ -113,6 +113,8 @@ impl Golden {
                 temperature: self.param("temperature", 1.0),
                 beta: self.param("beta", 1.0),
                 gamma: self.param("gamma", 1.0),
+                hard_weight: self.param("hard_weight", 0.0),
+                soft_weight: self.param("soft_weight", 1.0),
             })),
             "dkd" => Some(LossSpec::Dkd(DkdParams {
                 temperature: self.param("temperature", 4.0),
@@ -293,6 +295,7 @@ pub fn jobs() -> Vec<Job> {
                 temperature: 4.0,
                 beta: 2.0,
                 gamma: 1.0,
+                ..Default::default()
             }),
             vec![7, 1000],
         ),
