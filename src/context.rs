@@ -466,9 +466,10 @@ impl GpuContext {
                 info.name, limits.max_compute_invocations_per_workgroup
             )));
         }
-        if limits.max_storage_buffers_per_shader_stage < 5 {
+        let needed = crate::shaders::max_storage_buffers();
+        if limits.max_storage_buffers_per_shader_stage < needed {
             return Err(Error::Limit(format!(
-                "{} allows {} storage buffers per shader stage; the kernels need 5",
+                "{} allows {} storage buffers per shader stage; the kernels need {needed}",
                 info.name, limits.max_storage_buffers_per_shader_stage
             )));
         }

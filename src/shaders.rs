@@ -682,6 +682,15 @@ pub const TOKEN_COUNT: Kernel = Kernel {
 };
 
 /// Every kernel of the library (validated and translated by `tests/shaders.rs`).
+/// The most storage buffers one kernel binds (the device must allow as many per stage).
+pub fn max_storage_buffers() -> u32 {
+    ALL_KERNELS
+        .iter()
+        .map(|k| k.bindings.iter().filter(|&&b| b != U).count() as u32)
+        .max()
+        .unwrap_or(0)
+}
+
 pub const ALL_KERNELS: &[Kernel] = &[
     FINISH,
     KL_ROWS,

@@ -490,15 +490,13 @@ fn sparse_tail_with_the_student_mass_on_the_ids() {
     }
 }
 
-/// DKD's hard-label term (golden `dkd_hard`, T = 4), and at T = 1 where its softmax comes from
-/// DKD's own statistics: every strategy (quads on and off, TPR 1 to 256, rows chunked) against
-/// float64, beside plain DKD at the same shapes.
-#[test]
-fn dkd_hard_term() {
+/// The golden_llm case `name` (with labels) through the library on Vulkan and GL; the loss
+/// alone (no gradient asked) has the same bits.
+fn golden_case_on_gpus(name: &str) {
     let case = manifest_cases(&llm_fixtures())
         .into_iter()
         .map(|(g, _)| g)
-        .find(|g| g.name == "dkd_hard")
+        .find(|g| g.name == name)
         .unwrap();
     let spec = case.spec().unwrap();
     let (student, teacher, labels) = (case.student(), case.teacher(), case.labels().unwrap());
@@ -506,88 +504,7 @@ fn dkd_hard_term() {
     for backend in GPU_BACKENDS {
         let out = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
         assert_close(
-            &format!("dkd_hard on {backend:?}"),
-            f64::from(out.loss),
-            out.grad.as_deref().unwrap(),
-            case.expected_loss,
-            &case.grad(),
-        );
-    }
-    let strategies = [
-        Strategy::default(),
-        Strategy {
-            quads: Some(false),
-            threads_per_row: Some(1),
-            ..Default::default()
-        },
-        Strategy {
-            threads_per_row: Some(256),
-            chunk_rows: Some(3),
-            ..Default::default()
-        },
-    ];
-    for backend in GPU_BACKENDS {
-        for strategy in strategies {
-            let mut ctx = fresh_gpu(backend);
-            ctx.set_strategy(strategy).unwrap();
-            for (rows, cols) in [(11, 100), (6, 257)] {
-                let (s, t) = synthetic::logit_pair(cols as u64, rows, cols, 3.0);
-                let labels: Vec<i64> = (0..rows as i64).map(|r| (r * 13) % cols as i64).collect();
-                let shape = [rows, cols];
-                let inputs = Inputs::new(&s, &t, &shape).with_labels(&labels);
-                for temperature in [1.0, 4.0] {
-                    let plain = wgpu_distill::losses::DkdParams {
-                        temperature,
-                        ..Default::default()
-                    };
-                    let hard = wgpu_distill::losses::DkdParams {
-                        hard_weight: 0.7,
-                        soft_weight: 0.4,
-                        ..plain
-                    };
-                    let spec = LossSpec::Dkd(hard);
-                    let want = reference::evaluate(&spec, &inputs).unwrap();
-                    let out = evaluate(&ctx, &spec, &inputs, InputDtype::F32);
-                    assert_close(
-                        &format!("dkd hard T {temperature} {rows}x{cols} {strategy:?} {backend:?}"),
-                        f64::from(out.loss),
-                        out.grad.as_deref().unwrap(),
-                        want.loss,
-                        &want.grad,
-                    );
-                    let want = reference::evaluate(&LossSpec::Dkd(plain), &inputs).unwrap();
-                    let out = evaluate(&ctx, &LossSpec::Dkd(plain), &inputs, InputDtype::F32);
-                    assert_close(
-                        &format!("dkd plain T {temperature} {rows}x{cols} {backend:?}"),
-                        f64::from(out.loss),
-                        out.grad.as_deref().unwrap(),
-                        want.loss,
-                        &want.grad,
-                    );
-                }
-            }
-        }
-    }
-}
-
-/// DIST's hard-label term (golden `dist_hard`: DIST's recipe CE + 2·DIST), and at T != 1
-/// where its raw softmax is summed apart: every DIST path (streaming any-C and quads, the
-/// quads' 4- and 8-row gradient blocks, the fused tile pass with the cached gradient, rows
-/// chunked, TPR 1 to 256) against float64, f32 and bf16 inputs.
-#[test]
-fn dist_hard_term() {
-    let case = manifest_cases(&llm_fixtures())
-        .into_iter()
-        .map(|(g, _)| g)
-        .find(|g| g.name == "dist_hard")
-        .unwrap();
-    let spec = case.spec().unwrap();
-    let (student, teacher, labels) = (case.student(), case.teacher(), case.labels().unwrap());
-    let inputs = Inputs::new(&student, &teacher, &case.shape).with_labels(&labels);
-    for backend in GPU_BACKENDS {
-        let out = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
-        assert_close(
-            &format!("dist_hard on {backend:?}"),
+            &format!("{name} on {backend:?}"),
             f64::from(out.loss),
             out.grad.as_deref().unwrap(),
             case.expected_loss,
@@ -596,34 +513,92 @@ fn dist_hard_term() {
         let loss_only = gpu(backend).evaluate(&spec, &inputs, false).unwrap();
         assert_eq!(loss_only.loss.to_bits(), out.loss.to_bits(), "{backend:?}");
     }
-    let strategies = [
-        Strategy::default(),
+}
+
+/// DKD's hard-label term (golden `dkd_hard`, T = 4), and at T = 1 where its softmax comes from
+/// DKD's own statistics: every strategy (quads on and off, TPR 1 to 256, rows chunked) against
+/// float64, beside plain DKD at the same shapes.
+#[test]
+fn dkd_hard_term() {
+    golden_case_on_gpus("dkd_hard");
+    hard_term_sweep(&hard_term_strategies()[..3], |temperature| {
+        let plain = wgpu_distill::losses::DkdParams {
+            temperature,
+            ..Default::default()
+        };
+        let hard = wgpu_distill::losses::DkdParams {
+            hard_weight: 0.7,
+            soft_weight: 0.4,
+            ..plain
+        };
+        vec![
+            (LossSpec::Dkd(hard), InputDtype::F32),
+            (LossSpec::Dkd(plain), InputDtype::F32),
+        ]
+    });
+}
+
+/// DIST's hard-label term (golden `dist_hard`: DIST's recipe CE + 2·DIST), and at T != 1
+/// where its raw softmax is summed apart: every DIST path (streaming any-C and quads, the
+/// quads' 4- and 8-row gradient blocks, the fused tile pass with the cached gradient, rows
+/// chunked, TPR 1 to 256) against float64, f32 inputs at T = 1 and bf16 at T = 4.
+#[test]
+fn dist_hard_term() {
+    golden_case_on_gpus("dist_hard");
+    hard_term_sweep(&hard_term_strategies(), |temperature| {
+        let spec = LossSpec::Dist(DistParams {
+            temperature,
+            hard_weight: 0.7,
+            soft_weight: 0.4,
+            ..Default::default()
+        });
+        let dtype = if temperature == 1.0 {
+            InputDtype::F32
+        } else {
+            InputDtype::Bf16
+        };
+        vec![(spec, dtype)]
+    });
+}
+
+/// The hard-term sweeps' strategies: the first three apply to every row loss (quads on and
+/// off, TPR 1 to 256, rows chunked), the rest to DIST's own paths.
+fn hard_term_strategies() -> [Strategy; 6] {
+    let default = Strategy::default();
+    [
+        default,
         Strategy {
             quads: Some(false),
             threads_per_row: Some(1),
-            ..Default::default()
+            ..default
         },
         Strategy {
             threads_per_row: Some(256),
             chunk_rows: Some(3),
-            ..Default::default()
+            ..default
         },
         Strategy {
             dist_grad_rows: Some(4),
-            ..Default::default()
+            ..default
         },
         Strategy {
             dist_grad_rows: Some(8),
             tile_rows: Some(2),
-            ..Default::default()
+            ..default
         },
         Strategy {
             cached_rows: Some(true),
-            ..Default::default()
+            ..default
         },
-    ];
+    ]
+}
+
+/// Each of `cases(T)` (a loss with labels and the dtype its inputs are read as) at T = 1 and
+/// 4, on two shapes, under every strategy on Vulkan and GL, against float64 on the inputs as
+/// the kernels read them.
+fn hard_term_sweep(strategies: &[Strategy], cases: impl Fn(f64) -> Vec<(LossSpec, InputDtype)>) {
     for backend in GPU_BACKENDS {
-        for strategy in strategies {
+        for &strategy in strategies {
             let mut ctx = fresh_gpu(backend);
             ctx.set_strategy(strategy).unwrap();
             for (rows, cols) in [(11, 100), (6, 257)] {
@@ -631,29 +606,21 @@ fn dist_hard_term() {
                 let labels: Vec<i64> = (0..rows as i64).map(|r| (r * 13) % cols as i64).collect();
                 let shape = [rows, cols];
                 let inputs = Inputs::new(&s, &t, &shape).with_labels(&labels);
-                for (temperature, dtype) in [(1.0, InputDtype::F32), (4.0, InputDtype::Bf16)] {
-                    let spec = LossSpec::Dist(DistParams {
-                        temperature,
-                        hard_weight: 0.7,
-                        soft_weight: 0.4,
-                        ..Default::default()
-                    });
-                    // The reference on the inputs as the kernels read them.
-                    let read = dtype.decode(&dtype.encode(&s), s.len());
-                    let read_t = dtype.decode(&dtype.encode(&t), t.len());
-                    let want = reference::evaluate(
-                        &spec,
-                        &Inputs::new(&read, &read_t, &shape).with_labels(&labels),
-                    )
-                    .unwrap();
-                    let out = evaluate(&ctx, &spec, &inputs, dtype);
-                    assert_close(
-                        &format!("dist hard T {temperature} {dtype:?} {rows}x{cols} {strategy:?} {backend:?}"),
-                        f64::from(out.loss),
-                        out.grad.as_deref().unwrap(),
-                        want.loss,
-                        &want.grad,
-                    );
+                for temperature in [1.0, 4.0] {
+                    for (spec, dtype) in cases(temperature) {
+                        let read_s = dtype.decode(&dtype.encode(&s), s.len());
+                        let read_t = dtype.decode(&dtype.encode(&t), t.len());
+                        let read = Inputs::new(&read_s, &read_t, &shape).with_labels(&labels);
+                        let want = reference::evaluate(&spec, &read).unwrap();
+                        let out = evaluate(&ctx, &spec, &inputs, dtype);
+                        assert_close(
+                            &format!("{spec:?} {dtype:?} {rows}x{cols} {strategy:?} {backend:?}"),
+                            f64::from(out.loss),
+                            out.grad.as_deref().unwrap(),
+                            want.loss,
+                            &want.grad,
+                        );
+                    }
                 }
             }
         }

@@ -64,14 +64,7 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
         )?,
         LossSpec::Dist(p) => {
             let soft = dist::dist(&student, &teacher, dims[0], dims[1], p);
-            with_hard_term(
-                soft,
-                &student,
-                dims,
-                inputs.labels,
-                p.soft_weight,
-                p.hard_weight,
-            )?
+            with_hard_term(soft, &student, inputs, p.soft_weight, p.hard_weight)?
         }
         LossSpec::Dkd(p) => {
             let labels: Vec<usize> = inputs
@@ -90,14 +83,7 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
                 p.alpha,
                 p.beta,
             );
-            with_hard_term(
-                soft,
-                &student,
-                dims,
-                inputs.labels,
-                p.soft_weight,
-                p.hard_weight,
-            )?
+            with_hard_term(soft, &student, inputs, p.soft_weight, p.hard_weight)?
         }
         LossSpec::Fitnet => features::fitnet(&student, &teacher),
         LossSpec::At(p) => features::at(&student, &teacher, four(), p.p),
@@ -122,8 +108,7 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
 fn with_hard_term(
     soft: (f64, Vec<f64>),
     student: &[f64],
-    dims: &[usize],
-    labels: Option<&[i64]>,
+    inputs: &Inputs<'_>,
     w_soft: f64,
     w_hard: f64,
 ) -> Result<(f64, Vec<f64>)> {
@@ -133,7 +118,8 @@ fn with_hard_term(
     let hard = if w_hard == 0.0 {
         (0.0, vec![0.0; student.len()])
     } else {
-        token::hard_term_all_rows(student, dims[0], dims[1], labels.unwrap_or(&[]))?
+        let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
+        token::hard_term_all_rows(student, rows, cols, inputs.labels.unwrap_or(&[]))?
     };
     token::blend(soft, hard, w_soft, w_hard)
 }
