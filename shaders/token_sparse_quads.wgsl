@@ -1,11 +1,12 @@
 // KL against a sparse top-k teacher, quad form: the row logic of lib/token_sparse_rows.wgsl
 // reading and writing four consecutive classes per slot (rows of a multiple of 4 classes,
-// 16-byte aligned bindings). token_sparse.wgsl is the any-C form. Student and gradient f32.
+// 16-byte aligned bindings). token_sparse.wgsl is the any-C form. The student is read through
+// lib/sparse_student_{f32,f16,bf16}x4.wgsl (its dtype's, prepended: `load_slot_student`,
+// `student_at`); the gradient is f32.
 //
 // Uniformity: the entry point calls `sparse_row` from every lane; its barriers sit in
 // workgroup-uniform control flow (lib/token_sparse_rows.wgsl says how).
 
-@group(0) @binding(1) var<storage, read> student: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> grad: array<vec4<f32>>;
 
 fn slot_count(cols: u32) -> u32 {
@@ -16,16 +17,8 @@ fn slot_columns_at(s: u32) -> vec4<u32> {
     return 4u * s + vec4<u32>(0u, 1u, 2u, 3u);
 }
 
-fn load_slot_student(base: u32, s: u32) -> vec4<f32> {
-    return student[base / 4u + s];
-}
-
 fn store_slot(base: u32, s: u32, g: vec4<f32>) {
     grad[base / 4u + s] = g;
-}
-
-fn student_at(i: u32) -> f32 {
-    return student[i >> 2u][i & 3u];
 }
 
 fn store_grad_at(i: u32, g: f32) {

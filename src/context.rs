@@ -816,7 +816,8 @@ impl GpuContext {
             InputDtype::F32
         };
         let subgroups = self.subgroups_for(threads_per_row);
-        let counted = kernel.dtype_aware && self.load_counter.is_some();
+        // (The sparse teacher's kernel reads its student alone: not counted.)
+        let counted = kernel.dtype_aware && !kernel.student_only && self.load_counter.is_some();
         if counted && dtype != InputDtype::F32 {
             return Err(Error::Param(format!(
                 "input loads are counted for f32 inputs only, not {dtype:?}"

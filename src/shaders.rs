@@ -27,8 +27,30 @@ pub const INPUT_F32X4: &str = include_str!("../shaders/lib/input_f32x4.wgsl");
 pub const INPUT_F32_COUNTED: &str = include_str!("../shaders/lib/input_f32_counted.wgsl");
 /// Test only: the f32 quad loads counting each element read.
 pub const INPUT_F32X4_COUNTED: &str = include_str!("../shaders/lib/input_f32x4_counted.wgsl");
-pub const INPUT_F16X4: &str = include_str!("../shaders/lib/input_f16x4.wgsl");
-pub const INPUT_BF16X4: &str = include_str!("../shaders/lib/input_bf16x4.wgsl");
+pub const INPUT_F16X4: &str = concat!(
+    include_str!("../shaders/lib/decode_f16x4.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/input_f16x4.wgsl")
+);
+pub const INPUT_BF16X4: &str = concat!(
+    include_str!("../shaders/lib/decode_bf16x4.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/input_bf16x4.wgsl")
+);
+/// The sparse-teacher quad kernel's student alone (its teacher is ids and log-probs), f32.
+pub const SPARSE_STUDENT_F32X4: &str = include_str!("../shaders/lib/sparse_student_f32x4.wgsl");
+/// The same, float16.
+pub const SPARSE_STUDENT_F16X4: &str = concat!(
+    include_str!("../shaders/lib/decode_f16x4.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/sparse_student_f16x4.wgsl")
+);
+/// The same, bfloat16.
+pub const SPARSE_STUDENT_BF16X4: &str = concat!(
+    include_str!("../shaders/lib/decode_bf16x4.wgsl"),
+    "\n",
+    include_str!("../shaders/lib/sparse_student_bf16x4.wgsl")
+);
 
 /// The logit kernels' softmax numerics, after the input loads: their first sweep
 /// (`row_softmax2`, `row_softmax2_quads`: each row's max and sum of exp) and the KL term that
@@ -120,6 +142,10 @@ pub struct Kernel {
     /// Whether the kernel reads its inputs through `load_student`/`load_teacher`, and so
     /// takes f16 and bf16 inputs as well as f32.
     pub dtype_aware: bool,
+    /// Whether the input library gives the student alone (`load_slot_student`, `student_at`
+    /// from `lib/sparse_student_*x4.wgsl`): the sparse teacher's quad kernel, whose teacher is
+    /// ids and log-probs. Implies `dtype_aware` and `quads`.
+    pub student_only: bool,
     /// Whether the kernel reads four consecutive elements per load (`load_student4`, from the
     /// `*x4` input libraries): rows of a multiple of 4 elements, 16-byte aligned bindings.
     pub quads: bool,
@@ -152,6 +178,11 @@ impl Kernel {
     ) -> String {
         let loads = match (self.dtype_aware, self.quads, dtype) {
             (false, _, _) => "",
+            (true, _, dtype) if self.student_only => match dtype {
+                InputDtype::F32 => SPARSE_STUDENT_F32X4,
+                InputDtype::F16 => SPARSE_STUDENT_F16X4,
+                InputDtype::Bf16 => SPARSE_STUDENT_BF16X4,
+            },
             (true, false, InputDtype::F32) => INPUT_F32,
             (true, false, InputDtype::F16) => INPUT_F16,
             (true, false, InputDtype::Bf16) => INPUT_BF16,
@@ -181,8 +212,9 @@ impl Kernel {
         } else {
             SEGMENT_BARRIER_LIB
         };
-        // Kernels that read logits also get their shared softmax numerics.
-        let row_softmax = if self.dtype_aware {
+        // Kernels that read logits also get their shared softmax numerics (which read both
+        // inputs: not with the student alone).
+        let row_softmax = if self.dtype_aware && !self.student_only {
             ROW_SOFTMAX_LIB
         } else {
             ""
@@ -208,6 +240,7 @@ pub const FINISH: Kernel = Kernel {
     file: "finish.wgsl",
     source: include_str!("../shaders/finish.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: "",
     variant: "",
@@ -220,6 +253,7 @@ pub const KL_ROWS_QUADS: Kernel = Kernel {
     file: "kl_quads.wgsl",
     source: include_str!("../shaders/kl_quads.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: true,
     family: KL_LIB,
     variant: "",
@@ -232,6 +266,7 @@ pub const KL_ROWS: Kernel = Kernel {
     file: "kl.wgsl",
     source: include_str!("../shaders/kl.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: KL_LIB,
     variant: "",
@@ -244,6 +279,7 @@ pub const DIST_ROWS_QUADS: Kernel = Kernel {
     file: "dist_rows.wgsl",
     source: include_str!("../shaders/dist_rows.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: true,
     family: DIST_LIB,
     variant: "",
@@ -256,6 +292,7 @@ pub const DIST_COLUMN_PARTIALS_QUADS: Kernel = Kernel {
     file: "dist_columns.wgsl",
     source: include_str!("../shaders/dist_columns.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: true,
     family: DIST_LIB,
     variant: "",
@@ -268,6 +305,7 @@ pub const DIST_GRAD_QUADS: Kernel = Kernel {
     file: "dist_grad_quads.wgsl",
     source: include_str!("../shaders/dist_grad_quads.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: true,
     family: DIST_GRAD_LIB,
     variant: "",
@@ -293,6 +331,7 @@ pub const DIST_ROWS: Kernel = Kernel {
     file: "dist_rows.wgsl",
     source: include_str!("../shaders/dist_rows.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: DIST_LIB,
     variant: "",
@@ -305,6 +344,7 @@ pub const DIST_COLUMN_PARTIALS: Kernel = Kernel {
     file: "dist_columns.wgsl",
     source: include_str!("../shaders/dist_columns.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: DIST_LIB,
     variant: "",
@@ -317,6 +357,7 @@ pub const DIST_COLUMN_MERGE: Kernel = Kernel {
     file: "dist_merge.wgsl",
     source: include_str!("../shaders/dist_merge.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: DIST_LIB,
     variant: "",
@@ -329,6 +370,7 @@ pub const DIST_COLUMN_REDUCE: Kernel = Kernel {
     file: "dist_reduce.wgsl",
     source: include_str!("../shaders/dist_reduce.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: DIST_LIB,
     variant: "",
@@ -341,6 +383,7 @@ pub const DIST_GRAD: Kernel = Kernel {
     file: "dist_grad.wgsl",
     source: include_str!("../shaders/dist_grad.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: DIST_GRAD_LIB,
     variant: "",
@@ -353,6 +396,7 @@ pub const DIST_GRAD_CACHED: Kernel = Kernel {
     file: "dist_grad.wgsl",
     source: include_str!("../shaders/dist_grad.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: DIST_GRAD_LIB,
     variant: "",
@@ -365,6 +409,7 @@ pub const DIST_TILE: Kernel = Kernel {
     file: "dist_tile.wgsl",
     source: include_str!("../shaders/dist_tile.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: DIST_LIB,
     variant: "",
@@ -377,6 +422,7 @@ pub const KL_ROWS_CACHED: Kernel = Kernel {
     file: "kl.wgsl",
     source: include_str!("../shaders/kl.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: KL_LIB,
     variant: "",
@@ -389,6 +435,7 @@ pub const DKD_ROWS_QUADS: Kernel = Kernel {
     file: "dkd_quads.wgsl",
     source: include_str!("../shaders/dkd_quads.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: true,
     family: DKD_LIB,
     variant: "",
@@ -401,6 +448,7 @@ pub const DKD_ROWS: Kernel = Kernel {
     file: "dkd.wgsl",
     source: include_str!("../shaders/dkd.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: DKD_LIB,
     variant: "",
@@ -413,6 +461,7 @@ pub const FITNET_BLOCKS: Kernel = Kernel {
     file: "fitnet.wgsl",
     source: include_str!("../shaders/fitnet.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: "",
     variant: "",
@@ -425,6 +474,7 @@ pub const AT_SAMPLES: Kernel = Kernel {
     file: "at.wgsl",
     source: include_str!("../shaders/at.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: "",
     variant: "",
@@ -437,6 +487,7 @@ pub const HCL_PLANES: Kernel = Kernel {
     file: "hcl.wgsl",
     source: include_str!("../shaders/hcl.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: "",
     variant: "",
@@ -449,6 +500,7 @@ pub const ICKD_GRAM: Kernel = Kernel {
     file: "ickd.wgsl",
     source: include_str!("../shaders/ickd.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: ICKD_LIB,
     variant: "",
@@ -461,6 +513,7 @@ pub const ICKD_ROWS: Kernel = Kernel {
     file: "ickd_rows.wgsl",
     source: include_str!("../shaders/ickd_rows.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: ICKD_LIB,
     variant: "",
@@ -473,6 +526,7 @@ pub const ICKD_GRAD: Kernel = Kernel {
     file: "ickd_grad.wgsl",
     source: include_str!("../shaders/ickd_grad.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: ICKD_LIB,
     variant: "",
@@ -485,6 +539,7 @@ pub const RKD_GRAM: Kernel = Kernel {
     file: "rkd_gram.wgsl",
     source: include_str!("../shaders/rkd_gram.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: RKD_LIB,
     variant: "",
@@ -497,6 +552,7 @@ pub const RKD_DISTANCE: Kernel = Kernel {
     file: "rkd_distance.wgsl",
     source: include_str!("../shaders/rkd_distance.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: RKD_LIB,
     variant: "",
@@ -509,6 +565,7 @@ pub const RKD_ANGLE: Kernel = Kernel {
     file: "rkd_angle.wgsl",
     source: include_str!("../shaders/rkd_angle.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: RKD_LIB,
     variant: "",
@@ -521,6 +578,7 @@ pub const RKD_COEFFICIENTS: Kernel = Kernel {
     file: "rkd_coefficients.wgsl",
     source: include_str!("../shaders/rkd_coefficients.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: RKD_LIB,
     variant: "",
@@ -533,6 +591,7 @@ pub const RKD_GRAD: Kernel = Kernel {
     file: "rkd_grad.wgsl",
     source: include_str!("../shaders/rkd_grad.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: RKD_LIB,
     variant: "",
@@ -545,6 +604,7 @@ pub const ROOFLINE: Kernel = Kernel {
     file: "roofline.wgsl",
     source: include_str!("../shaders/roofline.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: "",
     variant: "",
@@ -557,6 +617,7 @@ pub const ROOFLINE_QUADS: Kernel = Kernel {
     file: "roofline_quads.wgsl",
     source: include_str!("../shaders/roofline_quads.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: true,
     family: "",
     variant: "",
@@ -569,6 +630,7 @@ pub const SCALE: Kernel = Kernel {
     file: "scale.wgsl",
     source: include_str!("../shaders/scale.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: "",
     variant: "",
@@ -581,6 +643,7 @@ pub const SCALE_QUADS: Kernel = Kernel {
     file: "scale_quads.wgsl",
     source: include_str!("../shaders/scale_quads.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: "",
     variant: "",
@@ -593,6 +656,7 @@ pub const TOKEN_KL_ROWS: Kernel = Kernel {
     file: "token.wgsl",
     source: include_str!("../shaders/token.wgsl"),
     dtype_aware: true,
+    student_only: false,
     quads: false,
     family: TOKEN_KL_LIB,
     variant: "kl",
@@ -642,6 +706,7 @@ pub const TOKEN_SPARSE_ROWS: Kernel = Kernel {
     file: "token_sparse.wgsl",
     source: include_str!("../shaders/token_sparse.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: TOKEN_SPARSE_LIB,
     variant: "",
@@ -654,6 +719,10 @@ pub const TOKEN_SPARSE_ROWS_QUADS: Kernel = Kernel {
     file: "token_sparse_quads.wgsl",
     source: include_str!("../shaders/token_sparse_quads.wgsl"),
     entry: "token_sparse_rows_quads",
+    // The student through lib/sparse_student_*x4.wgsl: f32, f16 or bf16 logits.
+    dtype_aware: true,
+    student_only: true,
+    quads: true,
     ..TOKEN_SPARSE_ROWS
 };
 
@@ -662,6 +731,7 @@ pub const TOKEN_SPARSE_BITS: Kernel = Kernel {
     file: "token_sparse_bits.wgsl",
     source: include_str!("../shaders/token_sparse_bits.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: "",
     variant: "",
@@ -674,6 +744,7 @@ pub const TOKEN_COUNT: Kernel = Kernel {
     file: "token_count.wgsl",
     source: include_str!("../shaders/token_count.wgsl"),
     dtype_aware: false,
+    student_only: false,
     quads: false,
     family: "",
     variant: "",

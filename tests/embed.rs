@@ -588,3 +588,69 @@ fn token_losses_on_caller_buffers() {
         assert_eq!(bits(&kl_grad[5 * c..]), bits(&want[5 * c..]), "{backend:?}");
     }
 }
+
+/// A bf16 student buffer of the caller's with a sparse teacher (`record_sparse_as`): bitwise
+/// what `evaluate_as` gives for the same bf16 logits.
+#[test]
+fn sparse_teacher_on_a_caller_bf16_student() {
+    use wgpu_distill::{InputDtype, SparseBindings, SparseTeacher};
+    for backend in GPU_BACKENDS {
+        let ctx = gpu(backend);
+        let device = ctx.device();
+        let (b, c, k) = (5usize, 48usize, 6usize);
+        let student = synthetic::normal_vec(8, b * c, 3.0);
+        let ids: Vec<i64> = (0..b * k).map(|i| ((i * 7) % c) as i64).collect();
+        let logprobs: Vec<f32> = vec![-2.5; b * k];
+        let shape = [b, c];
+        let kl = KlParams::new(2.0);
+        let sparse = SparseTeacher {
+            ids: &ids,
+            logprobs: &logprobs,
+            k,
+            tail: false,
+        };
+        let want = ctx
+            .evaluate_as(
+                &LossSpec::Kl(kl),
+                &Inputs::with_sparse_teacher(&student, sparse, &shape),
+                true,
+                InputDtype::Bf16,
+            )
+            .unwrap();
+        let upload = |bytes: &[u8]| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents: bytes,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            })
+        };
+        let s = upload(&InputDtype::Bf16.encode(&student));
+        let i: Vec<u32> = ids.iter().map(|&x| x as u32).collect();
+        let i = upload(bytemuck::cast_slice(&i));
+        let lp = upload(bytemuck::cast_slice(&logprobs));
+        // The loss at 0, the gradient at 256.
+        let out = upload(&vec![0u8; 256 + b * c * 4]);
+        let mut encoder = device.create_command_encoder(&Default::default());
+        ctx.record_sparse_as(
+            &mut encoder,
+            &kl,
+            &shape,
+            &SparseBindings {
+                student: BufferRegion::new(&s),
+                ids: BufferRegion::new(&i),
+                logprobs: BufferRegion::new(&lp),
+                k,
+                tail: false,
+                labels: None,
+                loss: BufferRegion::new(&out),
+                grad: Some(BufferRegion::at(&out, 256)),
+            },
+            InputDtype::Bf16,
+        )
+        .unwrap();
+        let words = submit_and_read_words(device, ctx.queue(), encoder, &out);
+        assert_eq!(words[0], want.loss.to_bits(), "{backend:?}");
+        let grad: Vec<u32> = want.grad.unwrap().iter().map(|g| g.to_bits()).collect();
+        assert_eq!(&words[64..], &grad[..], "{backend:?}");
+    }
+}

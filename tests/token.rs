@@ -6,8 +6,9 @@ mod common;
 
 use common::*;
 use wgpu_distill::{
-    npy, reference, synthetic, DistParams, GpuContext, InputDtype, Inputs, JsdParams, KlParams,
-    LossOutput, LossSpec, Precision, SparseTeacher, Strategy, TokenOptions, TvdParams,
+    npy, reference, synthetic, BackendChoice, DistParams, GpuContext, InputDtype, Inputs,
+    JsdParams, KlParams, LossOutput, LossSpec, Precision, SparseTeacher, Strategy, TokenOptions,
+    TvdParams,
 };
 
 /// The golden_llm cases the GPU path takes: dense teachers of kl, jsd and tvd.
@@ -445,6 +446,93 @@ fn sparse_teacher_matches_float64_at_every_strategy() {
                 .all(|(a, b)| a.to_bits() == b.to_bits()));
         }
     }
+}
+
+/// The sparse teacher with f16 and bf16 student logits (the quad kernel, V a multiple of 4):
+/// with and without the tail, masking and the hard term, at several strategies, against
+/// float64 on the student as the kernel reads it; the any-C form refuses them with a typed
+/// error.
+#[test]
+fn sparse_teacher_with_16_bit_student_logits() {
+    let strategies = [
+        Strategy::default(),
+        Strategy {
+            threads_per_row: Some(1),
+            ..Default::default()
+        },
+        Strategy {
+            threads_per_row: Some(256),
+            chunk_rows: Some(2),
+            ..Default::default()
+        },
+    ];
+    let cases = [
+        // (rows, cols, k, tail, temperature, teacher mass on its ids)
+        (9, 100, 17, true, 1.0, 0.9),
+        (5, 1024, 1024, true, 1.0, 1.0),
+        (5, 2000, 64, false, 1.5, 0.5),
+    ];
+    for backend in GPU_BACKENDS {
+        for strategy in strategies {
+            let mut ctx = fresh_gpu(backend);
+            ctx.set_strategy(strategy).unwrap();
+            for (i, &(rows, cols, k, tail, temperature, mass)) in cases.iter().enumerate() {
+                let student = synthetic::normal_vec(i as u64 + 40, rows * cols, 3.0);
+                let (ids, logprobs) = sparse_teacher(rows, cols, k, mass, i as u64 + 140);
+                let labels = token_labels(rows, cols);
+                let shape = [rows, cols];
+                let teacher = SparseTeacher {
+                    ids: &ids,
+                    logprobs: &logprobs,
+                    k,
+                    tail,
+                };
+                let spec = LossSpec::Kl(KlParams {
+                    temperature,
+                    options: hard_options(),
+                });
+                for dtype in [InputDtype::F16, InputDtype::Bf16] {
+                    let read = dtype.decode(&dtype.encode(&student), student.len());
+                    let want = reference::evaluate(
+                        &spec,
+                        &Inputs::with_sparse_teacher(&read, teacher, &shape).with_labels(&labels),
+                    )
+                    .unwrap();
+                    let inputs =
+                        Inputs::with_sparse_teacher(&student, teacher, &shape).with_labels(&labels);
+                    let out = evaluate(&ctx, &spec, &inputs, dtype);
+                    assert_close_floor(
+                        &format!("sparse {dtype:?} case {i} {strategy:?} on {backend:?}"),
+                        f64::from(out.loss),
+                        out.grad.as_deref().unwrap(),
+                        want.loss,
+                        &want.grad,
+                        1e-6,
+                    );
+                }
+            }
+        }
+    }
+    // Rows of V not a multiple of 4, or quads forbidden: the any-C kernel reads f32 only.
+    let (rows, cols, k) = (3, 102, 5);
+    let student = synthetic::normal_vec(1, rows * cols, 3.0);
+    let (ids, logprobs) = sparse_teacher(rows, cols, k, 0.9, 1);
+    let teacher = SparseTeacher {
+        ids: &ids,
+        logprobs: &logprobs,
+        k,
+        tail: false,
+    };
+    let shape = [rows, cols];
+    let inputs = Inputs::with_sparse_teacher(&student, teacher, &shape);
+    let spec = LossSpec::Kl(KlParams::new(1.0));
+    let err = gpu(BackendChoice::Vulkan)
+        .evaluate_as(&spec, &inputs, true, InputDtype::Bf16)
+        .unwrap_err();
+    assert!(
+        matches!(err, wgpu_distill::Error::Shape(ref m) if m.contains("multiple of 4")),
+        "{err}"
+    );
 }
 
 /// A row whose student puts all but about 1e-12 of its mass on the teacher's ids: the tail's

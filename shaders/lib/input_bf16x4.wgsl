@@ -1,15 +1,8 @@
 // Student and teacher inputs as bfloat16, four consecutive elements per 8-byte load (bindings
-// 1 and 2 as arrays of vec2<u32>; little-endian: element 4q in the low half of .x). Decoding is
-// a shift: exact.
+// 1 and 2 as arrays of vec2<u32>), decoded by lib/decode_bf16x4.wgsl (prepended).
 
 @group(0) @binding(1) var<storage, read> student: array<vec2<u32>>;
 @group(0) @binding(2) var<storage, read> teacher: array<vec2<u32>>;
-
-fn quad_of_bf16(w: vec2<u32>) -> vec4<f32> {
-    let low = vec4<u32>(w.x, w.x, w.y, w.y);
-    let shifted = select(low & vec4<u32>(0xffff0000u), low << vec4<u32>(16u), vec4<bool>(true, false, true, false));
-    return bitcast<vec4<f32>>(shifted);
-}
 
 fn load_student4(q: u32) -> vec4<f32> {
     return quad_of_bf16(student[q]);

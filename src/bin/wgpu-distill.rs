@@ -102,7 +102,8 @@ struct EvalArgs {
     /// The teacher's logits (or, for kl, --teacher-ids with --teacher-logprobs).
     #[arg(long, required_unless_present = "teacher_ids")]
     teacher: Option<PathBuf>,
-    /// kl: a sparse top-k teacher's ids (N×K ints; with --teacher-logprobs; f32 logits).
+    /// kl: a sparse top-k teacher's ids (N×K ints; with --teacher-logprobs; the student's
+    /// logits f32, f16 or bf16).
     #[arg(long, requires = "teacher_logprobs", conflicts_with = "teacher")]
     teacher_ids: Option<PathBuf>,
     /// kl: the sparse teacher's full-vocabulary log-probabilities at T = 1 (N×K floats).
@@ -592,7 +593,8 @@ fn read_labels(args: &EvalArgs, spec: &LossSpec) -> Result<Option<Vec<i64>>, Err
 }
 
 /// `kl` against a sparse top-k teacher (`--teacher-ids`, `--teacher-logprobs`, `--tail`): on
-/// the GPU (f32 logits) or with the float64 reference.
+/// the GPU (f32, f16 or bf16 student logits; V a multiple of 4 for 16-bit) or with the float64
+/// reference.
 fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Result<(), Error> {
     if !matches!(spec, LossSpec::Kl(_)) {
         return Err(Error::Param(format!(
@@ -605,13 +607,19 @@ fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Resul
             "a sparse teacher needs both --teacher-ids and --teacher-logprobs".into(),
         ));
     };
-    if args.dtype.as_deref().is_some_and(|d| d != "f32") || args.grad_dtype.is_some() {
+    if args.grad_dtype.is_some() {
         return Err(Error::Param(
-            "a sparse teacher takes f32 logits and writes an f32 gradient (no --dtype / --grad-dtype)"
-                .into(),
+            "a sparse teacher writes an f32 gradient (no --grad-dtype)".into(),
         ));
     }
-    let (shape, student) = npy::read_floats(&args.student)?;
+    let (shape, student, file_dtype) = npy::read_floats_typed(&args.student)?;
+    // The student's logits as the kernels store them (f16 from a `<f2` file unless --dtype
+    // says otherwise); the reference sees the same values.
+    let dtype = match &args.dtype {
+        Some(name) => name.parse::<InputDtype>()?,
+        None => file_dtype,
+    };
+    let student = dtype.round_trip(&student);
     let (ids_shape, ids) = npy::read_labels(ids_path)?;
     let (lp_shape, logprobs) = npy::read_f64(logprobs_path)?;
     if shape.len() != 2 {
@@ -674,7 +682,7 @@ fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Resul
         )
     } else {
         let ctx = GpuContext::new(choice)?;
-        let out = ctx.evaluate(spec, &inputs, args.grad_out.is_some())?;
+        let out = ctx.evaluate_as(spec, &inputs, args.grad_out.is_some(), dtype)?;
         (
             f64::from(out.loss),
             out.grad,
@@ -697,6 +705,7 @@ fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Resul
                 "adapter": adapter,
                 "teacher": "sparse",
                 "k": ids_shape[1],
+                "dtype": dtype.name(),
                 "grad_out": args.grad_out.as_ref().map(|p| p.display().to_string()),
                 "wall_ms": elapsed_ms,
             })

@@ -432,12 +432,19 @@ fn sparse_recording(
         &scratch.no_labels,
         &scratch.normaliser,
     )?);
-    // The quad form where the rows and bindings allow it (it reads an f32 student as vec4s;
-    // the kernel is not dtype-aware, so `quads: false` in its table entry).
+    // The quad form where the rows and bindings allow it (f32, f16 or bf16 student logits);
+    // the any-C form reads f32 only.
     let kernel = if ctx.quads(shape.cols, io) {
         TOKEN_SPARSE_ROWS_QUADS
-    } else {
+    } else if io.dtype == InputDtype::F32 {
         TOKEN_SPARSE_ROWS
+    } else {
+        return Err(Error::Shape(format!(
+            "a sparse teacher with {} student logits needs rows of a multiple of 4 classes \
+             (V = {}), bound at offsets of whole quads, and quads allowed by the strategy",
+            io.dtype.name(),
+            shape.cols
+        )));
     };
     dispatches.extend(chunks.iter().map(|chunk| Dispatch {
         kernel,
@@ -500,17 +507,33 @@ impl GpuContext {
         shape: &[usize],
         io: &SparseBindings<'_>,
     ) -> Result<()> {
-        self.record_sparse_counted(encoder, params, shape, io)
+        self.record_sparse_as(encoder, params, shape, io, InputDtype::F32)
+    }
+
+    /// [`GpuContext::record_sparse`] with the student's logits stored as `dtype` (f16 or bf16:
+    /// two per 32-bit word; rows of a multiple of 4 classes). The log-probs stay f32, the
+    /// gradient is f32.
+    pub fn record_sparse_as(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        params: &KlParams,
+        shape: &[usize],
+        io: &SparseBindings<'_>,
+        dtype: InputDtype,
+    ) -> Result<()> {
+        self.record_sparse_counted(encoder, params, shape, io, dtype)
             .map(|_| ())
     }
 
-    /// [`GpuContext::record_sparse`], returning how many dispatches it recorded (the bench).
+    /// [`GpuContext::record_sparse_as`], returning how many dispatches it recorded (the
+    /// bench).
     pub(crate) fn record_sparse_counted(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         params: &KlParams,
         shape: &[usize],
         io: &SparseBindings<'_>,
+        dtype: InputDtype,
     ) -> Result<usize> {
         self.check_health()?;
         let spec = LossSpec::Kl(*params);
@@ -536,11 +559,13 @@ impl GpuContext {
         let elements = element_count(shape)?;
         let bytes = elements as u64 * 4;
         let per_row = |n: usize| (rows as u64).saturating_mul(n as u64).saturating_mul(4);
-        self.row_chunks(rows, cols, InputDtype::F32)?;
+        self.row_chunks(rows, cols, dtype)?;
         let words = cols.div_ceil(32);
-        let student = io.student.binding(self, "student", bytes, true)?;
+        let student = io
+            .student
+            .binding(self, "student", dtype.bytes_for(elements), true)?;
         let bound = BoundIo {
-            dtype: InputDtype::F32,
+            dtype,
             grad_dtype: InputDtype::F32,
             teacher: student.clone(),
             student,
@@ -587,14 +612,14 @@ impl GpuContext {
                 spec.name()
             )));
         };
-        if precision != InputDtype::F32.into() {
+        if precision.grad != InputDtype::F32 {
             return Err(Error::Param(
-                "a sparse teacher takes f32 student logits and writes an f32 gradient".into(),
+                "a sparse teacher writes an f32 gradient".into(),
             ));
         }
         let elements = inputs.student.len();
         let bytes = elements as u64 * 4;
-        let student = self.upload("student", bytemuck::cast_slice(inputs.student))?;
+        let student = self.upload("student", &precision.inputs.encode(inputs.student))?;
         let ids: Vec<u32> = sparse.ids.iter().map(|&i| i as u32).collect();
         let ids = self.upload("teacher ids", bytemuck::cast_slice(&ids))?;
         let logprobs = self.upload("teacher log-probs", bytemuck::cast_slice(sparse.logprobs))?;
@@ -604,7 +629,7 @@ impl GpuContext {
             bytes,
             "wgpu-distill evaluate (sparse teacher)",
         )?;
-        let recorded = self.record_sparse(
+        let recorded = self.record_sparse_as(
             &mut call.encoder,
             params,
             inputs.shape,
@@ -618,6 +643,7 @@ impl GpuContext {
                 loss: BufferRegion::new(&call.loss),
                 grad: call.grad.as_ref().map(BufferRegion::new),
             },
+            precision.inputs,
         );
         self.submit_host_call_outputs(call, recorded, &[&student, &ids, &logprobs], elements)
     }
