@@ -292,6 +292,17 @@ fn hard_term_and_blend_match_finite_differences() {
         let hard = token::hard_term(x, rows, cols, &labels, IGNORE, n).unwrap();
         token::blend(soft, hard, 0.5, 0.5).unwrap()
     });
+    // DIST's recipe at T = 2: 2·DIST + CE over every row (no ignore_index for dist).
+    let targets = [5, 1, 0, 2];
+    fd_check("2 dist (T 2) + hard", &zs, |x| {
+        let p = DistParams {
+            temperature: 2.0,
+            ..Default::default()
+        };
+        let soft = dist::dist(x, &zt, rows, cols, &p);
+        let hard = token::hard_term_all_rows(x, rows, cols, &targets).unwrap();
+        token::blend(soft, hard, 2.0, 1.0).unwrap()
+    });
     // The hard term reads the raw logits: T does not enter it.
     let (ce, _) = token::hard_term(&zs, rows, cols, &labels, IGNORE, n).unwrap();
     let mut want = 0.0;
