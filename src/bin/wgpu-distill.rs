@@ -490,7 +490,11 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
         )));
     }
     let start = Instant::now();
-    let (loss, grad, backend, adapter) = if let Some(shards) = args.shards {
+    let precision = wgpu_distill::Precision {
+        inputs: dtype,
+        grad: grad_dtype,
+    };
+    let result = if let Some(shards) = args.shards {
         let LossSpec::Dist(params) = spec else {
             return Err(Error::Param(format!(
                 "--shards applies to dist only, not {}",
@@ -504,61 +508,99 @@ fn eval(args: &EvalArgs) -> Result<(), Error> {
         }
         let ctx = GpuContext::new(choice)?;
         let (loss, grad) = sharded_dist(&ctx, &params, &inputs, shards, want_grad)?;
-        (
+        Evaluated {
             loss,
             grad,
-            ctx.backend_name().to_string(),
-            ctx.adapter_summary().name,
-        )
-    } else if choice == BackendChoice::Cpu {
-        let out = reference::evaluate(&spec, &inputs)?;
-        let grad = out.grad.iter().map(|&g| g as f32).collect::<Vec<_>>();
-        (
-            out.loss,
-            Some(grad),
-            "cpu".to_string(),
-            "float64 reference".to_string(),
-        )
+            backend: ctx.backend_name().to_string(),
+            adapter: ctx.adapter_summary().name,
+        }
     } else {
-        let ctx = GpuContext::new(choice)?;
-        let precision = wgpu_distill::Precision {
-            inputs: dtype,
-            grad: grad_dtype,
-        };
-        let out = ctx.evaluate_with(&spec, &inputs, want_grad, precision)?;
-        (
-            f64::from(out.loss),
-            out.grad,
-            ctx.backend_name().to_string(),
-            ctx.adapter_summary().name,
-        )
+        evaluate_on(choice, &spec, &inputs, want_grad, precision)?
     };
+    report(args, &spec, &shape, precision, &result, start, None)
+}
+
+/// What one evaluation gave, and where it ran.
+struct Evaluated {
+    loss: f64,
+    grad: Option<Vec<f32>>,
+    backend: String,
+    adapter: String,
+}
+
+/// `spec` on `inputs` with the float64 reference (`--backend cpu`) or on a GPU.
+fn evaluate_on(
+    choice: BackendChoice,
+    spec: &LossSpec,
+    inputs: &Inputs<'_>,
+    want_grad: bool,
+    precision: wgpu_distill::Precision,
+) -> Result<Evaluated, Error> {
+    if choice == BackendChoice::Cpu {
+        let out = reference::evaluate(spec, inputs)?;
+        return Ok(Evaluated {
+            loss: out.loss,
+            grad: Some(out.grad.iter().map(|&g| g as f32).collect()),
+            backend: "cpu".to_string(),
+            adapter: "float64 reference".to_string(),
+        });
+    }
+    let ctx = GpuContext::new(choice)?;
+    let out = ctx.evaluate_with(spec, inputs, want_grad, precision)?;
+    Ok(Evaluated {
+        loss: f64::from(out.loss),
+        grad: out.grad,
+        backend: ctx.backend_name().to_string(),
+        adapter: ctx.adapter_summary().name,
+    })
+}
+
+/// Writes `--grad-out` (f16 `.npy` for an f16 gradient, else f32) and prints the result: one
+/// line, or with `--json` one JSON object; `sparse_k` for a sparse teacher.
+fn report(
+    args: &EvalArgs,
+    spec: &LossSpec,
+    shape: &[usize],
+    precision: wgpu_distill::Precision,
+    result: &Evaluated,
+    start: Instant,
+    sparse_k: Option<usize>,
+) -> Result<(), Error> {
     let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
-    if let (Some(path), Some(grad)) = (&args.grad_out, &grad) {
-        if grad_dtype == InputDtype::F16 {
-            npy::write_f16(path, &shape, grad)?;
+    if let (Some(path), Some(grad)) = (&args.grad_out, &result.grad) {
+        if precision.grad == InputDtype::F16 {
+            npy::write_f16(path, shape, grad)?;
         } else {
-            npy::write_f32(path, &shape, grad)?;
+            npy::write_f32(path, shape, grad)?;
         }
     }
+    let Evaluated {
+        loss,
+        backend,
+        adapter,
+        ..
+    } = result;
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "loss": loss,
-                "name": spec.name(),
-                "shape": shape,
-                "backend": backend,
-                "adapter": adapter,
-                "dtype": dtype.name(),
-                "grad_dtype": grad_dtype.name(),
-                "grad_out": args.grad_out.as_ref().map(|p| p.display().to_string()),
-                "wall_ms": elapsed_ms,
-            })
-        );
+        let mut json = serde_json::json!({
+            "loss": loss,
+            "name": spec.name(),
+            "shape": shape,
+            "backend": backend,
+            "adapter": adapter,
+            "dtype": precision.inputs.name(),
+            "grad_dtype": precision.grad.name(),
+            "grad_out": args.grad_out.as_ref().map(|p| p.display().to_string()),
+            "wall_ms": elapsed_ms,
+        });
+        if let Some(k) = sparse_k {
+            json["teacher"] = "sparse".into();
+            json["k"] = k.into();
+        }
+        println!("{json}");
     } else {
+        let teacher = sparse_k.map_or(String::new(), |k| format!("sparse teacher K = {k}, "));
         println!(
-            "{} loss = {loss:.9} ({backend}: {adapter}, {elapsed_ms:.1} ms)",
+            "{} loss = {loss:.9} ({backend}: {adapter}, {teacher}{elapsed_ms:.1} ms)",
             spec.name()
         );
     }
@@ -671,52 +713,17 @@ fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Resul
     };
     inputs.check(spec).map_err(name_files)?;
     let start = Instant::now();
-    let (loss, grad, backend, adapter) = if choice == BackendChoice::Cpu {
-        let out = reference::evaluate(spec, &inputs)?;
-        let grad: Vec<f32> = out.grad.iter().map(|&g| g as f32).collect();
-        (
-            out.loss,
-            Some(grad),
-            "cpu".to_string(),
-            "float64 reference".to_string(),
-        )
-    } else {
-        let ctx = GpuContext::new(choice)?;
-        let out = ctx.evaluate_as(spec, &inputs, args.grad_out.is_some(), dtype)?;
-        (
-            f64::from(out.loss),
-            out.grad,
-            ctx.backend_name().to_string(),
-            ctx.adapter_summary().name,
-        )
-    };
-    let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
-    if let (Some(path), Some(grad)) = (&args.grad_out, &grad) {
-        npy::write_f32(path, &shape, grad)?;
-    }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({
-                "loss": loss,
-                "name": "kl",
-                "shape": shape,
-                "backend": backend,
-                "adapter": adapter,
-                "teacher": "sparse",
-                "k": ids_shape[1],
-                "dtype": dtype.name(),
-                "grad_out": args.grad_out.as_ref().map(|p| p.display().to_string()),
-                "wall_ms": elapsed_ms,
-            })
-        );
-    } else {
-        println!(
-            "kl loss = {loss:.9} ({backend}: {adapter}, sparse teacher K = {}, {elapsed_ms:.1} ms)",
-            ids_shape[1]
-        );
-    }
-    Ok(())
+    let precision = wgpu_distill::Precision::from(dtype);
+    let result = evaluate_on(choice, spec, &inputs, args.grad_out.is_some(), precision)?;
+    report(
+        args,
+        spec,
+        &shape,
+        precision,
+        &result,
+        start,
+        Some(ids_shape[1]),
+    )
 }
 
 /// DIST over `shards` contiguous row blocks: statistics per shard, merged in order, then each
