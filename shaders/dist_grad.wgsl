@@ -33,6 +33,20 @@ fn upstream(idx: u32, col: u32, row_s: RowStats) -> vec2<f32> {
     return vec2<f32>(ys, params.row_weight * d_row + params.col_weight * d_col);
 }
 
+// Sweep 2 of one row: its gradient, with the hard term's part when `hard` (a literal under a
+// uniform branch outside the loop: inside it, the branch costs llvmpipe instructions per
+// element).
+fn store_row(base: u32, lane: u32, row_s: RowStats, total: f32, hard: bool) {
+    for (var c = lane; c < params.cols; c += TPR) {
+        let yg = upstream(base + c, c, row_s);
+        var out = params.inv_t * yg.x * (yg.y - total);
+        if hard {
+            out += hard_gradient(load_student(base + c), yg.x, c, row_s, params.inv_t, params.hard_scale);
+        }
+        grad[base + c] = out;
+    }
+}
+
 @compute @workgroup_size(WG)
 fn dist_grad(
     @builtin(local_invocation_index) lid: u32,
@@ -55,13 +69,10 @@ fn dist_grad(
     }
     let total = seg_sum(lid, vec4<f32>(dot, 0.0, 0.0, 0.0)).x;
     if in_batch {
-        for (var c = lane; c < cols; c += TPR) {
-            let yg = upstream(base + c, c, row_s);
-            var out = params.inv_t * yg.x * (yg.y - total);
-            if params.hard != 0u {
-                out += hard_gradient(load_student(base + c), yg.x, c, row_s, params.inv_t, params.hard_scale);
-            }
-            grad[base + c] = out;
+        if params.hard != 0u {
+            store_row(base, lane, row_s, total, true);
+        } else {
+            store_row(base, lane, row_s, total, false);
         }
     }
     fold_loss(lid, wid);

@@ -60,13 +60,23 @@ fn upstream(ys: vec4<f32>, yt: vec4<f32>, row_s: RowStats, cs: Columns4) -> Upst
 }
 
 // The gradient of quad `q` (first column `col`) from (ys, G) and the row's <G, ys>, with the
-// hard term's part when it is on.
-fn gradient4(q: u32, col: u32, u: Upstream4, row_s: RowStats, total: f32) -> vec4<f32> {
+// hard term's part when `hard`. Callers pass a literal `hard` under a uniform branch outside
+// their store loop, so that each loop compiles without the branch (inside it, the branch costs
+// llvmpipe about 10 instructions per element).
+fn gradient4(q: u32, col: u32, u: Upstream4, row_s: RowStats, total: f32, hard: bool) -> vec4<f32> {
     var out = params.inv_t * u.ys * (u.g - total);
-    if params.hard != 0u {
+    if hard {
         out += hard_gradient4(load_student4(q), u.ys, col, row_s, params.inv_t, params.hard_scale);
     }
     return out;
+}
+
+// Sweep 2 of one row: its gradient, quad by quad.
+fn store_row(base: u32, lane: u32, row_s: RowStats, total: f32, hard: bool) {
+    for (var q = lane; q < params.cols / 4u; q += TPR) {
+        let u = upstream4(base + q, 4u * q, row_s);
+        grad[base + q] = encode_grad4(gradient4(base + q, 4u * q, u, row_s, total, hard));
+    }
 }
 
 // Softmax probabilities of quad `q` of the batch, in the row of `row_s`: (ys, yt).
@@ -108,9 +118,10 @@ fn dist_grad_quads(
     }
     let total = seg_sum(lid, vec4<f32>(sum4(dots), 0.0, 0.0, 0.0)).x;
     if in_batch {
-        for (var q = lane; q < quads; q += TPR) {
-            let u = upstream4(base + q, 4u * q, row_s);
-            grad[base + q] = encode_grad4(gradient4(base + q, 4u * q, u, row_s, total));
+        if params.hard != 0u {
+            store_row(base, lane, row_s, total, true);
+        } else {
+            store_row(base, lane, row_s, total, false);
         }
     }
     fold_loss(lid, wid);
@@ -157,23 +168,34 @@ fn block_sums(d: mat4x4<f32>) -> vec4<f32> {
     return vec4<f32>(sum4(d[0]), sum4(d[1]), sum4(d[2]), sum4(d[3]));
 }
 
-// Stores the block's gradient at quad `q`, given each row's <G, ys>.
-fn block_store(q: u32, b: RowBlock, cs: Columns4, totals: vec4<f32>) {
+// Stores the block's gradient at quad `q`, given each row's <G, ys> (`hard`: see gradient4).
+fn block_store(q: u32, b: RowBlock, cs: Columns4, totals: vec4<f32>, hard: bool) {
     let u0 = upstream_in(b.base.x + q, b.s0, cs);
     let u1 = upstream_in(b.base.y + q, b.s1, cs);
     let u2 = upstream_in(b.base.z + q, b.s2, cs);
     let u3 = upstream_in(b.base.w + q, b.s3, cs);
     if b.valid.x {
-        grad[b.base.x + q] = encode_grad4(gradient4(b.base.x + q, 4u * q, u0, b.s0, totals.x));
+        grad[b.base.x + q] = encode_grad4(gradient4(b.base.x + q, 4u * q, u0, b.s0, totals.x, hard));
     }
     if b.valid.y {
-        grad[b.base.y + q] = encode_grad4(gradient4(b.base.y + q, 4u * q, u1, b.s1, totals.y));
+        grad[b.base.y + q] = encode_grad4(gradient4(b.base.y + q, 4u * q, u1, b.s1, totals.y, hard));
     }
     if b.valid.z {
-        grad[b.base.z + q] = encode_grad4(gradient4(b.base.z + q, 4u * q, u2, b.s2, totals.z));
+        grad[b.base.z + q] = encode_grad4(gradient4(b.base.z + q, 4u * q, u2, b.s2, totals.z, hard));
     }
     if b.valid.w {
-        grad[b.base.w + q] = encode_grad4(gradient4(b.base.w + q, 4u * q, u3, b.s3, totals.w));
+        grad[b.base.w + q] = encode_grad4(gradient4(b.base.w + q, 4u * q, u3, b.s3, totals.w, hard));
+    }
+}
+
+// Sweep 2 of one or two blocks (`count`) of four rows: their gradient, quad by quad.
+fn store_blocks(lane: u32, low: RowBlock, totals_low: vec4<f32>, high: RowBlock, totals_high: vec4<f32>, count: u32, hard: bool) {
+    for (var q = lane; q < params.cols / 4u; q += TPR) {
+        let cs = columns4(4u * q);
+        block_store(q, low, cs, totals_low, hard);
+        if count == 2u {
+            block_store(q, high, cs, totals_high, hard);
+        }
     }
 }
 
@@ -196,8 +218,10 @@ fn dist_grad_quads_rows4(
     }
     let totals = seg_sum(lid, block_sums(dots));
     if live {
-        for (var q = lane; q < quads; q += TPR) {
-            block_store(q, block, columns4(4u * q), totals);
+        if params.hard != 0u {
+            store_blocks(lane, block, totals, block, totals, 1u, true);
+        } else {
+            store_blocks(lane, block, totals, block, totals, 1u, false);
         }
     }
     fold_loss(lid, wid);
@@ -227,10 +251,10 @@ fn dist_grad_quads_rows8(
     let totals_low = seg_sum(lid, block_sums(dots_low));
     let totals_high = seg_sum(lid, block_sums(dots_high));
     if live {
-        for (var q = lane; q < quads; q += TPR) {
-            let cs = columns4(4u * q);
-            block_store(q, low, cs, totals_low);
-            block_store(q, high, cs, totals_high);
+        if params.hard != 0u {
+            store_blocks(lane, low, totals_low, high, totals_high, 2u, true);
+        } else {
+            store_blocks(lane, low, totals_low, high, totals_high, 2u, false);
         }
     }
     fold_loss(lid, wid);

@@ -96,6 +96,34 @@ fn softmax_stats(merged: vec4<f32>) -> RowStats {
     return RowStats(merged.x, merged.z, 0.0, 0.0, 0.0, 0.0, 1.0 / merged.y, 1.0 / merged.w, 0.0, 0.0, 0u);
 }
 
+// Sweep 2's sums over one lane's classes of a row: (sum d_s, sum d_t, sum d_s^2, sum d_t^2),
+// sum d_s d_t, the ranges, and with `with_raw` the hard term's raw sum of exp(zs - raw_max).
+// Called with a literal `with_raw` under a uniform branch, so that each call site compiles to
+// its own loop (a branch inside the loop costs llvmpipe 6 instructions per element).
+struct Deviations {
+    sums: vec4<f32>,
+    cross: f32,
+    raw_sum: f32,
+    ranges: vec4<f32>,
+}
+
+fn deviations(base: u32, lane: u32, softmax: RowStats, raw_max: f32, with_raw: bool) -> Deviations {
+    var out = Deviations(vec4<f32>(0.0), 0.0, 0.0, vec4<f32>(NEG_BIG));
+    for (var c = lane; c < params.cols; c += TPR) {
+        let zs = load_student(base + c);
+        let y = softmax_at(zs * params.inv_t, load_teacher(base + c) * params.inv_t, softmax);
+        let ds = y.x - params.inv_cols;
+        let dt = y.y - params.inv_cols;
+        out.sums += vec4<f32>(ds, dt, ds * ds, dt * dt);
+        out.cross += ds * dt;
+        out.ranges = max(out.ranges, vec4<f32>(y, -y));
+        if with_raw {
+            out.raw_sum += exp_accurate(zs - raw_max);
+        }
+    }
+    return out;
+}
+
 @compute @workgroup_size(WG)
 fn dist_rows(
     @builtin(local_invocation_index) lid: u32,
@@ -115,27 +143,17 @@ fn dist_rows(
     let raw_max = hard_max(merged.x, inv_t);
 
     // Deviations from 1/C: (sum d_s, sum d_t, sum d_s^2, sum d_t^2), sum d_s d_t, and ranges.
-    var sums = vec4<f32>(0.0);
-    var cross = 0.0;
-    var raw_sum = 0.0;
-    var ranges = vec4<f32>(NEG_BIG);
+    var dev = Deviations(vec4<f32>(0.0), 0.0, 0.0, vec4<f32>(NEG_BIG));
     if in_batch {
-        for (var c = lane; c < cols; c += TPR) {
-            let zs = load_student(base + c);
-            let y = softmax_at(zs * inv_t, load_teacher(base + c) * inv_t, softmax);
-            let ds = y.x - params.inv_cols;
-            let dt = y.y - params.inv_cols;
-            sums += vec4<f32>(ds, dt, ds * ds, dt * dt);
-            cross += ds * dt;
-            ranges = max(ranges, vec4<f32>(y, -y));
-            if hard_apart {
-                raw_sum += exp_accurate(zs - raw_max);
-            }
+        if hard_apart {
+            dev = deviations(base, lane, softmax, raw_max, true);
+        } else {
+            dev = deviations(base, lane, softmax, raw_max, false);
         }
     }
-    let d = seg_sum(lid, sums);
-    let folded = seg_sum(lid, vec4<f32>(cross, raw_sum, 0.0, 0.0));
-    let range = seg_max(lid, ranges);
+    let d = seg_sum(lid, dev.sums);
+    let folded = seg_sum(lid, vec4<f32>(dev.cross, dev.raw_sum, 0.0, 0.0));
+    let range = seg_max(lid, dev.ranges);
     if in_batch && lane == 0u {
         var hard = HardRow(0.0, 1.0, 0u, 0.0);
         if params.hard != 0u {
@@ -144,6 +162,39 @@ fn dist_rows(
         }
         write_row_stats(row, softmax, d, folded.x, range, hard);
     }
+}
+
+// `deviations` four classes per load: the sums kept per component, folded after the sweep.
+struct Deviations4 {
+    ds: vec4<f32>,
+    dt: vec4<f32>,
+    ds2: vec4<f32>,
+    dt2: vec4<f32>,
+    dst: vec4<f32>,
+    raw_sum: vec4<f32>,
+    ranges: vec4<f32>,
+}
+
+fn deviations4(base: u32, lane: u32, softmax: RowStats, raw_max: f32, with_raw: bool) -> Deviations4 {
+    var out = Deviations4(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(NEG_BIG));
+    for (var q = lane; q < params.cols / 4u; q += TPR) {
+        let zs = load_student4(base + q);
+        let y = softmax_at4(zs * params.inv_t, load_teacher4(base + q) * params.inv_t, softmax);
+        let ys = y[0];
+        let yt = y[1];
+        let ds = ys - params.inv_cols;
+        let dt = yt - params.inv_cols;
+        out.ds += ds;
+        out.dt += dt;
+        out.ds2 += ds * ds;
+        out.dt2 += dt * dt;
+        out.dst += ds * dt;
+        out.ranges = max(out.ranges, vec4<f32>(max4(ys), max4(yt), max4(-ys), max4(-yt)));
+        if with_raw {
+            out.raw_sum += exp_accurate4(zs - raw_max);
+        }
+    }
+    return out;
 }
 
 // The quad form: the same two sweeps, four consecutive classes per load (rows of a multiple of
@@ -165,36 +216,18 @@ fn dist_rows_quads(
     let hard_apart = params.hard != 0u && inv_t != 1.0;
     let raw_max = hard_max(merged.x, inv_t);
 
-    var sum_ds = vec4<f32>(0.0);
-    var sum_dt = vec4<f32>(0.0);
-    var sum_ds2 = vec4<f32>(0.0);
-    var sum_dt2 = vec4<f32>(0.0);
-    var sum_dst = vec4<f32>(0.0);
-    var raw_sum = vec4<f32>(0.0);
-    var ranges = vec4<f32>(NEG_BIG);
+    var dev = Deviations4(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(NEG_BIG));
     if in_batch {
-        for (var q = lane; q < quads; q += TPR) {
-            let zs = load_student4(base + q);
-            let y = softmax_at4(zs * inv_t, load_teacher4(base + q) * inv_t, softmax);
-            let ys = y[0];
-            let yt = y[1];
-            let ds = ys - params.inv_cols;
-            let dt = yt - params.inv_cols;
-            sum_ds += ds;
-            sum_dt += dt;
-            sum_ds2 += ds * ds;
-            sum_dt2 += dt * dt;
-            sum_dst += ds * dt;
-            ranges = max(ranges, vec4<f32>(max4(ys), max4(yt), max4(-ys), max4(-yt)));
-            if hard_apart {
-                raw_sum += exp_accurate4(zs - raw_max);
-            }
+        if hard_apart {
+            dev = deviations4(base, lane, softmax, raw_max, true);
+        } else {
+            dev = deviations4(base, lane, softmax, raw_max, false);
         }
     }
-    let sums = vec4<f32>(sum4(sum_ds), sum4(sum_dt), sum4(sum_ds2), sum4(sum_dt2));
+    let sums = vec4<f32>(sum4(dev.ds), sum4(dev.dt), sum4(dev.ds2), sum4(dev.dt2));
     let d = seg_sum(lid, sums);
-    let folded = seg_sum(lid, vec4<f32>(sum4(sum_dst), sum4(raw_sum), 0.0, 0.0));
-    let range = seg_max(lid, ranges);
+    let folded = seg_sum(lid, vec4<f32>(sum4(dev.dst), sum4(dev.raw_sum), 0.0, 0.0));
+    let range = seg_max(lid, dev.ranges);
     if in_batch && lane == 0u {
         var hard = HardRow(0.0, 1.0, 0u, 0.0);
         if params.hard != 0u {
