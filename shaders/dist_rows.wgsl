@@ -71,16 +71,10 @@ fn write_row_stats(row: u32, softmax: RowStats, d: vec4<f32>, d_st: f32, range: 
         stats.hard_max = hard.max;
         stats.hard_inv_sum = 1.0 / hard.sum;
         stats.label = hard.label;
-        partials[params.batch_rows + params.cols + params.row_offset + row] = log(hard.sum) + hard.max - hard.z_label;
+        partials[params.batch_rows + params.cols + params.row_offset + row] = cross_entropy(hard.max, hard.sum, hard.z_label);
     }
     row_stats[params.row_offset + row] = stats;
     partials[params.row_offset + row] = 1.0 - uv / n;
-}
-
-// The hard term's max of the raw row: the tempered max times T (any shift near the max keeps
-// exp(zs - m) in range; at T = 1 it is the max itself).
-fn hard_max(max_s: f32, inv_t: f32) -> f32 {
-    return max_s / inv_t;
 }
 
 // The row's HardRow (its label, the label's raw logit `z_label`) from the raw sum `apart` of

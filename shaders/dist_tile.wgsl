@@ -74,7 +74,7 @@ fn dist_tile(
         let u = select(vec4<f32>(0.0), ys - mean.x, inside);
         let v = select(vec4<f32>(0.0), yt - mean.y, inside);
         // The hard term's raw sum apart from the tempered one (T != 1), shifted by m.x·T.
-        let raw_max = m.x / inv_t;
+        let raw_max = hard_max(m.x, inv_t);
         var raw_sum = vec4<f32>(0.0);
         if params.hard != 0u && inv_t != 1.0 {
             for (var k = 0u; k < 4u; k++) {
@@ -100,7 +100,7 @@ fn dist_tile(
                 stats.hard_inv_sum = 1.0 / raw_total;
                 stats.label = label;
                 partials[params.batch_rows + cols + params.row_offset + row] =
-                    log(raw_total) + raw_max - load_student(base + label);
+                    cross_entropy(raw_max, raw_total, load_student(base + label));
             }
             row_stats[params.row_offset + row] = stats;
             partials[params.row_offset + row] = 1.0 - folded.x / n;

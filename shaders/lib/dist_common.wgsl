@@ -53,6 +53,18 @@ fn no_row_stats() -> RowStats {
     return RowStats(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0u);
 }
 
+// The hard term's shift of the raw row: the tempered max times T (any shift near the max keeps
+// exp(zs - m) in range; at T = 1 it is the max itself).
+fn hard_max(max_s: f32, inv_t: f32) -> f32 {
+    return max_s / inv_t;
+}
+
+// A row's cross-entropy -log_softmax(zs)[label] from its raw statistics (shift, sum of
+// exp(zs - shift)) and the label's raw logit.
+fn cross_entropy(raw_max: f32, raw_sum: f32, z_label: f32) -> f32 {
+    return log(raw_sum) + raw_max - z_label;
+}
+
 // The hard term's gradient at class `col` of a row, `scale (softmax(zs)_col - onehot)`, from
 // the raw logit `z` and the row's statistics; at T = 1 the softmax is `ys` itself.
 fn hard_gradient(z: f32, ys: f32, col: u32, row: RowStats, inv_t: f32, scale: f32) -> f32 {

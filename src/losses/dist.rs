@@ -630,7 +630,9 @@ impl GpuContext {
             dispatches,
             io.precision(),
         );
-        self.forget_bind_groups_of(&[&student, &teacher]);
+        let transient: Vec<&wgpu::Buffer> =
+            [&student, &teacher].into_iter().chain(&labels).collect();
+        self.forget_bind_groups_of(&transient);
         recorded?;
         // The inter terms, each row's CE (with the hard term), the merged column moments.
         let partial_bytes = shape.rows as u64 * 4;
@@ -737,7 +739,11 @@ impl GpuContext {
             dispatches,
             io.precision(),
         );
-        self.forget_bind_groups_of(&[&col_stats, &student, &teacher, &grad]);
+        let transient: Vec<&wgpu::Buffer> = [&col_stats, &student, &teacher, &grad]
+            .into_iter()
+            .chain(&labels)
+            .collect();
+        self.forget_bind_groups_of(&transient);
         recorded?;
         let staging = self.staging(bytes)?;
         encoder.copy_buffer_to_buffer(&grad, 0, &staging, 0, bytes);
