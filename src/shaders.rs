@@ -1,6 +1,9 @@
-//! The shader table: every WGSL file, how a module is assembled from it, and the bindings each
-//! entry point expects. One place, so that tests can validate every shader with naga and compare
-//! the bindings declared here with the ones reflected from the WGSL.
+//! The shader table: how a module is assembled (the shared WGSL under `shaders/lib/`, the input
+//! loads for a dtype, a loss family's declarations, then the kernel file), the kernels that
+//! belong to no loss (finish, roofline, scale), and `ALL_KERNELS`, so that tests can validate
+//! every shader with naga and compare the bindings declared with the ones reflected from the
+//! WGSL. Each loss declares its own kernels beside its WGSL (`src/losses/<loss>/kernels.rs`);
+//! they are re-exported here.
 
 /// WGSL prepended to every kernel: workgroup size, row layout, softmax statistics.
 pub const REDUCE_LIB: &str = include_str!("../shaders/lib/reduce.wgsl");
@@ -62,60 +65,6 @@ pub const GRAD_F32X4: &str = include_str!("../shaders/lib/grad_f32x4.wgsl");
 pub const GRAD_F16X4: &str = include_str!("../shaders/lib/grad_f16x4.wgsl");
 pub const GRAD_BF16X4: &str = include_str!("../shaders/lib/grad_bf16x4.wgsl");
 
-/// Declarations shared by the ICKD kernels.
-pub const ICKD_LIB: &str = include_str!("../shaders/lib/ickd_common.wgsl");
-
-/// Declarations and geometry helpers shared by the RKD kernels.
-pub const RKD_LIB: &str = include_str!("../shaders/lib/rkd_common.wgsl");
-
-/// Declarations shared by the KL kernels.
-pub const KL_LIB: &str = include_str!("../shaders/lib/kl_common.wgsl");
-
-/// Declarations shared by the DKD kernels.
-pub const DKD_LIB: &str = include_str!("../shaders/lib/dkd_common.wgsl");
-
-/// Declarations shared by the DIST kernels.
-pub const DIST_LIB: &str = include_str!("../shaders/lib/dist_common.wgsl");
-
-/// The DIST declarations and the loss fold of the gradient kernels.
-pub const DIST_GRAD_LIB: &str = concat!(
-    include_str!("../shaders/lib/dist_common.wgsl"),
-    "\n",
-    include_str!("../shaders/lib/dist_fold.wgsl")
-);
-
-/// The token losses' declarations and the sparse teacher's row logic (its kernel files supply
-/// the slot access).
-pub const TOKEN_SPARSE_LIB: &str = concat!(
-    include_str!("../shaders/lib/token_common.wgsl"),
-    "\n",
-    include_str!("../shaders/lib/token_sparse_rows.wgsl")
-);
-
-/// The token losses' declarations, the dense row skeleton, then each loss's per-class term
-/// (see `shaders/lib/token_common.wgsl`): the skeleton is written once, the terms once each.
-pub const TOKEN_KL_LIB: &str = concat!(
-    include_str!("../shaders/lib/token_common.wgsl"),
-    "\n",
-    include_str!("../shaders/lib/token_rows.wgsl"),
-    "\n",
-    include_str!("../shaders/lib/token_term_kl.wgsl")
-);
-pub const TOKEN_JSD_LIB: &str = concat!(
-    include_str!("../shaders/lib/token_common.wgsl"),
-    "\n",
-    include_str!("../shaders/lib/token_rows.wgsl"),
-    "\n",
-    include_str!("../shaders/lib/token_term_jsd.wgsl")
-);
-pub const TOKEN_TVD_LIB: &str = concat!(
-    include_str!("../shaders/lib/token_common.wgsl"),
-    "\n",
-    include_str!("../shaders/lib/token_rows.wgsl"),
-    "\n",
-    include_str!("../shaders/lib/token_term_tvd.wgsl")
-);
-
 /// How a kernel uses one binding (all in group 0, bindings numbered from 0 in order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BindingKind {
@@ -130,7 +79,7 @@ pub enum BindingKind {
 /// One compute entry point and its binding layout.
 #[derive(Clone, Copy, Debug)]
 pub struct Kernel {
-    /// File name under `shaders/` (for messages and tests).
+    /// The WGSL file's path from the crate root (for messages and tests).
     pub file: &'static str,
     /// The file's WGSL, without the shared library.
     pub source: &'static str,
@@ -235,9 +184,30 @@ impl Kernel {
 use crate::tensor::InputDtype;
 use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
 
+// Each loss's kernels are declared beside their WGSL, in `src/losses/<loss>/kernels.rs`.
+pub use crate::losses::at::kernels::AT_SAMPLES;
+pub use crate::losses::dist::kernels::{
+    DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS, DIST_COLUMN_REDUCE,
+    DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_LIB, DIST_GRAD_QUADS, DIST_GRAD_QUADS_ROWS4,
+    DIST_GRAD_QUADS_ROWS8, DIST_LIB, DIST_ROWS, DIST_ROWS_QUADS, DIST_TILE,
+};
+pub use crate::losses::dkd::kernels::{DKD_LIB, DKD_ROWS, DKD_ROWS_QUADS};
+pub use crate::losses::fitnet::kernels::FITNET_BLOCKS;
+pub use crate::losses::hcl::kernels::HCL_PLANES;
+pub use crate::losses::ickd::kernels::{ICKD_GRAD, ICKD_GRAM, ICKD_LIB, ICKD_ROWS};
+pub use crate::losses::kl::kernels::{KL_LIB, KL_ROWS, KL_ROWS_CACHED, KL_ROWS_QUADS};
+pub use crate::losses::rkd::kernels::{
+    RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAD, RKD_GRAM, RKD_LIB,
+};
+pub use crate::losses::token::kernels::{
+    TOKEN_COUNT, TOKEN_JSD_LIB, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_LIB, TOKEN_KL_ROWS,
+    TOKEN_KL_ROWS_QUADS, TOKEN_SPARSE_BITS, TOKEN_SPARSE_LIB, TOKEN_SPARSE_ROWS,
+    TOKEN_SPARSE_ROWS_QUADS, TOKEN_TVD_LIB, TOKEN_TVD_ROWS, TOKEN_TVD_ROWS_QUADS,
+};
+
 /// Final fixed-order reduction of per-row / per-column partial terms into the scalar loss.
 pub const FINISH: Kernel = Kernel {
-    file: "finish.wgsl",
+    file: "shaders/finish.wgsl",
     source: include_str!("../shaders/finish.wgsl"),
     dtype_aware: false,
     student_only: false,
@@ -248,360 +218,9 @@ pub const FINISH: Kernel = Kernel {
     bindings: &[U, R, W],
 };
 
-/// KL per-row terms and gradient, four classes per load.
-pub const KL_ROWS_QUADS: Kernel = Kernel {
-    file: "kl_quads.wgsl",
-    source: include_str!("../shaders/kl_quads.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: true,
-    family: KL_LIB,
-    variant: "",
-    entry: "kl_rows_quads",
-    bindings: &[U, R, R, W, W],
-};
-
-/// KL per-row terms and gradient.
-pub const KL_ROWS: Kernel = Kernel {
-    file: "kl.wgsl",
-    source: include_str!("../shaders/kl.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: false,
-    family: KL_LIB,
-    variant: "",
-    entry: "kl_rows",
-    bindings: &[U, R, R, W, W],
-};
-
-/// DIST row pass, four classes per load.
-pub const DIST_ROWS_QUADS: Kernel = Kernel {
-    file: "dist_rows.wgsl",
-    source: include_str!("../shaders/dist_rows.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: true,
-    family: DIST_LIB,
-    variant: "",
-    entry: "dist_rows_quads",
-    bindings: &[U, R, R, W, W, R],
-};
-
-/// DIST column moments per tile, four columns per lane.
-pub const DIST_COLUMN_PARTIALS_QUADS: Kernel = Kernel {
-    file: "dist_columns.wgsl",
-    source: include_str!("../shaders/dist_columns.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: true,
-    family: DIST_LIB,
-    variant: "",
-    entry: "dist_column_partials_quads",
-    bindings: &[U, R, R, R, W],
-};
-
-/// DIST gradient, four classes per load and store.
-pub const DIST_GRAD_QUADS: Kernel = Kernel {
-    file: "dist_grad_quads.wgsl",
-    source: include_str!("../shaders/dist_grad_quads.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: true,
-    family: DIST_GRAD_LIB,
-    variant: "",
-    entry: "dist_grad_quads",
-    bindings: &[U, R, R, R, R, W, R, W],
-};
-
-/// DIST gradient, four classes per load and store, four rows per segment (each column
-/// quad's statistics loaded once for four rows).
-pub const DIST_GRAD_QUADS_ROWS4: Kernel = Kernel {
-    entry: "dist_grad_quads_rows4",
-    ..DIST_GRAD_QUADS
-};
-
-/// DIST gradient, four classes per load and store, eight rows per segment.
-pub const DIST_GRAD_QUADS_ROWS8: Kernel = Kernel {
-    entry: "dist_grad_quads_rows8",
-    ..DIST_GRAD_QUADS
-};
-
-/// DIST row statistics and inter-class Pearson terms.
-pub const DIST_ROWS: Kernel = Kernel {
-    file: "dist_rows.wgsl",
-    source: include_str!("../shaders/dist_rows.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: false,
-    family: DIST_LIB,
-    variant: "",
-    entry: "dist_rows",
-    bindings: &[U, R, R, W, W, R],
-};
-
-/// DIST per-tile column moments.
-pub const DIST_COLUMN_PARTIALS: Kernel = Kernel {
-    file: "dist_columns.wgsl",
-    source: include_str!("../shaders/dist_columns.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: false,
-    family: DIST_LIB,
-    variant: "",
-    entry: "dist_column_partials",
-    bindings: &[U, R, R, R, W],
-};
-
-/// DIST column merge (Chan) and intra-class Pearson terms.
-pub const DIST_COLUMN_MERGE: Kernel = Kernel {
-    file: "dist_merge.wgsl",
-    source: include_str!("../shaders/dist_merge.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: DIST_LIB,
-    variant: "",
-    entry: "dist_column_merge",
-    bindings: &[U, R, W, W],
-};
-
-/// DIST shard statistics: tiles folded into one set of column moments.
-pub const DIST_COLUMN_REDUCE: Kernel = Kernel {
-    file: "dist_reduce.wgsl",
-    source: include_str!("../shaders/dist_reduce.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: DIST_LIB,
-    variant: "",
-    entry: "dist_column_reduce",
-    bindings: &[U, R, W],
-};
-
-/// DIST gradient (streaming); its first workgroup also folds the loss.
-pub const DIST_GRAD: Kernel = Kernel {
-    file: "dist_grad.wgsl",
-    source: include_str!("../shaders/dist_grad.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: false,
-    family: DIST_GRAD_LIB,
-    variant: "",
-    entry: "dist_grad",
-    bindings: &[U, R, R, R, R, W, R, W],
-};
-
-/// DIST gradient, rows held in registers; its first workgroup also folds the loss.
-pub const DIST_GRAD_CACHED: Kernel = Kernel {
-    file: "dist_grad.wgsl",
-    source: include_str!("../shaders/dist_grad.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: false,
-    family: DIST_GRAD_LIB,
-    variant: "",
-    entry: "dist_grad_cached",
-    bindings: &[U, R, R, R, R, W, R, W],
-};
-
-/// DIST fused row and column statistics (rows held in registers, one read per input).
-pub const DIST_TILE: Kernel = Kernel {
-    file: "dist_tile.wgsl",
-    source: include_str!("../shaders/dist_tile.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: false,
-    family: DIST_LIB,
-    variant: "",
-    entry: "dist_tile",
-    bindings: &[U, R, R, W, W, W, R],
-};
-
-/// KL, the cached variant (rows of at most 4 × TPR classes held in registers).
-pub const KL_ROWS_CACHED: Kernel = Kernel {
-    file: "kl.wgsl",
-    source: include_str!("../shaders/kl.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: false,
-    family: KL_LIB,
-    variant: "",
-    entry: "kl_rows_cached",
-    bindings: &[U, R, R, W, W],
-};
-
-/// DKD per-row TCKD/NCKD terms and gradient, four classes per load.
-pub const DKD_ROWS_QUADS: Kernel = Kernel {
-    file: "dkd_quads.wgsl",
-    source: include_str!("../shaders/dkd_quads.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: true,
-    family: DKD_LIB,
-    variant: "",
-    entry: "dkd_rows_quads",
-    bindings: &[U, R, R, R, W, W],
-};
-
-/// DKD per-row TCKD/NCKD terms and gradient.
-pub const DKD_ROWS: Kernel = Kernel {
-    file: "dkd.wgsl",
-    source: include_str!("../shaders/dkd.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: false,
-    family: DKD_LIB,
-    variant: "",
-    entry: "dkd_rows",
-    bindings: &[U, R, R, R, W, W],
-};
-
-/// FitNet squared error per block and gradient.
-pub const FITNET_BLOCKS: Kernel = Kernel {
-    file: "fitnet.wgsl",
-    source: include_str!("../shaders/fitnet.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: "",
-    variant: "",
-    entry: "fitnet_blocks",
-    bindings: &[U, R, R, W, W],
-};
-
-/// AT attention maps, loss terms and gradient per sample.
-pub const AT_SAMPLES: Kernel = Kernel {
-    file: "at.wgsl",
-    source: include_str!("../shaders/at.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: "",
-    variant: "",
-    entry: "at_samples",
-    bindings: &[U, R, R, W, W, W],
-};
-
-/// HCL pooled MSE terms and gradient per plane.
-pub const HCL_PLANES: Kernel = Kernel {
-    file: "hcl.wgsl",
-    source: include_str!("../shaders/hcl.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: "",
-    variant: "",
-    entry: "hcl_planes",
-    bindings: &[U, R, R, W, W],
-};
-
-/// ICKD channel Gram matrices.
-pub const ICKD_GRAM: Kernel = Kernel {
-    file: "ickd.wgsl",
-    source: include_str!("../shaders/ickd.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: ICKD_LIB,
-    variant: "",
-    entry: "ickd_gram",
-    bindings: &[U, R, R, W, W],
-};
-
-/// ICKD row normalisation, loss terms and dL/dG.
-pub const ICKD_ROWS: Kernel = Kernel {
-    file: "ickd_rows.wgsl",
-    source: include_str!("../shaders/ickd_rows.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: ICKD_LIB,
-    variant: "",
-    entry: "ickd_rows",
-    bindings: &[U, R, W, W],
-};
-
-/// ICKD gradient (R + Rᵀ) F.
-pub const ICKD_GRAD: Kernel = Kernel {
-    file: "ickd_grad.wgsl",
-    source: include_str!("../shaders/ickd_grad.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: ICKD_LIB,
-    variant: "",
-    entry: "ickd_grad",
-    bindings: &[U, R, R, W],
-};
-
-/// RKD embedding Gram matrices.
-pub const RKD_GRAM: Kernel = Kernel {
-    file: "rkd_gram.wgsl",
-    source: include_str!("../shaders/rkd_gram.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: RKD_LIB,
-    variant: "",
-    entry: "rkd_gram",
-    bindings: &[U, R, R, W, W],
-};
-
-/// RKD distance term and its scalars.
-pub const RKD_DISTANCE: Kernel = Kernel {
-    file: "rkd_distance.wgsl",
-    source: include_str!("../shaders/rkd_distance.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: RKD_LIB,
-    variant: "",
-    entry: "rkd_distance",
-    bindings: &[U, R, R, W, W],
-};
-
-/// RKD angle term per pair.
-pub const RKD_ANGLE: Kernel = Kernel {
-    file: "rkd_angle.wgsl",
-    source: include_str!("../shaders/rkd_angle.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: RKD_LIB,
-    variant: "",
-    entry: "rkd_angle_pairs",
-    bindings: &[U, R, R, W, W, W],
-};
-
-/// RKD gradient coefficients M (dL/dE = M E).
-pub const RKD_COEFFICIENTS: Kernel = Kernel {
-    file: "rkd_coefficients.wgsl",
-    source: include_str!("../shaders/rkd_coefficients.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: RKD_LIB,
-    variant: "",
-    entry: "rkd_coefficients",
-    bindings: &[U, R, R, R, R, R, W],
-};
-
-/// RKD gradient M E.
-pub const RKD_GRAD: Kernel = Kernel {
-    file: "rkd_grad.wgsl",
-    source: include_str!("../shaders/rkd_grad.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: RKD_LIB,
-    variant: "",
-    entry: "rkd_grad",
-    bindings: &[U, R, R, W],
-};
-
 /// The benchmark's roofline: one read of each input, one write of the gradient.
 pub const ROOFLINE: Kernel = Kernel {
-    file: "roofline.wgsl",
+    file: "shaders/roofline.wgsl",
     source: include_str!("../shaders/roofline.wgsl"),
     dtype_aware: true,
     student_only: false,
@@ -614,7 +233,7 @@ pub const ROOFLINE: Kernel = Kernel {
 
 /// The roofline in quad form (element counts that are a multiple of 4).
 pub const ROOFLINE_QUADS: Kernel = Kernel {
-    file: "roofline_quads.wgsl",
+    file: "shaders/roofline_quads.wgsl",
     source: include_str!("../shaders/roofline_quads.wgsl"),
     dtype_aware: true,
     student_only: false,
@@ -627,7 +246,7 @@ pub const ROOFLINE_QUADS: Kernel = Kernel {
 
 /// A gradient scaled in place by a device-side factor (`GpuContext::record_scale`).
 pub const SCALE: Kernel = Kernel {
-    file: "scale.wgsl",
+    file: "shaders/scale.wgsl",
     source: include_str!("../shaders/scale.wgsl"),
     dtype_aware: false,
     student_only: false,
@@ -640,7 +259,7 @@ pub const SCALE: Kernel = Kernel {
 
 /// `SCALE` four values at a time.
 pub const SCALE_QUADS: Kernel = Kernel {
-    file: "scale_quads.wgsl",
+    file: "shaders/scale_quads.wgsl",
     source: include_str!("../shaders/scale_quads.wgsl"),
     dtype_aware: false,
     student_only: false,
@@ -648,107 +267,6 @@ pub const SCALE_QUADS: Kernel = Kernel {
     family: "",
     variant: "",
     entry: "scale_in_place_quads",
-    bindings: &[U, R, W],
-};
-
-/// Token-loss rows (any C): KL with labels / normaliser / hard term.
-pub const TOKEN_KL_ROWS: Kernel = Kernel {
-    file: "token.wgsl",
-    source: include_str!("../shaders/token.wgsl"),
-    dtype_aware: true,
-    student_only: false,
-    quads: false,
-    family: TOKEN_KL_LIB,
-    variant: "kl",
-    entry: "token_rows",
-    bindings: &[U, R, R, R, R, W, W],
-};
-
-/// Token-loss rows, four classes per load and store: KL.
-pub const TOKEN_KL_ROWS_QUADS: Kernel = Kernel {
-    file: "token_quads.wgsl",
-    source: include_str!("../shaders/token_quads.wgsl"),
-    quads: true,
-    entry: "token_rows_quads",
-    ..TOKEN_KL_ROWS
-};
-
-/// Token-loss rows: generalized JSD.
-pub const TOKEN_JSD_ROWS: Kernel = Kernel {
-    family: TOKEN_JSD_LIB,
-    variant: "jsd",
-    ..TOKEN_KL_ROWS
-};
-
-/// Token-loss rows, quads: generalized JSD.
-pub const TOKEN_JSD_ROWS_QUADS: Kernel = Kernel {
-    family: TOKEN_JSD_LIB,
-    variant: "jsd",
-    ..TOKEN_KL_ROWS_QUADS
-};
-
-/// Token-loss rows: TVD.
-pub const TOKEN_TVD_ROWS: Kernel = Kernel {
-    family: TOKEN_TVD_LIB,
-    variant: "tvd",
-    ..TOKEN_KL_ROWS
-};
-
-/// Token-loss rows, quads: TVD.
-pub const TOKEN_TVD_ROWS_QUADS: Kernel = Kernel {
-    family: TOKEN_TVD_LIB,
-    variant: "tvd",
-    ..TOKEN_KL_ROWS_QUADS
-};
-
-/// KL against a sparse top-k teacher (f32 student and log-probs), with the token options.
-pub const TOKEN_SPARSE_ROWS: Kernel = Kernel {
-    file: "token_sparse.wgsl",
-    source: include_str!("../shaders/token_sparse.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: TOKEN_SPARSE_LIB,
-    variant: "",
-    entry: "token_sparse_rows",
-    bindings: &[U, R, R, R, R, W, W, R, R],
-};
-
-/// The sparse teacher, four classes per load and store (C a multiple of 4).
-pub const TOKEN_SPARSE_ROWS_QUADS: Kernel = Kernel {
-    file: "token_sparse_quads.wgsl",
-    source: include_str!("../shaders/token_sparse_quads.wgsl"),
-    entry: "token_sparse_rows_quads",
-    // The student through lib/sparse_student_*x4.wgsl: f32, f16 or bf16 logits.
-    dtype_aware: true,
-    student_only: true,
-    quads: true,
-    ..TOKEN_SPARSE_ROWS
-};
-
-/// The sparse teacher's per-row bitmap of its ids (for the tail's log-mass).
-pub const TOKEN_SPARSE_BITS: Kernel = Kernel {
-    file: "token_sparse_bits.wgsl",
-    source: include_str!("../shaders/token_sparse_bits.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: "",
-    variant: "",
-    entry: "token_sparse_bits",
-    bindings: &[U, R, W],
-};
-
-/// The token losses' valid-row count (labels without a caller's normaliser).
-pub const TOKEN_COUNT: Kernel = Kernel {
-    file: "token_count.wgsl",
-    source: include_str!("../shaders/token_count.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: "",
-    variant: "",
-    entry: "token_count",
     bindings: &[U, R, W],
 };
 

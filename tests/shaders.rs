@@ -182,8 +182,7 @@ fn spirv_val(what: &str, words: &[u32]) {
 
 #[test]
 fn every_shader_states_its_uniformity_invariant() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let mut files = 0;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for kernel in ALL_KERNELS {
         assert!(
             kernel.source.contains("Uniformity:"),
@@ -191,33 +190,65 @@ fn every_shader_states_its_uniformity_invariant() {
             kernel.file
         );
         assert!(
-            dir.join(kernel.file).exists(),
-            "{} is not under shaders/",
+            root.join(kernel.file).exists(),
+            "{} does not exist",
             kernel.file
         );
-        files += 1;
     }
-    // Every .wgsl file under shaders/ (not lib/) is a kernel in the table, or the subgroup
-    // probe (a complete module of its own, checked by the test above and here).
     assert!(SUBGROUP_PROBE.contains("Uniformity:"));
-    assert!(dir.join("subgroup_probe.wgsl").exists());
-    let on_disk = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "wgsl")
-        })
-        .count();
-    let distinct: std::collections::HashSet<_> = ALL_KERNELS.iter().map(|k| k.file).collect();
-    assert_eq!(
-        on_disk,
-        distinct.len() + 1,
-        "a shader file is missing from ALL_KERNELS"
-    );
-    assert!(files >= distinct.len());
+}
+
+/// The `.wgsl` files of a folder and its subfolders.
+fn wgsl_files(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            wgsl_files(&path, found);
+        } else if path.extension().is_some_and(|x| x == "wgsl") {
+            found.push(path);
+        }
+    }
+}
+
+/// Every `.wgsl` file (the shared ones under `shaders/`, each loss's beside its Rust under
+/// `src/losses/<loss>/`) is a kernel of the table or part of some module the library
+/// assembles: no file is left behind by a move, and no kernel is missing from `ALL_KERNELS`.
+#[test]
+fn every_wgsl_file_is_assembled_into_a_module() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![];
+    wgsl_files(&root.join("shaders"), &mut files);
+    wgsl_files(&root.join("src"), &mut files);
+    let mut modules: Vec<String> = vec![SUBGROUP_PROBE.to_string()];
+    for (kernel, dtype) in kernels_and_dtypes() {
+        for subgroups in [false, true] {
+            modules.push(kernel.module_source(dtype, subgroups));
+            if kernel.quads {
+                for grad in [InputDtype::F16, InputDtype::Bf16] {
+                    modules.push(kernel.module_source_with(dtype, grad, subgroups));
+                }
+            }
+        }
+        modules.push(kernel.module_source_counted(false));
+    }
+    let kernel_files: std::collections::HashSet<_> = ALL_KERNELS.iter().map(|k| k.file).collect();
+    assert!(files.len() >= kernel_files.len());
+    for file in files {
+        let relative = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        if kernel_files.contains(relative.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            modules.iter().any(|m| m.contains(text.trim())),
+            "{relative} is in no kernel's module (a kernel missing from ALL_KERNELS?)"
+        );
+    }
 }
 
 /// Every kernel with every input dtype it takes.

@@ -1,10 +1,12 @@
 //! The losses: their parameters, the checks shared by every loss, and the two GPU entry points
 //! (host slices in, loss and gradient out; or recording into the caller's encoder).
 //!
-//! Each loss lives in its own module (`kl.rs`, `dist.rs`, `dkd.rs`, `fitnet.rs`, `at.rs`,
-//! `rkd.rs`, `ickd.rs`, `hcl.rs`, and `token.rs` for the language-model token losses: `kl`
-//! with options, `jsd`, `tvd`, sparse teachers) with its shader(s) under `shaders/` and its
-//! float64 twin under `src/reference/`.
+//! Each loss is one folder, `src/losses/<loss>/`: its host code and parameters (`mod.rs`, with
+//! its [`Loss`] implementation), its WGSL kernels and their table entries (`*.wgsl`,
+//! `kernels.rs`) and its float64 twin (`reference.rs`). The folders: `kl`, `dist`, `dkd`,
+//! `fitnet`, `at`, `rkd`, `ickd`, `hcl`, and `token` for the language-model token losses (`kl`
+//! with options, `jsd`, `tvd`, sparse teachers; one row skeleton, a term per loss). WGSL shared
+//! by every loss (reductions, input loads, the finish kernel) stays under `shaders/`.
 
 pub mod at;
 pub mod dist;
@@ -28,7 +30,7 @@ use std::sync::Arc;
 
 use crate::context::{GpuContext, RecordingKey};
 use crate::error::{Error, Result};
-use crate::record::replay;
+use crate::record::{replay, Recording};
 use crate::tensor::{check_len, element_count, BufferRegion, InputDtype, Precision};
 
 /// Which loss, with its parameters.
@@ -63,96 +65,53 @@ pub const LOSS_NAMES: &[&str] = &[
 ];
 
 impl LossSpec {
+    /// The loss behind the variant: the one place a loss is looked up by its variant. Every
+    /// question below is answered by the loss's own folder (`src/losses/<loss>/mod.rs`).
+    pub(crate) fn loss(&self) -> &dyn Loss {
+        match self {
+            Self::Kl(p) => p,
+            Self::Jsd(p) => p,
+            Self::Tvd(p) => p,
+            Self::Dist(p) => p,
+            Self::Dkd(p) => p,
+            Self::Fitnet => &fitnet::Fitnet,
+            Self::At(p) => p,
+            Self::Rkd(p) => p,
+            Self::Ickd(p) => p,
+            Self::Hcl => &hcl::Hcl,
+        }
+    }
+
     /// The loss's command-line name.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Kl(_) => "kl",
-            Self::Jsd(_) => "jsd",
-            Self::Tvd(_) => "tvd",
-            Self::Dist(_) => "dist",
-            Self::Dkd(_) => "dkd",
-            Self::Fitnet => "fitnet",
-            Self::At(_) => "at",
-            Self::Rkd(_) => "rkd",
-            Self::Ickd(_) => "ickd",
-            Self::Hcl => "hcl",
-        }
+        self.loss().name()
     }
 
     /// Whether the loss's kernels read f16 and bf16 inputs (the logit losses).
     pub fn takes_16_bit_inputs(&self) -> bool {
-        matches!(
-            self,
-            Self::Kl(_) | Self::Jsd(_) | Self::Tvd(_) | Self::Dist(_) | Self::Dkd(_)
-        )
+        self.loss().takes_16_bit_inputs()
     }
 
     /// The token options of `kl`, `jsd` and `tvd` (masking, normaliser, hard term).
     pub fn token_options(&self) -> Option<&TokenOptions> {
-        match self {
-            Self::Kl(p) => Some(&p.options),
-            Self::Jsd(p) => Some(&p.options),
-            Self::Tvd(p) => Some(&p.options),
-            _ => None,
-        }
+        self.loss().token_options()
     }
 
     /// Whether the loss needs integer labels (one per row): DKD, and DIST and the token losses
     /// with a hard-label term.
     pub fn needs_labels(&self) -> bool {
-        match self {
-            Self::Dkd(_) => true,
-            Self::Dist(p) => p.hard_weight != 0.0,
-            _ => self.token_options().is_some_and(|o| o.wants_hard_term()),
-        }
+        self.loss().needs_labels()
     }
 
     /// Whether the loss accepts labels: DKD and DIST (the hard term's targets), and the token
     /// losses (to mask rows).
     pub fn takes_labels(&self) -> bool {
-        matches!(self, Self::Dkd(_) | Self::Dist(_)) || self.token_options().is_some()
+        self.loss().takes_labels()
     }
 
     /// Checks the parameters' domains.
     pub fn check_params(&self) -> Result<()> {
-        match self {
-            Self::Kl(p) => {
-                check_temperature(p.temperature)?;
-                p.options.check()
-            }
-            Self::Jsd(p) => token::check_jsd(p),
-            Self::Tvd(p) => {
-                check_temperature(p.temperature)?;
-                p.options.check()
-            }
-            Self::Dist(p) => {
-                check_temperature(p.temperature)?;
-                check_finite("beta", p.beta)?;
-                check_finite("gamma", p.gamma)?;
-                crate::reference::token::check_weights(p.soft_weight, p.hard_weight)
-            }
-            Self::Dkd(p) => {
-                check_temperature(p.temperature)?;
-                check_finite("alpha", p.alpha)?;
-                check_finite("beta", p.beta)?;
-                check_finite("soft weight", p.soft_weight)?;
-                check_finite("hard weight", p.hard_weight)
-            }
-            Self::At(p) => {
-                if !p.p.is_finite() || p.p <= 0.0 {
-                    return Err(Error::Param(format!(
-                        "AT exponent p must be finite and > 0, got {}",
-                        p.p
-                    )));
-                }
-                Ok(())
-            }
-            Self::Rkd(p) => {
-                check_finite("distance weight", p.distance_weight)?;
-                check_finite("angle weight", p.angle_weight)
-            }
-            Self::Fitnet | Self::Ickd(_) | Self::Hcl => Ok(()),
-        }
+        self.loss().check_params()
     }
 
     /// Checks a shape for this loss.
@@ -162,44 +121,68 @@ impl LossSpec {
                 "empty input {dims:?}: every axis must be >= 1"
             )));
         }
-        let rank = |want: usize, layout: &str| {
-            if dims.len() != want {
-                return Err(Error::Shape(format!(
-                    "{} needs rank {want} ({layout}), got rank {} {dims:?}",
-                    self.name(),
-                    dims.len()
-                )));
-            }
-            Ok(())
-        };
-        match self {
-            Self::Kl(_) | Self::Jsd(_) | Self::Tvd(_) | Self::Dist(_) => rank(2, "B×C"),
-            Self::Dkd(_) => {
-                rank(2, "B×C")?;
-                if dims[1] < 2 {
-                    return Err(Error::Shape(format!(
-                        "dkd needs C >= 2 classes, got {dims:?}"
-                    )));
-                }
-                Ok(())
-            }
-            Self::At(_) | Self::Ickd(_) | Self::Hcl => rank(4, "B×C×H×W"),
-            Self::Fitnet => {
-                if dims.is_empty() {
-                    return Err(Error::Shape("fitnet needs rank >= 1".into()));
-                }
-                Ok(())
-            }
-            Self::Rkd(_) => {
-                if dims.len() < 2 || dims[0] < 2 {
-                    return Err(Error::Shape(format!(
-                        "rkd needs B×D embeddings with B >= 2 (trailing axes are flattened), got {dims:?}"
-                    )));
-                }
-                Ok(())
-            }
-        }
+        self.loss().check_shape(dims)
     }
+}
+
+/// What each loss supplies to the shared entry points (validation, recording, the float64
+/// reference). Each loss implements it in its own folder, beside its shaders and its float64
+/// twin; adding a loss is that folder, a [`LossSpec`] variant and its line in
+/// [`LossSpec::loss`].
+pub(crate) trait Loss {
+    /// The command-line name.
+    fn name(&self) -> &'static str;
+
+    /// Whether the kernels read f16 and bf16 inputs (and bind rows in chunks beyond one
+    /// binding): the logit losses.
+    fn takes_16_bit_inputs(&self) -> bool {
+        false
+    }
+
+    /// The token options (`kl`, `jsd`, `tvd`).
+    fn token_options(&self) -> Option<&TokenOptions> {
+        None
+    }
+
+    /// Whether labels are required: by default, where the token options ask for a hard term.
+    fn needs_labels(&self) -> bool {
+        self.token_options().is_some_and(|o| o.wants_hard_term())
+    }
+
+    /// Whether labels are accepted: by default, by the token losses (to mask rows).
+    fn takes_labels(&self) -> bool {
+        self.token_options().is_some()
+    }
+
+    /// Checks the parameters' domains.
+    fn check_params(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Checks the rank and sizes (no axis is empty: checked before).
+    fn check_shape(&self, dims: &[usize]) -> Result<()>;
+
+    /// The passes of one call, on checked parameters, shape and buffers.
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording>;
+
+    /// Loss and gradient in float64 (`crate::reference::evaluate`, on checked inputs).
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)>;
+}
+
+/// The shape error of a loss that needs rank `want` (`layout` names the axes).
+pub(crate) fn require_rank(name: &str, dims: &[usize], want: usize, layout: &str) -> Result<()> {
+    if dims.len() != want {
+        return Err(Error::Shape(format!(
+            "{name} needs rank {want} ({layout}), got rank {} {dims:?}",
+            dims.len()
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_temperature(t: f64) -> Result<()> {
@@ -621,34 +604,7 @@ impl GpuContext {
         // One error scope over the whole recording: parameter blocks and scratch buffers
         // created on the caller's device never reach its (possibly panicking) error handler.
         let recorded = self.scoped(spec.name(), || {
-            let recording = match spec {
-                LossSpec::Kl(p) => kl::recording(self, p, shape, &bound),
-                LossSpec::Jsd(p) => token::recording(
-                    self,
-                    token::TokenTerm::Jsd,
-                    p.temperature,
-                    p.beta,
-                    &p.options,
-                    shape,
-                    &bound,
-                ),
-                LossSpec::Tvd(p) => token::recording(
-                    self,
-                    token::TokenTerm::Tvd,
-                    p.temperature,
-                    0.0,
-                    &p.options,
-                    shape,
-                    &bound,
-                ),
-                LossSpec::Dist(p) => dist::recording(self, p, shape, &bound),
-                LossSpec::Dkd(p) => dkd::recording(self, p, shape, &bound),
-                LossSpec::Fitnet => fitnet::recording(self, shape, &bound),
-                LossSpec::At(p) => at::recording(self, p, shape, &bound),
-                LossSpec::Rkd(p) => rkd::recording(self, p, shape, &bound),
-                LossSpec::Ickd(p) => ickd::recording(self, p, shape, &bound),
-                LossSpec::Hcl => hcl::recording(self, shape, &bound),
-            }?;
+            let recording = spec.loss().recording(self, shape, &bound)?;
             let dispatches = replay(self, encoder, &recording);
             Ok((recording, dispatches))
         });

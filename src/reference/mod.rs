@@ -1,16 +1,23 @@
 //! The float64 CPU twin of every loss: the definitions of `SPEC.md`, written plainly to be read
 //! beside the shaders. Used by the tests, by the command line's `--backend cpu`, and as the
 //! value the self-check compares the GPU against.
+//!
+//! Each loss's twin lives in its folder, beside its shaders (`src/losses/<loss>/reference.rs`);
+//! this module gathers them under one name and dispatches on [`LossSpec`].
 
-// Index loops on purpose: the reference reads like the shaders' index arithmetic.
-#![allow(clippy::needless_range_loop)]
+pub use crate::losses::dist::reference as dist;
+pub use crate::losses::dkd::reference as dkd;
+pub use crate::losses::kl::reference as kl;
+pub use crate::losses::rkd::reference as rkd;
+pub use crate::losses::token::reference as token;
 
-pub mod dist;
-pub mod dkd;
-pub mod features;
-pub mod kl;
-pub mod rkd;
-pub mod token;
+/// The feature losses' twins (FitNet, AT, ICKD, HCL), under their earlier common name.
+pub mod features {
+    pub use crate::losses::at::reference::{at, signed_pow};
+    pub use crate::losses::fitnet::reference::fitnet;
+    pub use crate::losses::hcl::reference::{hcl, pool_window};
+    pub use crate::losses::ickd::reference::ickd;
+}
 
 use crate::error::Result;
 use crate::losses::{Inputs, LossSpec};
@@ -28,84 +35,13 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
     inputs.check(spec)?;
     let student: Vec<f64> = inputs.student.iter().map(|&x| f64::from(x)).collect();
     let teacher: Vec<f64> = inputs.teacher.iter().map(|&x| f64::from(x)).collect();
-    let dims = inputs.shape;
-    let four = || [dims[0], dims[1], dims[2], dims[3]];
-    let (loss, grad) = match spec {
-        LossSpec::Kl(p) if inputs.sparse.is_some() => {
-            token::evaluate_sparse(&student, inputs, p.temperature, &p.options)?
-        }
-        LossSpec::Kl(p) if p.uses_token_path(inputs.labels.is_some()) => token::evaluate(
-            token::Soft::Kl,
-            &student,
-            &teacher,
-            dims,
-            p.temperature,
-            &p.options,
-            inputs.labels,
-        )?,
-        LossSpec::Kl(p) => kl::kl(&student, &teacher, dims[0], dims[1], p.temperature),
-        LossSpec::Jsd(p) => token::evaluate(
-            token::Soft::Jsd(p.beta),
-            &student,
-            &teacher,
-            dims,
-            p.temperature,
-            &p.options,
-            inputs.labels,
-        )?,
-        LossSpec::Tvd(p) => token::evaluate(
-            token::Soft::Tvd,
-            &student,
-            &teacher,
-            dims,
-            p.temperature,
-            &p.options,
-            inputs.labels,
-        )?,
-        LossSpec::Dist(p) => {
-            let soft = dist::dist(&student, &teacher, dims[0], dims[1], p);
-            with_hard_term(soft, &student, inputs, p.soft_weight, p.hard_weight)?
-        }
-        LossSpec::Dkd(p) => {
-            let labels: Vec<usize> = inputs
-                .labels
-                .unwrap_or(&[])
-                .iter()
-                .map(|&l| l as usize)
-                .collect();
-            let soft = dkd::dkd(
-                &student,
-                &teacher,
-                &labels,
-                dims[0],
-                dims[1],
-                p.temperature,
-                p.alpha,
-                p.beta,
-            );
-            with_hard_term(soft, &student, inputs, p.soft_weight, p.hard_weight)?
-        }
-        LossSpec::Fitnet => features::fitnet(&student, &teacher),
-        LossSpec::At(p) => features::at(&student, &teacher, four(), p.p),
-        LossSpec::Rkd(p) => rkd::rkd(
-            &student,
-            &teacher,
-            dims[0],
-            dims[1..].iter().product(),
-            p.distance_weight,
-            p.angle_weight,
-        ),
-        LossSpec::Ickd(p) => {
-            features::ickd(&student, &teacher, four(), p.divisor(dims[0], dims[1]))
-        }
-        LossSpec::Hcl => features::hcl(&student, &teacher, four()),
-    };
+    let (loss, grad) = spec.loss().reference(&student, &teacher, inputs)?;
     Ok(ReferenceOutput { loss, grad })
 }
 
 /// `w_soft·soft + w_hard·CE` for `dist` and `dkd` (every label in `[0, C)`, n = B); `soft`
 /// itself when the weights leave it alone.
-fn with_hard_term(
+pub(crate) fn with_hard_term(
     soft: (f64, Vec<f64>),
     student: &[f64],
     inputs: &Inputs<'_>,

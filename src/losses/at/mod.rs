@@ -1,10 +1,14 @@
 //! AT (attention transfer): L2-normalised spatial attention maps `mean_c f^p`, compared by MSE.
 //!
-//! Shader: `shaders/at.wgsl` then `shaders/finish.wgsl`. Reference: `src/reference/features.rs`.
+//! This folder: `at.wgsl` (then `shaders/finish.wgsl`), its table entry in `kernels.rs`, the
+//! float64 twin in `reference.rs`.
+
+pub(crate) mod kernels;
+pub mod reference;
 
 use crate::context::GpuContext;
-use crate::error::Result;
-use crate::losses::BoundIo;
+use crate::error::{Error, Result};
+use crate::losses::{require_rank, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, grid_2d, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
 };
@@ -81,4 +85,43 @@ pub(crate) fn recording(
         finish_dispatch(&finish, &partials, io.loss()),
     ];
     resolve_dispatches(ctx, "at", dispatches, io.dtype.into())
+}
+
+impl Loss for AtParams {
+    fn name(&self) -> &'static str {
+        "at"
+    }
+
+    fn check_params(&self) -> Result<()> {
+        if !self.p.is_finite() || self.p <= 0.0 {
+            return Err(Error::Param(format!(
+                "AT exponent p must be finite and > 0, got {}",
+                self.p
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        require_rank(self.name(), dims, 4, "B×C×H×W")
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        recording(ctx, self, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let d = inputs.shape;
+        Ok(reference::at(
+            student,
+            teacher,
+            [d[0], d[1], d[2], d[3]],
+            self.p,
+        ))
+    }
 }

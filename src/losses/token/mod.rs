@@ -1,16 +1,21 @@
 //! Token losses of language-model distillation on the GPU: `kl` with labels, normaliser or the
 //! hard-label term, `jsd` and `tvd` (SPEC "Token losses, masking and the hard-label term").
 //!
-//! Shaders: one row skeleton, `shaders/lib/token_common.wgsl` (three sweeps: softmax
-//! statistics, terms and ⟨g, q⟩, projected gradient), read by `shaders/token.wgsl` (any C) or
-//! `shaders/token_quads.wgsl` (C a multiple of 4); each loss supplies only its per-class term
-//! (`shaders/lib/token_term_{kl,jsd,tvd}.wgsl`). `shaders/token_count.wgsl` counts the valid
-//! rows on the device when the caller gives no normaliser. Reference: `src/reference/token.rs`.
+//! Shaders, all in this folder: one row skeleton, `token_rows.wgsl` (three sweeps: softmax
+//! statistics, terms and ⟨g, q⟩, projected gradient; declarations in `token_common.wgsl`),
+//! read by `token.wgsl` (any C) or `token_quads.wgsl` (C a multiple of 4); each loss supplies
+//! only its per-class term (`token_term_{kl,jsd,tvd}.wgsl`). `token_count.wgsl` counts the
+//! valid rows on the device when the caller gives no normaliser; the sparse teacher is
+//! `token_sparse*.wgsl`. Table entries: `kernels.rs`; the float64 twin: `reference.rs`.
+
+pub(crate) mod kernels;
+pub mod reference;
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
 use crate::losses::{
-    check_finite, check_temperature, BoundIo, Inputs, KlParams, LossSpec, SparseTeacher,
+    check_finite, check_temperature, require_rank, BoundIo, Inputs, KlParams, Loss, LossSpec,
+    SparseTeacher,
 };
 use crate::record::{
     finish_dispatch, replay, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform,
@@ -151,7 +156,7 @@ impl TokenTerm {
     }
 }
 
-/// Mirrors `TokenParams` in `shaders/lib/token_common.wgsl`.
+/// Mirrors `TokenParams` in `token_common.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct TokenUniform {
@@ -177,7 +182,7 @@ struct TokenUniform {
     _pad: u32,
 }
 
-/// Mirrors `CountParams` in `shaders/token_count.wgsl`.
+/// Mirrors `CountParams` in `token_count.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct CountUniform {
@@ -486,7 +491,7 @@ pub struct SparseBindings<'a> {
     pub grad: Option<BufferRegion<'a>>,
 }
 
-/// Mirrors `BitsParams` in `shaders/token_sparse_bits.wgsl`.
+/// Mirrors `BitsParams` in `token_sparse_bits.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct BitsUniform {
@@ -646,5 +651,98 @@ impl GpuContext {
             precision.inputs,
         );
         self.submit_host_call_outputs(call, recorded, &[&student, &ids, &logprobs], elements)
+    }
+}
+
+impl Loss for JsdParams {
+    fn name(&self) -> &'static str {
+        "jsd"
+    }
+
+    fn takes_16_bit_inputs(&self) -> bool {
+        true
+    }
+
+    fn token_options(&self) -> Option<&TokenOptions> {
+        Some(&self.options)
+    }
+
+    fn check_params(&self) -> Result<()> {
+        check_jsd(self)
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        require_rank(self.name(), dims, 2, "B×C")
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        let (t, beta) = (self.temperature, self.beta);
+        recording(ctx, TokenTerm::Jsd, t, beta, &self.options, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let soft = reference::Soft::Jsd(self.beta);
+        let (t, labels) = (self.temperature, inputs.labels);
+        reference::evaluate(
+            soft,
+            student,
+            teacher,
+            inputs.shape,
+            t,
+            &self.options,
+            labels,
+        )
+    }
+}
+
+impl Loss for TvdParams {
+    fn name(&self) -> &'static str {
+        "tvd"
+    }
+
+    fn takes_16_bit_inputs(&self) -> bool {
+        true
+    }
+
+    fn token_options(&self) -> Option<&TokenOptions> {
+        Some(&self.options)
+    }
+
+    fn check_params(&self) -> Result<()> {
+        check_temperature(self.temperature)?;
+        self.options.check()
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        require_rank(self.name(), dims, 2, "B×C")
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        let t = self.temperature;
+        recording(ctx, TokenTerm::Tvd, t, 0.0, &self.options, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let soft = reference::Soft::Tvd;
+        let (t, labels) = (self.temperature, inputs.labels);
+        reference::evaluate(
+            soft,
+            student,
+            teacher,
+            inputs.shape,
+            t,
+            &self.options,
+            labels,
+        )
     }
 }

@@ -1,17 +1,21 @@
 //! FitNet hint loss: mean squared error between (regressed) student and teacher features.
 //!
-//! Shader: `shaders/fitnet.wgsl` then `shaders/finish.wgsl`. Reference: `src/reference/features.rs`.
+//! This folder: `fitnet.wgsl` (then `shaders/finish.wgsl`), its table entry in `kernels.rs`, the
+//! float64 twin in `reference.rs`.
+
+pub(crate) mod kernels;
+pub mod reference;
 
 use crate::context::GpuContext;
-use crate::error::Result;
-use crate::losses::BoundIo;
+use crate::error::{Error, Result};
+use crate::losses::{BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, grid_2d, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
 };
 use crate::shaders::{FITNET_BLOCKS, WORKGROUP_SIZE};
 use crate::tensor::element_count;
 
-/// Elements per workgroup (`BLOCK` in `shaders/fitnet.wgsl`).
+/// Elements per workgroup (`BLOCK` in `fitnet.wgsl`).
 const BLOCK: usize = 4096;
 
 #[repr(C)]
@@ -59,4 +63,33 @@ pub(crate) fn recording(ctx: &GpuContext, dims: &[usize], io: &BoundIo<'_>) -> R
         finish_dispatch(&finish, &partials, io.loss()),
     ];
     resolve_dispatches(ctx, "fitnet", dispatches, io.dtype.into())
+}
+
+/// FitNet has no parameters: the loss behind `LossSpec::Fitnet`.
+pub(crate) struct Fitnet;
+
+impl Loss for Fitnet {
+    fn name(&self) -> &'static str {
+        "fitnet"
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        if dims.is_empty() {
+            return Err(Error::Shape("fitnet needs rank >= 1".into()));
+        }
+        Ok(())
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        recording(ctx, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        _inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        Ok(reference::fitnet(student, teacher))
+    }
 }

@@ -1,11 +1,15 @@
 //! DKD (decoupled KD): target-class KD (TCKD) and non-target-class KD (NCKD) with labels.
 //!
-//! Shader: `shaders/dkd.wgsl` (per-row terms and gradient) then `shaders/finish.wgsl`.
-//! Reference: `src/reference/dkd.rs`.
+//! This folder: `dkd.wgsl` (per-row terms and gradient; `dkd_quads.wgsl` four classes per
+//! load; `dkd_common.wgsl` their declarations) then `shaders/finish.wgsl`; table entries in
+//! `kernels.rs`; the float64 twin in `reference.rs`.
+
+pub(crate) mod kernels;
+pub mod reference;
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::BoundIo;
+use crate::losses::{check_finite, check_temperature, require_rank, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
 };
@@ -40,7 +44,7 @@ impl Default for DkdParams {
     }
 }
 
-/// Mirrors `DkdParams` in `shaders/dkd.wgsl`.
+/// Mirrors `DkdParams` in `dkd.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct DkdUniform {
@@ -128,4 +132,71 @@ pub(crate) fn recording(
         .collect();
     dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
     resolve_dispatches(ctx, "dkd", dispatches, io.precision())
+}
+
+impl Loss for DkdParams {
+    fn name(&self) -> &'static str {
+        "dkd"
+    }
+
+    fn takes_16_bit_inputs(&self) -> bool {
+        true
+    }
+
+    fn needs_labels(&self) -> bool {
+        true
+    }
+
+    fn takes_labels(&self) -> bool {
+        true
+    }
+
+    fn check_params(&self) -> Result<()> {
+        check_temperature(self.temperature)?;
+        check_finite("alpha", self.alpha)?;
+        check_finite("beta", self.beta)?;
+        check_finite("soft weight", self.soft_weight)?;
+        check_finite("hard weight", self.hard_weight)
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        require_rank(self.name(), dims, 2, "B×C")?;
+        if dims[1] < 2 {
+            return Err(Error::Shape(format!(
+                "dkd needs C >= 2 classes, got {dims:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        recording(ctx, self, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let labels: Vec<usize> = inputs
+            .labels
+            .unwrap_or(&[])
+            .iter()
+            .map(|&l| l as usize)
+            .collect();
+        let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
+        let soft = reference::dkd(
+            student,
+            teacher,
+            &labels,
+            rows,
+            cols,
+            self.temperature,
+            self.alpha,
+            self.beta,
+        );
+        let (w_soft, w_hard) = (self.soft_weight, self.hard_weight);
+        crate::reference::with_hard_term(soft, student, inputs, w_soft, w_hard)
+    }
 }

@@ -1,16 +1,22 @@
 //! DIST: Pearson inter-class (per row) and intra-class (per column, over the batch) relations
 //! of the softmax outputs ("Knowledge Distillation from A Stronger Teacher").
 //!
-//! Shaders, in dispatch order: `dist_rows.wgsl` (row softmax statistics, inter term),
+//! Shaders (this folder), in dispatch order: `dist_rows.wgsl` (row softmax statistics, inter term),
 //! `dist_columns.wgsl` (per-tile column moments), `dist_merge.wgsl` (Chan merge, intra term),
 //! `dist_grad.wgsl` (gradient, only when asked), `finish.wgsl` (the scalar loss). The optional
 //! hard-label term rides along: the row pass writes each row's raw softmax statistics, label
 //! and CE, the gradient kernels add its part to the rows they write.
-//! Reference: `src/reference/dist.rs`.
+//! Shared WGSL: `dist_common.wgsl`, `dist_fold.wgsl`; table entries: `kernels.rs`; the
+//! float64 twin: `reference.rs`.
+
+pub(crate) mod kernels;
+pub mod reference;
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{BoundIo, Inputs, LossOutput, LossSpec};
+use crate::losses::{
+    check_finite, check_temperature, require_rank, BoundIo, Inputs, Loss, LossOutput, LossSpec,
+};
 use crate::record::{
     column_groups, finish_dispatch, grid_2d, record_dispatches, resolve_dispatches, row_grid,
     whole, Dispatch, FinishUniform, Recording, MAX_GROUPS_PER_DIM,
@@ -87,7 +93,7 @@ fn col_stats_bytes(cols: usize) -> u64 {
     (cols + cols.div_ceil(4)) as u64 * 16
 }
 
-/// Elements per lane the fused tile kernel keeps (one vec4 in `shaders/dist_tile.wgsl`).
+/// Elements per lane the fused tile kernel keeps (one vec4 in `dist_tile.wgsl`).
 const TILE_CACHE: usize = CACHE_PER_LANE as usize;
 
 /// One block of rows bound at its own offsets (a single block unless the batch exceeds one
@@ -456,7 +462,7 @@ impl ColumnMoments {
     }
 
     /// The column's Pearson term and the gradient pass's coefficients
-    /// `(mean ys, mean yt, 1/N, k)` (see `shaders/dist_merge.wgsl`, which keeps each mean as a
+    /// `(mean ys, mean yt, 1/N, k)` (see `dist_merge.wgsl`, which keeps each mean as a
     /// pivot and a shift: `gpu_column_stats`).
     pub fn pearson(&self) -> (f64, [f64; 4]) {
         let norm_u = self.m2_s.max(0.0).sqrt();
@@ -467,7 +473,7 @@ impl ColumnMoments {
         } else {
             0.0
         };
-        // v / N is 0 where |v| = 0 (see `v_weight` in shaders/lib/dist_common.wgsl).
+        // v / N is 0 where |v| = 0 (see `v_weight` in dist_common.wgsl).
         let v_weight = if norm_v > 0.0 { 1.0 / n } else { 0.0 };
         (self.c_st / n, [self.mean_s, self.mean_t, v_weight, k])
     }
@@ -575,7 +581,7 @@ struct GpuColumnMoments {
 }
 
 /// The gradient pass's column statistics from float64 moments, laid out as
-/// `shaders/dist_merge.wgsl` writes them: per column (pivot ys, pivot yt, 1/N, k) with the
+/// `dist_merge.wgsl` writes them: per column (pivot ys, pivot yt, 1/N, k) with the
 /// pivots the f32-rounded means, then each column's shift `k·Δs − Δt/N`, where Δ is what that
 /// rounding left out (so the centred values are exact to f32, as on the GPU).
 fn gpu_column_stats(columns: &[ColumnMoments]) -> Vec<f32> {
@@ -754,5 +760,50 @@ impl GpuContext {
             loss,
             grad: Some(grad),
         })
+    }
+}
+
+impl Loss for DistParams {
+    fn name(&self) -> &'static str {
+        "dist"
+    }
+
+    fn takes_16_bit_inputs(&self) -> bool {
+        true
+    }
+
+    fn needs_labels(&self) -> bool {
+        self.hard_weight != 0.0
+    }
+
+    fn takes_labels(&self) -> bool {
+        true
+    }
+
+    fn check_params(&self) -> Result<()> {
+        check_temperature(self.temperature)?;
+        check_finite("beta", self.beta)?;
+        check_finite("gamma", self.gamma)?;
+        crate::reference::token::check_weights(self.soft_weight, self.hard_weight)
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        require_rank(self.name(), dims, 2, "B×C")
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        recording(ctx, self, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
+        let soft = reference::dist(student, teacher, rows, cols, self);
+        let (w_soft, w_hard) = (self.soft_weight, self.hard_weight);
+        crate::reference::with_hard_term(soft, student, inputs, w_soft, w_hard)
     }
 }

@@ -6,9 +6,9 @@
 //! Each loss checks its own inputs first (the `check_*` helpers below) and returns an
 //! [`Error`] rather than panicking: labels and ids index the logits.
 
-use super::{lse_where, softmax_row};
 use crate::error::{Error, Result};
 use crate::losses::{check_finite, check_temperature, TokenOptions};
+use crate::reference::{lse_where, softmax_row};
 
 pub use crate::losses::token::DEFAULT_IGNORE_INDEX;
 
@@ -393,7 +393,7 @@ pub fn tvd(
 }
 
 /// KL with T² and masking: `L = T²/n · Σ_valid Σ_c p (log p − log q)`, `∂L/∂zs = (T/n)(q − p)`
-/// on valid rows. It is [`super::kl::kl`] over the valid rows (m of them), rescaled from 1/m to
+/// on valid rows. It is [`crate::reference::kl::kl`] over the valid rows (m of them), rescaled from 1/m to
 /// 1/n: with no labels and no normaliser m = n = B, the factor is exactly 1 and the result is
 /// bit for bit the seed's KL.
 #[allow(clippy::too_many_arguments)]
@@ -428,7 +428,7 @@ pub fn kl_masked(
             .collect()
     };
     let m = kept.len();
-    let (loss_m, grad_m) = super::kl::kl(&gather(student), &gather(teacher), m, cols, t);
+    let (loss_m, grad_m) = crate::reference::kl::kl(&gather(student), &gather(teacher), m, cols, t);
     let scale = m as f64 / mask.n;
     for (i, &r) in kept.iter().enumerate() {
         for c in 0..cols {

@@ -1,11 +1,15 @@
 //! HCL (ReviewKD's hierarchical context loss) on one N×C×H×W level: MSE plus weighted MSEs of
 //! adaptive 4×4, 2×2 and 1×1 average poolings (overlapping windows when H is not a multiple).
 //!
-//! Shader: `shaders/hcl.wgsl` then `shaders/finish.wgsl`. Reference: `src/reference/features.rs`.
+//! This folder: `hcl.wgsl` (then `shaders/finish.wgsl`), its table entry in `kernels.rs`, the
+//! float64 twin in `reference.rs`.
+
+pub(crate) mod kernels;
+pub mod reference;
 
 use crate::context::GpuContext;
 use crate::error::Result;
-use crate::losses::BoundIo;
+use crate::losses::{require_rank, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, resolve_dispatches, row_grid, whole, Dispatch, FinishUniform, Recording,
 };
@@ -84,4 +88,31 @@ pub(crate) fn recording(ctx: &GpuContext, dims: &[usize], io: &BoundIo<'_>) -> R
         finish_dispatch(&finish, &partials, io.loss()),
     ];
     resolve_dispatches(ctx, "hcl", dispatches, io.dtype.into())
+}
+
+/// HCL has no parameters: the loss behind `LossSpec::Hcl`.
+pub(crate) struct Hcl;
+
+impl Loss for Hcl {
+    fn name(&self) -> &'static str {
+        "hcl"
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        require_rank(self.name(), dims, 4, "B×C×H×W")
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        recording(ctx, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let d = inputs.shape;
+        Ok(reference::hcl(student, teacher, [d[0], d[1], d[2], d[3]]))
+    }
 }

@@ -1,12 +1,16 @@
 //! ICKD (inter-channel correlation): row-normalised channel Gram matrices per sample, compared
 //! by squared error.
 //!
-//! Shaders: `shaders/ickd.wgsl` (Gram), `ickd_rows.wgsl` (normalisation, loss terms, dL/dG),
-//! `ickd_grad.wgsl` (dL/dF), then `finish.wgsl`. Reference: `src/reference/features.rs`.
+//! Shaders (this folder): `ickd.wgsl` (Gram), `ickd_rows.wgsl` (normalisation, loss terms,
+//! dL/dG), `ickd_grad.wgsl` (dL/dF), then `shaders/finish.wgsl`; table entries in `kernels.rs`;
+//! the float64 twin in `reference.rs`.
+
+pub(crate) mod kernels;
+pub mod reference;
 
 use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::BoundIo;
+use crate::losses::{require_rank, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, flat_grid, resolve_dispatches, row_grid, whole, Dispatch, FinishUniform,
     Recording,
@@ -138,4 +142,34 @@ pub(crate) fn recording(
     }
     dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
     resolve_dispatches(ctx, "ickd", dispatches, io.dtype.into())
+}
+
+impl Loss for IckdParams {
+    fn name(&self) -> &'static str {
+        "ickd"
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        require_rank(self.name(), dims, 4, "B×C×H×W")
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        recording(ctx, self, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let d = inputs.shape;
+        let divisor = self.divisor(d[0], d[1]);
+        Ok(reference::ickd(
+            student,
+            teacher,
+            [d[0], d[1], d[2], d[3]],
+            divisor,
+        ))
+    }
 }

@@ -1,13 +1,17 @@
 //! KL divergence with temperature (Hinton KD).
 //!
-//! Shader: `shaders/kl.wgsl` (per-row terms and gradient) then `shaders/finish.wgsl`. With
-//! labels, a normaliser or the hard term, KL runs on the token skeleton (`token.rs`).
-//! Reference: `src/reference/kl.rs`.
+//! This folder: `kl.wgsl` (per-row terms and gradient; `kl_quads.wgsl` four classes per load;
+//! `kl_common.wgsl` their declarations) then `shaders/finish.wgsl`; the table entries in
+//! `kernels.rs`; the float64 twin in `reference.rs`. With labels, a normaliser or the hard
+//! term, KL runs on the token skeleton (`../token/`).
+
+pub(crate) mod kernels;
+pub mod reference;
 
 use crate::context::GpuContext;
 use crate::error::Result;
 use crate::losses::token::{self, TokenOptions, TokenTerm};
-use crate::losses::BoundIo;
+use crate::losses::{check_temperature, require_rank, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
 };
@@ -46,7 +50,7 @@ impl Default for KlParams {
     }
 }
 
-/// Mirrors `KlParams` in `shaders/kl.wgsl`.
+/// Mirrors `KlParams` in `kl.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct KlUniform {
@@ -121,4 +125,56 @@ pub(crate) fn recording(
         .collect();
     dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
     resolve_dispatches(ctx, "kl", dispatches, io.precision())
+}
+
+impl Loss for KlParams {
+    fn name(&self) -> &'static str {
+        "kl"
+    }
+
+    fn takes_16_bit_inputs(&self) -> bool {
+        true
+    }
+
+    fn token_options(&self) -> Option<&TokenOptions> {
+        Some(&self.options)
+    }
+
+    fn check_params(&self) -> Result<()> {
+        check_temperature(self.temperature)?;
+        self.options.check()
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        require_rank(self.name(), dims, 2, "B×C")
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        recording(ctx, self, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let (t, dims) = (self.temperature, inputs.shape);
+        if inputs.sparse.is_some() {
+            return token::reference::evaluate_sparse(student, inputs, t, &self.options);
+        }
+        if self.uses_token_path(inputs.labels.is_some()) {
+            let soft = token::reference::Soft::Kl;
+            return token::reference::evaluate(
+                soft,
+                student,
+                teacher,
+                dims,
+                t,
+                &self.options,
+                inputs.labels,
+            );
+        }
+        Ok(reference::kl(student, teacher, dims[0], dims[1], t))
+    }
 }

@@ -3,12 +3,16 @@
 //!
 //! Shaders, in order: `rkd_gram.wgsl`, `rkd_distance.wgsl`, `rkd_angle.wgsl`, then for the
 //! gradient `rkd_coefficients.wgsl` and `rkd_grad.wgsl`, and `finish.wgsl`; shared helpers in
-//! `shaders/lib/rkd_common.wgsl`. Everything is rebuilt from B×B Gram matrices: the angle term
-//! does O(B³) work in O(B²) memory. Reference: `src/reference/rkd.rs`.
+//! `rkd_common.wgsl`, all in this folder (table entries in `kernels.rs`). Everything is rebuilt
+//! from B×B Gram matrices: the angle term does O(B³) work in O(B²) memory. The float64 twin:
+//! `reference.rs`.
+
+pub(crate) mod kernels;
+pub mod reference;
 
 use crate::context::GpuContext;
-use crate::error::Result;
-use crate::losses::BoundIo;
+use crate::error::{Error, Result};
+use crate::losses::{check_finite, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, flat_grid, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
 };
@@ -154,4 +158,45 @@ pub(crate) fn recording(
     }
     dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
     resolve_dispatches(ctx, "rkd", dispatches, io.dtype.into())
+}
+
+impl Loss for RkdParams {
+    fn name(&self) -> &'static str {
+        "rkd"
+    }
+
+    fn check_params(&self) -> Result<()> {
+        check_finite("distance weight", self.distance_weight)?;
+        check_finite("angle weight", self.angle_weight)
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        if dims.len() < 2 || dims[0] < 2 {
+            return Err(Error::Shape(format!(
+                "rkd needs B×D embeddings with B >= 2 (trailing axes are flattened), got {dims:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+        recording(ctx, self, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let dims = inputs.shape;
+        Ok(reference::rkd(
+            student,
+            teacher,
+            dims[0],
+            dims[1..].iter().product(),
+            self.distance_weight,
+            self.angle_weight,
+        ))
+    }
 }

@@ -1,0 +1,35 @@
+//! The dkd kernels' entries in the shader table: the WGSL files of this folder, and the
+//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
+//! lists them).
+
+use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::shaders::Kernel;
+
+/// Declarations shared by the DKD kernels.
+pub const DKD_LIB: &str = include_str!("dkd_common.wgsl");
+
+/// DKD per-row TCKD/NCKD terms and gradient, four classes per load.
+pub const DKD_ROWS_QUADS: Kernel = Kernel {
+    file: "src/losses/dkd/dkd_quads.wgsl",
+    source: include_str!("dkd_quads.wgsl"),
+    dtype_aware: true,
+    student_only: false,
+    quads: true,
+    family: DKD_LIB,
+    variant: "",
+    entry: "dkd_rows_quads",
+    bindings: &[U, R, R, R, W, W],
+};
+
+/// DKD per-row TCKD/NCKD terms and gradient.
+pub const DKD_ROWS: Kernel = Kernel {
+    file: "src/losses/dkd/dkd.wgsl",
+    source: include_str!("dkd.wgsl"),
+    dtype_aware: true,
+    student_only: false,
+    quads: false,
+    family: DKD_LIB,
+    variant: "",
+    entry: "dkd_rows",
+    bindings: &[U, R, R, R, W, W],
+};

@@ -1,0 +1,19 @@
+//! The fitnet kernels' entries in the shader table: the WGSL files of this folder, and the
+//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
+//! lists them).
+
+use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::shaders::Kernel;
+
+/// FitNet squared error per block and gradient.
+pub const FITNET_BLOCKS: Kernel = Kernel {
+    file: "src/losses/fitnet/fitnet.wgsl",
+    source: include_str!("fitnet.wgsl"),
+    dtype_aware: false,
+    student_only: false,
+    quads: false,
+    family: "",
+    variant: "",
+    entry: "fitnet_blocks",
+    bindings: &[U, R, R, W, W],
+};

@@ -1,0 +1,141 @@
+//! The token kernels' entries in the shader table: the WGSL files of this folder, and the
+//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
+//! lists them).
+
+use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::shaders::Kernel;
+
+/// The token losses' declarations and the sparse teacher's row logic (its kernel files supply
+/// the slot access).
+pub const TOKEN_SPARSE_LIB: &str = concat!(
+    include_str!("token_common.wgsl"),
+    "\n",
+    include_str!("token_sparse_rows.wgsl")
+);
+
+/// The token losses' declarations, the dense row skeleton, then each loss's per-class term
+/// (see `token_common.wgsl`): the skeleton is written once, the terms once each.
+pub const TOKEN_KL_LIB: &str = concat!(
+    include_str!("token_common.wgsl"),
+    "\n",
+    include_str!("token_rows.wgsl"),
+    "\n",
+    include_str!("token_term_kl.wgsl")
+);
+
+pub const TOKEN_JSD_LIB: &str = concat!(
+    include_str!("token_common.wgsl"),
+    "\n",
+    include_str!("token_rows.wgsl"),
+    "\n",
+    include_str!("token_term_jsd.wgsl")
+);
+
+pub const TOKEN_TVD_LIB: &str = concat!(
+    include_str!("token_common.wgsl"),
+    "\n",
+    include_str!("token_rows.wgsl"),
+    "\n",
+    include_str!("token_term_tvd.wgsl")
+);
+
+/// Token-loss rows (any C): KL with labels / normaliser / hard term.
+pub const TOKEN_KL_ROWS: Kernel = Kernel {
+    file: "src/losses/token/token.wgsl",
+    source: include_str!("token.wgsl"),
+    dtype_aware: true,
+    student_only: false,
+    quads: false,
+    family: TOKEN_KL_LIB,
+    variant: "kl",
+    entry: "token_rows",
+    bindings: &[U, R, R, R, R, W, W],
+};
+
+/// Token-loss rows, four classes per load and store: KL.
+pub const TOKEN_KL_ROWS_QUADS: Kernel = Kernel {
+    file: "src/losses/token/token_quads.wgsl",
+    source: include_str!("token_quads.wgsl"),
+    quads: true,
+    entry: "token_rows_quads",
+    ..TOKEN_KL_ROWS
+};
+
+/// Token-loss rows: generalized JSD.
+pub const TOKEN_JSD_ROWS: Kernel = Kernel {
+    family: TOKEN_JSD_LIB,
+    variant: "jsd",
+    ..TOKEN_KL_ROWS
+};
+
+/// Token-loss rows, quads: generalized JSD.
+pub const TOKEN_JSD_ROWS_QUADS: Kernel = Kernel {
+    family: TOKEN_JSD_LIB,
+    variant: "jsd",
+    ..TOKEN_KL_ROWS_QUADS
+};
+
+/// Token-loss rows: TVD.
+pub const TOKEN_TVD_ROWS: Kernel = Kernel {
+    family: TOKEN_TVD_LIB,
+    variant: "tvd",
+    ..TOKEN_KL_ROWS
+};
+
+/// Token-loss rows, quads: TVD.
+pub const TOKEN_TVD_ROWS_QUADS: Kernel = Kernel {
+    family: TOKEN_TVD_LIB,
+    variant: "tvd",
+    ..TOKEN_KL_ROWS_QUADS
+};
+
+/// KL against a sparse top-k teacher (f32 student and log-probs), with the token options.
+pub const TOKEN_SPARSE_ROWS: Kernel = Kernel {
+    file: "src/losses/token/token_sparse.wgsl",
+    source: include_str!("token_sparse.wgsl"),
+    dtype_aware: false,
+    student_only: false,
+    quads: false,
+    family: TOKEN_SPARSE_LIB,
+    variant: "",
+    entry: "token_sparse_rows",
+    bindings: &[U, R, R, R, R, W, W, R, R],
+};
+
+/// The sparse teacher, four classes per load and store (C a multiple of 4).
+pub const TOKEN_SPARSE_ROWS_QUADS: Kernel = Kernel {
+    file: "src/losses/token/token_sparse_quads.wgsl",
+    source: include_str!("token_sparse_quads.wgsl"),
+    entry: "token_sparse_rows_quads",
+    // The student through lib/sparse_student_*x4.wgsl: f32, f16 or bf16 logits.
+    dtype_aware: true,
+    student_only: true,
+    quads: true,
+    ..TOKEN_SPARSE_ROWS
+};
+
+/// The sparse teacher's per-row bitmap of its ids (for the tail's log-mass).
+pub const TOKEN_SPARSE_BITS: Kernel = Kernel {
+    file: "src/losses/token/token_sparse_bits.wgsl",
+    source: include_str!("token_sparse_bits.wgsl"),
+    dtype_aware: false,
+    student_only: false,
+    quads: false,
+    family: "",
+    variant: "",
+    entry: "token_sparse_bits",
+    bindings: &[U, R, W],
+};
+
+/// The token losses' valid-row count (labels without a caller's normaliser).
+pub const TOKEN_COUNT: Kernel = Kernel {
+    file: "src/losses/token/token_count.wgsl",
+    source: include_str!("token_count.wgsl"),
+    dtype_aware: false,
+    student_only: false,
+    quads: false,
+    family: "",
+    variant: "",
+    entry: "token_count",
+    bindings: &[U, R, W],
+};
