@@ -26,6 +26,9 @@ $bin bench --backend vulkan --loss kl,dist,dkd --iters 20 --json \
 echo "== 16-bit inputs"
 $bin bench --backend vulkan --loss kl,dist,dkd --shape 4096x1000,512x32000 --dtype f16,bf16 \
     --pass forward+grad --iters 20 --json 2>/dev/null | tee "$out/bench-16bit.jsonl"
+echo "== DIST's one-read row pass (4 reads of each input with the gradient) against the default (5)"
+$bin bench --backend vulkan --loss dist --shape 4096x1000,512x32000 --pass forward,forward+grad \
+    --dist-row-reads 1 --iters 20 --json --per-dispatch 2>/dev/null | tee "$out/bench-dist-one-read.jsonl"
 if [ -n "${SWEEPS:-}" ]; then
 echo "== each kernel path forced, for comparison"
 for cached in true false; do

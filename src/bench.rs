@@ -66,6 +66,10 @@ pub struct BenchResult {
     pub timestamps: bool,
     /// With `BenchOptions::per_dispatch`: each dispatch's kernel and median GPU ms, in order.
     pub dispatch_ms: Vec<(&'static str, f64)>,
+    /// How many times the loss's path reads each input element (DIST; `None` for the others):
+    /// the roofline moves each input once, so this bounds the fraction a memory-bound adapter
+    /// can reach.
+    pub input_reads: Option<u32>,
 }
 
 /// How `run_one` measures.
@@ -112,6 +116,7 @@ impl BenchResult {
             "gbps": self.gbps,
             "roofline_fraction": self.roofline_fraction,
             "dispatches": self.dispatches,
+            "input_reads": self.input_reads,
             "timestamps": self.timestamps,
             "dispatch_ms": self
                 .dispatch_ms
@@ -625,5 +630,7 @@ pub fn run_one(
         dispatches,
         timestamps: timer.is_some(),
         dispatch_ms,
+        input_reads: matches!(spec, LossSpec::Dist(_))
+            .then(|| ctx.dist_input_reads(cols, want_grad)),
     })
 }

@@ -112,6 +112,15 @@ pub struct Strategy {
     /// them from its L1 cache and keeps its occupancy). The gradient is bitwise the same
     /// whichever is used.
     pub dist_grad_rows: Option<u32>,
+    /// Reads of each input by DIST's streaming row pass: 2 (the max and sum of exp, then the
+    /// deviations from 1/C) or 1 (online moments of exp(x - max), rescaled as the max rises,
+    /// and merged over the lanes about the row's mean: `dist_rows.wgsl`). With 1, DIST
+    /// forward+grad reads each input 4 times instead of 5 where rows are not held on chip
+    /// (forward alone: 2 instead of 3); the results agree up to rounding, not bitwise. `None`:
+    /// 1 on a CPU adapter, where it measured faster (lavapipe, forward+grad: 260 against 302.5
+    /// instructions per element at 1024×1000, 276.6 against 317.7 at 64×32000), 2 elsewhere
+    /// (no GPU has measured 1 yet: `scripts/device-bench.sh` runs both).
+    pub dist_row_reads: Option<u32>,
 }
 
 impl Strategy {
@@ -162,6 +171,13 @@ impl Strategy {
             if ![1, 4, 8].contains(&r) {
                 return Err(Error::Param(format!(
                     "dist_grad_rows must be 1, 4 or 8, got {r}"
+                )));
+            }
+        }
+        if let Some(r) = self.dist_row_reads {
+            if ![1, 2].contains(&r) {
+                return Err(Error::Param(format!(
+                    "dist_row_reads must be 1 or 2, got {r}"
                 )));
             }
         }
@@ -709,6 +725,22 @@ impl GpuContext {
         self.strategy
             .dist_grad_rows
             .unwrap_or(if cpu { 8 } else { 1 })
+    }
+
+    /// How many times DIST reads each input element at C = `cols` under this context's
+    /// strategy (the bench reports it; `tests/traffic.rs` checks it against counted loads).
+    #[doc(hidden)]
+    pub fn dist_input_reads(&self, cols: usize, want_grad: bool) -> u32 {
+        crate::losses::dist::input_reads(self, cols, want_grad)
+    }
+
+    /// Whether DIST's streaming row pass reads each row once (see `Strategy::dist_row_reads`).
+    pub(crate) fn dist_one_read_rows(&self) -> bool {
+        let cpu = self.cpu_adapter();
+        self.strategy
+            .dist_row_reads
+            .unwrap_or(if cpu { 1 } else { 2 })
+            == 1
     }
 
     /// Rows per column tile of DIST's streaming path (see `Strategy::tile_rows_for`).

@@ -57,6 +57,7 @@ fn cli_json_has_every_field_for_each_combination() {
                 "gbps",
                 "roofline_fraction",
                 "dispatches",
+                "input_reads",
                 "adapter",
                 "backend",
             ] {
@@ -94,6 +95,14 @@ fn cli_json_has_every_field_for_each_combination() {
                 _ => 2,
             };
             assert_eq!(row["dispatches"], expected_dispatches, "{row}");
+            // DIST's reads of each input on a CPU adapter's default path (streaming, one-read
+            // rows), as `tests/traffic.rs` counts them; null for the other losses.
+            let reads = match (row["loss"].as_str().unwrap(), row["pass"].as_str().unwrap()) {
+                ("dist", "forward+grad") => serde_json::json!(4),
+                ("dist", _) => serde_json::json!(2),
+                _ => serde_json::Value::Null,
+            };
+            assert_eq!(row["input_reads"], reads, "{row}");
             // Per-dispatch times exist exactly where the adapter has timestamps, one per
             // dispatch, named by kernel.
             let per_dispatch = row["dispatch_ms"].as_array().unwrap();
@@ -136,12 +145,12 @@ fn lavapipe_has_timestamps_and_names_the_dist_kernels() {
             .map(|d| d["kernel"].as_str().unwrap().to_string())
             .collect()
     };
-    // C = 500: four classes per load (and, on a CPU adapter, eight rows per gradient
-    // segment); C = 501: one.
+    // C = 500: four classes per load (and, on a CPU adapter, the one-read row pass and eight
+    // rows per gradient segment); C = 501: one.
     assert_eq!(
         kernels(&rows[0]),
         [
-            "dist_rows_quads",
+            "dist_rows_one_read_quads",
             "dist_column_partials_quads",
             "dist_column_merge",
             "dist_grad_quads_rows8"
@@ -150,7 +159,7 @@ fn lavapipe_has_timestamps_and_names_the_dist_kernels() {
     assert_eq!(
         kernels(&rows[1]),
         [
-            "dist_rows",
+            "dist_rows_one_read",
             "dist_column_partials",
             "dist_column_merge",
             "dist_grad"

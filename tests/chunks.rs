@@ -47,26 +47,32 @@ fn forced_chunks_match_the_unchunked_result() {
             let (s, t) = synthetic::logit_pair(b as u64, b, c, 3.0);
             let labels: Vec<i64> = (0..b as i64).map(|r| (r * 5) % c as i64).collect();
             for dtype in [InputDtype::F32, InputDtype::F16] {
-                for cached_rows in [None, Some(true), Some(false)] {
+                // Streamed rows with DIST's row pass in one read and in two (`dist_row_reads`).
+                let paths = [
+                    (None, None),
+                    (Some(true), None),
+                    (Some(false), Some(2)),
+                    (None, Some(1)),
+                ];
+                for (cached_rows, dist_row_reads) in paths {
                     for chunk_rows in [1, 3, 16] {
+                        let unchunked = Strategy {
+                            cached_rows,
+                            dist_row_reads,
+                            ..Default::default()
+                        };
                         let mut ctx = fresh_gpu(backend);
                         ctx.set_strategy(Strategy {
                             chunk_rows: Some(chunk_rows),
-                            cached_rows,
-                            ..Default::default()
+                            ..unchunked
                         })
                         .unwrap();
                         let mut plain = fresh_gpu(backend);
-                        plain
-                            .set_strategy(Strategy {
-                                cached_rows,
-                                ..Default::default()
-                            })
-                            .unwrap();
+                        plain.set_strategy(unchunked).unwrap();
                         for spec in specs() {
                             let want = run(&plain, &spec, &s, &t, &[b, c], &labels, dtype);
                             let got = run(&ctx, &spec, &s, &t, &[b, c], &labels, dtype);
-                            let what = format!("{spec:?} {b}x{c} {dtype:?} chunks of {chunk_rows} {cached_rows:?} {backend:?}");
+                            let what = format!("{spec:?} {b}x{c} {dtype:?} chunks of {chunk_rows} {cached_rows:?} {dist_row_reads:?} {backend:?}");
                             if matches!(spec, LossSpec::Dist(_)) {
                                 // Tiles follow the chunks: a different merge order.
                                 let want64: Vec<f64> = want

@@ -26,10 +26,18 @@ fn specs() -> [LossSpec; 3] {
 #[test]
 fn sixteen_bit_inputs_match_the_reference_on_the_same_values() {
     for backend in GPU_BACKENDS {
-        for cached_rows in [None, Some(false), Some(true)] {
+        // Streamed rows with DIST's row pass in one read and in two (`dist_row_reads`).
+        let paths = [
+            (None, None),
+            (Some(false), Some(2)),
+            (Some(true), None),
+            (None, Some(1)),
+        ];
+        for (cached_rows, dist_row_reads) in paths {
             let mut ctx = fresh_gpu(backend);
             ctx.set_strategy(Strategy {
                 cached_rows,
+                dist_row_reads,
                 ..Default::default()
             })
             .unwrap();
@@ -51,7 +59,7 @@ fn sixteen_bit_inputs_match_the_reference_on_the_same_values() {
                         let gpu_out = ctx.evaluate_as(&spec, &raw, true, dtype).unwrap();
                         let want = reference::evaluate(&spec, &rounded).unwrap();
                         assert_close(
-                            &format!("{spec:?} {b}x{c} {dtype:?} {backend:?} {cached_rows:?}"),
+                            &format!("{spec:?} {b}x{c} {dtype:?} {backend:?} {cached_rows:?} {dist_row_reads:?}"),
                             f64::from(gpu_out.loss),
                             gpu_out.grad.as_deref().unwrap(),
                             want.loss,

@@ -76,6 +76,29 @@ fn strategies(backend: BackendChoice) -> Vec<(&'static str, Strategy)> {
                 ..Default::default()
             },
         ),
+        (
+            "two-read DIST rows",
+            Strategy {
+                dist_row_reads: Some(2),
+                ..Default::default()
+            },
+        ),
+        (
+            "one-read DIST rows",
+            Strategy {
+                dist_row_reads: Some(1),
+                ..Default::default()
+            },
+        ),
+        (
+            "one-read DIST rows, one-class, 256 lanes a row",
+            Strategy {
+                dist_row_reads: Some(1),
+                quads: Some(false),
+                threads_per_row: Some(256),
+                ..Default::default()
+            },
+        ),
     ];
     if backend == BackendChoice::Vulkan {
         list.push((

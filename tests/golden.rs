@@ -125,21 +125,30 @@ fn backend_choice_is_honoured() {
 }
 
 /// The logit losses' golden cases again with each kernel path forced: rows held in registers
-/// (and DIST's fused tile pass) or streamed, four classes per load (where C allows) or one.
+/// (and DIST's fused tile pass) or streamed (DIST's row pass in two reads or one), four classes
+/// per load (where C allows) or one.
 #[test]
 fn golden_cases_on_every_kernel_path() {
     for backend in GPU_BACKENDS {
-        let paths = [Some(true), Some(false)]
-            .into_iter()
-            .flat_map(|cached| [None, Some(8), Some(256)].map(|tpr| (cached, tpr)))
-            .flat_map(|(cached, tpr)| [None, Some(false)].map(|quads| (cached, tpr, quads)));
-        for (cached_rows, threads_per_row, quads) in paths {
+        // Streamed rows with DIST's row pass in one read and in two (`dist_row_reads`).
+        let paths = [
+            (Some(true), None),
+            (Some(false), Some(2)),
+            (Some(false), Some(1)),
+        ]
+        .into_iter()
+        .flat_map(|(cached, reads)| [None, Some(8), Some(256)].map(|tpr| (cached, reads, tpr)))
+        .flat_map(|(cached, reads, tpr)| {
+            [None, Some(false)].map(|quads| (cached, reads, tpr, quads))
+        });
+        for (cached_rows, dist_row_reads, threads_per_row, quads) in paths {
             {
                 let mut ctx = fresh_gpu(backend);
                 ctx.set_strategy(wgpu_distill::Strategy {
                     threads_per_row,
                     cached_rows,
                     quads,
+                    dist_row_reads,
                     ..Default::default()
                 })
                 .unwrap();
@@ -154,7 +163,7 @@ fn golden_cases_on_every_kernel_path() {
                         let out = ctx.evaluate(&case.spec().unwrap(), &inputs, true).unwrap();
                         assert_close(
                             &format!(
-                                "{} on {backend:?} cached {cached_rows:?} tpr {threads_per_row:?} quads {quads:?}",
+                                "{} on {backend:?} cached {cached_rows:?} row reads {dist_row_reads:?} tpr {threads_per_row:?} quads {quads:?}",
                                 case.name
                             ),
                             f64::from(out.loss),

@@ -59,20 +59,22 @@ fn compare(
     );
 }
 
+/// B×C shapes that break kernels: C = 1, B = 1, C not a multiple of the lanes or of 4.
+const ODD_SHAPES: [(usize, usize); 7] = [
+    (1, 1),
+    (1, 7),
+    (7, 1),
+    (3, 257),
+    (5, 1000),
+    (2, 4099),
+    (33, 3),
+];
+
 #[test]
 fn odd_shapes_and_temperatures() {
-    let shapes = [
-        (1, 1),
-        (1, 7),
-        (7, 1),
-        (3, 257),
-        (5, 1000),
-        (2, 4099),
-        (33, 3),
-    ];
     for backend in GPU_BACKENDS {
         let ctx = gpu(backend);
-        for (i, &(b, c)) in shapes.iter().enumerate() {
+        for (i, &(b, c)) in ODD_SHAPES.iter().enumerate() {
             for t in [0.5, 1.0, 4.0, 8.0] {
                 for spec in specs(t) {
                     compare(ctx, &spec, b, c, 3.0, i as u64 * 10 + t as u64);
@@ -220,6 +222,16 @@ fn dist_gradient_several_rows_per_segment_give_the_same_bits() {
         format!("{:?}", refused.unwrap_err()).contains("dist_grad_rows must be 1, 4 or 8"),
         "dist_grad_rows 2 must be refused"
     );
+    for reads in [0, 3] {
+        let refused = ctx.set_strategy(Strategy {
+            dist_row_reads: Some(reads),
+            ..Default::default()
+        });
+        assert!(
+            matches!(&refused, Err(wgpu_distill::Error::Param(m)) if m == &format!("dist_row_reads must be 1 or 2, got {reads}")),
+            "dist_row_reads {reads} must be refused: {refused:?}"
+        );
+    }
 }
 
 #[test]
@@ -247,15 +259,27 @@ fn strategies_agree_within_rounding() {
 
 #[test]
 fn dist_peaked_and_constant_rows() {
-    // Peaked softmax rows over a wide vocabulary (the row pass's shifted sums must stay
-    // accurate) and constant student and teacher rows (zero spread, exactly).
+    // Peaked softmax rows over a wide vocabulary (the row pass's shifted sums, or the one-read
+    // pass's online moments, must stay accurate) and constant student and teacher rows (zero
+    // spread, exactly).
     let (b, c) = (6, 20_000);
     let (mut student, mut teacher) = synthetic::logit_pair(77, b, c, 20.0);
     for i in 0..c {
         student[2 * c + i] = 0.25; // a constant student row
         teacher[4 * c + i] = -1.5; // a constant teacher row
     }
-    for backend in GPU_BACKENDS {
+    // The default (one-read rows on these adapters) and the two-read row pass.
+    let mut two_reads = [fresh_gpu(GPU_BACKENDS[0]), fresh_gpu(GPU_BACKENDS[1])];
+    for ctx in &mut two_reads {
+        ctx.set_strategy(Strategy {
+            dist_row_reads: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let contexts = GPU_BACKENDS.iter().map(|&b| gpu(b)).chain(two_reads.iter());
+    for ctx in contexts {
+        let backend = (ctx.backend_name(), ctx.strategy().dist_row_reads);
         for t in [0.5, 1.0, 4.0] {
             let spec = LossSpec::Dist(DistParams {
                 temperature: t,
@@ -266,7 +290,7 @@ fn dist_peaked_and_constant_rows() {
             let shape = [b, c];
             let inputs = Inputs::new(&student, &teacher, &shape);
             let want = reference::evaluate(&spec, &inputs).unwrap();
-            let got = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
+            let got = ctx.evaluate(&spec, &inputs, true).unwrap();
             assert_close(
                 &format!("peaked/constant rows T={t} on {backend:?}"),
                 f64::from(got.loss),
@@ -274,6 +298,44 @@ fn dist_peaked_and_constant_rows() {
                 want.loss,
                 &want.grad,
             );
+        }
+    }
+}
+
+/// DIST's row pass in one read and in two (`dist_row_reads`; the default on these adapters is
+/// one) on the shapes above: C = 1, B = 1, C not a multiple of the lanes, logits of magnitude
+/// 1e3, more than 65535 rows; one lane a row and a whole workgroup a row, quads and one class
+/// per load.
+#[test]
+fn dist_row_pass_forms_on_edge_shapes() {
+    // The odd shapes, and one of quads (C a multiple of 4).
+    let shapes: Vec<_> = ODD_SHAPES.into_iter().chain([(4, 12)]).collect();
+    for backend in GPU_BACKENDS {
+        let forms = [
+            (None, None, 1),
+            (Some(1), Some(false), 1),
+            (Some(256), None, 1),
+        ];
+        let forms = forms
+            .into_iter()
+            .chain([(Some(8), None, 2), (Some(1), Some(false), 2)]);
+        for (tpr, quads, reads) in forms {
+            let mut ctx = fresh_gpu(backend);
+            ctx.set_strategy(Strategy {
+                dist_row_reads: Some(reads),
+                threads_per_row: tpr,
+                quads,
+                ..Default::default()
+            })
+            .unwrap();
+            for (i, &(b, c)) in shapes.iter().enumerate() {
+                for t in [0.5, 1.0, 4.0] {
+                    compare(&ctx, &specs(t)[1], b, c, 3.0, i as u64 * 10 + t as u64);
+                }
+            }
+            compare(&ctx, &specs(1.0)[1], 16, 100, 1e3, 7);
+            compare(&ctx, &specs(0.5)[1], 16, 100, 1e3, 7);
+            compare(&ctx, &specs(2.0)[1], 65_537, 3, 2.0, 11);
         }
     }
 }

@@ -132,9 +132,19 @@ fn a_batch_split_across_vulkan_and_gl_matches_the_whole_batch() {
 
 #[test]
 fn random_splits_match_the_whole_batch() {
-    let ctx = gpu(BackendChoice::Vulkan);
+    // DIST's row pass in one read (lavapipe's default) and in two (`dist_row_reads: 2`) under
+    // the shard API.
+    let one_read = gpu(BackendChoice::Vulkan);
+    let mut two_reads = fresh_gpu(BackendChoice::Vulkan);
+    two_reads
+        .set_strategy(wgpu_distill::Strategy {
+            dist_row_reads: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
     let mut rng = SplitMix::new(99);
     for trial in 0..12 {
+        let ctx = if trial % 3 == 2 { &two_reads } else { one_read };
         let b = 2 + (rng.next_u64() % 120) as usize;
         let c = 1 + (rng.next_u64() % 200) as usize;
         let (student, teacher) = synthetic::logit_pair(trial, b, c, 2.0);
@@ -165,7 +175,10 @@ fn random_splits_match_the_whole_batch() {
         let want = whole(ctx, &params, &student, &teacher, &labels, &[b, c]);
         let got = sharded(&[ctx], &params, &student, &teacher, &labels, c, &cuts);
         assert_matches(
-            &format!("trial {trial} (hard term: {hard}): {b}x{c} cut at {cuts:?}"),
+            &format!(
+                "trial {trial} (hard term: {hard}, {:?}): {b}x{c} cut at {cuts:?}",
+                ctx.strategy().dist_row_reads
+            ),
             &got,
             &want,
         );

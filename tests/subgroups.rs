@@ -68,11 +68,14 @@ fn subgroup_and_barrier_reductions_give_the_same_bits() {
         lanes, 8,
         "the TPR range below assumes lavapipe's subgroups of 8"
     );
-    for tpr in (0..=8).map(|k| 1u32 << k) {
+    // Each TPR with DIST's row pass in two reads and in one (`dist_row_reads`).
+    for (tpr, dist_row_reads) in (0..=8).flat_map(|k| [(1u32 << k, Some(2)), (1u32 << k, Some(1))])
+    {
         for (ctx, subgroups) in [(&mut with, true), (&mut without, false)] {
             ctx.set_strategy(Strategy {
                 subgroups: Some(subgroups),
                 threads_per_row: Some(tpr),
+                dist_row_reads,
                 ..Default::default()
             })
             .unwrap();
@@ -91,7 +94,7 @@ fn subgroup_and_barrier_reductions_give_the_same_bits() {
                     }
                     let a = with.evaluate_as(&spec, &inputs, true, dtype).unwrap();
                     let b_out = without.evaluate_as(&spec, &inputs, true, dtype).unwrap();
-                    let what = format!("{spec:?} {b}x{c} {dtype:?} TPR {tpr}");
+                    let what = format!("{spec:?} {b}x{c} {dtype:?} TPR {tpr} {dist_row_reads:?}");
                     assert_eq!(a.loss.to_bits(), b_out.loss.to_bits(), "{what}");
                     assert_eq!(a.grad, b_out.grad, "{what}");
                     compared += 1;
@@ -99,5 +102,5 @@ fn subgroup_and_barrier_reductions_give_the_same_bits() {
             }
         }
     }
-    assert_eq!(compared, 9 * 3 * 2 * 3);
+    assert_eq!(compared, 9 * 2 * 3 * 2 * 3);
 }

@@ -651,7 +651,7 @@ fn dist_hard_term() {
 
 /// The hard-term sweeps' strategies: the first three apply to every row loss (quads on and
 /// off, TPR 1 to 256, rows chunked), the rest to DIST's own paths.
-fn hard_term_strategies() -> [Strategy; 6] {
+fn hard_term_strategies() -> [Strategy; 8] {
     let default = Strategy::default();
     [
         default,
@@ -676,6 +676,17 @@ fn hard_term_strategies() -> [Strategy; 6] {
         },
         Strategy {
             cached_rows: Some(true),
+            ..default
+        },
+        // DIST's row pass in one read and in two, forced: any C, and quads in chunks.
+        Strategy {
+            dist_row_reads: Some(1),
+            quads: Some(false),
+            ..default
+        },
+        Strategy {
+            dist_row_reads: Some(2),
+            chunk_rows: Some(2),
             ..default
         },
     ]

@@ -1,9 +1,9 @@
 //! Input traffic, counted: every kernel that reads logits is built with loads that count each
 //! element they read (`GpuContext::count_input_loads`, `shaders/lib/input_f32_counted.wgsl`),
 //! and each DIST path is run on lavapipe to see how many times it reads each input element.
-//! Today's streaming path reads each element five times (row pass twice, column pass once,
-//! gradient pass twice); the fused tile pass with the cached gradient reads it twice. KL is
-//! measured beside them.
+//! The default streaming path reads each element five times (row pass twice, column pass once,
+//! gradient pass twice), four with the one-read row pass (`Strategy::dist_row_reads = 1`); the
+//! fused tile pass with the cached gradient reads it twice. KL is measured beside them.
 
 mod common;
 
@@ -31,6 +31,7 @@ fn reads_per_element(
     assert!(out.loss.is_finite());
     let (s, t) = ctx.input_load_counts().unwrap();
     let what = format!("{spec:?} {rows}x{cols} {strategy:?} grad {want_grad}");
+    let modelled = matches!(spec, LossSpec::Dist(_)).then(|| ctx.dist_input_reads(cols, want_grad));
     let uniform = |counts: &[u32], name: &str| -> u32 {
         let first = counts[0];
         if let Some((i, c)) = counts.iter().enumerate().find(|(_, &c)| c != first) {
@@ -38,7 +39,12 @@ fn reads_per_element(
         }
         first
     };
-    (uniform(&s, "student"), uniform(&t, "teacher"))
+    let counted = (uniform(&s, "student"), uniform(&t, "teacher"));
+    // What the bench reports for DIST (`input_reads`) is what was counted.
+    if let Some(reads) = modelled {
+        assert_eq!((reads, reads), counted, "{what}: the bench's input_reads");
+    }
+    counted
 }
 
 const SHAPE: (usize, usize) = (24, 200);
@@ -48,6 +54,7 @@ fn dist_streaming_reads_each_input_five_times() {
     let dist = LossSpec::Dist(DistParams::default());
     let streaming = Strategy {
         cached_rows: Some(false),
+        dist_row_reads: Some(2),
         ..Default::default()
     };
     let paths = [
@@ -89,6 +96,26 @@ fn dist_streaming_reads_each_input_five_times() {
         assert_eq!(with_grad, (5, 5), "{name}: forward+grad");
         let forward = reads_per_element(strategy, &dist, SHAPE, false);
         assert_eq!(forward, (3, 3), "{name}: forward");
+    }
+}
+
+#[test]
+fn dist_one_read_row_pass_reads_each_input_four_times() {
+    // `dist_row_reads: 1`: the row pass reads each row once (online moments), so where rows are
+    // not held on chip DIST reads each input 4 times with the gradient and twice without.
+    let dist = LossSpec::Dist(DistParams::default());
+    for quads in [false, true] {
+        let strategy = Strategy {
+            cached_rows: Some(false),
+            dist_row_reads: Some(1),
+            quads: Some(quads),
+            ..Default::default()
+        };
+        let with_grad = reads_per_element(strategy, &dist, SHAPE, true);
+        eprintln!("dist one-read rows (quads {quads}): forward+grad reads {with_grad:?} times");
+        assert_eq!(with_grad, (4, 4), "quads {quads}: forward+grad");
+        let forward = reads_per_element(strategy, &dist, SHAPE, false);
+        assert_eq!(forward, (2, 2), "quads {quads}: forward");
     }
 }
 

@@ -81,6 +81,10 @@ struct BenchArgs {
     /// Rows per segment of DIST's quad gradient pass: 1, 4 or 8 (default: 8 on CPU adapters).
     #[arg(long)]
     dist_grad_rows: Option<u32>,
+    /// Reads of each row by DIST's streaming row pass: 1 (online moments) or 2 (default: 1 on
+    /// CPU adapters, 2 elsewhere).
+    #[arg(long)]
+    dist_row_reads: Option<u32>,
     /// One JSON object per result line.
     #[arg(long)]
     json: bool,
@@ -868,6 +872,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         quads: args.quads,
         subgroups: args.subgroups,
         dist_grad_rows: args.dist_grad_rows,
+        dist_row_reads: args.dist_row_reads,
         ..Default::default()
     })?;
     let adapter = ctx.adapter_summary().name;
@@ -875,7 +880,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
     if !args.json {
         println!("adapter: {adapter} ({backend})");
         println!(
-            "{:<8} {:>11} {:>5} {:>13} {:>10} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>4}",
+            "{:<8} {:>11} {:>5} {:>13} {:>10} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>4} {:>5}",
             "loss",
             "shape",
             "dtype",
@@ -887,7 +892,8 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
             "warm us",
             "GB/s",
             "roof frac",
-            "disp"
+            "disp",
+            "reads"
         );
     }
     let options = BenchOptions {
@@ -935,7 +941,7 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                         println!("{}", result.to_json(&adapter, backend));
                     } else {
                         println!(
-                        "{:<8} {:>11} {:>5} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>8.1} {:>9.1} {:>9.3} {:>4}",
+                        "{:<8} {:>11} {:>5} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>8.1} {:>9.1} {:>9.3} {:>4} {:>5}",
                         result.loss,
                         format!("{b}x{c}"),
                         result.dtype,
@@ -947,7 +953,8 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
                         result.encode_warm_us,
                         result.gbps,
                         result.roofline_fraction,
-                        result.dispatches
+                        result.dispatches,
+                        result.input_reads.map_or("-".to_string(), |r| r.to_string())
                     );
                         for (kernel, ms) in &result.dispatch_ms {
                             println!("      {kernel:<28} {ms:>10.3} ms");

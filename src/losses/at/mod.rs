@@ -12,7 +12,8 @@ use crate::losses::{require_rank, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, grid_2d, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
 };
-use crate::shaders::{AT_SAMPLES, WORKGROUP_SIZE};
+use crate::shaders::WORKGROUP_SIZE;
+use kernels::AT_SAMPLES;
 
 /// Parameters of AT.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -80,6 +80,18 @@ pub const DIST_ROWS: Kernel = Kernel {
     bindings: &[U, R, R, W, W, R],
 };
 
+/// DIST row pass in one read of each row (`Strategy::dist_row_reads = 1`: online moments).
+pub const DIST_ROWS_ONE_READ: Kernel = Kernel {
+    entry: "dist_rows_one_read",
+    ..DIST_ROWS
+};
+
+/// The one-read row pass, four classes per load.
+pub const DIST_ROWS_ONE_READ_QUADS: Kernel = Kernel {
+    entry: "dist_rows_one_read_quads",
+    ..DIST_ROWS_QUADS
+};
+
 /// DIST per-tile column moments.
 pub const DIST_COLUMN_PARTIALS: Kernel = Kernel {
     file: "src/losses/dist/dist_columns.wgsl",

@@ -21,12 +21,13 @@ use crate::record::{
     column_groups, finish_dispatch, grid_2d, record_dispatches, resolve_dispatches, row_grid,
     whole, Dispatch, FinishUniform, Recording, MAX_GROUPS_PER_DIM,
 };
-use crate::shaders::{
-    CACHE_PER_LANE, DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS,
-    DIST_COLUMN_REDUCE, DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_QUADS, DIST_GRAD_QUADS_ROWS4,
-    DIST_GRAD_QUADS_ROWS8, DIST_ROWS, DIST_ROWS_QUADS, DIST_TILE, WORKGROUP_SIZE,
-};
+use crate::shaders::{CACHE_PER_LANE, WORKGROUP_SIZE};
 use crate::tensor::LogitShape;
+use kernels::{
+    DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS, DIST_COLUMN_REDUCE,
+    DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_QUADS, DIST_GRAD_QUADS_ROWS4, DIST_GRAD_QUADS_ROWS8,
+    DIST_ROWS, DIST_ROWS_ONE_READ, DIST_ROWS_ONE_READ_QUADS, DIST_ROWS_QUADS, DIST_TILE,
+};
 
 /// Parameters of the DIST loss: `L = soft_weight · T² (beta · inter + gamma · intra)
 /// + hard_weight · CE`.
@@ -115,7 +116,8 @@ struct DistChunk<'a> {
 /// recording and the shard API. Two paths:
 /// - fused (`Strategy::cached_rows = Some(true)`, C <= 256 × TILE_CACHE, rows held in
 ///   registers): `dist_tile` computes row and column statistics in one read of each input;
-/// - streaming (the default, any C): `dist_rows`, then `dist_column_partials`.
+/// - streaming (the default, any C): `dist_rows` (two reads of each row, or one with
+///   `Strategy::dist_row_reads = 1`), then `dist_column_partials`.
 ///
 /// Then `dist_column_merge` over the tiles of every chunk, and `dist_grad` per chunk (whose
 /// first workgroup also folds the loss when there is one chunk) or `finish`.
@@ -127,6 +129,8 @@ struct DistPlan<'a> {
     cached_grad: bool,
     /// Four classes per load (C a multiple of 4, aligned bindings): the quad kernels.
     quads: bool,
+    /// The streaming row pass reads each row once (`Strategy::dist_row_reads = 1`).
+    one_read_rows: bool,
     /// Rows per segment of the quad gradient pass (`Strategy::dist_grad_rows`); 1 otherwise.
     grad_rows: usize,
     col_groups: u32,
@@ -253,6 +257,7 @@ impl<'a> DistPlan<'a> {
             fused,
             cached_grad,
             quads,
+            one_read_rows: ctx.dist_one_read_rows(),
             grad_rows,
             col_groups,
             partial_groups,
@@ -307,10 +312,11 @@ impl<'a> DistPlan<'a> {
                 continue;
             }
             out.push(Dispatch {
-                kernel: if self.quads {
-                    DIST_ROWS_QUADS
-                } else {
-                    DIST_ROWS
+                kernel: match (self.quads, self.one_read_rows) {
+                    (true, true) => DIST_ROWS_ONE_READ_QUADS,
+                    (true, false) => DIST_ROWS_QUADS,
+                    (false, true) => DIST_ROWS_ONE_READ,
+                    (false, false) => DIST_ROWS,
                 },
                 threads_per_row: self.threads_per_row,
                 resources: vec![
@@ -392,6 +398,26 @@ impl<'a> DistPlan<'a> {
             })
             .collect()
     }
+}
+
+/// How many times DIST's path on `ctx` at C = `cols` reads each input element (what
+/// `tests/traffic.rs` counts on every path): row statistics and column moments 1 (fused tile
+/// pass), 2 (one-read row pass, then the column pass) or 3 (the two-read row pass, then the
+/// column pass); the gradient 1 (rows held on chip) or 2 (the row's ⟨G, ys⟩, then the writes).
+pub(crate) fn input_reads(ctx: &GpuContext, cols: usize, want_grad: bool) -> u32 {
+    let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
+    let cached_grad = ctx.cached_rows(cols, ctx.threads_per_row(cols), CACHE_PER_LANE);
+    let statistics = match (fused, ctx.dist_one_read_rows()) {
+        (true, _) => 1,
+        (false, true) => 2,
+        (false, false) => 3,
+    };
+    let grad = match (want_grad, cached_grad) {
+        (false, _) => 0,
+        (true, true) => 1,
+        (true, false) => 2,
+    };
+    statistics + grad
 }
 
 pub(crate) fn recording(

@@ -13,8 +13,8 @@ use crate::losses::{check_finite, check_temperature, require_rank, BoundIo, Inpu
 use crate::record::{
     finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
 };
-use crate::shaders::{DKD_ROWS, DKD_ROWS_QUADS};
 use crate::tensor::LogitShape;
+use kernels::{DKD_ROWS, DKD_ROWS_QUADS};
 
 /// Parameters of DKD: `L = alpha·TCKD + beta·NCKD`.
 #[derive(Clone, Copy, Debug, PartialEq)]

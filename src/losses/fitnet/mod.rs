@@ -12,8 +12,9 @@ use crate::losses::{BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, grid_2d, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
 };
-use crate::shaders::{FITNET_BLOCKS, WORKGROUP_SIZE};
+use crate::shaders::WORKGROUP_SIZE;
 use crate::tensor::element_count;
+use kernels::FITNET_BLOCKS;
 
 /// Elements per workgroup (`BLOCK` in `fitnet.wgsl`).
 const BLOCK: usize = 4096;

@@ -13,7 +13,7 @@ use crate::losses::{require_rank, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, resolve_dispatches, row_grid, whole, Dispatch, FinishUniform, Recording,
 };
-use crate::shaders::HCL_PLANES;
+use kernels::HCL_PLANES;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

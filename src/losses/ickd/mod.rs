@@ -15,7 +15,8 @@ use crate::record::{
     finish_dispatch, flat_grid, resolve_dispatches, row_grid, whole, Dispatch, FinishUniform,
     Recording,
 };
-use crate::shaders::{ICKD_GRAD, ICKD_GRAM, ICKD_ROWS, WORKGROUP_SIZE};
+use crate::shaders::WORKGROUP_SIZE;
+use kernels::{ICKD_GRAD, ICKD_GRAM, ICKD_ROWS};
 
 /// The denominator of ICKD's sum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -15,8 +15,9 @@ use crate::losses::{check_temperature, require_rank, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
 };
-use crate::shaders::{CACHE_PER_LANE, KL_ROWS, KL_ROWS_CACHED, KL_ROWS_QUADS};
+use crate::shaders::CACHE_PER_LANE;
 use crate::tensor::LogitShape;
+use kernels::{KL_ROWS, KL_ROWS_CACHED, KL_ROWS_QUADS};
 
 /// Parameters of the KL loss.
 #[derive(Clone, Copy, Debug, PartialEq)]

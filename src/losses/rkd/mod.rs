@@ -16,9 +16,8 @@ use crate::losses::{check_finite, BoundIo, Inputs, Loss};
 use crate::record::{
     finish_dispatch, flat_grid, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
 };
-use crate::shaders::{
-    RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAD, RKD_GRAM, WORKGROUP_SIZE,
-};
+use crate::shaders::WORKGROUP_SIZE;
+use kernels::{RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAD, RKD_GRAM};
 
 /// Parameters of RKD: `L = distance_weight·L_d + angle_weight·L_a`.
 #[derive(Clone, Copy, Debug, PartialEq)]

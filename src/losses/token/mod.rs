@@ -21,13 +21,14 @@ use crate::record::{
     finish_dispatch, replay, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform,
     Recording,
 };
-use crate::shaders::{
-    Kernel, TOKEN_COUNT, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_ROWS, TOKEN_KL_ROWS_QUADS,
-    TOKEN_SPARSE_BITS, TOKEN_SPARSE_ROWS, TOKEN_SPARSE_ROWS_QUADS, TOKEN_TVD_ROWS,
-    TOKEN_TVD_ROWS_QUADS,
-};
+use crate::shaders::Kernel;
 use crate::tensor::{
     check_binding_size, element_count, BufferRegion, InputDtype, LogitShape, Precision,
+};
+use kernels::{
+    TOKEN_COUNT, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_ROWS, TOKEN_KL_ROWS_QUADS,
+    TOKEN_SPARSE_BITS, TOKEN_SPARSE_ROWS, TOKEN_SPARSE_ROWS_QUADS, TOKEN_TVD_ROWS,
+    TOKEN_TVD_ROWS_QUADS,
 };
 
 /// TRL's and PyTorch's default `ignore_index`.
