@@ -2,7 +2,7 @@
 //! (host slices in, loss and gradient out; or recording into the caller's encoder).
 //!
 //! Each loss is one folder, `src/losses/<loss>/`: its host code and parameters (`mod.rs`, with
-//! its [`Loss`] implementation), its WGSL kernels and their table entries (`*.wgsl`,
+//! its `Loss` implementation), its WGSL kernels and their table entries (`*.wgsl`,
 //! `kernels.rs`) and its float64 twin (`reference.rs`). The folders: `kl`, `dist`, `dkd`,
 //! `fitnet`, `at`, `rkd`, `ickd`, `hcl`, and `token` for the language-model token losses (`kl`
 //! with options, `jsd`, `tvd`, sparse teachers; one row skeleton, a term per loss). WGSL shared
