@@ -172,8 +172,7 @@ impl<'a> DistPlan<'a> {
         }
         let strategy = ctx.strategy();
         let threads_per_row = ctx.threads_per_row(cols);
-        let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
-        let cached_grad = ctx.cached_rows(cols, threads_per_row, CACHE_PER_LANE);
+        let (fused, cached_grad) = rows_on_chip(ctx, cols);
         let quads = !fused && ctx.quads(cols, io);
         let grad_rows = if quads && !cached_grad {
             ctx.dist_grad_rows() as usize
@@ -400,13 +399,20 @@ impl<'a> DistPlan<'a> {
     }
 }
 
+/// Where DIST holds rows on chip at C = `cols`: (the fused tile pass for the statistics, the
+/// cached gradient). The plan and the read count both ask here.
+fn rows_on_chip(ctx: &GpuContext, cols: usize) -> (bool, bool) {
+    let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
+    let cached_grad = ctx.cached_rows(cols, ctx.threads_per_row(cols), CACHE_PER_LANE);
+    (fused, cached_grad)
+}
+
 /// How many times DIST's path on `ctx` at C = `cols` reads each input element (what
 /// `tests/traffic.rs` counts on every path): row statistics and column moments 1 (fused tile
 /// pass), 2 (one-read row pass, then the column pass) or 3 (the two-read row pass, then the
 /// column pass); the gradient 1 (rows held on chip) or 2 (the row's ⟨G, ys⟩, then the writes).
 pub(crate) fn input_reads(ctx: &GpuContext, cols: usize, want_grad: bool) -> u32 {
-    let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
-    let cached_grad = ctx.cached_rows(cols, ctx.threads_per_row(cols), CACHE_PER_LANE);
+    let (fused, cached_grad) = rows_on_chip(ctx, cols);
     let statistics = match (fused, ctx.dist_one_read_rows()) {
         (true, _) => 1,
         (false, true) => 2,
