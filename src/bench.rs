@@ -99,36 +99,6 @@ impl Default for BenchOptions {
     }
 }
 
-impl BenchResult {
-    /// One JSON object (the `--json` line).
-    pub fn to_json(&self, adapter: &str, backend: &str) -> serde_json::Value {
-        serde_json::json!({
-            "loss": self.loss,
-            "shape": self.shape,
-            "dtype": self.dtype,
-            "pass": self.pass.name(),
-            "gpu_ms": self.gpu_ms,
-            "roofline_ms": self.roofline_ms,
-            "wall_ms": self.wall_ms,
-            "encode_us": self.encode_us,
-            "encode_warm_us": self.encode_warm_us,
-            "bytes": self.bytes,
-            "gbps": self.gbps,
-            "roofline_fraction": self.roofline_fraction,
-            "dispatches": self.dispatches,
-            "input_reads": self.input_reads,
-            "timestamps": self.timestamps,
-            "dispatch_ms": self
-                .dispatch_ms
-                .iter()
-                .map(|(kernel, ms)| serde_json::json!({"kernel": kernel, "ms": ms}))
-                .collect::<Vec<_>>(),
-            "adapter": adapter,
-            "backend": backend,
-        })
-    }
-}
-
 /// Least bytes a loss must move: each input read once; the (f32) gradient written once.
 pub fn minimum_bytes(rows: usize, cols: usize, dtype: InputDtype, pass: Pass) -> u64 {
     let inputs = 2 * dtype.bytes_for(rows * cols);

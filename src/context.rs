@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::record::Recording;
 use crate::shaders::{BindingKind, Kernel, WORKGROUP_SIZE};
 use crate::tensor::InputDtype;
+use crate::tuning::{AdapterClass, Tuning};
 
 /// Which backend to run on. `Cpu` selects the float64 reference and has no GPU context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -108,55 +109,44 @@ pub struct Strategy {
     /// each column quad's statistics once for all of them instead of once per row, which an
     /// adapter bound by load instructions gains from (lavapipe, DIST forward+grad at
     /// 1024×1000: 1, 4 and 8 rows take 380, 279 and 260 instructions per element); it also
-    /// divides the lanes in flight. `None`: 8 on a CPU adapter, 1 elsewhere (a GPU loads
-    /// them from its L1 cache and keeps its occupancy). The gradient is bitwise the same
-    /// whichever is used.
+    /// divides the lanes in flight. `None`: 8 on a CPU adapter, 1 on a GPU (an H200 measured
+    /// 1 fastest at every shape). The gradient is bitwise the same whichever is used.
     pub dist_grad_rows: Option<u32>,
     /// Reads of each input by DIST's streaming row pass: 2 (the max and sum of exp, then the
     /// deviations from 1/C) or 1 (online moments of exp(x - max), rescaled as the max rises,
     /// and merged over the lanes about the row's mean: `dist_rows.wgsl`). With 1, DIST
     /// forward+grad reads each input 4 times instead of 5 where rows are not held on chip
     /// (forward alone: 2 instead of 3); the results agree up to rounding, not bitwise. `None`:
-    /// 1 on a CPU adapter, where it measured faster (lavapipe, forward+grad: 260 against 302.5
-    /// instructions per element at 1024×1000, 276.6 against 317.7 at 64×32000), 2 elsewhere
-    /// (no GPU has measured 1 yet: `scripts/device-bench.sh` runs both).
+    /// 1, which measured faster on both classes of adapter: lavapipe (forward+grad, 260
+    /// against 302.5 instructions per element at 1024×1000) and an H200 (the row kernel at
+    /// 512×32000 in 0.061 ms against 0.097 ms, `docs/measurements/h200-2026-12-04/`).
     pub dist_row_reads: Option<u32>,
 }
 
+/// The defaults of a CPU rasteriser or of a GPU.
+fn class_tuning(cpu_adapter: bool) -> &'static Tuning {
+    Tuning::for_class(if cpu_adapter {
+        AdapterClass::CpuRasterizer
+    } else {
+        AdapterClass::Gpu
+    })
+}
+
 impl Strategy {
-    /// Lanes per row for `cols` classes on this kind of adapter. A GPU gets about sixteen
-    /// elements a lane, at least a warp (32) and at most a workgroup (256): on an H200 that
-    /// chose the fastest of 32, 64 and 256 lanes at C = 100, 1000 and 32000 (KL 4096×1000:
-    /// 0.034 ms at 64 lanes against 0.043 ms at 256; 512×32000: 0.167 ms at 256 against
-    /// 0.515 ms at 64). A CPU rasteriser (lavapipe, llvmpipe) runs a workgroup as SIMD loops
-    /// where every barrier costs, so it gets 8 lanes (its SIMD width), which measured 3.6x
-    /// faster than 256 lanes for KL at 4096×1000 there.
+    /// Lanes per row for `cols` classes on this kind of adapter: the forced count, else the
+    /// adapter class's default (`crate::tuning`: about sixteen classes a lane from 32 to 256
+    /// lanes on a GPU, 8 lanes on a CPU rasteriser).
     pub fn threads_per_row_for(&self, cols: usize, cpu_adapter: bool) -> u32 {
-        self.threads_per_row.unwrap_or_else(|| {
-            if cpu_adapter {
-                return 8;
-            }
-            let sixteenth = cols.div_ceil(16).max(1);
-            (sixteenth.next_power_of_two() as u32).clamp(32, WORKGROUP_SIZE)
-        })
+        self.threads_per_row
+            .unwrap_or_else(|| class_tuning(cpu_adapter).threads_per_row(cols))
     }
 
     /// Rows per column tile for DIST (16 to 1024), when the column pass has `column_groups`
-    /// workgroups per tile. A GPU gets about 64 tiles (more workgroups in flight). A CPU
-    /// rasteriser whose rows fit one column workgroup (C up to 1024 with quads) gets about 8,
-    /// enough for its cores: fewer tiles write column moments and fewer are merged (lavapipe,
-    /// DIST forward+grad at 1024×1000: 278 against 297 instructions per element). Wider rows
-    /// keep short tiles there too: the workgroups of one tile then cover the same few rows,
-    /// read while they are in the CPU's caches (one tile of 512 rows at 512×32000 executed
-    /// fewer instructions but ran 1.4× slower, `docs/measurements/`).
+    /// workgroups per tile: the forced count, else the adapter class's default
+    /// (`crate::tuning`).
     pub fn tile_rows_for(&self, rows: usize, column_groups: u32, cpu_adapter: bool) -> u32 {
-        let tiles = if cpu_adapter && column_groups <= 1 {
-            8
-        } else {
-            64
-        };
         self.tile_rows
-            .unwrap_or_else(|| (rows.div_ceil(tiles).next_power_of_two() as u32).clamp(16, 1024))
+            .unwrap_or_else(|| class_tuning(cpu_adapter).tile_rows(rows, column_groups))
     }
 
     fn validate(&self) -> Result<()> {
@@ -344,6 +334,8 @@ pub struct GpuContext {
     queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     strategy: Strategy,
+    /// The defaults of the adapter's class (`crate::tuning`), resolved once.
+    tuning: Tuning,
     caches: Mutex<Caches>,
     /// Set by the device-lost callback (devices the library created).
     lost: Arc<Mutex<Option<String>>>,
@@ -489,11 +481,13 @@ impl GpuContext {
                 info.name, limits.max_storage_buffers_per_shader_stage
             )));
         }
+        let tuning = *Tuning::for_adapter(&info);
         Ok(Self {
             device,
             queue,
             info,
             strategy: Strategy::default(),
+            tuning,
             caches: Mutex::new(Caches::default()),
             lost: Arc::new(Mutex::new(None)),
             uncaptured: Arc::new(Mutex::new(None)),
@@ -714,17 +708,18 @@ impl GpuContext {
         self.strategy.quads != Some(false) && io.quads_allowed(cols)
     }
 
-    /// Whether the adapter is a CPU rasteriser (lavapipe, llvmpipe): some defaults differ.
-    fn cpu_adapter(&self) -> bool {
-        self.info.device_type == wgpu::DeviceType::Cpu
+    /// The defaults of this adapter's class (`crate::tuning`), under any forced strategy.
+    pub fn tuning(&self) -> &Tuning {
+        &self.tuning
     }
 
-    /// Rows per segment of DIST's quad gradient pass (see `Strategy::dist_grad_rows`).
-    pub(crate) fn dist_grad_rows(&self) -> u32 {
-        let cpu = self.cpu_adapter();
-        self.strategy
-            .dist_grad_rows
-            .unwrap_or(if cpu { 8 } else { 1 })
+    /// Test only: another class's defaults (for example a GPU's on lavapipe, to check the
+    /// paths a GPU takes by default on a CPU adapter).
+    #[doc(hidden)]
+    pub fn set_tuning(&mut self, tuning: Tuning) {
+        self.tuning = tuning;
+        // Recordings were planned under the old defaults.
+        self.lock().recordings.clear();
     }
 
     /// How many times DIST reads each input element at C = `cols` under this context's
@@ -734,23 +729,10 @@ impl GpuContext {
         crate::losses::dist::input_reads(self, cols, want_grad)
     }
 
-    /// Whether DIST's streaming row pass reads each row once (see `Strategy::dist_row_reads`).
-    pub(crate) fn dist_one_read_rows(&self) -> bool {
-        let cpu = self.cpu_adapter();
-        self.strategy
-            .dist_row_reads
-            .unwrap_or(if cpu { 1 } else { 2 })
-            == 1
-    }
-
-    /// Rows per column tile of DIST's streaming path (see `Strategy::tile_rows_for`).
-    pub(crate) fn tile_rows(&self, rows: usize, column_groups: u32) -> u32 {
-        self.strategy
-            .tile_rows_for(rows, column_groups, self.cpu_adapter())
-    }
-
     pub(crate) fn threads_per_row(&self, cols: usize) -> u32 {
-        self.strategy.threads_per_row_for(cols, self.cpu_adapter())
+        self.strategy
+            .threads_per_row
+            .unwrap_or_else(|| self.tuning().threads_per_row(cols))
     }
 
     /// Longest wait for a submission before a host call fails with `Error::Device`.

@@ -36,13 +36,13 @@ pub mod bench;
 pub mod context;
 pub mod error;
 pub mod losses;
-pub mod npy;
 pub(crate) mod record;
 pub mod reference;
 mod scale;
 pub mod shaders;
 pub mod synthetic;
 pub mod tensor;
+pub mod tuning;
 
 pub use context::{
     list_adapters, BackendChoice, CacheStats, GpuContext, Strategy, NO_ADAPTER_HELP,
@@ -53,3 +53,9 @@ pub use losses::{
     SparseBindings, SparseTeacher, TokenOptions, TvdParams,
 };
 pub use tensor::{BufferRegion, InputDtype, Precision};
+pub use tuning::{AdapterClass, Tuning};
+
+/// Every Rust block of the README, compiled as a doctest (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -271,7 +271,7 @@ pub const SCALE_QUADS: Kernel = Kernel {
     bindings: &[U, R, W],
 };
 
-/// Every kernel of the library (validated and translated by `tests/shaders.rs`).
+/// Every kernel of the library (validated and translated by `tests/suite/shaders.rs`).
 /// The most storage buffers one kernel binds (the device must allow as many per stage).
 pub fn max_storage_buffers() -> u32 {
     ALL_KERNELS

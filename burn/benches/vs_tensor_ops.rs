@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-#[path = "../tests/support/tensor_ops.rs"]
+#[path = "../tests/suite/support/tensor_ops.rs"]
 mod tensor_ops;
 
 use burn::tensor::{Device, Tensor, TensorData};

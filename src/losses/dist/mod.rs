@@ -10,6 +10,7 @@
 //! float64 twin: `reference.rs`.
 
 pub(crate) mod kernels;
+pub mod layout;
 pub mod reference;
 
 use crate::context::GpuContext;
@@ -18,16 +19,13 @@ use crate::losses::{
     check_finite, check_temperature, require_rank, BoundIo, Inputs, Loss, LossOutput, LossSpec,
 };
 use crate::record::{
-    column_groups, finish_dispatch, grid_2d, record_dispatches, resolve_dispatches, row_grid,
+    finish_dispatch, grid_2d, record_dispatches, resolve_dispatches, row_grid,
     whole, Dispatch, FinishUniform, Recording, MAX_GROUPS_PER_DIM,
 };
-use crate::shaders::{CACHE_PER_LANE, WORKGROUP_SIZE};
+use crate::shaders::WORKGROUP_SIZE;
 use crate::tensor::LogitShape;
-use kernels::{
-    DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS, DIST_COLUMN_REDUCE,
-    DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_QUADS, DIST_GRAD_QUADS_ROWS4, DIST_GRAD_QUADS_ROWS8,
-    DIST_ROWS, DIST_ROWS_ONE_READ, DIST_ROWS_ONE_READ_QUADS, DIST_ROWS_QUADS, DIST_TILE,
-};
+use kernels::{DIST_COLUMN_MERGE, DIST_COLUMN_REDUCE, DIST_TILE};
+use layout::{DistLayout, Family};
 
 /// Parameters of the DIST loss: `L = soft_weight · T² (beta · inter + gamma · intra)
 /// + hard_weight · CE`.
@@ -94,9 +92,6 @@ fn col_stats_bytes(cols: usize) -> u64 {
     (cols + cols.div_ceil(4)) as u64 * 16
 }
 
-/// Elements per lane the fused tile kernel keeps (one vec4 in `dist_tile.wgsl`).
-const TILE_CACHE: usize = CACHE_PER_LANE as usize;
-
 /// One block of rows bound at its own offsets (a single block unless the batch exceeds one
 /// binding or the strategy forces chunks).
 struct DistChunk<'a> {
@@ -122,20 +117,8 @@ struct DistChunk<'a> {
 /// Then `dist_column_merge` over the tiles of every chunk, and `dist_grad` per chunk (whose
 /// first workgroup also folds the loss when there is one chunk) or `finish`.
 struct DistPlan<'a> {
-    rows: usize,
-    cols: usize,
-    threads_per_row: u32,
-    fused: bool,
-    cached_grad: bool,
-    /// Four classes per load (C a multiple of 4, aligned bindings): the quad kernels.
-    quads: bool,
-    /// The streaming row pass reads each row once (`Strategy::dist_row_reads = 1`).
-    one_read_rows: bool,
-    /// Rows per segment of the quad gradient pass (`Strategy::dist_grad_rows`); 1 otherwise.
-    grad_rows: usize,
-    col_groups: u32,
-    /// Workgroups of the column pass (one lane per column, or per four with quads).
-    partial_groups: u32,
+    /// Kernels, lanes, tiles and grids, decided without the device.
+    layout: DistLayout,
     chunks: Vec<DistChunk<'a>>,
     /// The hard-label term is on: each row's CE follows the inter and intra terms in
     /// `partials`.
@@ -170,29 +153,17 @@ impl<'a> DistPlan<'a> {
                 "dist needs labels (one per row) for its hard-label term".into(),
             ));
         }
-        let strategy = ctx.strategy();
-        let threads_per_row = ctx.threads_per_row(cols);
-        let (fused, cached_grad) = rows_on_chip(ctx, cols);
-        let quads = !fused && ctx.quads(cols, io);
-        let grad_rows = if quads && !cached_grad {
-            ctx.dist_grad_rows() as usize
-        } else {
-            1
-        };
-        let col_groups = column_groups(cols)?;
-        let partial_groups = if quads {
-            column_groups(cols / 4)?
-        } else {
-            col_groups
-        };
-        // Fused: about 256 tiles (workgroups); streaming: see `Strategy::tile_rows_for`.
-        let tile_rows = strategy.tile_rows.unwrap_or_else(|| {
-            if fused {
-                rows.div_ceil(256).clamp(1, 64) as u32
-            } else {
-                ctx.tile_rows(rows, partial_groups)
-            }
-        }) as usize;
+        let layout = DistLayout::new(
+            &ctx.strategy(),
+            ctx.tuning(),
+            rows,
+            cols,
+            io.quads_allowed(cols),
+            io.grad.is_some(),
+        )?;
+        let (fused, tile_rows, grad_rows) = (layout.fused, layout.tile_rows, layout.grad_rows);
+        let col_groups = layout.col_groups;
+        let threads_per_row = layout.threads_per_row;
         let spans = ctx.row_chunks(rows, cols, io.dtype)?;
         let single = spans.len() == 1;
         let tiles_of = |len: usize| len.div_ceil(tile_rows);
@@ -250,16 +221,7 @@ impl<'a> DistPlan<'a> {
             tile_offset += tiles;
         }
         Ok(Self {
-            rows,
-            cols,
-            threads_per_row,
-            fused,
-            cached_grad,
-            quads,
-            one_read_rows: ctx.dist_one_read_rows(),
-            grad_rows,
-            col_groups,
-            partial_groups,
+            layout,
             chunks,
             hard,
             labels: io.labels.clone(),
@@ -283,6 +245,14 @@ impl<'a> DistPlan<'a> {
         }
     }
 
+    /// The layout's kernel of `family` (the streaming passes; the layout always has them where
+    /// they are asked for).
+    fn kernel(&self, family: Family) -> crate::shaders::Kernel {
+        self.layout
+            .kernel_of(family)
+            .expect("the layout holds every pass its plan dispatches")
+    }
+
     /// Whether the gradient pass folds the loss (one chunk: no separate finish).
     fn grad_folds_loss(&self) -> bool {
         self.chunks.len() == 1
@@ -293,7 +263,7 @@ impl<'a> DistPlan<'a> {
     fn statistics(&self) -> Vec<Dispatch<'_>> {
         let mut out = vec![];
         for chunk in &self.chunks {
-            if self.fused {
+            if self.layout.fused {
                 out.push(Dispatch {
                     kernel: DIST_TILE,
                     threads_per_row: WORKGROUP_SIZE,
@@ -311,13 +281,8 @@ impl<'a> DistPlan<'a> {
                 continue;
             }
             out.push(Dispatch {
-                kernel: match (self.quads, self.one_read_rows) {
-                    (true, true) => DIST_ROWS_ONE_READ_QUADS,
-                    (true, false) => DIST_ROWS_QUADS,
-                    (false, true) => DIST_ROWS_ONE_READ,
-                    (false, false) => DIST_ROWS,
-                },
-                threads_per_row: self.threads_per_row,
+                kernel: self.kernel(Family::Rows),
+                threads_per_row: self.layout.threads_per_row,
                 resources: vec![
                     whole(&chunk.uniform),
                     chunk.io.student(),
@@ -329,11 +294,7 @@ impl<'a> DistPlan<'a> {
                 groups: chunk.groups,
             });
             out.push(Dispatch {
-                kernel: if self.quads {
-                    DIST_COLUMN_PARTIALS_QUADS
-                } else {
-                    DIST_COLUMN_PARTIALS
-                },
+                kernel: self.kernel(Family::Columns),
                 threads_per_row: WORKGROUP_SIZE,
                 resources: vec![
                     whole(&chunk.uniform),
@@ -342,7 +303,7 @@ impl<'a> DistPlan<'a> {
                     whole(&self.row_stats),
                     whole(&self.moments),
                 ],
-                groups: [self.partial_groups, chunk.tiles as u32, 1],
+                groups: [self.layout.partial_groups, chunk.tiles as u32, 1],
             });
         }
         out
@@ -359,7 +320,7 @@ impl<'a> DistPlan<'a> {
                 whole(&self.col_stats),
                 whole(&self.partials),
             ],
-            groups: [self.col_groups, 1, 1],
+            groups: [self.layout.col_groups, 1, 1],
         }
     }
 
@@ -370,18 +331,8 @@ impl<'a> DistPlan<'a> {
             .filter_map(|chunk| {
                 let grad = chunk.io.grad.as_ref()?;
                 Some(Dispatch {
-                    kernel: if self.cached_grad {
-                        DIST_GRAD_CACHED
-                    } else if self.quads && self.grad_rows == 8 {
-                        DIST_GRAD_QUADS_ROWS8
-                    } else if self.quads && self.grad_rows == 4 {
-                        DIST_GRAD_QUADS_ROWS4
-                    } else if self.quads {
-                        DIST_GRAD_QUADS
-                    } else {
-                        DIST_GRAD
-                    },
-                    threads_per_row: self.threads_per_row,
+                    kernel: self.kernel(Family::Grad),
+                    threads_per_row: self.layout.threads_per_row,
                     resources: vec![
                         whole(&chunk.grad_uniform),
                         chunk.io.student(),
@@ -399,31 +350,19 @@ impl<'a> DistPlan<'a> {
     }
 }
 
-/// Where DIST holds rows on chip at C = `cols`: (the fused tile pass for the statistics, the
-/// cached gradient). The plan and the read count both ask here.
-fn rows_on_chip(ctx: &GpuContext, cols: usize) -> (bool, bool) {
-    let fused = ctx.cached_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
-    let cached_grad = ctx.cached_rows(cols, ctx.threads_per_row(cols), CACHE_PER_LANE);
-    (fused, cached_grad)
-}
-
 /// How many times DIST's path on `ctx` at C = `cols` reads each input element (what
-/// `tests/traffic.rs` counts on every path): row statistics and column moments 1 (fused tile
-/// pass), 2 (one-read row pass, then the column pass) or 3 (the two-read row pass, then the
-/// column pass); the gradient 1 (rows held on chip) or 2 (the row's ⟨G, ys⟩, then the writes).
+/// `tests/suite/traffic.rs` counts on every path): the sum over the passes of its layout (a
+/// four-aligned C on aligned bindings, as the bench and the traffic tests bind them).
 pub(crate) fn input_reads(ctx: &GpuContext, cols: usize, want_grad: bool) -> u32 {
-    let (fused, cached_grad) = rows_on_chip(ctx, cols);
-    let statistics = match (fused, ctx.dist_one_read_rows()) {
-        (true, _) => 1,
-        (false, true) => 2,
-        (false, false) => 3,
-    };
-    let grad = match (want_grad, cached_grad) {
-        (false, _) => 0,
-        (true, true) => 1,
-        (true, false) => 2,
-    };
-    statistics + grad
+    DistLayout::new(
+        &ctx.strategy(),
+        ctx.tuning(),
+        1,
+        cols,
+        cols.is_multiple_of(4),
+        want_grad,
+    )
+    .map_or(0, |layout| layout.input_reads())
 }
 
 pub(crate) fn recording(
@@ -435,12 +374,13 @@ pub(crate) fn recording(
     let shape = LogitShape::from_dims(dims)?;
     let plan = DistPlan::new(ctx, params, shape, shape.rows, io)?;
     let soft_t2 = params.soft_weight * params.temperature * params.temperature;
-    let b = plan.rows as f64;
+    let (rows, cols) = (plan.layout.rows, plan.layout.cols);
+    let b = rows as f64;
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::triple([
-        (plan.rows, soft_t2 * params.beta / b),
-        (plan.cols, soft_t2 * params.gamma / plan.cols as f64),
+        (rows, soft_t2 * params.beta / b),
+        (cols, soft_t2 * params.gamma / cols as f64),
         (
-            if plan.hard { plan.rows } else { 0 },
+            if plan.hard { rows } else { 0 },
             params.hard_weight / b,
         ),
     ])))?;
@@ -657,7 +597,7 @@ impl GpuContext {
                 whole(&plan.moments),
                 whole(&merged),
             ],
-            groups: [plan.col_groups, 1, 1],
+            groups: [plan.layout.col_groups, 1, 1],
         };
         let mut dispatches = plan.statistics();
         dispatches.push(reduce);

@@ -1,0 +1,282 @@
+//! `wgpu-distill bench`: each loss timed against the adapter's memory roofline, measured in the
+//! same run.
+
+use clap::Args;
+use wgpu_distill::{
+    BackendChoice, DistParams, Error, GpuContext, InputDtype, JsdParams, KlParams, LossSpec,
+    TokenOptions, TvdParams,
+};
+
+use crate::parse_backend;
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Comma list of losses: kl (T = 4), kl+soft (T = 1, 0.5·KL through the token skeleton,
+    /// with labels), kl+hard (the same plus 0.5·CE), kl+sparse (T = 1, a top-k teacher of
+    /// --sparse-k ids), jsd (β = 0.5), jsd+hard, tvd (with labels, nothing masked), dist,
+    /// dist+hard (CE + 2·DIST), dkd.
+    #[arg(long, default_value = "kl,dist")]
+    loss: String,
+    /// Ids per row of the kl+sparse teacher.
+    #[arg(long, default_value_t = 64)]
+    sparse_k: usize,
+    /// Comma list of BxC shapes.
+    #[arg(
+        long,
+        default_value = "128x100,256x1000,4096x1000,512x32000,8192x32000"
+    )]
+    shape: String,
+    /// Comma list of input dtypes (f32 today).
+    #[arg(long, default_value = "f32")]
+    dtype: String,
+    /// Comma list of passes: forward, forward+grad.
+    #[arg(long, default_value = "forward,forward+grad")]
+    pass: String,
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// Timed runs per measurement (median reported), after 3 warm-up runs.
+    #[arg(long, default_value_t = 15)]
+    iters: usize,
+    /// Force lanes per row (a power of two, 1..=256) instead of the automatic choice.
+    #[arg(long)]
+    threads_per_row: Option<u32>,
+    /// Force rows held in registers (true) or the streaming kernels (false).
+    #[arg(long)]
+    cached_rows: Option<bool>,
+    /// Allow (true) or forbid (false) four classes per load where C is a multiple of 4.
+    #[arg(long)]
+    quads: Option<bool>,
+    /// Allow (true) or forbid (false) subgroup-shuffle reductions where the device has them.
+    #[arg(long)]
+    subgroups: Option<bool>,
+    /// Rows per segment of DIST's quad gradient pass: 1, 4 or 8 (default: 8 on CPU adapters).
+    #[arg(long)]
+    dist_grad_rows: Option<u32>,
+    /// Reads of each row by DIST's streaming row pass: 1 (online moments, the default) or 2.
+    #[arg(long)]
+    dist_row_reads: Option<u32>,
+    /// Rows per tile of DIST's column statistics (default: chosen from the shape and adapter).
+    #[arg(long)]
+    tile_rows: Option<u32>,
+    /// One JSON object per result line.
+    #[arg(long)]
+    json: bool,
+    /// Also write a chart of each result's fraction of the roofline (an SVG file).
+    #[arg(long)]
+    plot: Option<String>,
+    /// Also time each dispatch alone (needs timestamps), printed under its result.
+    #[arg(long)]
+    per_dispatch: bool,
+    /// Run the loss alone, without the roofline kernel (its figures print as NaN, null in
+    /// JSON): for instruction counting (scripts/lavapipe-instructions.sh).
+    #[arg(long)]
+    no_roofline: bool,
+}
+
+fn parse_shape(text: &str) -> Result<(usize, usize), Error> {
+    let bad = || Error::Param(format!("shape '{text}' is not BxC (for example 256x1000)"));
+    let (b, c) = text.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+    let b: usize = b.parse().map_err(|_| bad())?;
+    let c: usize = c.parse().map_err(|_| bad())?;
+    if b == 0 || c == 0 {
+        return Err(bad());
+    }
+    Ok((b, c))
+}
+
+/// Liger-Kernel's default blend, `0.5·CE + 0.5·soft`, for the benchmark's `+hard` losses.
+const LIGER_WEIGHTS: TokenOptions = TokenOptions {
+    ignore_index: wgpu_distill::losses::DEFAULT_IGNORE_INDEX,
+    normalizer: None,
+    hard_weight: 0.5,
+    soft_weight: 0.5,
+};
+
+/// A benchmark loss by name (`kl+sparse` is handled by the caller: it changes the inputs).
+fn bench_spec(name: &str) -> Result<LossSpec, Error> {
+    match name {
+        "kl" => Ok(LossSpec::Kl(KlParams::new(4.0))),
+        "kl+hard" => Ok(LossSpec::Kl(KlParams {
+            temperature: 1.0,
+            options: LIGER_WEIGHTS,
+        })),
+        "kl+soft" => Ok(LossSpec::Kl(KlParams {
+            temperature: 1.0,
+            options: TokenOptions {
+                hard_weight: 0.0,
+                ..LIGER_WEIGHTS
+            },
+        })),
+        "jsd" => Ok(LossSpec::Jsd(JsdParams::default())),
+        "jsd+hard" => Ok(LossSpec::Jsd(JsdParams {
+            options: LIGER_WEIGHTS,
+            ..JsdParams::default()
+        })),
+        "tvd" => Ok(LossSpec::Tvd(TvdParams::default())),
+        "dist" => Ok(LossSpec::Dist(DistParams::default())),
+        // DIST's official recipe, CE + 2·DIST.
+        "dist+hard" => Ok(LossSpec::Dist(DistParams {
+            hard_weight: 1.0,
+            soft_weight: 2.0,
+            ..DistParams::default()
+        })),
+        "dkd" => Ok(LossSpec::Dkd(wgpu_distill::losses::DkdParams::default())),
+        other => Err(Error::Param(format!(
+            "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, jsd, jsd+hard, tvd, dist, dist+hard, dkd)"
+        ))),
+    }
+}
+
+pub(crate) fn bench(args: &BenchArgs) -> Result<(), Error> {
+    use wgpu_distill::bench::{run_one, BenchOptions, Pass};
+    let choice = parse_backend(&args.backend)?;
+    if choice == BackendChoice::Cpu {
+        return Err(Error::Param("bench needs a GPU backend, not cpu".into()));
+    }
+    let specs = args
+        .loss
+        .split(',')
+        .map(|name| match name.trim() {
+            "kl+sparse" => Ok((LossSpec::Kl(KlParams::new(1.0)), true)),
+            other => bench_spec(other).map(|spec| (spec, false)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let shapes = args
+        .shape
+        .split(',')
+        .map(parse_shape)
+        .collect::<Result<Vec<_>, _>>()?;
+    let dtypes = args
+        .dtype
+        .split(',')
+        .map(|d| d.trim().parse::<InputDtype>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let passes = args
+        .pass
+        .split(',')
+        .map(|p| Pass::parse(p.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ctx = GpuContext::new(choice)?;
+    ctx.set_strategy(wgpu_distill::Strategy {
+        threads_per_row: args.threads_per_row,
+        cached_rows: args.cached_rows,
+        quads: args.quads,
+        subgroups: args.subgroups,
+        dist_grad_rows: args.dist_grad_rows,
+        dist_row_reads: args.dist_row_reads,
+        tile_rows: args.tile_rows,
+        ..Default::default()
+    })?;
+    let adapter = ctx.adapter_summary().name;
+    let backend = ctx.backend_name();
+    if !args.json {
+        println!("adapter: {adapter} ({backend})");
+        println!(
+            "{:<8} {:>11} {:>5} {:>13} {:>10} {:>10} {:>10} {:>9} {:>8} {:>9} {:>9} {:>4} {:>5}",
+            "loss",
+            "shape",
+            "dtype",
+            "pass",
+            "gpu ms",
+            "roof ms",
+            "wall ms",
+            "enc us",
+            "warm us",
+            "GB/s",
+            "roof frac",
+            "disp",
+            "reads"
+        );
+    }
+    let options = BenchOptions {
+        warmup: 3,
+        iters: args.iters,
+        per_dispatch: args.per_dispatch,
+        roofline: !args.no_roofline,
+    };
+    let total = specs.len() * shapes.len() * passes.len() * dtypes.len();
+    let mut done = 0;
+    let mut bars = vec![];
+    for &(b, c) in &shapes {
+        let dense = wgpu_distill::bench::BenchInputs::synthetic(b, c);
+        // The same logits with the teacher's top k, for kl+sparse.
+        let sparse = specs
+            .iter()
+            .any(|(_, s)| *s)
+            .then(|| dense.sparse_copy(args.sparse_k));
+        for (spec, is_sparse) in &specs {
+            let data = match (&sparse, is_sparse) {
+                (Some(s), true) => s,
+                _ => &dense,
+            };
+            for &dtype in &dtypes {
+                for &pass in &passes {
+                    done += 1;
+                    eprintln!(
+                        "[{done}/{total}] {} {b}x{c} {} {}",
+                        if *is_sparse {
+                            "kl sparse"
+                        } else {
+                            wgpu_distill::bench::bench_name(spec)
+                        },
+                        dtype.name(),
+                        pass.name()
+                    );
+                    let result = match run_one(&ctx, spec, data, dtype, pass, &options) {
+                        Ok(r) => r,
+                        Err(Error::Limit(why)) => {
+                            eprintln!("  skipped: {why}");
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if result.roofline_fraction.is_finite() {
+                        let pass = if passes.len() > 1 {
+                            format!(" {}", pass.name())
+                        } else {
+                            String::new()
+                        };
+                        let dtype = if dtypes.len() > 1 {
+                            format!(" {}", result.dtype)
+                        } else {
+                            String::new()
+                        };
+                        bars.push(crate::plot::Bar {
+                            loss: format!("{}{dtype}{pass}", result.loss),
+                            shape: format!("{b}x{c}"),
+                            fraction: result.roofline_fraction,
+                        });
+                    }
+                    if args.json {
+                        println!("{}", crate::json::bench_result(&result, &adapter, backend));
+                    } else {
+                        println!(
+                        "{:<8} {:>11} {:>5} {:>13} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>8.1} {:>9.1} {:>9.3} {:>4} {:>5}",
+                        result.loss,
+                        format!("{b}x{c}"),
+                        result.dtype,
+                        pass.name(),
+                        result.gpu_ms,
+                        result.roofline_ms,
+                        result.wall_ms,
+                        result.encode_us,
+                        result.encode_warm_us,
+                        result.gbps,
+                        result.roofline_fraction,
+                        result.dispatches,
+                        result.input_reads.map_or("-".to_string(), |r| r.to_string())
+                    );
+                        for (kernel, ms) in &result.dispatch_ms {
+                            println!("      {kernel:<28} {ms:>10.3} ms");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(path) = &args.plot {
+        crate::plot::write(path, &bars, &format!("{adapter} ({backend})"))?;
+        eprintln!("chart written to {path}");
+    }
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! Every golden case of `tests/fixtures/golden/` through `wgpu-distill eval`.
+
+use crate::common::*;
+
+/// `wgpu-distill eval LOSS ... --grad-out G.npy --json` with --backend vulkan, gl and cpu.
+#[test]
+fn cli_reproduces_every_golden_case() {
+    let out_dir = std::env::temp_dir().join(format!("wgpu-distill-golden-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    // The seed losses (the token losses' cases are in golden_llm: token.rs).
+    for loss in ["kl", "dist", "dkd", "fitnet", "at", "rkd", "ickd", "hcl"] {
+        for case in golden_cases(loss) {
+            for backend in ["vulkan", "gl", "cpu"] {
+                let (loss, grad) = run_cli_case(&case, backend, &out_dir);
+                assert_close(
+                    &format!("cli {} {backend}", case.name),
+                    loss,
+                    &grad,
+                    case.expected_loss,
+                    &case.grad(),
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}

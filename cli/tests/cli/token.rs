@@ -1,0 +1,37 @@
+//! Every golden case of `tests/fixtures/golden_llm/` (the token losses, sparse teachers, the
+//! hard terms) through `wgpu-distill eval`.
+
+use crate::common::*;
+
+/// Every golden_llm case through the command line, on Vulkan, GL and the CPU reference
+/// (sparse teachers and the dist and dkd hard terms included).
+#[test]
+fn cli_reproduces_the_token_golden_cases() {
+    let out_dir = std::env::temp_dir().join(format!("wgpu-distill-llm-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut runs = 0;
+    for (case, _) in manifest_cases(&llm_fixtures()) {
+        for backend in ["vulkan", "gl", "cpu"] {
+            let (loss, grad) = run_cli_case(&case, backend, &out_dir);
+            runs += 1;
+            if case.expected_loss == 0.0 {
+                assert_eq!(loss, 0.0, "cli {} {backend}", case.name);
+                assert!(grad.iter().all(|&g| g == 0.0));
+                continue;
+            }
+            assert_close(
+                &format!("cli {} {backend}", case.name),
+                loss,
+                &grad,
+                case.expected_loss,
+                &case.grad(),
+            );
+        }
+    }
+    assert_eq!(
+        runs,
+        17 * 3,
+        "12 dense, 3 sparse, 1 dist and 1 dkd case on 3 backends"
+    );
+    let _ = std::fs::remove_dir_all(&out_dir);
+}

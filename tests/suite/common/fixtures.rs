@@ -1,0 +1,212 @@
+//! The golden cases of `tests/fixtures/` (their manifests and `.npy` files) and SPEC's float32
+//! tolerances. Shared: the library's suite (`tests/suite/`) and the command line's tests
+//! (`cli/tests/cli/`) both include this file; each crate root defines `FIXTURES` (the path of
+//! `tests/fixtures/`) and a module `npy` (the command line's `cli/src/npy.rs`).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
+use wgpu_distill::{DistParams, JsdParams, KlParams, LossSpec, TokenOptions, TvdParams};
+
+use crate::npy;
+
+/// The seed losses' golden cases (`tests/fixtures/golden/`).
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(crate::FIXTURES).join("golden")
+}
+
+/// The token losses' golden cases (`tests/fixtures/golden_llm/`).
+pub fn llm_fixtures() -> PathBuf {
+    PathBuf::from(crate::FIXTURES).join("golden_llm")
+}
+
+/// One golden case of `tests/fixtures/golden/manifest.json`.
+pub struct Golden {
+    pub name: String,
+    pub loss: String,
+    pub params: serde_json::Value,
+    pub shape: Vec<usize>,
+    pub expected_loss: f64,
+    pub dir: PathBuf,
+}
+
+impl Golden {
+    pub fn student(&self) -> Vec<f32> {
+        npy::read_floats_typed(&self.dir.join("student.npy"))
+            .unwrap()
+            .1
+    }
+    pub fn teacher(&self) -> Vec<f32> {
+        npy::read_floats_typed(&self.dir.join("teacher.npy"))
+            .unwrap()
+            .1
+    }
+    pub fn grad(&self) -> Vec<f64> {
+        npy::read_f64(&self.dir.join("grad_student.npy")).unwrap().1
+    }
+    /// Labels (DKD cases), if the case has them.
+    pub fn labels(&self) -> Option<Vec<i64>> {
+        let path = self.dir.join("labels.npy");
+        path.exists().then(|| npy::read_labels(&path).unwrap().1)
+    }
+    fn param(&self, key: &str, default: f64) -> f64 {
+        self.params
+            .get(key)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(default)
+    }
+    /// The token options of this case (golden_llm: normaliser, weights; default elsewhere).
+    pub fn token_options(&self) -> TokenOptions {
+        let d = TokenOptions::default();
+        TokenOptions {
+            ignore_index: self
+                .params
+                .get("ignore_index")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(d.ignore_index),
+            normalizer: self.params.get("normalizer").and_then(|v| v.as_f64()),
+            hard_weight: self.param("hard_weight", d.hard_weight),
+            soft_weight: self.param("soft_weight", d.soft_weight),
+        }
+    }
+    /// Whether the case has a sparse top-k teacher (ids and log-probs instead of logits).
+    pub fn sparse(&self) -> bool {
+        self.dir.join("teacher_ids.npy").exists()
+    }
+    /// The loss spec of this case, for the losses the library implements.
+    pub fn spec(&self) -> Option<LossSpec> {
+        match self.loss.as_str() {
+            "kl" => Some(LossSpec::Kl(KlParams {
+                temperature: self.param("temperature", 1.0),
+                options: self.token_options(),
+            })),
+            "jsd" => Some(LossSpec::Jsd(JsdParams {
+                temperature: self.param("temperature", 1.0),
+                beta: self.param("beta", 0.5),
+                options: self.token_options(),
+            })),
+            "tvd" => Some(LossSpec::Tvd(TvdParams {
+                temperature: self.param("temperature", 1.0),
+                options: self.token_options(),
+            })),
+            "dist" => Some(LossSpec::Dist(DistParams {
+                temperature: self.param("temperature", 1.0),
+                beta: self.param("beta", 1.0),
+                gamma: self.param("gamma", 1.0),
+                hard_weight: self.param("hard_weight", 0.0),
+                soft_weight: self.param("soft_weight", 1.0),
+            })),
+            "dkd" => Some(LossSpec::Dkd(DkdParams {
+                temperature: self.param("temperature", 4.0),
+                alpha: self.param("alpha", 1.0),
+                beta: self.param("beta", 8.0),
+                hard_weight: self.param("hard_weight", 0.0),
+                soft_weight: self.param("soft_weight", 1.0),
+            })),
+            "fitnet" => Some(LossSpec::Fitnet),
+            "at" => Some(LossSpec::At(AtParams {
+                p: self.param("p", 2.0),
+            })),
+            "rkd" => Some(LossSpec::Rkd(RkdParams {
+                distance_weight: self.param("distance_weight", 25.0),
+                angle_weight: self.param("angle_weight", 50.0),
+            })),
+            "ickd" => Some(LossSpec::Ickd(IckdParams {
+                denominator: self.params["denominator"]
+                    .as_str()
+                    .unwrap_or("cb")
+                    .parse()
+                    .unwrap(),
+            })),
+            "hcl" => Some(LossSpec::Hcl),
+            _ => None,
+        }
+    }
+}
+
+pub fn golden_cases(loss: &str) -> Vec<Golden> {
+    let cases: Vec<Golden> = manifest_cases(&fixtures())
+        .into_iter()
+        .filter(|(g, _)| g.loss == loss)
+        .map(|(g, _)| g)
+        .collect();
+    assert!(!cases.is_empty(), "no golden cases for {loss}");
+    cases
+}
+
+/// Every case of `dir/manifest.json`, with its manifest entry (for fields beyond `Golden`'s).
+pub fn manifest_cases(dir: &std::path::Path) -> Vec<(Golden, serde_json::Value)> {
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let golden = Golden {
+                name: c["name"].as_str().unwrap().to_string(),
+                loss: c["loss"].as_str().unwrap().to_string(),
+                params: c["params"].clone(),
+                shape: c["shape"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_u64().unwrap() as usize)
+                    .collect(),
+                expected_loss: c["expected_loss"].as_f64().unwrap(),
+                dir: dir.join(c["name"].as_str().unwrap()),
+            };
+            (golden, c.clone())
+        })
+        .collect()
+}
+
+/// SPEC's float32 tolerances: loss within `1e-4` relative, each gradient element within
+/// `1e-3` of the largest reference gradient magnitude.
+pub fn assert_close(what: &str, loss: f64, grad: &[f32], want_loss: f64, want_grad: &[f64]) {
+    let rel = (loss - want_loss).abs() / want_loss.abs().max(1e-12);
+    assert!(
+        rel <= 1e-4,
+        "{what}: loss {loss} vs {want_loss} (relative error {rel:.3e})"
+    );
+    assert_grad_close(what, grad, want_grad, 1e-3);
+}
+
+/// `assert_close` with an absolute floor: for random cases whose exact loss is tiny or zero
+/// (a KL of nearly equal distributions, RKD of two points), where float32 rounding of terms of
+/// size ~1 is all that is left, `floor` bounds the loss error and the gradient scale from below.
+pub fn assert_close_floor(
+    what: &str,
+    loss: f64,
+    grad: &[f32],
+    want_loss: f64,
+    want_grad: &[f64],
+    floor: f64,
+) {
+    let err = (loss - want_loss).abs();
+    assert!(
+        err <= 1e-4 * want_loss.abs() + floor,
+        "{what}: loss {loss} vs {want_loss} (error {err:.3e})"
+    );
+    let scale = want_grad.iter().fold(floor, |m, g| m.max(g.abs()));
+    for (i, (g, w)) in grad.iter().zip(want_grad).enumerate() {
+        let e = (f64::from(*g) - w).abs();
+        assert!(
+            e <= 1e-3 * scale,
+            "{what}: grad[{i}] = {g} vs {w} (error {e:.3e}, scale {scale:.3e})"
+        );
+    }
+}
+
+pub fn assert_grad_close(what: &str, grad: &[f32], want: &[f64], tol: f64) {
+    assert_eq!(grad.len(), want.len(), "{what}: gradient length");
+    let scale = want.iter().fold(0.0f64, |m, g| m.max(g.abs())).max(1e-30);
+    for (i, (g, w)) in grad.iter().zip(want).enumerate() {
+        let err = (f64::from(*g) - w).abs();
+        assert!(
+            err <= tol * scale,
+            "{what}: grad[{i}] = {g} vs {w} (error {err:.3e} > {tol} x max |grad| {scale:.3e})"
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! Shared test helpers: one cached context per backend, the test jobs, and (in `fixtures`) the
+//! golden cases and the comparisons.
+#![allow(dead_code)]
+
+mod fixtures;
+
+use std::sync::OnceLock;
+
+use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
+use wgpu_distill::{
+    synthetic, BackendChoice, DistParams, GpuContext, Inputs, JsdParams, KlParams, LossOutput,
+    LossSpec, TokenOptions, TvdParams,
+};
+
+pub use fixtures::*;
+
+/// The GPU backends every GPU test runs on.
+pub const GPU_BACKENDS: [BackendChoice; 2] = [BackendChoice::Vulkan, BackendChoice::Gl];
+
+/// A context for `backend`, created once per test binary. Fails (never skips) without one.
+pub fn gpu(backend: BackendChoice) -> &'static GpuContext {
+    static VULKAN: OnceLock<GpuContext> = OnceLock::new();
+    static GL: OnceLock<GpuContext> = OnceLock::new();
+    let cell = match backend {
+        BackendChoice::Vulkan => &VULKAN,
+        BackendChoice::Gl => &GL,
+        other => panic!("no cached context for {other:?}"),
+    };
+    cell.get_or_init(|| fresh_gpu(backend))
+}
+
+/// A new context (for tests that change its strategy).
+pub fn fresh_gpu(backend: BackendChoice) -> GpuContext {
+    GpuContext::new(backend).unwrap_or_else(|e| {
+        panic!(
+            "{backend:?} adapter required: {e}\n{}",
+            wgpu_distill::NO_ADAPTER_HELP
+        )
+    })
+}
+
+pub struct Job {
+    pub spec: LossSpec,
+    pub dims: Vec<usize>,
+    pub student: Vec<f32>,
+    pub teacher: Vec<f32>,
+    pub labels: Option<Vec<i64>>,
+}
+
+impl Job {
+    pub fn run(&self, ctx: &GpuContext) -> LossOutput {
+        let mut inputs = Inputs::new(&self.student, &self.teacher, &self.dims);
+        if let Some(l) = &self.labels {
+            inputs = inputs.with_labels(l);
+        }
+        ctx.evaluate(&self.spec, &inputs, true).unwrap()
+    }
+
+    pub fn inputs(&self) -> Inputs<'_> {
+        let mut inputs = Inputs::new(&self.student, &self.teacher, &self.dims);
+        if let Some(l) = &self.labels {
+            inputs = inputs.with_labels(l);
+        }
+        inputs
+    }
+}
+
+/// Token options used by the test jobs: a hard term at T != 1 (its own log-sum-exp).
+pub fn hard_options() -> TokenOptions {
+    TokenOptions {
+        hard_weight: 0.3,
+        soft_weight: 0.7,
+        ..TokenOptions::default()
+    }
+}
+
+/// Token labels for `rows` rows of `cols` classes: every fifth row (from row 3) ignored.
+pub fn token_labels(rows: usize, cols: usize) -> Vec<i64> {
+    (0..rows as i64)
+        .map(|r| {
+            if r % 5 == 3 {
+                wgpu_distill::losses::DEFAULT_IGNORE_INDEX
+            } else {
+                (r * 7) % cols as i64
+            }
+        })
+        .collect()
+}
+
+/// One evaluation of every loss (DIST twice, the token losses with masking and a hard term),
+/// on odd shapes.
+pub fn jobs() -> Vec<Job> {
+    let specs: [(LossSpec, Vec<usize>); 12] = [
+        (LossSpec::Kl(KlParams::new(2.0)), vec![33, 100]),
+        (LossSpec::Dist(DistParams::default()), vec![64, 257]),
+        (LossSpec::Dkd(DkdParams::default()), vec![16, 10]),
+        (LossSpec::Fitnet, vec![4, 8, 5, 5]),
+        (LossSpec::At(AtParams::default()), vec![3, 4, 6, 6]),
+        (LossSpec::Rkd(RkdParams::default()), vec![12, 9]),
+        (LossSpec::Hcl, vec![2, 3, 7, 7]),
+        (LossSpec::Ickd(IckdParams::default()), vec![3, 5, 4, 3]),
+        (
+            LossSpec::Dist(DistParams {
+                temperature: 4.0,
+                beta: 2.0,
+                gamma: 1.0,
+                ..Default::default()
+            }),
+            vec![7, 1000],
+        ),
+        (
+            LossSpec::Kl(KlParams {
+                temperature: 2.0,
+                options: hard_options(),
+            }),
+            vec![21, 130],
+        ),
+        (
+            LossSpec::Jsd(JsdParams {
+                temperature: 1.5,
+                beta: 0.3,
+                options: hard_options(),
+            }),
+            vec![19, 257],
+        ),
+        (
+            LossSpec::Tvd(TvdParams {
+                temperature: 1.0,
+                ..TvdParams::default()
+            }),
+            vec![23, 96],
+        ),
+    ];
+    specs
+        .into_iter()
+        .enumerate()
+        .map(|(i, (spec, dims))| {
+            let n: usize = dims.iter().product();
+            // The last three jobs (the token losses) mask rows; DKD needs its targets.
+            let labels = if i >= 9 {
+                Some(token_labels(dims[0], dims[1]))
+            } else {
+                spec.needs_labels()
+                    .then(|| (0..dims[0] as i64).map(|r| r % dims[1] as i64).collect())
+            };
+            Job {
+                spec,
+                student: synthetic::normal_vec(i as u64, n, 2.0),
+                teacher: synthetic::normal_vec(i as u64 + 50, n, 2.0),
+                dims,
+                labels,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,448 @@
+//! Bad input ends in a typed error, never a panic (the command line's one-line messages:
+//! `cli/tests/cli/errors.rs`).
+
+use crate::common::*;
+use wgpu_distill::losses::{AtParams, DkdParams, RkdParams};
+use wgpu_distill::{
+    reference, BufferRegion, DistParams, Error, Inputs, JsdParams, KlParams, LossBindings,
+    LossSpec, SparseTeacher, TokenOptions, TvdParams,
+};
+
+fn kl(t: f64) -> LossSpec {
+    LossSpec::Kl(KlParams::new(t))
+}
+
+/// A bad call, the error kind it must give and a word its message must contain.
+type BadCase<'a> = (LossSpec, Inputs<'a>, fn(&Error) -> bool, &'static str);
+
+#[test]
+fn library_rejects_bad_input_with_typed_errors() {
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let data = vec![0.5f32; 12];
+    let short = vec![0.5f32; 11];
+    let cases: Vec<BadCase<'_>> = vec![
+        (
+            kl(1.0),
+            Inputs::new(&short, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "student holds 11",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&data, &short, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "teacher holds 11",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&data, &data, &[12]),
+            |e| matches!(e, Error::Shape(_)),
+            "rank 1",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&data, &data, &[2, 3, 2]),
+            |e| matches!(e, Error::Shape(_)),
+            "rank 3",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&[], &[], &[0, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "empty",
+        ),
+        (
+            kl(0.0),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "temperature",
+        ),
+        (
+            kl(-1.0),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "temperature",
+        ),
+        (
+            kl(f64::NAN),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "temperature",
+        ),
+        (
+            kl(f64::INFINITY),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "temperature",
+        ),
+        (
+            LossSpec::Dist(DistParams {
+                beta: f64::NAN,
+                ..Default::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "beta",
+        ),
+    ];
+    let dkd = LossSpec::Dkd(DkdParams::default());
+    let dist_hard = LossSpec::Dist(DistParams {
+        hard_weight: 1.0,
+        soft_weight: 2.0,
+        ..Default::default()
+    });
+    let good_labels = [0i64, 1, 2];
+    // A sparse teacher of K = 2 ids per row on 3×4 logits, and broken variants of it.
+    static IDS: [i64; 6] = [0, 1, 2, 3, 1, 2];
+    let (ids, lp) = (&IDS, &[-1.0f32, -2.0, -1.0, -2.0, -1.0, -2.0]);
+    let dup_ids = &[0i64, 1, 2, 2, 1, 2];
+    let far_ids = &[0i64, 1, 2, 3, 4, 2];
+    let positive_lp = &[-1.0f32, 0.5, -1.0, -2.0, -1.0, -2.0];
+    let heavy_lp = &[-0.1f32, -0.2, -1.0, -2.0, -1.0, -2.0];
+    fn sparse<'a>(ids: &'a [i64], logprobs: &'a [f32], k: usize, tail: bool) -> SparseTeacher<'a> {
+        SparseTeacher {
+            ids,
+            logprobs,
+            k,
+            tail,
+        }
+    }
+    let bad_label = [0i64, 4, 2];
+    let negative_label = [0i64, -1, 2];
+    let short_labels = [0i64, 1];
+    let features = vec![0.5f32; 24];
+    let mut cases = cases;
+    cases.extend::<Vec<BadCase<'_>>>(vec![
+        (
+            dkd,
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&bad_label),
+            |e| matches!(e, Error::Param(_)),
+            "label 4 at row 1",
+        ),
+        (
+            dkd,
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&negative_label),
+            |e| matches!(e, Error::Param(_)),
+            "label -1",
+        ),
+        (
+            dkd,
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&short_labels),
+            |e| matches!(e, Error::Shape(_)),
+            "2 labels for B = 3",
+        ),
+        (
+            dkd,
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "needs labels",
+        ),
+        (
+            dkd,
+            Inputs::new(&data, &data, &[12, 1]).with_labels(&good_labels),
+            |e| matches!(e, Error::Shape(_)),
+            "C >= 2",
+        ),
+        (
+            LossSpec::Rkd(RkdParams::default()),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
+            |e| matches!(e, Error::Param(_)),
+            "takes no labels",
+        ),
+        // DIST's hard-label term: labels in [0, C), no ignore_index.
+        (
+            dist_hard,
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "dist needs labels (one per row) for its hard-label term",
+        ),
+        (
+            dist_hard,
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&[0, -100, 2]),
+            |e| matches!(e, Error::Param(_)),
+            "label -100",
+        ),
+        (
+            LossSpec::Dist(DistParams {
+                hard_weight: f64::INFINITY,
+                ..Default::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
+            |e| matches!(e, Error::Param(_)),
+            "hard weight",
+        ),
+        // The sparse teacher (SPEC's error list).
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(dup_ids, lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "appears twice in row 1",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(far_ids, lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "teacher id 4 at row 2",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(ids, positive_lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "log-prob 0.5 at row 0, position 1 is not <= 0",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(ids, heavy_lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "sum",
+        ),
+        (
+            kl(2.0),
+            Inputs::with_sparse_teacher(&data, sparse(ids, lp, 2, true), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "tail needs temperature 1",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(&[], &[], 0, false), &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "K = 0",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(ids, lp, 5, false), &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "K = 5",
+        ),
+        (
+            kl(1.0),
+            Inputs::with_sparse_teacher(&data, sparse(&ids[..4], &lp[..4], 2, false), &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "hold 4 values",
+        ),
+        (
+            LossSpec::Tvd(TvdParams::default()),
+            Inputs::with_sparse_teacher(&data, sparse(ids, lp, 2, false), &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "applies to kl, not tvd",
+        ),
+        // The token losses (SPEC's error list).
+        (
+            kl(1.0),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&[0, 4, -100]),
+            |e| matches!(e, Error::Param(_)),
+            "label 4 at row 1",
+        ),
+        (
+            kl(1.0),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&[0, 1]),
+            |e| matches!(e, Error::Shape(_)),
+            "2 labels",
+        ),
+        (
+            LossSpec::Tvd(TvdParams {
+                options: TokenOptions {
+                    hard_weight: 0.5,
+                    ..TokenOptions::default()
+                },
+                ..TvdParams::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "needs labels",
+        ),
+        (
+            LossSpec::Jsd(JsdParams {
+                beta: 1.5,
+                ..JsdParams::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "beta must lie in [0, 1]",
+        ),
+        (
+            LossSpec::Jsd(JsdParams {
+                options: TokenOptions {
+                    normalizer: Some(0.0),
+                    ..TokenOptions::default()
+                },
+                ..JsdParams::default()
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "normalizer must be finite and > 0",
+        ),
+        (
+            LossSpec::Kl(KlParams {
+                temperature: 1.0,
+                options: TokenOptions {
+                    soft_weight: f64::NAN,
+                    ..TokenOptions::default()
+                },
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "soft weight must be finite",
+        ),
+        (
+            LossSpec::Kl(KlParams {
+                temperature: 1.0,
+                options: TokenOptions {
+                    ignore_index: 1 << 40,
+                    ..TokenOptions::default()
+                },
+            }),
+            Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
+            |e| matches!(e, Error::Param(_)),
+            "does not fit in 32 bits",
+        ),
+        (
+            LossSpec::At(AtParams { p: 2.0 }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "rank 4",
+        ),
+        (
+            LossSpec::At(AtParams { p: 0.0 }),
+            Inputs::new(&features, &features, &[1, 2, 3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "exponent",
+        ),
+        (
+            LossSpec::Hcl,
+            Inputs::new(&features, &features, &[2, 12]),
+            |e| matches!(e, Error::Shape(_)),
+            "rank 4",
+        ),
+        (
+            LossSpec::Hcl,
+            Inputs::new(&features, &data, &[1, 2, 3, 4]),
+            |e| matches!(e, Error::Shape(_)),
+            "teacher holds 12",
+        ),
+        (
+            LossSpec::Fitnet,
+            Inputs::new(&features, &data, &[24]),
+            |e| matches!(e, Error::Shape(_)),
+            "teacher holds 12",
+        ),
+        (
+            LossSpec::Rkd(RkdParams::default()),
+            Inputs::new(&data, &data, &[1, 12]),
+            |e| matches!(e, Error::Shape(_)),
+            "B >= 2",
+        ),
+        (
+            LossSpec::Rkd(RkdParams {
+                distance_weight: f64::NAN,
+                angle_weight: 1.0,
+            }),
+            Inputs::new(&data, &data, &[3, 4]),
+            |e| matches!(e, Error::Param(_)),
+            "distance weight",
+        ),
+    ]);
+    for (spec, inputs, kind, text) in cases {
+        for result in [
+            ctx.evaluate(&spec, &inputs, true)
+                .map(|o| f64::from(o.loss)),
+            reference::evaluate(&spec, &inputs).map(|o| o.loss),
+        ] {
+            let err = result.unwrap_err();
+            assert!(
+                kind(&err),
+                "{spec:?} {:?}: wrong kind {err:?}",
+                inputs.shape
+            );
+            assert!(
+                err.to_string().contains(text),
+                "'{err}' does not name '{text}'"
+            );
+        }
+    }
+}
+
+#[test]
+fn shapes_beyond_device_limits_are_errors() {
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let small = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 256,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    let io = LossBindings {
+        student: BufferRegion::new(&small),
+        teacher: BufferRegion::new(&small),
+        labels: None,
+        loss: BufferRegion::new(&small),
+        grad: None,
+    };
+    let mut encoder = ctx.device().create_command_encoder(&Default::default());
+    let max = ctx.device().limits().max_storage_buffer_binding_size;
+    let cols = (max / 4 + 1) as usize;
+    let err = ctx
+        .record(&mut encoder, &kl(1.0), &[1, cols], &io)
+        .unwrap_err();
+    assert!(matches!(err, Error::Limit(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("max_storage_buffer_binding_size"),
+        "{err}"
+    );
+    // Feature losses are not chunked: one binding, 2^30 elements at most.
+    let err = ctx
+        .record(&mut encoder, &LossSpec::Fitnet, &[70_000, 70_000], &io)
+        .unwrap_err();
+    assert!(matches!(err, Error::Limit(_)), "{err:?}");
+}
+
+#[test]
+fn nan_and_inf_logits_give_nan_not_a_hang() {
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let mut student = vec![0.1f32; 12];
+    let teacher = vec![0.2f32; 12];
+    student[5] = f32::NAN;
+    for spec in [kl(1.0), LossSpec::Dist(DistParams::default())] {
+        let out = ctx
+            .evaluate(&spec, &Inputs::new(&student, &teacher, &[3, 4]), true)
+            .unwrap();
+        assert!(out.loss.is_nan(), "{spec:?}: {}", out.loss);
+    }
+}
+
+#[test]
+fn nan_inputs_give_nan_for_every_loss_never_a_hang() {
+    for backend in GPU_BACKENDS {
+        for mut job in jobs() {
+            job.student[1] = f32::NAN;
+            let out = job.run(gpu(backend));
+            assert!(
+                out.loss.is_nan(),
+                "{backend:?} {:?}: {}",
+                job.spec,
+                out.loss
+            );
+        }
+    }
+}
+
+/// +Inf logits: the softmax of a row holding +Inf is undefined (Inf - Inf), so the documented
+/// value is a non-finite loss (NaN), never a hang or a panic.
+#[test]
+fn infinite_logits_give_a_non_finite_loss() {
+    for backend in GPU_BACKENDS {
+        for mut job in jobs() {
+            if !job.spec.takes_16_bit_inputs() {
+                continue; // the logit losses; feature losses are polynomial in the inputs
+            }
+            job.student[1] = f32::INFINITY;
+            let out = job.run(gpu(backend));
+            assert!(
+                !out.loss.is_finite(),
+                "{backend:?} {:?}: {}",
+                job.spec,
+                out.loss
+            );
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! The library's test suite, one binary: a module per topic (each was a test binary of its
+//! own). Most need the Vulkan and GL adapters (lavapipe and llvmpipe on a machine without a
+//! GPU) and fail, never skip, without them; `gradcheck`, `readme`, `reference_token` and
+//! `shaders` need none. The command line's tests are in `cli/tests/`.
+
+/// The repository's `tests/fixtures/` (golden cases).
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// The command line's `.npy` reader: the golden cases are `.npy` files.
+#[path = "../../cli/src/npy.rs"]
+#[allow(dead_code)]
+mod npy;
+
+mod common;
+
+mod bench;
+mod chunks;
+mod determinism;
+mod dtypes;
+mod embed;
+mod errors;
+mod faults;
+mod fidelity;
+mod golden;
+mod gradcheck;
+mod more_losses;
+mod readme;
+mod reference_token;
+mod shaders;
+mod shapes;
+mod shards;
+mod subgroups;
+mod threads;
+mod token;
+mod traffic;
+mod train_student;
+mod tuning;
