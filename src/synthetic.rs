@@ -84,6 +84,9 @@ mod tests {
         let mut rng = SplitMix::new(11);
         let sequential: Vec<f32> = (0..n).map(|_| (rng.normal() * 2.5) as f32).collect();
         let split = normal_vec(11, n, 2.5);
-        assert!(sequential.iter().zip(&split).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(sequential
+            .iter()
+            .zip(&split)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 }

@@ -19,8 +19,8 @@ use crate::losses::{
     check_finite, check_temperature, require_rank, BoundIo, Inputs, Loss, LossOutput, LossSpec,
 };
 use crate::record::{
-    finish_dispatch, grid_2d, record_dispatches, resolve_dispatches, row_grid,
-    whole, Dispatch, FinishUniform, Recording, MAX_GROUPS_PER_DIM,
+    finish_dispatch, grid_2d, record_dispatches, resolve_dispatches, row_grid, whole, Dispatch,
+    FinishUniform, Recording, MAX_GROUPS_PER_DIM,
 };
 use crate::shaders::WORKGROUP_SIZE;
 use crate::tensor::LogitShape;
@@ -379,10 +379,7 @@ pub(crate) fn recording(
     let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::triple([
         (rows, soft_t2 * params.beta / b),
         (cols, soft_t2 * params.gamma / cols as f64),
-        (
-            if plan.hard { rows } else { 0 },
-            params.hard_weight / b,
-        ),
+        (if plan.hard { rows } else { 0 }, params.hard_weight / b),
     ])))?;
     let mut dispatches = plan.statistics();
     dispatches.push(plan.column_merge());
