@@ -149,6 +149,12 @@ impl Strategy {
             .unwrap_or_else(|| class_tuning(cpu_adapter).tile_rows(rows, column_groups))
     }
 
+    /// Whether rows of `cols` classes are held in registers over `lanes` lanes of `per_lane`
+    /// elements (`cached_rows` forced on, and the row fits).
+    pub(crate) fn holds_rows(&self, cols: usize, lanes: u32, per_lane: u32) -> bool {
+        self.cached_rows == Some(true) && cols <= (lanes * per_lane) as usize
+    }
+
     fn validate(&self) -> Result<()> {
         if let Some(t) = self.threads_per_row {
             if !t.is_power_of_two() || t > WORKGROUP_SIZE {
@@ -632,7 +638,7 @@ impl GpuContext {
     /// Whether a row of `cols` classes, spread over `threads_per_row` lanes, is held in
     /// registers (`per_lane` elements a lane at most).
     pub(crate) fn cached_rows(&self, cols: usize, threads_per_row: u32, per_lane: u32) -> bool {
-        self.strategy.cached_rows == Some(true) && cols <= (threads_per_row * per_lane) as usize
+        self.strategy.holds_rows(cols, threads_per_row, per_lane)
     }
 
     /// Whether kernels dispatched with `threads_per_row` lanes a row reduce with subgroup

@@ -58,9 +58,20 @@ pub struct DistLayout {
     pub partial_groups: u32,
     /// Rows per column tile.
     pub tile_rows: usize,
-    /// The passes of one block of rows, in dispatch order; with a gradient, its pass folds the
-    /// loss (a batch in one block) or a `finish` follows (`DistPlan` adds it).
-    pub passes: Vec<Pass>,
+    /// Row statistics and column moments: the fused tile pass, or the row and column passes.
+    pub statistics: Statistics,
+    /// The gradient pass, when one is asked for. It folds the loss (a batch in one block) or a
+    /// `finish` follows (`DistPlan` adds it).
+    pub grad: Option<Pass>,
+}
+
+/// How DIST gathers its statistics.
+#[derive(Clone, Copy, Debug)]
+pub enum Statistics {
+    /// One read of each input: rows held in registers (`dist_tile`).
+    Fused(Pass),
+    /// The row pass, then the column pass over tiles of rows.
+    Streaming { rows: Pass, columns: Pass },
 }
 
 impl DistLayout {
@@ -78,11 +89,8 @@ impl DistLayout {
         let threads_per_row = strategy
             .threads_per_row
             .unwrap_or_else(|| tuning.threads_per_row(cols));
-        let cached = |lanes: u32, per_lane: u32| {
-            strategy.cached_rows == Some(true) && cols <= (lanes * per_lane) as usize
-        };
-        let fused = cached(WORKGROUP_SIZE, TILE_CACHE as u32);
-        let cached_grad = cached(threads_per_row, CACHE_PER_LANE);
+        let fused = strategy.holds_rows(cols, WORKGROUP_SIZE, TILE_CACHE as u32);
+        let cached_grad = strategy.holds_rows(cols, threads_per_row, CACHE_PER_LANE);
         let quads = !fused && strategy.quads != Some(false) && quads_allowed;
         let column_quads = quads && tuning.dist_column_quads;
         let one_read_rows = strategy.dist_row_reads.unwrap_or(tuning.dist_row_reads) == 1;
@@ -105,26 +113,26 @@ impl DistLayout {
                 tuning.tile_rows(rows, partial_groups)
             }
         }) as usize;
-        let mut passes = vec![];
-        if fused {
-            passes.push(Pass::new(DIST_TILE, 1));
+        let statistics = if fused {
+            Statistics::Fused(Pass::new(DIST_TILE, 1))
         } else {
-            passes.push(match (quads, one_read_rows) {
-                (true, true) => Pass::new(DIST_ROWS_ONE_READ_QUADS, 1),
-                (true, false) => Pass::new(DIST_ROWS_QUADS, 2),
-                (false, true) => Pass::new(DIST_ROWS_ONE_READ, 1),
-                (false, false) => Pass::new(DIST_ROWS, 2),
-            });
-            passes.push(if column_quads {
-                Pass::new(DIST_COLUMN_PARTIALS_QUADS, 1)
-            } else {
-                Pass::new(DIST_COLUMN_PARTIALS, 1)
-            });
-        }
-        passes.push(Pass::new(DIST_COLUMN_MERGE, 0));
-        if want_grad {
-            // The streaming gradient reads a row twice: ⟨G, ys⟩, then the writes.
-            passes.push(if cached_grad {
+            Statistics::Streaming {
+                rows: match (quads, one_read_rows) {
+                    (true, true) => Pass::new(DIST_ROWS_ONE_READ_QUADS, 1),
+                    (true, false) => Pass::new(DIST_ROWS_QUADS, 2),
+                    (false, true) => Pass::new(DIST_ROWS_ONE_READ, 1),
+                    (false, false) => Pass::new(DIST_ROWS, 2),
+                },
+                columns: if column_quads {
+                    Pass::new(DIST_COLUMN_PARTIALS_QUADS, 1)
+                } else {
+                    Pass::new(DIST_COLUMN_PARTIALS, 1)
+                },
+            }
+        };
+        // The streaming gradient reads a row twice: ⟨G, ys⟩, then the writes.
+        let grad = want_grad.then(|| {
+            if cached_grad {
                 Pass::new(DIST_GRAD_CACHED, 1)
             } else if quads && grad_rows == 8 {
                 Pass::new(DIST_GRAD_QUADS_ROWS8, 2)
@@ -134,8 +142,8 @@ impl DistLayout {
                 Pass::new(DIST_GRAD_QUADS, 2)
             } else {
                 Pass::new(DIST_GRAD, 2)
-            });
-        }
+            }
+        });
         Ok(Self {
             rows,
             cols,
@@ -149,39 +157,25 @@ impl DistLayout {
             col_groups,
             partial_groups,
             tile_rows,
-            passes,
+            statistics,
+            grad,
         })
+    }
+
+    /// The passes of one block of rows, in dispatch order (without a `finish`).
+    pub fn passes(&self) -> Vec<Pass> {
+        let mut passes = match self.statistics {
+            Statistics::Fused(tile) => vec![tile],
+            Statistics::Streaming { rows, columns } => vec![rows, columns],
+        };
+        passes.push(Pass::new(DIST_COLUMN_MERGE, 0));
+        passes.extend(self.grad);
+        passes
     }
 
     /// How many times the call reads each input element: the sum over its passes.
     pub fn input_reads(&self) -> u32 {
-        self.passes.iter().map(|p| p.input_reads).sum()
-    }
-
-    /// The pass of `role` (the statistics, the column pass, the gradient), by kernel family.
-    pub(super) fn kernel_of(&self, family: Family) -> Option<Kernel> {
-        self.passes
-            .iter()
-            .map(|p| p.kernel)
-            .find(|k| family.holds(k.entry))
-    }
-}
-
-/// The families of DIST's kernels, for `DistLayout::kernel_of`.
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Family {
-    Rows,
-    Columns,
-    Grad,
-}
-
-impl Family {
-    fn holds(self, entry: &str) -> bool {
-        match self {
-            Self::Rows => entry.starts_with("dist_rows"),
-            Self::Columns => entry.starts_with("dist_column_partials"),
-            Self::Grad => entry.starts_with("dist_grad"),
-        }
+        self.passes().iter().map(|p| p.input_reads).sum()
     }
 }
 
@@ -191,7 +185,7 @@ mod tests {
     use crate::tuning::{CPU_RASTERIZER, GPU};
 
     fn entries(layout: &DistLayout) -> Vec<&'static str> {
-        layout.passes.iter().map(|p| p.kernel.entry).collect()
+        layout.passes().iter().map(|p| p.kernel.entry).collect()
     }
 
     #[test]
@@ -276,9 +270,13 @@ mod tests {
         // No quads where the bindings do not allow them.
         let l = DistLayout::new(&Strategy::default(), &GPU, 8, 1001, false, true).unwrap();
         assert_eq!(
-            l.kernel_of(Family::Rows).unwrap().entry,
-            "dist_rows_one_read"
+            entries(&l),
+            [
+                "dist_rows_one_read",
+                "dist_column_partials",
+                "dist_column_merge",
+                "dist_grad"
+            ]
         );
-        assert_eq!(l.kernel_of(Family::Grad).unwrap().entry, "dist_grad");
     }
 }

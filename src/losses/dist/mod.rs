@@ -24,8 +24,8 @@ use crate::record::{
 };
 use crate::shaders::WORKGROUP_SIZE;
 use crate::tensor::LogitShape;
-use kernels::{DIST_COLUMN_MERGE, DIST_COLUMN_REDUCE, DIST_TILE};
-use layout::{DistLayout, Family};
+use kernels::{DIST_COLUMN_MERGE, DIST_COLUMN_REDUCE};
+use layout::{DistLayout, Statistics};
 
 /// Parameters of the DIST loss: `L = soft_weight · T² (beta · inter + gamma · intra)
 /// + hard_weight · CE`.
@@ -245,14 +245,6 @@ impl<'a> DistPlan<'a> {
         }
     }
 
-    /// The layout's kernel of `family` (the streaming passes; the layout always has them where
-    /// they are asked for).
-    fn kernel(&self, family: Family) -> crate::shaders::Kernel {
-        self.layout
-            .kernel_of(family)
-            .expect("the layout holds every pass its plan dispatches")
-    }
-
     /// Whether the gradient pass folds the loss (one chunk: no separate finish).
     fn grad_folds_loss(&self) -> bool {
         self.chunks.len() == 1
@@ -263,25 +255,28 @@ impl<'a> DistPlan<'a> {
     fn statistics(&self) -> Vec<Dispatch<'_>> {
         let mut out = vec![];
         for chunk in &self.chunks {
-            if self.layout.fused {
-                out.push(Dispatch {
-                    kernel: DIST_TILE,
-                    threads_per_row: WORKGROUP_SIZE,
-                    resources: vec![
-                        whole(&chunk.tile_uniform),
-                        chunk.io.student(),
-                        chunk.io.teacher(),
-                        whole(&self.row_stats),
-                        whole(&self.partials),
-                        whole(&self.moments),
-                        self.labels(),
-                    ],
-                    groups: chunk.tile_groups,
-                });
-                continue;
-            }
+            let (rows, columns) = match self.layout.statistics {
+                Statistics::Streaming { rows, columns } => (rows, columns),
+                Statistics::Fused(tile) => {
+                    out.push(Dispatch {
+                        kernel: tile.kernel,
+                        threads_per_row: WORKGROUP_SIZE,
+                        resources: vec![
+                            whole(&chunk.tile_uniform),
+                            chunk.io.student(),
+                            chunk.io.teacher(),
+                            whole(&self.row_stats),
+                            whole(&self.partials),
+                            whole(&self.moments),
+                            self.labels(),
+                        ],
+                        groups: chunk.tile_groups,
+                    });
+                    continue;
+                }
+            };
             out.push(Dispatch {
-                kernel: self.kernel(Family::Rows),
+                kernel: rows.kernel,
                 threads_per_row: self.layout.threads_per_row,
                 resources: vec![
                     whole(&chunk.uniform),
@@ -294,7 +289,7 @@ impl<'a> DistPlan<'a> {
                 groups: chunk.groups,
             });
             out.push(Dispatch {
-                kernel: self.kernel(Family::Columns),
+                kernel: columns.kernel,
                 threads_per_row: WORKGROUP_SIZE,
                 resources: vec![
                     whole(&chunk.uniform),
@@ -331,7 +326,7 @@ impl<'a> DistPlan<'a> {
             .filter_map(|chunk| {
                 let grad = chunk.io.grad.as_ref()?;
                 Some(Dispatch {
-                    kernel: self.kernel(Family::Grad),
+                    kernel: self.layout.grad?.kernel,
                     threads_per_row: self.layout.threads_per_row,
                     resources: vec![
                         whole(&chunk.grad_uniform),
