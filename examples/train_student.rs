@@ -171,12 +171,12 @@ pub fn train(
     );
     let matmul = pipeline(&device, MATMUL);
     let sgd = pipeline(&device, SGD);
-    let dist = LossSpec::Dist(DistParams {
-        temperature: 4.0,
-        beta: 1.0,
-        gamma: 1.0,
-        ..Default::default()
-    });
+    let dist = LossSpec::Dist(
+        DistParams::default()
+            .with_temperature(4.0)
+            .with_beta(1.0)
+            .with_gamma(1.0),
+    );
     let kl = LossSpec::Kl(KlParams::new(4.0));
 
     let uniform = |data: &[u32]| {
@@ -232,13 +232,12 @@ pub fn train(
                 &mut encoder,
                 spec,
                 &[BATCH, CLASSES],
-                &LossBindings {
-                    student: BufferRegion::new(&student_logits),
-                    teacher: BufferRegion::new(&teacher_logits),
-                    labels: None,
-                    loss: BufferRegion::at(&losses, align * i as u64),
-                    grad: Some(BufferRegion::new(grad)),
-                },
+                &LossBindings::new(
+                    BufferRegion::new(&student_logits),
+                    BufferRegion::new(&teacher_logits),
+                    BufferRegion::at(&losses, align * i as u64),
+                )
+                .with_grad(Some(BufferRegion::new(grad))),
             )?;
         }
         if update {

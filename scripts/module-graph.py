@@ -5,7 +5,7 @@
                                     [--check-lines] [--max-lines N] [--strict-paths] [--edges]
                                     [--root src]
 
-Reads the library's .rs files under ROOT (default: src/ beside this script's folder; src/bin/
+Reads the library's .rs files under ROOT (default: src/ beside this script's folder; cli/
 and src/main.rs are left out), maps each file to its module path (src/lib.rs = crate,
 src/foo.rs or src/foo/mod.rs = crate::foo, src/losses/kl/kernels.rs = crate::losses::kl::kernels)
 and draws an edge A -> B when A's code names B's module:

@@ -8,7 +8,7 @@ loss×shape that fails prints {"loss", "shape", "error"} instead and the run goe
 Eager PyTorch in float32, as a user would write it: softmax/log_softmax, autograd for the
 gradient (forward+grad times the forward and `backward()` with respect to the student logits).
 
-Each loss at the bench's preset (`bench_spec` in src/bin/wgpu-distill.rs; the Default impls of
+Each loss at the bench's preset (`bench_spec` in cli/src/bench.rs; the Default impls of
 KlParams, JsdParams, TvdParams, DistParams, DkdParams and TokenOptions in src/losses/):
   kl         T = 4, no labels: Hinton KD, T²·KL(p‖q) batchmean.
   kl+soft    T = 1, labels, 0.5·KL over the valid rows (token form; nothing is masked).

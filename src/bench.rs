@@ -4,11 +4,11 @@
 
 use std::time::Instant;
 
-use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{BoundIo, LossBindings, LossSpec, TokenOptions};
-use crate::record::{record_dispatches, whole, Dispatch};
-use crate::shaders::{ROOFLINE, ROOFLINE_QUADS, WORKGROUP_SIZE};
+use crate::gpu::{BoundIo, GpuContext};
+use crate::kernel::{ROOFLINE, ROOFLINE_QUADS, WORKGROUP_SIZE};
+use crate::losses::{LossBindings, LossSpec, SparseBindings, TokenOptions};
+use crate::plan::{ChunkIo, Plan};
 use crate::tensor::{BufferRegion, InputDtype};
 
 /// What one benchmark measures.
@@ -473,38 +473,47 @@ pub fn run_one(
     let mut dispatches = 0;
     // The roofline, in the same row chunks as the losses when a batch exceeds one binding.
     let unused_loss = ctx.scratch("unused loss", 16);
-    let whole_io =
-        BoundIo::whole(&inputs_s, &inputs_t, &unused_loss, Some(&grad)).with_dtype(dtype);
-    let chunks = ctx
-        .row_chunks(rows, cols, dtype)?
-        .into_iter()
-        .map(|(start, len)| {
-            let n = len * cols;
-            // The quad form (four elements per load) wherever the chunk allows it: the
-            // roofline is the fastest copy-like kernel, whatever the loss kernels use.
-            let quads = n % 4 == 0 && (start * cols) % 4 == 0;
-            let (kernel, units) = if quads {
-                (ROOFLINE_QUADS, n / 4)
-            } else {
-                (ROOFLINE, n)
-            };
-            let params = ctx.params_buffer(bytemuck::cast_slice(&[
-                units as u32,
-                u32::from(want_grad),
-                0,
-                0,
-            ]))?;
-            let groups = units.div_ceil(WORKGROUP_SIZE as usize * 4).clamp(1, 65535) as u32;
-            Ok((whole_io.chunk(start, len, cols), params, groups, kernel))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut whole_io = BoundIo::whole(&inputs_s, &inputs_t, &unused_loss, Some(&grad));
+    whole_io.dtype = dtype;
+    let layout = whole_io.layout();
+    let mut roofline = Plan::new("roofline", dtype.into());
+    for (start, len) in ctx.plan_env().row_chunks(rows, cols, dtype)? {
+        let n = len * cols;
+        // The quad form (four elements per load) wherever the chunk allows it: the roofline
+        // is the fastest copy-like kernel, whatever the loss kernels use.
+        let quads = n % 4 == 0 && (start * cols) % 4 == 0;
+        let (kernel, units) = if quads {
+            (ROOFLINE_QUADS, n / 4)
+        } else {
+            (ROOFLINE, n)
+        };
+        let params = roofline.params(&[units as u32, u32::from(want_grad), 0, 0]);
+        let groups = units.div_ceil(WORKGROUP_SIZE as usize * 4).clamp(1, 65535) as u32;
+        let chunk = ChunkIo {
+            layout,
+            first: start,
+            rows: len,
+            cols,
+        };
+        roofline.dispatch(
+            kernel,
+            WORKGROUP_SIZE,
+            vec![
+                params,
+                chunk.student(),
+                chunk.teacher(),
+                chunk.grad_or(params),
+            ],
+            [groups, 1, 1],
+        );
+    }
     let mut record_loss = |enc: &mut wgpu::CommandEncoder| {
         if let Some((params, k, ids, logprobs)) = &sparse {
             dispatches = ctx.record_sparse_counted(
                 enc,
                 params,
                 &[rows, cols],
-                &crate::losses::SparseBindings {
+                &SparseBindings {
                     student: BufferRegion::new(&inputs_s),
                     ids: BufferRegion::new(ids),
                     logprobs: BufferRegion::new(logprobs),
@@ -541,21 +550,8 @@ pub fn run_one(
         options.roofline,
         &mut record_loss,
         |enc| {
-            let dispatches = chunks
-                .iter()
-                .map(|(chunk, params, groups, kernel)| Dispatch {
-                    kernel: *kernel,
-                    threads_per_row: WORKGROUP_SIZE,
-                    resources: vec![
-                        whole(params),
-                        chunk.student(),
-                        chunk.teacher(),
-                        chunk.grad_or(&unused_loss),
-                    ],
-                    groups: [*groups, 1, 1],
-                })
-                .collect();
-            record_dispatches(ctx, enc, "roofline", dispatches, dtype.into()).map(|_| ())
+            ctx.record_plan(enc, None, || Ok(roofline.clone()), &whole_io, "roofline")
+                .map(|_| ())
         },
     )?;
     let encode_warm_us = encode_back_to_back(ctx, &mut record_loss)?;

@@ -32,26 +32,49 @@
 //! # Ok(()) }
 //! ```
 
+/// `with_<field>` setters on a parameter struct: `setters!(T { with_a(a: f64), … })`. With
+/// `#[non_exhaustive]` structs they let programs set fields without naming every one, so
+/// adding a field breaks no caller.
+macro_rules! setters {
+    ($ty:ident { $( $(#[$doc:meta])* $name:ident($field:ident: $fty:ty) ),* $(,)? }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $name(mut self, $field: $fty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 pub mod bench;
 pub mod context;
 pub mod error;
+mod gpu;
+pub mod kernel;
 pub mod losses;
-pub(crate) mod record;
+pub mod plan;
 pub mod reference;
 mod scale;
 pub mod shaders;
+pub mod strategy;
 pub mod synthetic;
 pub mod tensor;
 pub mod tuning;
 
-pub use context::{
-    list_adapters, BackendChoice, CacheStats, GpuContext, Strategy, NO_ADAPTER_HELP,
-};
 pub use error::{Error, Result};
+pub use gpu::{
+    list_adapters, AdapterSummary, BackendChoice, CacheStats, GpuContext, NO_ADAPTER_HELP,
+};
 pub use losses::{
-    DistParams, DistShardStats, Inputs, JsdParams, KlParams, LossBindings, LossOutput, LossSpec,
+    AtParams, DistParams, DistShardStats, DkdParams, IckdDenominator, IckdParams, Inputs,
+    JsdParams, KlParams, LossBindings, LossOutput, LossSpec, ParamValues, RkdParams,
     SparseBindings, SparseTeacher, TokenOptions, TvdParams,
 };
+pub use strategy::Strategy;
 pub use tensor::{BufferRegion, InputDtype, Precision};
 pub use tuning::{AdapterClass, Tuning};
 

@@ -6,11 +6,11 @@
 //!
 //! Shaders: `shaders/scale.wgsl`, `shaders/scale_quads.wgsl`.
 
-use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::record::{flat_grid, record_dispatches, whole, Dispatch};
-use crate::shaders::{SCALE, SCALE_QUADS, WORKGROUP_SIZE};
-use crate::tensor::{BufferRegion, InputDtype};
+use crate::gpu::{BoundIo, GpuContext};
+use crate::kernel::{SCALE, SCALE_QUADS, WORKGROUP_SIZE};
+use crate::plan::{flat_grid, Io, Plan, Slot};
+use crate::tensor::BufferRegion;
 
 impl GpuContext {
     /// Records into `encoder`: each of the `count` f32 values at `values` multiplied by the f32
@@ -33,7 +33,7 @@ impl GpuContext {
         let bytes = (count as u64)
             .checked_mul(4)
             .ok_or_else(|| Error::Limit(format!("{count} values do not fit one binding")))?;
-        let binding = values.binding(self, "values", bytes, false)?;
+        let binding = values.binding(&self.device().limits(), "values", bytes, false)?;
         if !factor.buffer.usage().contains(wgpu::BufferUsages::COPY_SRC) {
             return Err(Error::Buffer(format!(
                 "factor buffer lacks COPY_SRC usage (has {:?})",
@@ -56,26 +56,21 @@ impl GpuContext {
             (SCALE, count)
         };
         let groups = flat_grid(units, "the scale pass")?;
-        let params = self.params_buffer(bytemuck::cast_slice(&[units as u32, groups[0], 0, 0]))?;
+        let mut plan = Plan::new("scale", Default::default());
+        let params = plan.params(&[units as u32, groups[0], 0, 0]);
+        let slot = plan.scratch("scale.factor", 16);
+        plan.dispatch(
+            kernel,
+            WORKGROUP_SIZE,
+            vec![params, slot, Slot::io(Io::Extra(0))],
+            groups,
+        );
         // Copied in the encoder, so that calls recorded one after another each read their own.
-        let slot = self.scratch("scale.factor", 16);
-        encoder.copy_buffer_to_buffer(factor.buffer, factor.offset, &slot, 0, 4);
-        record_dispatches(
-            self,
-            encoder,
-            "scale",
-            vec![Dispatch {
-                kernel,
-                threads_per_row: WORKGROUP_SIZE,
-                resources: vec![
-                    whole(&params),
-                    whole(&slot),
-                    wgpu::BindingResource::Buffer(binding),
-                ],
-                groups,
-            }],
-            InputDtype::F32.into(),
-        )
-        .map(|_| ())
+        let factor_copy = self.scratch("scale.factor", 16);
+        encoder.copy_buffer_to_buffer(factor.buffer, factor.offset, &factor_copy, 0, 4);
+        let mut io = BoundIo::whole(&factor_copy, &factor_copy, &factor_copy, None);
+        io.extra.push(binding);
+        self.record_plan(encoder, None, || Ok(plan), &io, "scale")
+            .map(|_| ())
     }
 }

@@ -2,7 +2,6 @@
 
 use std::num::NonZeroU64;
 
-use crate::context::GpuContext;
 use crate::error::{Error, Result};
 
 /// A B×C logit matrix (rows are samples or tokens, columns are classes).
@@ -84,7 +83,7 @@ impl<'a> BufferRegion<'a> {
     /// limit; returns the binding of `bytes`.
     pub(crate) fn binding(
         &self,
-        ctx: &GpuContext,
+        limits: &wgpu::Limits,
         name: &str,
         bytes: u64,
         chunked: bool,
@@ -94,9 +93,8 @@ impl<'a> BufferRegion<'a> {
                 return Err(Error::Shape(format!("{name} is empty")));
             }
         } else {
-            check_binding_size(ctx, name, bytes)?;
+            check_binding_size(limits, name, bytes)?;
         }
-        let limits = ctx.device().limits();
         if !self.buffer.usage().contains(wgpu::BufferUsages::STORAGE) {
             return Err(Error::Buffer(format!(
                 "{name} buffer lacks STORAGE usage (has {:?})",
@@ -127,8 +125,8 @@ impl<'a> BufferRegion<'a> {
 }
 
 /// Fails when one binding of `bytes` exceeds the device's `max_storage_buffer_binding_size`.
-pub(crate) fn check_binding_size(ctx: &GpuContext, name: &str, bytes: u64) -> Result<()> {
-    let max = ctx.device().limits().max_storage_buffer_binding_size;
+pub(crate) fn check_binding_size(limits: &wgpu::Limits, name: &str, bytes: u64) -> Result<()> {
+    let max = limits.max_storage_buffer_binding_size;
     if bytes > max {
         return Err(Error::Limit(format!(
             "{name} needs a {bytes}-byte binding; this device's max_storage_buffer_binding_size is {max}"

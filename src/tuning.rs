@@ -5,7 +5,7 @@
 //!
 //! [`Strategy`]: crate::Strategy
 
-use crate::shaders::WORKGROUP_SIZE;
+use crate::kernel::WORKGROUP_SIZE;
 
 /// The kinds of adapter whose defaults differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -82,12 +82,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for name in ["kl", "dist"] {
             let spec = match name {
                 "kl" => LossSpec::Kl(KlParams::new(T)),
-                _ => LossSpec::Dist(DistParams {
-                    temperature: T,
-                    beta: 1.0,
-                    gamma: 1.0,
-                    ..Default::default()
-                }),
+                _ => LossSpec::Dist(
+                    DistParams::default()
+                        .with_temperature(T)
+                        .with_beta(1.0)
+                        .with_gamma(1.0),
+                ),
             };
             let ops_ms = time(iters, || {
                 let loss = match name {
@@ -125,13 +125,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &mut encoder,
                     &spec,
                     &[b, c],
-                    &LossBindings {
-                        student: BufferRegion::new(&sb),
-                        teacher: BufferRegion::new(&tb),
-                        labels: None,
-                        loss: BufferRegion::new(&lb),
-                        grad: Some(BufferRegion::new(&gb)),
-                    },
+                    &LossBindings::new(
+                        BufferRegion::new(&sb),
+                        BufferRegion::new(&tb),
+                        BufferRegion::new(&lb),
+                    )
+                    .with_grad(Some(BufferRegion::new(&gb))),
                 )
                 .expect("record");
                 ctx.queue().submit([encoder.finish()]);

@@ -74,12 +74,12 @@ pub fn train(
     let mut student = Student::new(device);
     let mut optimizer = AdamConfig::new().init();
     let kl = LossSpec::Kl(KlParams::new(TEMPERATURE));
-    let dist = LossSpec::Dist(DistParams {
-        temperature: TEMPERATURE,
-        beta: 1.0,
-        gamma: 1.0,
-        ..Default::default()
-    });
+    let dist = LossSpec::Dist(
+        DistParams::default()
+            .with_temperature(TEMPERATURE)
+            .with_beta(1.0)
+            .with_gamma(1.0),
+    );
 
     let measure = |student: &Student, epoch: usize, loss: f64| {
         let top: Tensor<1, Int> = student

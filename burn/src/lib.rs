@@ -388,28 +388,30 @@ impl Call<'_> {
                 .as_ref()
                 .and_then(|(buffer, _)| staged(buffer, grad_bytes));
 
-            let bindings = LossBindings {
-                student: BufferRegion::at(
+            let bindings = LossBindings::new(
+                BufferRegion::at(
                     &student_res.resource().buffer,
                     student_res.resource().offset,
                 ),
-                teacher: BufferRegion::at(
+                BufferRegion::at(
                     &teacher_res.resource().buffer,
                     teacher_res.resource().offset,
                 ),
-                labels: labels_res
-                    .as_ref()
-                    .map(|l| BufferRegion::at(&l.resource().buffer, l.resource().offset)),
-                loss: match &loss_stage {
+                match &loss_stage {
                     Some(own) => BufferRegion::new(own),
                     None => BufferRegion::at(&loss_buf, loss_off),
                 },
-                grad: match (&grad_stage, &grad_region) {
-                    (Some(own), _) => Some(BufferRegion::new(own)),
-                    (None, Some((buffer, offset))) => Some(BufferRegion::at(buffer, *offset)),
-                    (None, None) => None,
-                },
-            };
+            )
+            .with_labels(
+                labels_res
+                    .as_ref()
+                    .map(|l| BufferRegion::at(&l.resource().buffer, l.resource().offset)),
+            )
+            .with_grad(match (&grad_stage, &grad_region) {
+                (Some(own), _) => Some(BufferRegion::new(own)),
+                (None, Some((buffer, offset))) => Some(BufferRegion::at(buffer, *offset)),
+                (None, None) => None,
+            });
             self.ctx.record_with(
                 &mut encoder,
                 self.spec,

@@ -2,10 +2,7 @@
 //! same run.
 
 use clap::Args;
-use wgpu_distill::{
-    BackendChoice, DistParams, Error, GpuContext, InputDtype, JsdParams, KlParams, LossSpec,
-    TokenOptions, TvdParams,
-};
+use wgpu_distill::{BackendChoice, Error, GpuContext, InputDtype, KlParams, LossSpec, ParamValues};
 
 use crate::parse_backend;
 
@@ -84,47 +81,33 @@ fn parse_shape(text: &str) -> Result<(usize, usize), Error> {
     Ok((b, c))
 }
 
-/// Liger-Kernel's default blend, `0.5·CE + 0.5·soft`, for the benchmark's `+hard` losses.
-const LIGER_WEIGHTS: TokenOptions = TokenOptions {
-    ignore_index: wgpu_distill::losses::DEFAULT_IGNORE_INDEX,
-    normalizer: None,
-    hard_weight: 0.5,
-    soft_weight: 0.5,
-};
-
-/// A benchmark loss by name (`kl+sparse` is handled by the caller: it changes the inputs).
+/// A benchmark loss by name: a registered loss (`wgpu_distill::losses::REGISTRY`) with the
+/// benchmark's parameters (`kl+sparse` is handled by the caller: it changes the inputs).
 fn bench_spec(name: &str) -> Result<LossSpec, Error> {
-    match name {
-        "kl" => Ok(LossSpec::Kl(KlParams::new(4.0))),
-        "kl+hard" => Ok(LossSpec::Kl(KlParams {
-            temperature: 1.0,
-            options: LIGER_WEIGHTS,
-        })),
-        "kl+soft" => Ok(LossSpec::Kl(KlParams {
-            temperature: 1.0,
-            options: TokenOptions {
-                hard_weight: 0.0,
-                ..LIGER_WEIGHTS
-            },
-        })),
-        "jsd" => Ok(LossSpec::Jsd(JsdParams::default())),
-        "jsd+hard" => Ok(LossSpec::Jsd(JsdParams {
-            options: LIGER_WEIGHTS,
-            ..JsdParams::default()
-        })),
-        "tvd" => Ok(LossSpec::Tvd(TvdParams::default())),
-        "dist" => Ok(LossSpec::Dist(DistParams::default())),
+    // Liger-Kernel's default blend, `0.5·CE + 0.5·soft`, for the `+hard` losses.
+    let liger = ParamValues::new()
+        .with("hard-weight", 0.5)
+        .with("soft-weight", 0.5);
+    let (loss, values) = match name {
+        "kl" => ("kl", ParamValues::new().with("temperature", 4.0)),
+        "kl+hard" => ("kl", liger),
+        "kl+soft" => ("kl", ParamValues::new().with("soft-weight", 0.5)),
+        "jsd+hard" => ("jsd", liger),
         // DIST's official recipe, CE + 2·DIST.
-        "dist+hard" => Ok(LossSpec::Dist(DistParams {
-            hard_weight: 1.0,
-            soft_weight: 2.0,
-            ..DistParams::default()
-        })),
-        "dkd" => Ok(LossSpec::Dkd(wgpu_distill::losses::DkdParams::default())),
-        other => Err(Error::Param(format!(
-            "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, jsd, jsd+hard, tvd, dist, dist+hard, dkd)"
-        ))),
-    }
+        "dist+hard" => (
+            "dist",
+            ParamValues::new()
+                .with("hard-weight", 1.0)
+                .with("soft-weight", 2.0),
+        ),
+        "jsd" | "tvd" | "dist" | "dkd" => (name, ParamValues::new()),
+        other => {
+            return Err(Error::Param(format!(
+                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, jsd, jsd+hard, tvd, dist, dist+hard, dkd)"
+            )))
+        }
+    };
+    wgpu_distill::losses::build(loss, &values)
 }
 
 pub(crate) fn bench(args: &BenchArgs) -> Result<(), Error> {
@@ -157,16 +140,16 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), Error> {
         .map(|p| Pass::parse(p.trim()))
         .collect::<Result<Vec<_>, _>>()?;
     let mut ctx = GpuContext::new(choice)?;
-    ctx.set_strategy(wgpu_distill::Strategy {
-        threads_per_row: args.threads_per_row,
-        cached_rows: args.cached_rows,
-        quads: args.quads,
-        subgroups: args.subgroups,
-        dist_grad_rows: args.dist_grad_rows,
-        dist_row_reads: args.dist_row_reads,
-        tile_rows: args.tile_rows,
-        ..Default::default()
-    })?;
+    ctx.set_strategy(
+        wgpu_distill::Strategy::default()
+            .with_threads_per_row(args.threads_per_row)
+            .with_cached_rows(args.cached_rows)
+            .with_quads(args.quads)
+            .with_subgroups(args.subgroups)
+            .with_dist_grad_rows(args.dist_grad_rows)
+            .with_dist_row_reads(args.dist_row_reads)
+            .with_tile_rows(args.tile_rows),
+    )?;
     let adapter = ctx.adapter_summary().name;
     let backend = ctx.backend_name();
     if !args.json {

@@ -323,12 +323,8 @@ fn eval_sparse(args: &EvalArgs, spec: &LossSpec, choice: BackendChoice) -> Resul
     }
     let logprobs: Vec<f32> = logprobs.iter().map(|&x| x as f32).collect();
     let labels = read_labels(args, spec)?;
-    let teacher = wgpu_distill::SparseTeacher {
-        ids: &ids,
-        logprobs: &logprobs,
-        k: ids_shape[1],
-        tail: args.tail.unwrap_or(false),
-    };
+    let teacher = wgpu_distill::SparseTeacher::new(&ids, &logprobs, ids_shape[1])
+        .with_tail(args.tail.unwrap_or(false));
     let mut inputs = Inputs::with_sparse_teacher(&student, teacher, &shape);
     if let Some(labels) = &labels {
         inputs = inputs.with_labels(labels);

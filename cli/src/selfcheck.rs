@@ -46,20 +46,16 @@ pub(crate) fn self_check() -> Result<(), Error> {
         cases.extend(logits.iter().map(|d| (spec, d.clone())));
     }
     // The token losses, with labels (every fifth row ignored) and a hard term.
-    let token = TokenOptions {
-        hard_weight: 0.5,
-        soft_weight: 0.5,
-        ..TokenOptions::default()
-    };
+    let token = TokenOptions::default()
+        .with_hard_weight(0.5)
+        .with_soft_weight(0.5);
     for spec in [
-        LossSpec::Kl(KlParams {
-            temperature: 2.0,
-            options: token,
-        }),
-        LossSpec::Jsd(JsdParams {
-            options: token,
-            ..JsdParams::default()
-        }),
+        LossSpec::Kl(
+            KlParams::default()
+                .with_temperature(2.0)
+                .with_options(token),
+        ),
+        LossSpec::Jsd(JsdParams::default().with_options(token)),
         LossSpec::Tvd(TvdParams::default()),
     ] {
         cases.extend(logits[1..].iter().map(|d| (spec, d.clone())));
@@ -118,12 +114,8 @@ pub(crate) fn self_check() -> Result<(), Error> {
     let data = wgpu_distill::bench::BenchInputs::synthetic(32, 32000).with_sparse_teacher(64);
     if let Some(sparse) = &data.sparse {
         for tail in [false, true] {
-            let teacher = wgpu_distill::SparseTeacher {
-                ids: &sparse.ids,
-                logprobs: &sparse.logprobs,
-                k: sparse.k,
-                tail,
-            };
+            let teacher = wgpu_distill::SparseTeacher::new(&sparse.ids, &sparse.logprobs, sparse.k)
+                .with_tail(tail);
             let dims = [data.rows, data.cols];
             let inputs = Inputs::with_sparse_teacher(&data.student, teacher, &dims);
             let spec = LossSpec::Kl(KlParams::new(1.0));

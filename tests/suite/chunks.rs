@@ -12,12 +12,12 @@ fn specs() -> [LossSpec; 3] {
     [
         LossSpec::Kl(KlParams::new(2.0)),
         LossSpec::Dkd(DkdParams::default()),
-        LossSpec::Dist(DistParams {
-            temperature: 2.0,
-            beta: 1.0,
-            gamma: 1.0,
-            ..Default::default()
-        }),
+        LossSpec::Dist(
+            DistParams::default()
+                .with_temperature(2.0)
+                .with_beta(1.0)
+                .with_gamma(1.0),
+        ),
     ]
 }
 
@@ -54,17 +54,12 @@ fn forced_chunks_match_the_unchunked_result() {
                 ];
                 for (cached_rows, dist_row_reads) in paths {
                     for chunk_rows in [1, 3, 16] {
-                        let unchunked = Strategy {
-                            cached_rows,
-                            dist_row_reads,
-                            ..Default::default()
-                        };
+                        let unchunked = Strategy::default()
+                            .with_cached_rows(cached_rows)
+                            .with_dist_row_reads(dist_row_reads);
                         let mut ctx = fresh_gpu(backend);
-                        ctx.set_strategy(Strategy {
-                            chunk_rows: Some(chunk_rows),
-                            ..unchunked
-                        })
-                        .unwrap();
+                        ctx.set_strategy(unchunked.with_chunk_rows(Some(chunk_rows)))
+                            .unwrap();
                         let mut plain = fresh_gpu(backend);
                         plain.set_strategy(unchunked).unwrap();
                         for spec in specs() {

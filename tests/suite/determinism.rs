@@ -48,21 +48,18 @@ fn dist_row_pass_forms_are_bitwise_repeatable() {
     use wgpu_distill::{synthetic, DistParams, Inputs, LossSpec, Strategy};
     for (backend, reads) in GPU_BACKENDS.into_iter().flat_map(|b| [(b, 1), (b, 2)]) {
         let mut ctx = fresh_gpu(backend);
-        ctx.set_strategy(Strategy {
-            dist_row_reads: Some(reads),
-            ..Default::default()
-        })
-        .unwrap();
+        ctx.set_strategy(Strategy::default().with_dist_row_reads(Some(reads)))
+            .unwrap();
         let (b, c) = (33, 1000);
         let (s, t) = synthetic::logit_pair(5, b, c, 3.0);
         let labels: Vec<i64> = (0..b as i64).map(|r| (r * 11) % c as i64).collect();
         let shape = [b, c];
         for hard_weight in [0.0, 1.0] {
-            let spec = LossSpec::Dist(DistParams {
-                temperature: 4.0,
-                hard_weight,
-                ..Default::default()
-            });
+            let spec = LossSpec::Dist(
+                DistParams::default()
+                    .with_temperature(4.0)
+                    .with_hard_weight(hard_weight),
+            );
             let inputs = Inputs::new(&s, &t, &shape).with_labels(&labels);
             let first = ctx.evaluate(&spec, &inputs, true).unwrap();
             for _ in 0..100 {

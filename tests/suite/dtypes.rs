@@ -11,12 +11,12 @@ use wgpu_distill::{
 fn specs() -> [LossSpec; 3] {
     [
         LossSpec::Kl(KlParams::new(2.0)),
-        LossSpec::Dist(DistParams {
-            temperature: 2.0,
-            beta: 1.0,
-            gamma: 1.0,
-            ..Default::default()
-        }),
+        LossSpec::Dist(
+            DistParams::default()
+                .with_temperature(2.0)
+                .with_beta(1.0)
+                .with_gamma(1.0),
+        ),
         LossSpec::Dkd(DkdParams::default()),
     ]
 }
@@ -33,11 +33,11 @@ fn sixteen_bit_inputs_match_the_reference_on_the_same_values() {
         ];
         for (cached_rows, dist_row_reads) in paths {
             let mut ctx = fresh_gpu(backend);
-            ctx.set_strategy(Strategy {
-                cached_rows,
-                dist_row_reads,
-                ..Default::default()
-            })
+            ctx.set_strategy(
+                Strategy::default()
+                    .with_cached_rows(cached_rows)
+                    .with_dist_row_reads(dist_row_reads),
+            )
             .unwrap();
             // Odd element counts: the last 32-bit word holds one value and padding; multiples
             // of 4 classes: the quad kernels (four 16-bit values per 8-byte load).
@@ -134,11 +134,8 @@ fn sixteen_bit_gradients_are_the_f32_gradient_rounded_to_nearest_even() {
     for backend in GPU_BACKENDS {
         for chunk_rows in [None, Some(3)] {
             let mut ctx = fresh_gpu(backend);
-            ctx.set_strategy(Strategy {
-                chunk_rows,
-                ..Default::default()
-            })
-            .unwrap();
+            ctx.set_strategy(Strategy::default().with_chunk_rows(chunk_rows))
+                .unwrap();
             for (b, c) in [(5, 1000), (7, 32), (1, 4), (9, 100)] {
                 let (student, teacher) = synthetic::logit_pair(c as u64, b, c, 3.0);
                 let labels: Vec<i64> = (0..b as i64).map(|r| (r * 3) % c as i64).collect();
@@ -204,10 +201,7 @@ fn sixteen_bit_gradients_are_refused_where_no_quad_kernel_writes_them() {
     );
     let mut scalar_only = fresh_gpu(wgpu_distill::BackendChoice::Vulkan);
     scalar_only
-        .set_strategy(Strategy {
-            quads: Some(false),
-            ..Default::default()
-        })
+        .set_strategy(Strategy::default().with_quads(Some(false)))
         .unwrap();
     let forced = message(&specs()[1], &[3, 100], &scalar_only);
     assert!(forced.contains("strategy"), "{forced}");

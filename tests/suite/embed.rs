@@ -63,18 +63,18 @@ fn several_losses_in_one_encoder_on_caller_buffers() {
         let specs = [
             LossSpec::Kl(KlParams::new(2.0)),
             LossSpec::Kl(KlParams::new(4.0)),
-            LossSpec::Dist(DistParams {
-                temperature: 1.0,
-                beta: 1.0,
-                gamma: 2.0,
-                ..Default::default()
-            }),
-            LossSpec::Dist(DistParams {
-                temperature: 4.0,
-                beta: 0.5,
-                gamma: 1.0,
-                ..Default::default()
-            }),
+            LossSpec::Dist(
+                DistParams::default()
+                    .with_temperature(1.0)
+                    .with_beta(1.0)
+                    .with_gamma(2.0),
+            ),
+            LossSpec::Dist(
+                DistParams::default()
+                    .with_temperature(4.0)
+                    .with_beta(0.5)
+                    .with_gamma(1.0),
+            ),
             LossSpec::Dkd(DkdParams::default()),
             LossSpec::Fitnet,
             LossSpec::Rkd(RkdParams::default()),
@@ -100,18 +100,19 @@ fn several_losses_in_one_encoder_on_caller_buffers() {
                 &mut encoder,
                 spec,
                 &[b, c],
-                &LossBindings {
-                    student: BufferRegion::new(&inputs),
-                    teacher: BufferRegion::at(&inputs, teacher_offset),
-                    labels: spec
-                        .needs_labels()
+                &LossBindings::new(
+                    BufferRegion::new(&inputs),
+                    BufferRegion::at(&inputs, teacher_offset),
+                    BufferRegion::at(&outputs, align * i as u64),
+                )
+                .with_labels(
+                    spec.needs_labels()
                         .then(|| BufferRegion::new(&labels_buffer)),
-                    loss: BufferRegion::at(&outputs, align * i as u64),
-                    grad: Some(BufferRegion::at(
-                        &outputs,
-                        grads_base + grad_stride * i as u64,
-                    )),
-                },
+                )
+                .with_grad(Some(BufferRegion::at(
+                    &outputs,
+                    grads_base + grad_stride * i as u64,
+                ))),
             )
             .unwrap();
         }
@@ -170,13 +171,7 @@ fn record_rejects_unusable_buffers() {
             &mut encoder,
             &spec,
             &[4, 32],
-            &LossBindings {
-                student,
-                teacher: BufferRegion::new(&good),
-                labels: None,
-                loss,
-                grad: None,
-            },
+            &LossBindings::new(student, BufferRegion::new(&good), loss),
         )
         .unwrap_err()
         .to_string()
@@ -236,18 +231,19 @@ fn repeated_recording_reuses_every_cached_object() {
                     &mut encoder,
                     spec,
                     &[b, c],
-                    &LossBindings {
-                        student: BufferRegion::new(student),
-                        teacher: BufferRegion::new(teacher),
-                        labels: spec
-                            .needs_labels()
+                    &LossBindings::new(
+                        BufferRegion::new(student),
+                        BufferRegion::new(teacher),
+                        BufferRegion::at(&outputs, align * i as u64),
+                    )
+                    .with_labels(
+                        spec.needs_labels()
                             .then(|| BufferRegion::new(&labels_buffer)),
-                        loss: BufferRegion::at(&outputs, align * i as u64),
-                        grad: Some(BufferRegion::at(
-                            &outputs,
-                            align * 3 + grad_stride * i as u64,
-                        )),
-                    },
+                    )
+                    .with_grad(Some(BufferRegion::at(
+                        &outputs,
+                        align * 3 + grad_stride * i as u64,
+                    ))),
                 )
                 .unwrap();
             }
@@ -334,24 +330,20 @@ fn a_strategy_change_replans_a_repeated_call() {
     let spec = LossSpec::Dist(DistParams::default());
     let step = |ctx: &GpuContext| -> Vec<u32> {
         let mut encoder = device.create_command_encoder(&Default::default());
-        let io = LossBindings {
-            student: BufferRegion::new(&student),
-            teacher: BufferRegion::new(&teacher),
-            labels: None,
-            loss: BufferRegion::new(&outputs),
-            grad: Some(BufferRegion::at(&outputs, 256)),
-        };
+        let io = LossBindings::new(
+            BufferRegion::new(&student),
+            BufferRegion::new(&teacher),
+            BufferRegion::new(&outputs),
+        )
+        .with_grad(Some(BufferRegion::at(&outputs, 256)));
         ctx.record(&mut encoder, &spec, &[b, c], &io).unwrap();
         submit_and_read_words(&device, &queue, encoder, &outputs)
     };
     let quads = step(&ctx);
     let planned = ctx.cache_stats();
     assert_eq!(planned.recordings, 1);
-    ctx.set_strategy(Strategy {
-        quads: Some(false),
-        ..Default::default()
-    })
-    .unwrap();
+    ctx.set_strategy(Strategy::default().with_quads(Some(false)))
+        .unwrap();
     assert_eq!(
         ctx.cache_stats().recordings,
         0,
@@ -473,13 +465,9 @@ fn token_losses_on_caller_buffers() {
         let ids: Vec<i64> = (0..b * k).map(|i| ((i * 7) % c) as i64).collect();
         let logprobs: Vec<f32> = vec![-2.0; b * k];
         let shape = [b, c];
-        let jsd = LossSpec::Jsd(JsdParams {
-            options: TokenOptions {
-                hard_weight: 0.5,
-                ..TokenOptions::default()
-            },
-            ..JsdParams::default()
-        });
+        let jsd = LossSpec::Jsd(
+            JsdParams::default().with_options(TokenOptions::default().with_hard_weight(0.5)),
+        );
         let kl = KlParams::new(1.0);
         let want_jsd = ctx
             .evaluate(
@@ -488,12 +476,7 @@ fn token_losses_on_caller_buffers() {
                 true,
             )
             .unwrap();
-        let sparse = SparseTeacher {
-            ids: &ids,
-            logprobs: &logprobs,
-            k,
-            tail: false,
-        };
+        let sparse = SparseTeacher::new(&ids, &logprobs, k);
         let want_kl = ctx
             .evaluate(
                 &LossSpec::Kl(kl),
@@ -527,29 +510,27 @@ fn token_losses_on_caller_buffers() {
                 &mut encoder,
                 &jsd,
                 &shape,
-                &LossBindings {
-                    student: BufferRegion::new(&s),
-                    teacher: BufferRegion::new(&t),
-                    labels: Some(BufferRegion::new(&l)),
-                    loss: BufferRegion::new(&out),
-                    grad: Some(BufferRegion::at(&out, 512)),
-                },
+                &LossBindings::new(
+                    BufferRegion::new(&s),
+                    BufferRegion::new(&t),
+                    BufferRegion::new(&out),
+                )
+                .with_labels(Some(BufferRegion::new(&l)))
+                .with_grad(Some(BufferRegion::at(&out, 512))),
             )
             .unwrap();
             ctx.record_sparse(
                 &mut encoder,
                 &kl,
                 &shape,
-                &SparseBindings {
-                    student: BufferRegion::new(&s),
-                    ids: BufferRegion::new(&i),
-                    logprobs: BufferRegion::new(&lp),
+                &SparseBindings::new(
+                    BufferRegion::new(&s),
+                    BufferRegion::new(&i),
+                    BufferRegion::new(&lp),
                     k,
-                    tail: false,
-                    labels: None,
-                    loss: BufferRegion::at(&out, 256),
-                    grad: Some(BufferRegion::at(&out, second)),
-                },
+                    BufferRegion::at(&out, 256),
+                )
+                .with_grad(Some(BufferRegion::at(&out, second))),
             )
             .unwrap();
             let words = submit_and_read_words(device, ctx.queue(), encoder, &out);
@@ -601,12 +582,7 @@ fn sparse_teacher_on_a_caller_bf16_student() {
         let logprobs: Vec<f32> = vec![-2.5; b * k];
         let shape = [b, c];
         let kl = KlParams::new(2.0);
-        let sparse = SparseTeacher {
-            ids: &ids,
-            logprobs: &logprobs,
-            k,
-            tail: false,
-        };
+        let sparse = SparseTeacher::new(&ids, &logprobs, k);
         let want = ctx
             .evaluate_as(
                 &LossSpec::Kl(kl),
@@ -633,16 +609,14 @@ fn sparse_teacher_on_a_caller_bf16_student() {
             &mut encoder,
             &kl,
             &shape,
-            &SparseBindings {
-                student: BufferRegion::new(&s),
-                ids: BufferRegion::new(&i),
-                logprobs: BufferRegion::new(&lp),
+            &SparseBindings::new(
+                BufferRegion::new(&s),
+                BufferRegion::new(&i),
+                BufferRegion::new(&lp),
                 k,
-                tail: false,
-                labels: None,
-                loss: BufferRegion::new(&out),
-                grad: Some(BufferRegion::at(&out, 256)),
-            },
+                BufferRegion::new(&out),
+            )
+            .with_grad(Some(BufferRegion::at(&out, 256))),
             InputDtype::Bf16,
         )
         .unwrap();

@@ -76,21 +76,18 @@ fn library_rejects_bad_input_with_typed_errors() {
             "temperature",
         ),
         (
-            LossSpec::Dist(DistParams {
-                beta: f64::NAN,
-                ..Default::default()
-            }),
+            LossSpec::Dist(DistParams::default().with_beta(f64::NAN)),
             Inputs::new(&data, &data, &[3, 4]),
             |e| matches!(e, Error::Param(_)),
             "beta",
         ),
     ];
     let dkd = LossSpec::Dkd(DkdParams::default());
-    let dist_hard = LossSpec::Dist(DistParams {
-        hard_weight: 1.0,
-        soft_weight: 2.0,
-        ..Default::default()
-    });
+    let dist_hard = LossSpec::Dist(
+        DistParams::default()
+            .with_hard_weight(1.0)
+            .with_soft_weight(2.0),
+    );
     let good_labels = [0i64, 1, 2];
     // A sparse teacher of K = 2 ids per row on 3×4 logits, and broken variants of it.
     static IDS: [i64; 6] = [0, 1, 2, 3, 1, 2];
@@ -100,12 +97,7 @@ fn library_rejects_bad_input_with_typed_errors() {
     let positive_lp = &[-1.0f32, 0.5, -1.0, -2.0, -1.0, -2.0];
     let heavy_lp = &[-0.1f32, -0.2, -1.0, -2.0, -1.0, -2.0];
     fn sparse<'a>(ids: &'a [i64], logprobs: &'a [f32], k: usize, tail: bool) -> SparseTeacher<'a> {
-        SparseTeacher {
-            ids,
-            logprobs,
-            k,
-            tail,
-        }
+        SparseTeacher::new(ids, logprobs, k).with_tail(tail)
     }
     let bad_label = [0i64, 4, 2];
     let negative_label = [0i64, -1, 2];
@@ -163,10 +155,7 @@ fn library_rejects_bad_input_with_typed_errors() {
             "label -100",
         ),
         (
-            LossSpec::Dist(DistParams {
-                hard_weight: f64::INFINITY,
-                ..Default::default()
-            }),
+            LossSpec::Dist(DistParams::default().with_hard_weight(f64::INFINITY)),
             Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
             |e| matches!(e, Error::Param(_)),
             "hard weight",
@@ -240,70 +229,56 @@ fn library_rejects_bad_input_with_typed_errors() {
             "2 labels",
         ),
         (
-            LossSpec::Tvd(TvdParams {
-                options: TokenOptions {
-                    hard_weight: 0.5,
-                    ..TokenOptions::default()
-                },
-                ..TvdParams::default()
-            }),
+            LossSpec::Tvd(
+                TvdParams::default().with_options(TokenOptions::default().with_hard_weight(0.5)),
+            ),
             Inputs::new(&data, &data, &[3, 4]),
             |e| matches!(e, Error::Shape(_)),
             "needs labels",
         ),
         (
-            LossSpec::Jsd(JsdParams {
-                beta: 1.5,
-                ..JsdParams::default()
-            }),
+            LossSpec::Jsd(JsdParams::default().with_beta(1.5)),
             Inputs::new(&data, &data, &[3, 4]),
             |e| matches!(e, Error::Param(_)),
             "beta must lie in [0, 1]",
         ),
         (
-            LossSpec::Jsd(JsdParams {
-                options: TokenOptions {
-                    normalizer: Some(0.0),
-                    ..TokenOptions::default()
-                },
-                ..JsdParams::default()
-            }),
+            LossSpec::Jsd(
+                JsdParams::default()
+                    .with_options(TokenOptions::default().with_normalizer(Some(0.0))),
+            ),
             Inputs::new(&data, &data, &[3, 4]),
             |e| matches!(e, Error::Param(_)),
             "normalizer must be finite and > 0",
         ),
         (
-            LossSpec::Kl(KlParams {
-                temperature: 1.0,
-                options: TokenOptions {
-                    soft_weight: f64::NAN,
-                    ..TokenOptions::default()
-                },
-            }),
+            LossSpec::Kl(
+                KlParams::default()
+                    .with_temperature(1.0)
+                    .with_options(TokenOptions::default().with_soft_weight(f64::NAN)),
+            ),
             Inputs::new(&data, &data, &[3, 4]),
             |e| matches!(e, Error::Param(_)),
             "soft weight must be finite",
         ),
         (
-            LossSpec::Kl(KlParams {
-                temperature: 1.0,
-                options: TokenOptions {
-                    ignore_index: 1 << 40,
-                    ..TokenOptions::default()
-                },
-            }),
+            LossSpec::Kl(
+                KlParams::default()
+                    .with_temperature(1.0)
+                    .with_options(TokenOptions::default().with_ignore_index(1 << 40)),
+            ),
             Inputs::new(&data, &data, &[3, 4]).with_labels(&good_labels),
             |e| matches!(e, Error::Param(_)),
             "does not fit in 32 bits",
         ),
         (
-            LossSpec::At(AtParams { p: 2.0 }),
+            LossSpec::At(AtParams::default().with_p(2.0)),
             Inputs::new(&data, &data, &[3, 4]),
             |e| matches!(e, Error::Shape(_)),
             "rank 4",
         ),
         (
-            LossSpec::At(AtParams { p: 0.0 }),
+            LossSpec::At(AtParams::default().with_p(0.0)),
             Inputs::new(&features, &features, &[1, 2, 3, 4]),
             |e| matches!(e, Error::Param(_)),
             "exponent",
@@ -333,10 +308,11 @@ fn library_rejects_bad_input_with_typed_errors() {
             "B >= 2",
         ),
         (
-            LossSpec::Rkd(RkdParams {
-                distance_weight: f64::NAN,
-                angle_weight: 1.0,
-            }),
+            LossSpec::Rkd(
+                RkdParams::default()
+                    .with_distance_weight(f64::NAN)
+                    .with_angle_weight(1.0),
+            ),
             Inputs::new(&data, &data, &[3, 4]),
             |e| matches!(e, Error::Param(_)),
             "distance weight",
@@ -371,13 +347,11 @@ fn shapes_beyond_device_limits_are_errors() {
         usage: wgpu::BufferUsages::STORAGE,
         mapped_at_creation: false,
     });
-    let io = LossBindings {
-        student: BufferRegion::new(&small),
-        teacher: BufferRegion::new(&small),
-        labels: None,
-        loss: BufferRegion::new(&small),
-        grad: None,
-    };
+    let io = LossBindings::new(
+        BufferRegion::new(&small),
+        BufferRegion::new(&small),
+        BufferRegion::new(&small),
+    );
     let mut encoder = ctx.device().create_command_encoder(&Default::default());
     let max = ctx.device().limits().max_storage_buffer_binding_size;
     let cols = (max / 4 + 1) as usize;

@@ -76,13 +76,11 @@ fn caller_buffers_dropped_after_recording_are_harmless() {
         &mut encoder,
         &spec,
         &[16, 40],
-        &wgpu_distill::LossBindings {
-            student: wgpu_distill::BufferRegion::new(&student),
-            teacher: wgpu_distill::BufferRegion::new(&teacher),
-            labels: None,
-            loss: wgpu_distill::BufferRegion::new(&loss),
-            grad: None,
-        },
+        &wgpu_distill::LossBindings::new(
+            wgpu_distill::BufferRegion::new(&student),
+            wgpu_distill::BufferRegion::new(&teacher),
+            wgpu_distill::BufferRegion::new(&loss),
+        ),
     )
     .unwrap();
     encoder.copy_buffer_to_buffer(&loss, 0, &staging, 0, 4);

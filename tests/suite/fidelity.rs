@@ -32,79 +32,52 @@ fn strategies(backend: BackendChoice) -> Vec<(&'static str, Strategy)> {
         ("default", Strategy::default()),
         (
             "one-class kernels",
-            Strategy {
-                quads: Some(false),
-                ..Default::default()
-            },
+            Strategy::default().with_quads(Some(false)),
         ),
         (
             "cached rows",
-            Strategy {
-                cached_rows: Some(true),
-                ..Default::default()
-            },
+            Strategy::default().with_cached_rows(Some(true)),
         ),
         (
             "cached rows, one-class",
-            Strategy {
-                cached_rows: Some(true),
-                quads: Some(false),
-                ..Default::default()
-            },
+            Strategy::default()
+                .with_cached_rows(Some(true))
+                .with_quads(Some(false)),
         ),
         (
             "1 row per DIST gradient segment",
-            Strategy {
-                dist_grad_rows: Some(1),
-                ..Default::default()
-            },
+            Strategy::default().with_dist_grad_rows(Some(1)),
         ),
         (
             "4 rows per DIST gradient segment",
-            Strategy {
-                dist_grad_rows: Some(4),
-                ..Default::default()
-            },
+            Strategy::default().with_dist_grad_rows(Some(4)),
         ),
         (
             "row chunks of 40, 64 lanes a row",
-            Strategy {
-                chunk_rows: Some(40),
-                threads_per_row: Some(64),
-                ..Default::default()
-            },
+            Strategy::default()
+                .with_chunk_rows(Some(40))
+                .with_threads_per_row(Some(64)),
         ),
         (
             "two-read DIST rows",
-            Strategy {
-                dist_row_reads: Some(2),
-                ..Default::default()
-            },
+            Strategy::default().with_dist_row_reads(Some(2)),
         ),
         (
             "one-read DIST rows",
-            Strategy {
-                dist_row_reads: Some(1),
-                ..Default::default()
-            },
+            Strategy::default().with_dist_row_reads(Some(1)),
         ),
         (
             "one-read DIST rows, one-class, 256 lanes a row",
-            Strategy {
-                dist_row_reads: Some(1),
-                quads: Some(false),
-                threads_per_row: Some(256),
-                ..Default::default()
-            },
+            Strategy::default()
+                .with_dist_row_reads(Some(1))
+                .with_quads(Some(false))
+                .with_threads_per_row(Some(256)),
         ),
     ];
     if backend == BackendChoice::Vulkan {
         list.push((
             "barrier reductions",
-            Strategy {
-                subgroups: Some(false),
-                ..Default::default()
-            },
+            Strategy::default().with_subgroups(Some(false)),
         ));
     }
     list

@@ -119,13 +119,13 @@ fn golden_cases_on_every_kernel_path() {
         for (cached_rows, dist_row_reads, threads_per_row, quads) in paths {
             {
                 let mut ctx = fresh_gpu(backend);
-                ctx.set_strategy(wgpu_distill::Strategy {
-                    threads_per_row,
-                    cached_rows,
-                    quads,
-                    dist_row_reads,
-                    ..Default::default()
-                })
+                ctx.set_strategy(
+                    wgpu_distill::Strategy::default()
+                        .with_threads_per_row(threads_per_row)
+                        .with_cached_rows(cached_rows)
+                        .with_quads(quads)
+                        .with_dist_row_reads(dist_row_reads),
+                )
                 .unwrap();
                 for loss in ["kl", "dist", "dkd"] {
                     for case in golden_cases(loss) {

@@ -53,33 +53,27 @@ fn dist_reference_gradient_matches_finite_differences() {
         (
             2,
             (6, 3),
-            DistParams {
-                temperature: 4.0,
-                beta: 2.0,
-                gamma: 0.5,
-                ..Default::default()
-            },
+            DistParams::default()
+                .with_temperature(4.0)
+                .with_beta(2.0)
+                .with_gamma(0.5),
         ),
         (3, (1, 4), DistParams::default()),
         (
             4,
             (5, 1),
-            DistParams {
-                temperature: 2.0,
-                beta: 1.0,
-                gamma: 1.0,
-                ..Default::default()
-            },
+            DistParams::default()
+                .with_temperature(2.0)
+                .with_beta(1.0)
+                .with_gamma(1.0),
         ),
         (
             5,
             (3, 8),
-            DistParams {
-                temperature: 0.5,
-                beta: 1.0,
-                gamma: 3.0,
-                ..Default::default()
-            },
+            DistParams::default()
+                .with_temperature(0.5)
+                .with_beta(1.0)
+                .with_gamma(3.0),
         ),
     ];
     for (seed, (b, c), p) in cases {

@@ -70,12 +70,10 @@ fn dkd_random_shapes() {
             let labels: Vec<i64> = (0..b).map(|r| ((r * 7 + i) % c) as i64).collect();
             for params in [
                 DkdParams::default(),
-                DkdParams {
-                    temperature: 1.0,
-                    alpha: 2.0,
-                    beta: 0.5,
-                    ..DkdParams::default()
-                },
+                DkdParams::default()
+                    .with_temperature(1.0)
+                    .with_alpha(2.0)
+                    .with_beta(0.5),
             ] {
                 // A KL of nearly equal distributions is tiny: float32 leaves ~1e-6 absolute.
                 compare_floor(
@@ -101,12 +99,12 @@ fn dkd_target_leading_by_200_t_is_finite_and_stable() {
     for (r, &g) in labels.iter().enumerate() {
         student[r * c + g as usize] += 200.0 * t as f32;
     }
-    let spec = LossSpec::Dkd(DkdParams {
-        temperature: t,
-        alpha: 1.0,
-        beta: 8.0,
-        ..DkdParams::default()
-    });
+    let spec = LossSpec::Dkd(
+        DkdParams::default()
+            .with_temperature(t)
+            .with_alpha(1.0)
+            .with_beta(8.0),
+    );
     let shape = [b, c];
     let inputs = Inputs::new(&student, &teacher, &shape).with_labels(&labels);
     let want = reference::evaluate(&spec, &inputs).unwrap();
@@ -131,18 +129,18 @@ fn dkd_with_two_classes_has_no_nckd() {
     let labels: Vec<i64> = vec![0, 1, 1, 0, 1, 0];
     let inputs = Inputs::new(&student, &teacher, &[6, 2]).with_labels(&labels);
     for backend in GPU_BACKENDS {
-        let with_nckd = LossSpec::Dkd(DkdParams {
-            temperature: 4.0,
-            alpha: 1.0,
-            beta: 8.0,
-            ..DkdParams::default()
-        });
-        let without = LossSpec::Dkd(DkdParams {
-            temperature: 4.0,
-            alpha: 1.0,
-            beta: 0.0,
-            ..DkdParams::default()
-        });
+        let with_nckd = LossSpec::Dkd(
+            DkdParams::default()
+                .with_temperature(4.0)
+                .with_alpha(1.0)
+                .with_beta(8.0),
+        );
+        let without = LossSpec::Dkd(
+            DkdParams::default()
+                .with_temperature(4.0)
+                .with_alpha(1.0)
+                .with_beta(0.0),
+        );
         let a = gpu(backend).evaluate(&with_nckd, &inputs, true).unwrap();
         let b = gpu(backend).evaluate(&without, &inputs, true).unwrap();
         assert_eq!(a, b, "{backend:?}: beta changed a C = 2 result");
@@ -162,14 +160,10 @@ fn feature_losses_random_shapes() {
     let specs = [
         LossSpec::Fitnet,
         LossSpec::Hcl,
-        LossSpec::At(AtParams { p: 2.0 }),
-        LossSpec::At(AtParams { p: 3.0 }),
-        LossSpec::Ickd(IckdParams {
-            denominator: IckdDenominator::Cb,
-        }),
-        LossSpec::Ickd(IckdParams {
-            denominator: IckdDenominator::Cb2,
-        }),
+        LossSpec::At(AtParams::default().with_p(2.0)),
+        LossSpec::At(AtParams::default().with_p(3.0)),
+        LossSpec::Ickd(IckdParams::default().with_denominator(IckdDenominator::Cb)),
+        LossSpec::Ickd(IckdParams::default().with_denominator(IckdDenominator::Cb2)),
     ];
     for backend in GPU_BACKENDS {
         for (i, dims) in shapes.iter().enumerate() {
@@ -193,7 +187,7 @@ fn at_with_fractional_exponent() {
         for p in [0.5, 1.0, 1.5, 2.5] {
             compare(
                 gpu(backend),
-                &LossSpec::At(AtParams { p }),
+                &LossSpec::At(AtParams::default().with_p(p)),
                 &dims,
                 &student,
                 &teacher,
@@ -244,14 +238,12 @@ fn rkd_random_shapes() {
             let (student, teacher) = random_pair(40 + i as u64, dims, 1.0);
             for params in [
                 RkdParams::default(),
-                RkdParams {
-                    distance_weight: 1.0,
-                    angle_weight: 0.0,
-                },
-                RkdParams {
-                    distance_weight: 0.0,
-                    angle_weight: 1.0,
-                },
+                RkdParams::default()
+                    .with_distance_weight(1.0)
+                    .with_angle_weight(0.0),
+                RkdParams::default()
+                    .with_distance_weight(0.0)
+                    .with_angle_weight(1.0),
             ] {
                 // B = 2 has an exactly zero loss, and D = 1 (collinear points: every cosine is
                 // exactly ±1, the true angle gradient vanishes) leaves Gram-rounding noise of

@@ -52,12 +52,10 @@ fn evaluate(case: &crate::common::Golden) -> Output {
             let teacher = read_f64(case.dir.join("teacher.npy"));
             let labels = labels.expect("dist/dkd hard cases have labels");
             let soft = if case.loss == "dist" {
-                let p = DistParams {
-                    temperature: t,
-                    beta: param("beta", 1.0),
-                    gamma: param("gamma", 1.0),
-                    ..Default::default()
-                };
+                let p = DistParams::default()
+                    .with_temperature(t)
+                    .with_beta(param("beta", 1.0))
+                    .with_gamma(param("gamma", 1.0));
                 dist::dist(&student, &teacher, rows, cols, &p)
             } else {
                 let y: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
@@ -295,10 +293,7 @@ fn hard_term_and_blend_match_finite_differences() {
     // DIST's recipe at T = 2: 2·DIST + CE over every row (no ignore_index for dist).
     let targets = [5, 1, 0, 2];
     fd_check("2 dist (T 2) + hard", &zs, |x| {
-        let p = DistParams {
-            temperature: 2.0,
-            ..Default::default()
-        };
+        let p = DistParams::default().with_temperature(2.0);
         let soft = dist::dist(x, &zt, rows, cols, &p);
         let hard = token::hard_term_all_rows(x, rows, cols, &targets).unwrap();
         token::blend(soft, hard, 2.0, 1.0).unwrap()

@@ -183,7 +183,7 @@ fn spirv_val(what: &str, words: &[u32]) {
 #[test]
 fn every_shader_states_its_uniformity_invariant() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for kernel in ALL_KERNELS {
+    for kernel in ALL_KERNELS.iter() {
         assert!(
             kernel.source.contains("Uniformity:"),
             "{} has no 'Uniformity:' line in its header",

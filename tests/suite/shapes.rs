@@ -8,12 +8,12 @@ use wgpu_distill::{reference, synthetic, DistParams, Inputs, KlParams, LossSpec,
 fn specs(t: f64) -> [LossSpec; 2] {
     [
         LossSpec::Kl(KlParams::new(t)),
-        LossSpec::Dist(DistParams {
-            temperature: t,
-            beta: 1.0,
-            gamma: 2.0,
-            ..Default::default()
-        }),
+        LossSpec::Dist(
+            DistParams::default()
+                .with_temperature(t)
+                .with_beta(1.0)
+                .with_gamma(2.0),
+        ),
     ]
 }
 
@@ -99,11 +99,11 @@ fn more_than_65535_rows() {
         }
         // One workgroup per row: 65537 workgroups, a 2D grid.
         let mut ctx = fresh_gpu(backend);
-        ctx.set_strategy(Strategy {
-            threads_per_row: Some(256),
-            tile_rows: Some(16),
-            ..Default::default()
-        })
+        ctx.set_strategy(
+            Strategy::default()
+                .with_threads_per_row(Some(256))
+                .with_tile_rows(Some(16)),
+        )
         .unwrap();
         for spec in specs(2.0) {
             compare(&ctx, &spec, 70_001, 5, 2.0, 12);
@@ -119,13 +119,13 @@ fn every_strategy_matches_the_reference() {
             for tile in [1, 7, 256] {
                 for cached_rows in [None, Some(false), Some(true)] {
                     for quads in [None, Some(false)] {
-                        ctx.set_strategy(Strategy {
-                            threads_per_row: Some(tpr),
-                            tile_rows: Some(tile),
-                            cached_rows,
-                            quads,
-                            ..Default::default()
-                        })
+                        ctx.set_strategy(
+                            Strategy::default()
+                                .with_threads_per_row(Some(tpr))
+                                .with_tile_rows(Some(tile))
+                                .with_cached_rows(cached_rows)
+                                .with_quads(quads),
+                        )
                         .unwrap();
                         let seed = u64::from(tpr * 1000 + tile);
                         for spec in specs(4.0) {
@@ -151,12 +151,12 @@ fn dist_gradient_several_rows_per_segment_give_the_same_bits() {
     // and 5 rows start segments at every offset; the 16-bit gradient goes through the same
     // stores.
     use wgpu_distill::{InputDtype, Precision};
-    let spec = LossSpec::Dist(DistParams {
-        temperature: 2.0,
-        beta: 1.0,
-        gamma: 2.0,
-        ..Default::default()
-    });
+    let spec = LossSpec::Dist(
+        DistParams::default()
+            .with_temperature(2.0)
+            .with_beta(1.0)
+            .with_gamma(2.0),
+    );
     let precisions = [
         Precision::from(InputDtype::F32),
         Precision {
@@ -172,12 +172,12 @@ fn dist_gradient_several_rows_per_segment_give_the_same_bits() {
         for tpr in [1, 8, 64] {
             for chunk_rows in [None, Some(2), Some(5)] {
                 for (ctx, rows) in [(&mut one, 1), (&mut four, 4), (&mut eight, 8)] {
-                    ctx.set_strategy(Strategy {
-                        threads_per_row: Some(tpr),
-                        chunk_rows,
-                        dist_grad_rows: Some(rows),
-                        ..Default::default()
-                    })
+                    ctx.set_strategy(
+                        Strategy::default()
+                            .with_threads_per_row(Some(tpr))
+                            .with_chunk_rows(chunk_rows)
+                            .with_dist_grad_rows(Some(rows)),
+                    )
                     .unwrap();
                 }
                 for (b, c) in [(1, 8), (3, 132), (6, 44), (9, 1000)] {
@@ -202,29 +202,20 @@ fn dist_gradient_several_rows_per_segment_give_the_same_bits() {
         }
         // The several-row kernels against the float64 reference, too.
         for (rows, ctx) in [(4, &mut four), (8, &mut eight)] {
-            ctx.set_strategy(Strategy {
-                dist_grad_rows: Some(rows),
-                ..Default::default()
-            })
-            .unwrap();
+            ctx.set_strategy(Strategy::default().with_dist_grad_rows(Some(rows)))
+                .unwrap();
             compare(ctx, &spec, 11, 1000, 3.0, 5);
         }
     }
     assert_eq!(compared, 2 * 3 * 3 * 4 * 2 * 2);
     let mut ctx = fresh_gpu(wgpu_distill::BackendChoice::Vulkan);
-    let refused = ctx.set_strategy(Strategy {
-        dist_grad_rows: Some(2),
-        ..Default::default()
-    });
+    let refused = ctx.set_strategy(Strategy::default().with_dist_grad_rows(Some(2)));
     assert!(
         format!("{:?}", refused.unwrap_err()).contains("dist_grad_rows must be 1, 4 or 8"),
         "dist_grad_rows 2 must be refused"
     );
     for reads in [0, 3] {
-        let refused = ctx.set_strategy(Strategy {
-            dist_row_reads: Some(reads),
-            ..Default::default()
-        });
+        let refused = ctx.set_strategy(Strategy::default().with_dist_row_reads(Some(reads)));
         assert!(
             matches!(&refused, Err(wgpu_distill::Error::Param(m)) if m == &format!("dist_row_reads must be 1 or 2, got {reads}")),
             "dist_row_reads {reads} must be refused: {refused:?}"
@@ -242,11 +233,8 @@ fn strategies_agree_within_rounding() {
     let spec = LossSpec::Dist(DistParams::default());
     let base = ctx.evaluate(&spec, &inputs, false).unwrap().loss;
     for tpr in [4, 16, 128] {
-        ctx.set_strategy(Strategy {
-            threads_per_row: Some(tpr),
-            ..Default::default()
-        })
-        .unwrap();
+        ctx.set_strategy(Strategy::default().with_threads_per_row(Some(tpr)))
+            .unwrap();
         let loss = ctx.evaluate(&spec, &inputs, false).unwrap().loss;
         assert!(
             ((loss - base) / base).abs() < 1e-5,
@@ -269,22 +257,19 @@ fn dist_peaked_and_constant_rows() {
     // The default (one-read rows on these adapters) and the two-read row pass.
     let mut two_reads = [fresh_gpu(GPU_BACKENDS[0]), fresh_gpu(GPU_BACKENDS[1])];
     for ctx in &mut two_reads {
-        ctx.set_strategy(Strategy {
-            dist_row_reads: Some(2),
-            ..Default::default()
-        })
-        .unwrap();
+        ctx.set_strategy(Strategy::default().with_dist_row_reads(Some(2)))
+            .unwrap();
     }
     let contexts = GPU_BACKENDS.iter().map(|&b| gpu(b)).chain(two_reads.iter());
     for ctx in contexts {
         let backend = (ctx.backend_name(), ctx.strategy().dist_row_reads);
         for t in [0.5, 1.0, 4.0] {
-            let spec = LossSpec::Dist(DistParams {
-                temperature: t,
-                beta: 1.0,
-                gamma: 1.0,
-                ..Default::default()
-            });
+            let spec = LossSpec::Dist(
+                DistParams::default()
+                    .with_temperature(t)
+                    .with_beta(1.0)
+                    .with_gamma(1.0),
+            );
             let shape = [b, c];
             let inputs = Inputs::new(&student, &teacher, &shape);
             let want = reference::evaluate(&spec, &inputs).unwrap();
@@ -319,12 +304,12 @@ fn dist_row_pass_forms_on_edge_shapes() {
             .chain([(Some(8), None, 2), (Some(1), Some(false), 2)]);
         for (tpr, quads, reads) in forms {
             let mut ctx = fresh_gpu(backend);
-            ctx.set_strategy(Strategy {
-                dist_row_reads: Some(reads),
-                threads_per_row: tpr,
-                quads,
-                ..Default::default()
-            })
+            ctx.set_strategy(
+                Strategy::default()
+                    .with_dist_row_reads(Some(reads))
+                    .with_threads_per_row(tpr)
+                    .with_quads(quads),
+            )
             .unwrap();
             for (i, &(b, c)) in shapes.iter().enumerate() {
                 for t in [0.5, 1.0, 4.0] {

@@ -107,12 +107,10 @@ fn assert_matches(what: &str, got: &(f64, Vec<f32>), want: &(f64, Vec<f32>)) {
 fn a_batch_split_across_vulkan_and_gl_matches_the_whole_batch() {
     let (b, c) = (96, 300);
     let (student, teacher) = synthetic::logit_pair(4, b, c, 3.0);
-    let params = DistParams {
-        temperature: 2.0,
-        beta: 1.0,
-        gamma: 2.0,
-        ..Default::default()
-    };
+    let params = DistParams::default()
+        .with_temperature(2.0)
+        .with_beta(1.0)
+        .with_gamma(2.0);
     let vulkan = gpu(BackendChoice::Vulkan);
     let gl = gpu(BackendChoice::Gl);
     let want = whole(vulkan, &params, &student, &teacher, &[], &[b, c]);
@@ -135,10 +133,7 @@ fn random_splits_match_the_whole_batch() {
     let one_read = gpu(BackendChoice::Vulkan);
     let mut two_reads = fresh_gpu(BackendChoice::Vulkan);
     two_reads
-        .set_strategy(wgpu_distill::Strategy {
-            dist_row_reads: Some(2),
-            ..Default::default()
-        })
+        .set_strategy(wgpu_distill::Strategy::default().with_dist_row_reads(Some(2)))
         .unwrap();
     let mut rng = SplitMix::new(99);
     for trial in 0..12 {
@@ -148,13 +143,12 @@ fn random_splits_match_the_whole_batch() {
         let (student, teacher) = synthetic::logit_pair(trial, b, c, 2.0);
         // Odd trials add the hard-label term (DIST's recipe: CE + 2 DIST).
         let hard = trial % 2 == 1;
-        let params = DistParams {
-            temperature: 1.0 + (trial % 4) as f64,
-            beta: 1.0,
-            gamma: 1.0,
-            hard_weight: if hard { 1.0 } else { 0.0 },
-            soft_weight: if hard { 2.0 } else { 1.0 },
-        };
+        let params = DistParams::default()
+            .with_temperature(1.0 + (trial % 4) as f64)
+            .with_beta(1.0)
+            .with_gamma(1.0)
+            .with_hard_weight(if hard { 1.0 } else { 0.0 })
+            .with_soft_weight(if hard { 2.0 } else { 1.0 });
         let labels: Vec<i64> = if hard {
             (0..b).map(|r| (r * 7 % c) as i64).collect()
         } else {

@@ -38,11 +38,11 @@ fn vulkan_test_adapter_uses_subgroup_reductions() {
 fn gl_has_no_subgroups_and_still_runs_when_they_are_asked_for() {
     let mut ctx = fresh_gpu(BackendChoice::Gl);
     assert_eq!(ctx.subgroup_layout(), None);
-    ctx.set_strategy(Strategy {
-        subgroups: Some(true),
-        threads_per_row: Some(8),
-        ..Default::default()
-    })
+    ctx.set_strategy(
+        Strategy::default()
+            .with_subgroups(Some(true))
+            .with_threads_per_row(Some(8)),
+    )
     .unwrap();
     assert!(!ctx.subgroups_for(8));
     let (s, t) = synthetic::logit_pair(4, 6, 40, 2.0);
@@ -70,12 +70,12 @@ fn subgroup_and_barrier_reductions_give_the_same_bits() {
     for (tpr, dist_row_reads) in (0..=8).flat_map(|k| [(1u32 << k, Some(2)), (1u32 << k, Some(1))])
     {
         for (ctx, subgroups) in [(&mut with, true), (&mut without, false)] {
-            ctx.set_strategy(Strategy {
-                subgroups: Some(subgroups),
-                threads_per_row: Some(tpr),
-                dist_row_reads,
-                ..Default::default()
-            })
+            ctx.set_strategy(
+                Strategy::default()
+                    .with_subgroups(Some(subgroups))
+                    .with_threads_per_row(Some(tpr))
+                    .with_dist_row_reads(dist_row_reads),
+            )
             .unwrap();
             assert_eq!(ctx.subgroups_for(tpr), subgroups, "TPR {tpr}");
         }

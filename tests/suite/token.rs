@@ -71,38 +71,30 @@ fn golden_llm_dense_cases_on_every_backend() {
 fn sweep_specs() -> Vec<LossSpec> {
     let hard = hard_options();
     let mut specs = vec![
-        LossSpec::Kl(KlParams {
-            temperature: 2.0,
-            options: hard,
-        }),
-        LossSpec::Kl(KlParams {
-            temperature: 1.0,
-            options: TokenOptions {
-                normalizer: Some(50.0),
-                ..hard
-            },
-        }),
-        LossSpec::Tvd(TvdParams {
-            temperature: 3.0,
-            options: hard,
-        }),
+        LossSpec::Kl(KlParams::default().with_temperature(2.0).with_options(hard)),
+        LossSpec::Kl(
+            KlParams::default()
+                .with_temperature(1.0)
+                .with_options(hard.with_normalizer(Some(50.0))),
+        ),
+        LossSpec::Tvd(
+            TvdParams::default()
+                .with_temperature(3.0)
+                .with_options(hard),
+        ),
         LossSpec::Tvd(TvdParams::default()),
     ];
     for beta in [0.0, 0.02, 0.5, 0.98, 1.0] {
-        specs.push(LossSpec::Jsd(JsdParams {
-            temperature: if beta == 0.5 { 1.0 } else { 2.0 },
-            beta,
-            options: hard,
-        }));
+        specs.push(LossSpec::Jsd(
+            JsdParams::default()
+                .with_temperature(if beta == 0.5 { 1.0 } else { 2.0 })
+                .with_beta(beta)
+                .with_options(hard),
+        ));
     }
-    specs.push(LossSpec::Jsd(JsdParams {
-        options: TokenOptions {
-            soft_weight: 0.0,
-            hard_weight: 1.0,
-            ..hard
-        },
-        ..JsdParams::default()
-    }));
+    specs.push(LossSpec::Jsd(
+        JsdParams::default().with_options(hard.with_soft_weight(0.0).with_hard_weight(1.0)),
+    ));
     specs
 }
 
@@ -123,29 +115,17 @@ fn evaluate(
 fn token_losses_match_float64_at_every_strategy_and_dtype() {
     let strategies = [
         Strategy::default(),
-        Strategy {
-            quads: Some(false),
-            ..Default::default()
-        },
-        Strategy {
-            threads_per_row: Some(1),
-            ..Default::default()
-        },
-        Strategy {
-            threads_per_row: Some(8),
-            subgroups: Some(false),
-            ..Default::default()
-        },
-        Strategy {
-            threads_per_row: Some(256),
-            chunk_rows: Some(3),
-            ..Default::default()
-        },
-        Strategy {
-            chunk_rows: Some(1),
-            quads: Some(false),
-            ..Default::default()
-        },
+        Strategy::default().with_quads(Some(false)),
+        Strategy::default().with_threads_per_row(Some(1)),
+        Strategy::default()
+            .with_threads_per_row(Some(8))
+            .with_subgroups(Some(false)),
+        Strategy::default()
+            .with_threads_per_row(Some(256))
+            .with_chunk_rows(Some(3)),
+        Strategy::default()
+            .with_chunk_rows(Some(1))
+            .with_quads(Some(false)),
     ];
     for backend in GPU_BACKENDS {
         let mut contexts: Vec<GpuContext> = strategies
@@ -244,12 +224,8 @@ fn golden_llm_sparse_cases_on_every_backend() {
             .iter()
             .map(|&x| x as f32)
             .collect();
-        let teacher = SparseTeacher {
-            ids: &ids,
-            logprobs: &logprobs,
-            k: ids_shape[1],
-            tail: case.params["tail"].as_bool().unwrap(),
-        };
+        let teacher = SparseTeacher::new(&ids, &logprobs, ids_shape[1])
+            .with_tail(case.params["tail"].as_bool().unwrap());
         let labels = case.labels();
         let mut inputs = Inputs::with_sparse_teacher(&student, teacher, &case.shape);
         if let Some(labels) = &labels {
@@ -303,25 +279,15 @@ fn sparse_teacher(
 fn sparse_teacher_matches_float64_at_every_strategy() {
     let strategies = [
         Strategy::default(),
-        Strategy {
-            threads_per_row: Some(1),
-            ..Default::default()
-        },
-        Strategy {
-            threads_per_row: Some(8),
-            subgroups: Some(false),
-            chunk_rows: Some(3),
-            ..Default::default()
-        },
-        Strategy {
-            threads_per_row: Some(256),
-            chunk_rows: Some(1),
-            ..Default::default()
-        },
-        Strategy {
-            quads: Some(false),
-            ..Default::default()
-        },
+        Strategy::default().with_threads_per_row(Some(1)),
+        Strategy::default()
+            .with_threads_per_row(Some(8))
+            .with_subgroups(Some(false))
+            .with_chunk_rows(Some(3)),
+        Strategy::default()
+            .with_threads_per_row(Some(256))
+            .with_chunk_rows(Some(1)),
+        Strategy::default().with_quads(Some(false)),
     ];
     let cases = [
         // (rows, cols, k, tail, temperature, teacher mass on its ids)
@@ -346,24 +312,17 @@ fn sparse_teacher_matches_float64_at_every_strategy() {
             let (ids, logprobs) = sparse_teacher(rows, cols, k, mass, i as u64 + 100);
             let labels = token_labels(rows, cols);
             let shape = [rows, cols];
-            let teacher = SparseTeacher {
-                ids: &ids,
-                logprobs: &logprobs,
-                k,
-                tail,
-            };
+            let teacher = SparseTeacher::new(&ids, &logprobs, k).with_tail(tail);
             for options in [
                 TokenOptions::default(),
                 hard_options(),
-                TokenOptions {
-                    normalizer: Some(3.0),
-                    ..hard_options()
-                },
+                hard_options().with_normalizer(Some(3.0)),
             ] {
-                let spec = LossSpec::Kl(KlParams {
-                    temperature,
-                    options,
-                });
+                let spec = LossSpec::Kl(
+                    KlParams::default()
+                        .with_temperature(temperature)
+                        .with_options(options),
+                );
                 let mut inputs = Inputs::with_sparse_teacher(&student, teacher, &shape);
                 if options != TokenOptions::default() {
                     inputs = inputs.with_labels(&labels);
@@ -388,17 +347,13 @@ fn sparse_teacher_matches_float64_at_every_strategy() {
         let (ids, logprobs) = sparse_teacher(rows, cols, k, 0.95, 9);
         let labels = token_labels(rows, cols);
         let shape = [rows, cols];
-        let teacher = SparseTeacher {
-            ids: &ids,
-            logprobs: &logprobs,
-            k,
-            tail: true,
-        };
+        let teacher = SparseTeacher::new(&ids, &logprobs, k).with_tail(true);
         let inputs = Inputs::with_sparse_teacher(&student, teacher, &shape).with_labels(&labels);
-        let spec = LossSpec::Kl(KlParams {
-            temperature: 1.0,
-            options: hard_options(),
-        });
+        let spec = LossSpec::Kl(
+            KlParams::default()
+                .with_temperature(1.0)
+                .with_options(hard_options()),
+        );
         let first = evaluate(&contexts[0], &spec, &inputs, InputDtype::F32);
         for _ in 0..100 {
             let again = evaluate(&contexts[0], &spec, &inputs, InputDtype::F32);
@@ -421,15 +376,10 @@ fn sparse_teacher_matches_float64_at_every_strategy() {
 fn sparse_teacher_with_16_bit_student_logits() {
     let strategies = [
         Strategy::default(),
-        Strategy {
-            threads_per_row: Some(1),
-            ..Default::default()
-        },
-        Strategy {
-            threads_per_row: Some(256),
-            chunk_rows: Some(2),
-            ..Default::default()
-        },
+        Strategy::default().with_threads_per_row(Some(1)),
+        Strategy::default()
+            .with_threads_per_row(Some(256))
+            .with_chunk_rows(Some(2)),
     ];
     let cases = [
         // (rows, cols, k, tail, temperature, teacher mass on its ids)
@@ -446,16 +396,12 @@ fn sparse_teacher_with_16_bit_student_logits() {
                 let (ids, logprobs) = sparse_teacher(rows, cols, k, mass, i as u64 + 140);
                 let labels = token_labels(rows, cols);
                 let shape = [rows, cols];
-                let teacher = SparseTeacher {
-                    ids: &ids,
-                    logprobs: &logprobs,
-                    k,
-                    tail,
-                };
-                let spec = LossSpec::Kl(KlParams {
-                    temperature,
-                    options: hard_options(),
-                });
+                let teacher = SparseTeacher::new(&ids, &logprobs, k).with_tail(tail);
+                let spec = LossSpec::Kl(
+                    KlParams::default()
+                        .with_temperature(temperature)
+                        .with_options(hard_options()),
+                );
                 for dtype in [InputDtype::F16, InputDtype::Bf16] {
                     let read = dtype.decode(&dtype.encode(&student), student.len());
                     let want = reference::evaluate(
@@ -482,12 +428,7 @@ fn sparse_teacher_with_16_bit_student_logits() {
     let (rows, cols, k) = (3, 102, 5);
     let student = synthetic::normal_vec(1, rows * cols, 3.0);
     let (ids, logprobs) = sparse_teacher(rows, cols, k, 0.9, 1);
-    let teacher = SparseTeacher {
-        ids: &ids,
-        logprobs: &logprobs,
-        k,
-        tail: false,
-    };
+    let teacher = SparseTeacher::new(&ids, &logprobs, k);
     let shape = [rows, cols];
     let inputs = Inputs::with_sparse_teacher(&student, teacher, &shape);
     let spec = LossSpec::Kl(KlParams::new(1.0));
@@ -517,12 +458,7 @@ fn sparse_tail_with_the_student_mass_on_the_ids() {
     }
     let logprobs: Vec<f32> = vec![(0.9f32 / k as f32).ln(); rows * k];
     let shape = [rows, cols];
-    let teacher = SparseTeacher {
-        ids: &ids,
-        logprobs: &logprobs,
-        k,
-        tail: true,
-    };
+    let teacher = SparseTeacher::new(&ids, &logprobs, k).with_tail(true);
     let inputs = Inputs::with_sparse_teacher(&student, teacher, &shape);
     let spec = LossSpec::Kl(KlParams::new(1.0));
     let want = reference::evaluate(&spec, &inputs).unwrap();
@@ -575,15 +511,8 @@ fn golden_case_on_gpus(name: &str) {
 fn dkd_hard_term() {
     golden_case_on_gpus("dkd_hard");
     hard_term_sweep(&hard_term_strategies()[..3], |temperature| {
-        let plain = wgpu_distill::losses::DkdParams {
-            temperature,
-            ..Default::default()
-        };
-        let hard = wgpu_distill::losses::DkdParams {
-            hard_weight: 0.7,
-            soft_weight: 0.4,
-            ..plain
-        };
+        let plain = wgpu_distill::losses::DkdParams::default().with_temperature(temperature);
+        let hard = plain.with_hard_weight(0.7).with_soft_weight(0.4);
         vec![
             (LossSpec::Dkd(hard), InputDtype::F32),
             (LossSpec::Dkd(plain), InputDtype::F32),
@@ -599,12 +528,12 @@ fn dkd_hard_term() {
 fn dist_hard_term() {
     golden_case_on_gpus("dist_hard");
     hard_term_sweep(&hard_term_strategies(), |temperature| {
-        let spec = LossSpec::Dist(DistParams {
-            temperature,
-            hard_weight: 0.7,
-            soft_weight: 0.4,
-            ..Default::default()
-        });
+        let spec = LossSpec::Dist(
+            DistParams::default()
+                .with_temperature(temperature)
+                .with_hard_weight(0.7)
+                .with_soft_weight(0.4),
+        );
         let dtype = if temperature == 1.0 {
             InputDtype::F32
         } else {
@@ -620,40 +549,20 @@ fn hard_term_strategies() -> [Strategy; 8] {
     let default = Strategy::default();
     [
         default,
-        Strategy {
-            quads: Some(false),
-            threads_per_row: Some(1),
-            ..default
-        },
-        Strategy {
-            threads_per_row: Some(256),
-            chunk_rows: Some(3),
-            ..default
-        },
-        Strategy {
-            dist_grad_rows: Some(4),
-            ..default
-        },
-        Strategy {
-            dist_grad_rows: Some(8),
-            tile_rows: Some(2),
-            ..default
-        },
-        Strategy {
-            cached_rows: Some(true),
-            ..default
-        },
+        default
+            .with_quads(Some(false))
+            .with_threads_per_row(Some(1)),
+        default
+            .with_threads_per_row(Some(256))
+            .with_chunk_rows(Some(3)),
+        default.with_dist_grad_rows(Some(4)),
+        default.with_dist_grad_rows(Some(8)).with_tile_rows(Some(2)),
+        default.with_cached_rows(Some(true)),
         // DIST's row pass in one read and in two, forced: any C, and quads in chunks.
-        Strategy {
-            dist_row_reads: Some(1),
-            quads: Some(false),
-            ..default
-        },
-        Strategy {
-            dist_row_reads: Some(2),
-            chunk_rows: Some(2),
-            ..default
-        },
+        default.with_dist_row_reads(Some(1)).with_quads(Some(false)),
+        default
+            .with_dist_row_reads(Some(2))
+            .with_chunk_rows(Some(2)),
     ]
 }
 
@@ -702,40 +611,26 @@ fn vocabularies_of_262144_classes() {
     let shape = [rows, cols];
     let dense = Inputs::new(&student, &teacher, &shape).with_labels(&labels);
     let (ids, logprobs) = sparse_teacher(rows, cols, k, 0.97, 7);
-    let teacher_k = SparseTeacher {
-        ids: &ids,
-        logprobs: &logprobs,
-        k,
-        tail: true,
-    };
+    let teacher_k = SparseTeacher::new(&ids, &logprobs, k).with_tail(true);
     let sparse = Inputs::with_sparse_teacher(&student, teacher_k, &shape).with_labels(&labels);
     let hard = hard_options();
     let cases = [
         (LossSpec::Jsd(JsdParams::default()), dense),
         (LossSpec::Tvd(TvdParams::default()), dense),
         (
-            LossSpec::Kl(KlParams {
-                temperature: 2.0,
-                options: hard,
-            }),
+            LossSpec::Kl(KlParams::default().with_temperature(2.0).with_options(hard)),
             dense,
         ),
         (
-            LossSpec::Kl(KlParams {
-                temperature: 1.0,
-                options: hard,
-            }),
+            LossSpec::Kl(KlParams::default().with_temperature(1.0).with_options(hard)),
             sparse,
         ),
     ];
     for backend in GPU_BACKENDS {
         for quads in [None, Some(false)] {
             let mut ctx = fresh_gpu(backend);
-            ctx.set_strategy(Strategy {
-                quads,
-                ..Default::default()
-            })
-            .unwrap();
+            ctx.set_strategy(Strategy::default().with_quads(quads))
+                .unwrap();
             for (spec, inputs) in &cases {
                 let want = reference::evaluate(spec, inputs).unwrap();
                 let out = evaluate(&ctx, spec, inputs, InputDtype::F32);

@@ -50,42 +50,28 @@ const SHAPE: (usize, usize) = (24, 200);
 #[test]
 fn dist_streaming_reads_each_input_five_times() {
     let dist = LossSpec::Dist(DistParams::default());
-    let streaming = Strategy {
-        cached_rows: Some(false),
-        dist_row_reads: Some(2),
-        ..Default::default()
-    };
+    let streaming = Strategy::default()
+        .with_cached_rows(Some(false))
+        .with_dist_row_reads(Some(2));
     let paths = [
-        (
-            "any-C",
-            Strategy {
-                quads: Some(false),
-                ..streaming
-            },
-        ),
+        ("any-C", streaming.with_quads(Some(false))),
         (
             "quads",
-            Strategy {
-                quads: Some(true),
-                dist_grad_rows: Some(1),
-                ..streaming
-            },
+            streaming
+                .with_quads(Some(true))
+                .with_dist_grad_rows(Some(1)),
         ),
         (
             "quads, 4-row gradient blocks",
-            Strategy {
-                quads: Some(true),
-                dist_grad_rows: Some(4),
-                ..streaming
-            },
+            streaming
+                .with_quads(Some(true))
+                .with_dist_grad_rows(Some(4)),
         ),
         (
             "quads, 8-row gradient blocks",
-            Strategy {
-                quads: Some(true),
-                dist_grad_rows: Some(8),
-                ..streaming
-            },
+            streaming
+                .with_quads(Some(true))
+                .with_dist_grad_rows(Some(8)),
         ),
     ];
     for (name, strategy) in paths {
@@ -103,12 +89,10 @@ fn dist_one_read_row_pass_reads_each_input_four_times() {
     // not held on chip DIST reads each input 4 times with the gradient and twice without.
     let dist = LossSpec::Dist(DistParams::default());
     for quads in [false, true] {
-        let strategy = Strategy {
-            cached_rows: Some(false),
-            dist_row_reads: Some(1),
-            quads: Some(quads),
-            ..Default::default()
-        };
+        let strategy = Strategy::default()
+            .with_cached_rows(Some(false))
+            .with_dist_row_reads(Some(1))
+            .with_quads(Some(quads));
         let with_grad = reads_per_element(strategy, &dist, SHAPE, true);
         eprintln!("dist one-read rows (quads {quads}): forward+grad reads {with_grad:?} times");
         assert_eq!(with_grad, (4, 4), "quads {quads}: forward+grad");
@@ -120,11 +104,9 @@ fn dist_one_read_row_pass_reads_each_input_four_times() {
 #[test]
 fn dist_fused_tile_with_cached_gradient_reads_each_input_twice() {
     let dist = LossSpec::Dist(DistParams::default());
-    let fused = Strategy {
-        cached_rows: Some(true),
-        threads_per_row: Some(64),
-        ..Default::default()
-    };
+    let fused = Strategy::default()
+        .with_cached_rows(Some(true))
+        .with_threads_per_row(Some(64));
     let with_grad = reads_per_element(fused, &dist, SHAPE, true);
     eprintln!("dist fused tile + cached gradient: reads each input {with_grad:?} times");
     assert_eq!(with_grad, (2, 2), "forward+grad");
@@ -138,15 +120,10 @@ fn dist_fused_tile_with_cached_gradient_reads_each_input_twice() {
 #[test]
 fn kl_reads_each_input_twice_streaming_and_once_cached() {
     let kl = LossSpec::Kl(KlParams::new(4.0));
-    let streaming = Strategy {
-        cached_rows: Some(false),
-        ..Default::default()
-    };
-    let cached = Strategy {
-        cached_rows: Some(true),
-        threads_per_row: Some(64),
-        ..Default::default()
-    };
+    let streaming = Strategy::default().with_cached_rows(Some(false));
+    let cached = Strategy::default()
+        .with_cached_rows(Some(true))
+        .with_threads_per_row(Some(64));
     let counts = [
         reads_per_element(streaming, &kl, SHAPE, true),
         reads_per_element(cached, &kl, SHAPE, true),

@@ -77,12 +77,12 @@ fn every_loss_matches_the_float64_reference() {
     check(LossSpec::Kl(KlParams::new(2.0)), [33, 100], 1);
     check(LossSpec::Dist(DistParams::default()), [64, 257], 2);
     check(
-        LossSpec::Dist(DistParams {
-            temperature: 4.0,
-            beta: 2.0,
-            gamma: 1.0,
-            ..Default::default()
-        }),
+        LossSpec::Dist(
+            DistParams::default()
+                .with_temperature(4.0)
+                .with_beta(2.0)
+                .with_gamma(1.0),
+        ),
         [7, 1000],
         3,
     );
@@ -98,11 +98,9 @@ fn every_loss_matches_the_float64_reference() {
 /// term, against the float64 reference; DKD's hard term likewise.
 #[test]
 fn token_losses_with_labels_match_the_float64_reference() {
-    let options = wgpu_distill::TokenOptions {
-        hard_weight: 0.5,
-        soft_weight: 0.5,
-        ..Default::default()
-    };
+    let options = wgpu_distill::TokenOptions::default()
+        .with_hard_weight(0.5)
+        .with_soft_weight(0.5);
     let (b, c) = (13, 100);
     let n = b * c;
     let student = synthetic::normal_vec(21, n, 2.0);
@@ -113,32 +111,32 @@ fn token_losses_with_labels_match_the_float64_reference() {
     let targets: Vec<i64> = (0..b as i64).map(|r| (r * 7) % c as i64).collect();
     let specs = [
         (
-            LossSpec::Jsd(wgpu_distill::JsdParams {
-                temperature: 2.0,
-                beta: 0.3,
-                options,
-            }),
+            LossSpec::Jsd(
+                wgpu_distill::JsdParams::default()
+                    .with_temperature(2.0)
+                    .with_beta(0.3)
+                    .with_options(options),
+            ),
             &labels,
         ),
         (
-            LossSpec::Tvd(wgpu_distill::TvdParams {
-                temperature: 1.0,
-                options,
-            }),
+            LossSpec::Tvd(
+                wgpu_distill::TvdParams::default()
+                    .with_temperature(1.0)
+                    .with_options(options),
+            ),
             &labels,
         ),
         (
-            LossSpec::Kl(KlParams {
-                temperature: 1.0,
-                options,
-            }),
+            LossSpec::Kl(
+                KlParams::default()
+                    .with_temperature(1.0)
+                    .with_options(options),
+            ),
             &labels,
         ),
         (
-            LossSpec::Dkd(DkdParams {
-                hard_weight: 1.0,
-                ..DkdParams::default()
-            }),
+            LossSpec::Dkd(DkdParams::default().with_hard_weight(1.0)),
             &targets,
         ),
     ];
@@ -163,12 +161,12 @@ fn kl_and_dist_match_burns_own_autodiff_of_the_formula() {
     for (name, t_value) in [("kl", 4.0), ("dist", 4.0)] {
         let spec = match name {
             "kl" => LossSpec::Kl(KlParams::new(t_value)),
-            _ => LossSpec::Dist(DistParams {
-                temperature: t_value,
-                beta: 1.0,
-                gamma: 1.0,
-                ..Default::default()
-            }),
+            _ => LossSpec::Dist(
+                DistParams::default()
+                    .with_temperature(t_value)
+                    .with_beta(1.0)
+                    .with_gamma(1.0),
+            ),
         };
         let ours_s = tensor(&s, [b, c], &device).require_grad();
         let ours = distill_loss(&spec, ours_s.clone(), tensor(&t, [b, c], &device), None).unwrap();

@@ -1,9 +1,8 @@
 //! The at kernels' entries in the shader table: the WGSL files of this folder, and the
-//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
-//! lists them).
+//! bindings each entry point expects; `KERNELS` lists them for the loss's registration.
 
-use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-use crate::shaders::Kernel;
+use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::kernel::Kernel;
 
 /// AT attention maps, loss terms and gradient per sample.
 pub const AT_SAMPLES: Kernel = Kernel {
@@ -17,3 +16,6 @@ pub const AT_SAMPLES: Kernel = Kernel {
     entry: "at_samples",
     bindings: &[U, R, R, W, W, W],
 };
+
+/// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
+pub const KERNELS: &[Kernel] = &[AT_SAMPLES];

@@ -6,21 +6,44 @@
 pub(crate) mod kernels;
 pub mod reference;
 
-use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{require_rank, BoundIo, Inputs, Loss};
-use crate::record::{
-    finish_dispatch, grid_2d, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
-};
-use crate::shaders::WORKGROUP_SIZE;
+use crate::kernel::WORKGROUP_SIZE;
+use crate::losses::checks::require_rank;
+use crate::losses::common::{Inputs, Loss};
+use crate::losses::registry::Entry;
+use crate::plan::{check_binding, grid_2d, FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot};
 use kernels::AT_SAMPLES;
+
+/// AT's name, parameter and kernels.
+pub const REGISTRATION: Entry<AtParams> = Entry {
+    name: "at",
+    params: &["p"],
+    kernels: kernels::KERNELS,
+    build: |v| {
+        Ok(AtParams {
+            p: v.number_or("p", AtParams::default().p)?,
+        })
+    },
+};
 
 /// Parameters of AT.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct AtParams {
     /// Exponent of the attention map (> 0; 2 by default).
     pub p: f64,
 }
+
+impl AtParams {
+    /// AT with exponent `p`.
+    pub fn new(p: f64) -> Self {
+        Self { p }
+    }
+}
+
+setters!(AtParams {
+    with_p(p: f64),
+});
 
 impl Default for AtParams {
     fn default() -> Self {
@@ -41,21 +64,23 @@ struct AtUniform {
     write_grad: u32,
 }
 
-pub(crate) fn recording(
-    ctx: &GpuContext,
+/// One pass per sample (maps, terms, gradient), then the finish.
+pub(crate) fn plan(
+    env: &PlanEnv,
     params: &AtParams,
     dims: &[usize],
-    io: &BoundIo<'_>,
-) -> Result<Recording> {
+    io: &IoLayout,
+) -> Result<Plan> {
     let [b, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let hw = h * w;
     let groups = grid_2d(b, "at samples")?;
     let maps_bytes = 2 * (b * hw) as u64 * 4;
-    crate::tensor::check_binding_size(ctx, "AT attention maps", maps_bytes)?;
-    let maps = ctx.scratch("at.maps", maps_bytes);
-    let partials = ctx.scratch("at.partials", b as u64 * 4);
-    let placeholder = ctx.scratch("unused gradient", 16);
-    let uniform = ctx.params_buffer(bytemuck::bytes_of(&AtUniform {
+    check_binding(env, "AT attention maps", maps_bytes)?;
+    let mut plan = Plan::new("at", io.dtype.into());
+    let maps = plan.scratch("at.maps", maps_bytes);
+    let partials = plan.scratch("at.partials", b as u64 * 4);
+    let placeholder = plan.scratch("unused gradient", 16);
+    let uniform = plan.params(&AtUniform {
         samples: b as u32,
         channels: c as u32,
         hw: hw as u32,
@@ -63,29 +88,23 @@ pub(crate) fn recording(
         p: params.p as f32,
         inv_c: (1.0 / c as f64) as f32,
         scale: (1.0 / (b * hw) as f64) as f32,
-        write_grad: io.grad.is_some() as u32,
-    }))?;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
-        b,
-        1.0 / (b * hw) as f64,
-    )))?;
-    let dispatches = vec![
-        Dispatch {
-            kernel: AT_SAMPLES,
-            threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&uniform),
-                io.student(),
-                io.teacher(),
-                whole(&maps),
-                whole(&partials),
-                io.grad_or(&placeholder),
-            ],
-            groups,
-        },
-        finish_dispatch(&finish, &partials, io.loss()),
-    ];
-    resolve_dispatches(ctx, "at", dispatches, io.dtype.into())
+        write_grad: io.has_grad() as u32,
+    });
+    plan.dispatch(
+        AT_SAMPLES,
+        WORKGROUP_SIZE,
+        vec![
+            uniform,
+            Slot::io(Io::Student),
+            Slot::io(Io::Teacher),
+            maps,
+            partials,
+            io.grad_or(placeholder),
+        ],
+        groups,
+    );
+    plan.finish(FinishUniform::single(b, 1.0 / (b * hw) as f64), partials);
+    Ok(plan)
 }
 
 impl Loss for AtParams {
@@ -107,8 +126,8 @@ impl Loss for AtParams {
         require_rank(self.name(), dims, 4, "B×C×H×W")
     }
 
-    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
-        recording(ctx, self, shape, io)
+    fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
+        plan(env, self, shape, io)
     }
 
     fn reference(

@@ -1,9 +1,8 @@
 //! The dist kernels' entries in the shader table: the WGSL files of this folder, and the
-//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
-//! lists them).
+//! bindings each entry point expects; `KERNELS` lists them for the loss's registration.
 
-use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-use crate::shaders::Kernel;
+use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::kernel::Kernel;
 
 /// Declarations shared by the DIST kernels.
 pub const DIST_LIB: &str = include_str!("dist_common.wgsl");
@@ -169,3 +168,21 @@ pub const DIST_TILE: Kernel = Kernel {
     entry: "dist_tile",
     bindings: &[U, R, R, W, W, W, R],
 };
+
+/// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
+pub const KERNELS: &[Kernel] = &[
+    DIST_ROWS_QUADS,
+    DIST_COLUMN_PARTIALS_QUADS,
+    DIST_GRAD_QUADS,
+    DIST_GRAD_QUADS_ROWS4,
+    DIST_GRAD_QUADS_ROWS8,
+    DIST_ROWS,
+    DIST_ROWS_ONE_READ,
+    DIST_ROWS_ONE_READ_QUADS,
+    DIST_COLUMN_PARTIALS,
+    DIST_COLUMN_MERGE,
+    DIST_COLUMN_REDUCE,
+    DIST_GRAD,
+    DIST_GRAD_CACHED,
+    DIST_TILE,
+];

@@ -3,10 +3,10 @@
 //! `DistPlan` materialises it (buffers, uniforms, bindings); the bench and the traffic tests
 //! take DIST's read count from it.
 
-use crate::context::Strategy;
 use crate::error::Result;
-use crate::record::column_groups;
-use crate::shaders::{Kernel, CACHE_PER_LANE, WORKGROUP_SIZE};
+use crate::kernel::{Kernel, CACHE_PER_LANE, WORKGROUP_SIZE};
+use crate::plan::column_groups;
+use crate::strategy::Strategy;
 use crate::tuning::Tuning;
 
 use super::kernels::{

@@ -12,24 +12,45 @@
 pub(crate) mod kernels;
 pub mod layout;
 pub mod reference;
+mod shards;
 
-use crate::context::GpuContext;
+pub use shards::{ColumnMoments, DistShardStats};
+
 use crate::error::{Error, Result};
-use crate::losses::{
-    check_finite, check_temperature, require_rank, BoundIo, Inputs, Loss, LossOutput, LossSpec,
+use crate::gpu::GpuContext;
+use crate::kernel::WORKGROUP_SIZE;
+use crate::losses::checks::{check_finite, check_temperature, require_rank};
+use crate::losses::common::{Inputs, Loss};
+use crate::losses::registry::Entry;
+use crate::plan::{
+    check_binding, grid_2d, row_grid, ChunkIo, FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot,
+    MAX_GROUPS_PER_DIM,
 };
-use crate::record::{
-    finish_dispatch, grid_2d, record_dispatches, resolve_dispatches, row_grid, whole, Dispatch,
-    FinishUniform, Recording, MAX_GROUPS_PER_DIM,
-};
-use crate::shaders::WORKGROUP_SIZE;
 use crate::tensor::LogitShape;
-use kernels::{DIST_COLUMN_MERGE, DIST_COLUMN_REDUCE};
+use kernels::DIST_COLUMN_MERGE;
 use layout::{DistLayout, Statistics};
+
+/// DIST's name, parameters and kernels.
+pub const REGISTRATION: Entry<DistParams> = Entry {
+    name: "dist",
+    params: &["temperature", "beta", "gamma", "hard-weight", "soft-weight"],
+    kernels: kernels::KERNELS,
+    build: |v| {
+        let d = DistParams::default();
+        Ok(DistParams {
+            temperature: v.number_or("temperature", d.temperature)?,
+            beta: v.number_or("beta", d.beta)?,
+            gamma: v.number_or("gamma", d.gamma)?,
+            hard_weight: v.number_or("hard-weight", d.hard_weight)?,
+            soft_weight: v.number_or("soft-weight", d.soft_weight)?,
+        })
+    },
+};
 
 /// Parameters of the DIST loss: `L = soft_weight · T² (beta · inter + gamma · intra)
 /// + hard_weight · CE`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct DistParams {
     /// Softmax temperature T (> 0).
     pub temperature: f64,
@@ -43,6 +64,28 @@ pub struct DistParams {
     /// Weight of the DIST term.
     pub soft_weight: f64,
 }
+
+impl DistParams {
+    /// DIST at temperature `temperature` with inter-class weight `beta` and intra-class weight
+    /// `gamma`, no hard term.
+    pub fn new(temperature: f64, beta: f64, gamma: f64) -> Self {
+        Self {
+            temperature,
+            beta,
+            gamma,
+            ..Self::default()
+        }
+    }
+}
+
+setters!(DistParams {
+    with_temperature(temperature: f64),
+    with_beta(beta: f64),
+    with_gamma(gamma: f64),
+    /// The weight of the hard-label cross-entropy (needs labels).
+    with_hard_weight(hard_weight: f64),
+    with_soft_weight(soft_weight: f64),
+});
 
 impl Default for DistParams {
     fn default() -> Self {
@@ -84,7 +127,7 @@ const ROW_STATS_BYTES: u64 = 44;
 
 /// Bytes of one `ColumnMoments` in the shaders (count, pivot_s, pivot_t, mean_s, mean_t, m2_s,
 /// m2_t, c_st; the means relative to the pivots).
-const COLUMN_MOMENTS_BYTES: u64 = 32;
+pub(crate) const COLUMN_MOMENTS_BYTES: u64 = 32;
 
 /// Bytes of the gradient pass's column statistics for `cols` columns: one vec4 per column
 /// (pivot ys, pivot yt, 1/N, k), then one f32 per column (the pivots' shift), in vec4s.
@@ -94,21 +137,21 @@ fn col_stats_bytes(cols: usize) -> u64 {
 
 /// One block of rows bound at its own offsets (a single block unless the batch exceeds one
 /// binding or the strategy forces chunks).
-struct DistChunk<'a> {
-    io: BoundIo<'a>,
+struct DistChunk {
+    io: ChunkIo,
     tiles: usize,
     groups: [u32; 3],
     /// The gradient pass's grid (`grad_rows` rows per segment).
     grad_groups: [u32; 3],
     tile_groups: [u32; 3],
-    uniform: wgpu::Buffer,
+    uniform: Slot,
     /// `uniform` with the gradient grid's width (the same block when the grids agree).
-    grad_uniform: wgpu::Buffer,
-    tile_uniform: wgpu::Buffer,
+    grad_uniform: Slot,
+    tile_uniform: Slot,
 }
 
 /// Sizes, grids, scratch buffers and parameters of one DIST call, shared by the whole-batch
-/// recording and the shard API. Two paths:
+/// plan and the shard API. Two paths:
 /// - fused (`Strategy::cached_rows = Some(true)`, C <= 256 × TILE_CACHE, rows held in
 ///   registers): `dist_tile` computes row and column statistics in one read of each input;
 /// - streaming (the default, any C): `dist_rows` (two reads of each row, or one with
@@ -116,68 +159,63 @@ struct DistChunk<'a> {
 ///
 /// Then `dist_column_merge` over the tiles of every chunk, and `dist_grad` per chunk (whose
 /// first workgroup also folds the loss when there is one chunk) or `finish`.
-struct DistPlan<'a> {
-    /// Kernels, lanes, tiles and grids, decided without the device.
-    layout: DistLayout,
-    chunks: Vec<DistChunk<'a>>,
+pub(crate) struct DistPasses {
+    /// Kernels, lanes, tiles and grids.
+    pub(crate) layout: DistLayout,
+    chunks: Vec<DistChunk>,
     /// The hard-label term is on: each row's CE follows the inter and intra terms in
     /// `partials`.
-    hard: bool,
-    /// The labels (batch-indexed), absent without the hard term.
-    labels: Option<wgpu::BufferBinding<'a>>,
-    /// Bound in the labels' place without them (the kernels then never read it).
-    no_labels: wgpu::Buffer,
-    merge_uniform: wgpu::Buffer,
-    row_stats: wgpu::Buffer,
-    col_stats: wgpu::Buffer,
-    partials: wgpu::Buffer,
-    moments: wgpu::Buffer,
+    pub(crate) hard: bool,
+    /// The labels (batch-indexed), or a placeholder without the hard term (never read then).
+    labels: Slot,
+    pub(crate) merge_uniform: Slot,
+    row_stats: Slot,
+    pub(crate) col_stats: Slot,
+    pub(crate) partials: Slot,
+    pub(crate) moments: Slot,
 }
 
-impl<'a> DistPlan<'a> {
+impl DistPasses {
     /// `total_rows` is the B the gradient's row weight divides by: the batch's own rows for a
     /// whole batch, the merged batch's rows for a shard.
-    fn new(
-        ctx: &GpuContext,
+    pub(crate) fn new(
+        env: &PlanEnv,
+        plan: &mut Plan,
         params: &DistParams,
         shape: LogitShape,
         total_rows: usize,
-        io: &BoundIo<'a>,
+        io: &IoLayout,
     ) -> Result<Self> {
         let (rows, cols) = (shape.rows, shape.cols);
         let t2 = params.temperature * params.temperature;
         let soft_t2 = params.soft_weight * t2;
         let hard = params.hard_weight != 0.0;
-        if hard && io.labels.is_none() {
+        if hard && !io.labels {
             return Err(Error::Shape(
                 "dist needs labels (one per row) for its hard-label term".into(),
             ));
         }
         let layout = DistLayout::new(
-            &ctx.strategy(),
-            ctx.tuning(),
+            &env.strategy,
+            &env.tuning,
             rows,
             cols,
             io.quads_allowed(cols),
-            io.grad.is_some(),
+            io.has_grad(),
         )?;
         let (fused, tile_rows, grad_rows) = (layout.fused, layout.tile_rows, layout.grad_rows);
         let col_groups = layout.col_groups;
         let threads_per_row = layout.threads_per_row;
-        let spans = ctx.row_chunks(rows, cols, io.dtype)?;
+        let spans = env.row_chunks(rows, cols, io.dtype)?;
         let single = spans.len() == 1;
         let tiles_of = |len: usize| len.div_ceil(tile_rows);
         let total_tiles: usize = spans.iter().map(|&(_, len)| tiles_of(len)).sum();
         let moments_bytes = total_tiles as u64 * cols as u64 * COLUMN_MOMENTS_BYTES;
-        crate::tensor::check_binding_size(ctx, "DIST column moments", moments_bytes)?;
-        crate::tensor::check_binding_size(
-            ctx,
-            "DIST row statistics",
-            rows as u64 * ROW_STATS_BYTES,
-        )?;
+        check_binding(env, "DIST column moments", moments_bytes)?;
+        check_binding(env, "DIST row statistics", rows as u64 * ROW_STATS_BYTES)?;
         let batch_rows = rows as u32;
-        let uniform = |rows: usize, groups_x: u32, row_offset: usize, tile_offset: usize| {
-            ctx.params_buffer(bytemuck::bytes_of(&DistUniform {
+        let uniform =
+            |rows: usize, groups_x: u32, row_offset: usize, tile_offset: usize| DistUniform {
                 rows: rows as u32,
                 cols: cols as u32,
                 groups_x,
@@ -194,8 +232,7 @@ impl<'a> DistPlan<'a> {
                 hard_scale: (params.hard_weight / total_rows as f64) as f32,
                 batch_rows,
                 _pad: 0,
-            }))
-        };
+            };
         let mut chunks = Vec::with_capacity(spans.len());
         let mut tile_offset = 0;
         for (start, len) in spans {
@@ -209,40 +246,37 @@ impl<'a> DistPlan<'a> {
             let grad_groups = row_grid(len.div_ceil(grad_rows), threads_per_row)?;
             let tile_groups = grid_2d(tiles, "the DIST tile pass")?;
             chunks.push(DistChunk {
-                io: io.chunk(start, len, cols),
+                io: ChunkIo {
+                    layout: *io,
+                    first: start,
+                    rows: len,
+                    cols,
+                },
                 tiles,
                 groups,
                 grad_groups,
                 tile_groups,
-                uniform: uniform(len, groups[0], start, tile_offset)?,
-                grad_uniform: uniform(len, grad_groups[0], start, tile_offset)?,
-                tile_uniform: uniform(len, tile_groups[0], start, tile_offset)?,
+                uniform: plan.params(&uniform(len, groups[0], start, tile_offset)),
+                grad_uniform: plan.params(&uniform(len, grad_groups[0], start, tile_offset)),
+                tile_uniform: plan.params(&uniform(len, tile_groups[0], start, tile_offset)),
             });
             tile_offset += tiles;
         }
+        let no_labels = plan.scratch("dist.no_labels", 16);
         Ok(Self {
             layout,
             chunks,
             hard,
-            labels: io.labels.clone(),
-            no_labels: ctx.scratch("dist.no_labels", 16),
-            merge_uniform: uniform(rows, col_groups, 0, 0)?,
-            row_stats: ctx.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES),
-            col_stats: ctx.scratch("dist.col_stats", col_stats_bytes(cols)),
-            partials: ctx.scratch(
+            labels: io.labels_or(no_labels),
+            merge_uniform: plan.params(&uniform(rows, col_groups, 0, 0)),
+            row_stats: plan.scratch("dist.row_stats", rows as u64 * ROW_STATS_BYTES),
+            col_stats: plan.scratch("dist.col_stats", col_stats_bytes(cols)),
+            partials: plan.scratch(
                 "dist.partials",
                 (rows + cols + if hard { rows } else { 0 }) as u64 * 4,
             ),
-            moments: ctx.scratch("dist.moments", moments_bytes),
+            moments: plan.scratch("dist.moments", moments_bytes),
         })
-    }
-
-    /// The labels' binding of the row (or tile) pass.
-    fn labels(&self) -> wgpu::BindingResource<'_> {
-        match &self.labels {
-            Some(labels) => wgpu::BindingResource::Buffer(labels.clone()),
-            None => whole(&self.no_labels),
-        }
     }
 
     /// Whether the gradient pass folds the loss (one chunk: no separate finish).
@@ -252,479 +286,179 @@ impl<'a> DistPlan<'a> {
 
     /// Row statistics, inter terms (partials[0..B]) and per-tile column moments, per chunk:
     /// one fused dispatch, or the row pass and the column pass.
-    fn statistics(&self) -> Vec<Dispatch<'_>> {
-        let mut out = vec![];
+    pub(crate) fn statistics(&self, plan: &mut Plan) {
         for chunk in &self.chunks {
             let (rows, columns) = match self.layout.statistics {
                 Statistics::Streaming { rows, columns } => (rows, columns),
                 Statistics::Fused(tile) => {
-                    out.push(Dispatch {
-                        kernel: tile.kernel,
-                        threads_per_row: WORKGROUP_SIZE,
-                        resources: vec![
-                            whole(&chunk.tile_uniform),
+                    plan.dispatch(
+                        tile.kernel,
+                        WORKGROUP_SIZE,
+                        vec![
+                            chunk.tile_uniform,
                             chunk.io.student(),
                             chunk.io.teacher(),
-                            whole(&self.row_stats),
-                            whole(&self.partials),
-                            whole(&self.moments),
-                            self.labels(),
+                            self.row_stats,
+                            self.partials,
+                            self.moments,
+                            self.labels,
                         ],
-                        groups: chunk.tile_groups,
-                    });
+                        chunk.tile_groups,
+                    );
                     continue;
                 }
             };
-            out.push(Dispatch {
-                kernel: rows.kernel,
-                threads_per_row: self.layout.threads_per_row,
-                resources: vec![
-                    whole(&chunk.uniform),
+            plan.dispatch(
+                rows.kernel,
+                self.layout.threads_per_row,
+                vec![
+                    chunk.uniform,
                     chunk.io.student(),
                     chunk.io.teacher(),
-                    whole(&self.row_stats),
-                    whole(&self.partials),
-                    self.labels(),
+                    self.row_stats,
+                    self.partials,
+                    self.labels,
                 ],
-                groups: chunk.groups,
-            });
-            out.push(Dispatch {
-                kernel: columns.kernel,
-                threads_per_row: WORKGROUP_SIZE,
-                resources: vec![
-                    whole(&chunk.uniform),
+                chunk.groups,
+            );
+            plan.dispatch(
+                columns.kernel,
+                WORKGROUP_SIZE,
+                vec![
+                    chunk.uniform,
                     chunk.io.student(),
                     chunk.io.teacher(),
-                    whole(&self.row_stats),
-                    whole(&self.moments),
+                    self.row_stats,
+                    self.moments,
                 ],
-                groups: [self.layout.partial_groups, chunk.tiles as u32, 1],
-            });
+                [self.layout.partial_groups, chunk.tiles as u32, 1],
+            );
         }
-        out
     }
 
     /// Chan merge of every tile, column Pearson terms (partials[B..B+C]), col_stats.
-    fn column_merge(&self) -> Dispatch<'_> {
-        Dispatch {
-            kernel: DIST_COLUMN_MERGE,
-            threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&self.merge_uniform),
-                whole(&self.moments),
-                whole(&self.col_stats),
-                whole(&self.partials),
+    pub(crate) fn column_merge(&self, plan: &mut Plan) {
+        plan.dispatch(
+            DIST_COLUMN_MERGE,
+            WORKGROUP_SIZE,
+            vec![
+                self.merge_uniform,
+                self.moments,
+                self.col_stats,
+                self.partials,
             ],
-            groups: [self.layout.col_groups, 1, 1],
-        }
+            [self.layout.col_groups, 1, 1],
+        );
     }
 
-    /// The gradient of every chunk from row_stats and `col_stats` (none without a gradient).
-    fn grad<'b>(&'b self, col_stats: &'b wgpu::Buffer) -> Vec<Dispatch<'b>> {
-        self.chunks
-            .iter()
-            .filter_map(|chunk| {
-                let grad = chunk.io.grad.as_ref()?;
-                Some(Dispatch {
-                    kernel: self.layout.grad?.kernel,
-                    threads_per_row: self.layout.threads_per_row,
-                    resources: vec![
-                        whole(&chunk.grad_uniform),
-                        chunk.io.student(),
-                        chunk.io.teacher(),
-                        whole(&self.row_stats),
-                        whole(col_stats),
-                        wgpu::BindingResource::Buffer(grad.clone()),
-                        whole(&self.partials),
-                        wgpu::BindingResource::Buffer(chunk.io.loss()),
-                    ],
-                    groups: chunk.grad_groups,
-                })
-            })
-            .collect()
-    }
-}
-
-/// How many times DIST's path on `ctx` at C = `cols` reads each input element (what
-/// `tests/suite/traffic.rs` counts on every path): the sum over the passes of its layout (a
-/// four-aligned C on aligned bindings, as the bench and the traffic tests bind them).
-pub(crate) fn input_reads(ctx: &GpuContext, cols: usize, want_grad: bool) -> u32 {
-    DistLayout::new(
-        &ctx.strategy(),
-        ctx.tuning(),
-        1,
-        cols,
-        cols.is_multiple_of(4),
-        want_grad,
-    )
-    .map_or(0, |layout| layout.input_reads())
-}
-
-pub(crate) fn recording(
-    ctx: &GpuContext,
-    params: &DistParams,
-    dims: &[usize],
-    io: &BoundIo<'_>,
-) -> Result<Recording> {
-    let shape = LogitShape::from_dims(dims)?;
-    let plan = DistPlan::new(ctx, params, shape, shape.rows, io)?;
-    let soft_t2 = params.soft_weight * params.temperature * params.temperature;
-    let (rows, cols) = (plan.layout.rows, plan.layout.cols);
-    let b = rows as f64;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::triple([
-        (rows, soft_t2 * params.beta / b),
-        (cols, soft_t2 * params.gamma / cols as f64),
-        (if plan.hard { rows } else { 0 }, params.hard_weight / b),
-    ])))?;
-    let mut dispatches = plan.statistics();
-    dispatches.push(plan.column_merge());
-    let grads = plan.grad(&plan.col_stats);
-    let folded = !grads.is_empty() && plan.grad_folds_loss();
-    dispatches.extend(grads);
-    if !folded {
-        dispatches.push(finish_dispatch(&finish, &plan.partials, io.loss()));
-    }
-    resolve_dispatches(ctx, "dist", dispatches, io.precision())
-}
-
-/// Sufficient statistics of one DIST column over a set of rows (float64 on the host). They
-/// merge exactly across row chunks, shards and devices with Chan's pairwise formula.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct ColumnMoments {
-    pub count: f64,
-    pub mean_s: f64,
-    pub mean_t: f64,
-    /// Σ (ys − mean_s)²
-    pub m2_s: f64,
-    /// Σ (yt − mean_t)²
-    pub m2_t: f64,
-    /// Σ (ys − mean_s)(yt − mean_t)
-    pub c_st: f64,
-}
-
-impl ColumnMoments {
-    /// Chan's pairwise merge.
-    pub fn merge(&self, other: &Self) -> Self {
-        if other.count == 0.0 {
-            return *self;
-        }
-        if self.count == 0.0 {
-            return *other;
-        }
-        let n = self.count + other.count;
-        let w = other.count / n;
-        let cross = self.count * w;
-        let (ds, dt) = (other.mean_s - self.mean_s, other.mean_t - self.mean_t);
-        Self {
-            count: n,
-            mean_s: self.mean_s + ds * w,
-            mean_t: self.mean_t + dt * w,
-            m2_s: self.m2_s + other.m2_s + ds * ds * cross,
-            m2_t: self.m2_t + other.m2_t + dt * dt * cross,
-            c_st: self.c_st + other.c_st + ds * dt * cross,
-        }
-    }
-
-    /// The column's Pearson term and the gradient pass's coefficients
-    /// `(mean ys, mean yt, 1/N, k)` (see `dist_merge.wgsl`, which keeps each mean as a
-    /// pivot and a shift: `gpu_column_stats`).
-    pub fn pearson(&self) -> (f64, [f64; 4]) {
-        let norm_u = self.m2_s.max(0.0).sqrt();
-        let norm_v = self.m2_t.max(0.0).sqrt();
-        let n = norm_u * norm_v + 1e-8;
-        let k = if norm_u > 0.0 {
-            self.c_st * norm_v / (norm_u * n * n)
-        } else {
-            0.0
+    /// The gradient of every chunk from row_stats and `col_stats` (none without a gradient);
+    /// returns how many dispatches.
+    pub(crate) fn grad(&self, plan: &mut Plan, col_stats: Slot) -> usize {
+        let Some(grad) = self.layout.grad else {
+            return 0;
         };
-        // v / N is 0 where |v| = 0 (see `v_weight` in dist_common.wgsl).
-        let v_weight = if norm_v > 0.0 { 1.0 / n } else { 0.0 };
-        (self.c_st / n, [self.mean_s, self.mean_t, v_weight, k])
+        let mut added = 0;
+        for chunk in &self.chunks {
+            if !chunk.io.layout.has_grad() {
+                continue;
+            }
+            plan.dispatch(
+                grad.kernel,
+                self.layout.threads_per_row,
+                vec![
+                    chunk.grad_uniform,
+                    chunk.io.student(),
+                    chunk.io.teacher(),
+                    self.row_stats,
+                    col_stats,
+                    chunk.io.grad_or(col_stats),
+                    self.partials,
+                    Slot::io(Io::Loss),
+                ],
+                chunk.grad_groups,
+            );
+            added += 1;
+        }
+        added
     }
 }
 
-/// What one shard of a batch contributes to DIST: its row count, the sum of its rows' inter
-/// terms `Σ (1 − ρ_b)`, the sum of its rows' cross-entropies (the hard-label term; 0 without
-/// it), and its per-column moments. Merge the statistics of every shard (in
-/// any grouping: the merge is exact up to rounding), then finish each shard with the merged
-/// statistics. Move them between devices with your own collective (`to_f64s`/`from_f64s`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct DistShardStats {
-    pub rows: usize,
-    pub inter_sum: f64,
-    pub hard_sum: f64,
-    pub columns: Vec<ColumnMoments>,
+/// How many times DIST's path under `env` at C = `cols` reads each input element (what
+/// `tests/suite/traffic.rs` counts on every path), derived from its plan: each dispatch that
+/// binds the inputs reads them as many times as its pass does (a four-aligned C on aligned
+/// bindings, as the bench and the traffic tests bind them).
+pub(crate) fn input_reads(env: &PlanEnv, cols: usize, want_grad: bool) -> u32 {
+    let io = IoLayout::f32(want_grad);
+    let params = DistParams::default();
+    let (Ok(plan), Ok(layout)) = (
+        plan(env, &params, &[1, cols], &io),
+        DistLayout::new(&env.strategy, &env.tuning, 1, cols, true, want_grad),
+    ) else {
+        return 0;
+    };
+    plan_reads(&plan, &layout)
 }
 
-impl DistShardStats {
-    /// Statistics of the union of two shards (same C).
-    pub fn merge(&self, other: &Self) -> Result<Self> {
-        if self.columns.len() != other.columns.len() {
-            return Err(Error::Shape(format!(
-                "cannot merge DIST statistics of C = {} and C = {}",
-                self.columns.len(),
-                other.columns.len()
-            )));
-        }
-        Ok(Self {
-            rows: self.rows + other.rows,
-            inter_sum: self.inter_sum + other.inter_sum,
-            hard_sum: self.hard_sum + other.hard_sum,
-            columns: self
-                .columns
+/// Reads of each input element by `plan`, pass by pass.
+fn plan_reads(plan: &Plan, layout: &DistLayout) -> u32 {
+    let passes = layout.passes();
+    plan.dispatches
+        .iter()
+        .filter(|d| {
+            d.bindings.iter().any(|s| {
+                matches!(
+                    s,
+                    Slot::Io {
+                        io: Io::Student,
+                        ..
+                    }
+                )
+            })
+        })
+        .map(|d| {
+            passes
                 .iter()
-                .zip(&other.columns)
-                .map(|(a, b)| a.merge(b))
-                .collect(),
+                .find(|p| p.kernel == d.kernel)
+                .map_or(0, |p| p.input_reads)
         })
-    }
-
-    /// The DIST loss of the merged batch these statistics describe.
-    pub fn loss(&self, params: &DistParams) -> f64 {
-        let t2 = params.temperature * params.temperature;
-        let c = self.columns.len() as f64;
-        let intra: f64 = self
-            .columns
-            .iter()
-            .map(|m| 1.0 - m.pearson().0)
-            .sum::<f64>()
-            / c;
-        let rows = self.rows as f64;
-        let soft = t2 * (params.beta * self.inter_sum / rows + params.gamma * intra);
-        params.soft_weight * soft + params.hard_weight * self.hard_sum / rows
-    }
-
-    /// Flat float64 form for a collective: `[rows, inter_sum, hard_sum, then 6 per column]`.
-    pub fn to_f64s(&self) -> Vec<f64> {
-        let mut out = vec![self.rows as f64, self.inter_sum, self.hard_sum];
-        for m in &self.columns {
-            out.extend([m.count, m.mean_s, m.mean_t, m.m2_s, m.m2_t, m.c_st]);
-        }
-        out
-    }
-
-    /// Inverse of [`DistShardStats::to_f64s`].
-    pub fn from_f64s(values: &[f64]) -> Result<Self> {
-        if values.len() < 3 + 6 || !(values.len() - 3).is_multiple_of(6) {
-            return Err(Error::Shape(format!(
-                "{} floats are not DIST shard statistics (3 + 6 per column, C >= 1)",
-                values.len()
-            )));
-        }
-        Ok(Self {
-            rows: values[0] as usize,
-            inter_sum: values[1],
-            hard_sum: values[2],
-            columns: values[3..]
-                .chunks_exact(6)
-                .map(|c| ColumnMoments {
-                    count: c[0],
-                    mean_s: c[1],
-                    mean_t: c[2],
-                    m2_s: c[3],
-                    m2_t: c[4],
-                    c_st: c[5],
-                })
-                .collect(),
-        })
-    }
-}
-
-/// The GPU layout of `ColumnMoments` in the shaders (the means relative to the pivots).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct GpuColumnMoments {
-    count: u32,
-    pivot_s: f32,
-    pivot_t: f32,
-    mean_s: f32,
-    mean_t: f32,
-    m2_s: f32,
-    m2_t: f32,
-    c_st: f32,
-}
-
-/// The gradient pass's column statistics from float64 moments, laid out as
-/// `dist_merge.wgsl` writes them: per column (pivot ys, pivot yt, 1/N, k) with the
-/// pivots the f32-rounded means, then each column's shift `k·Δs − Δt/N`, where Δ is what that
-/// rounding left out (so the centred values are exact to f32, as on the GPU).
-fn gpu_column_stats(columns: &[ColumnMoments]) -> Vec<f32> {
-    let mut stats = Vec::with_capacity(columns.len() * 4 + columns.len().div_ceil(4) * 4);
-    let mut shifts = Vec::with_capacity(columns.len().div_ceil(4) * 4);
-    for m in columns {
-        let [mean_s, mean_t, v_weight, k] = m.pearson().1;
-        let (pivot_s, pivot_t) = (mean_s as f32, mean_t as f32);
-        stats.extend([pivot_s, pivot_t, v_weight as f32, k as f32]);
-        let shift = k * (mean_s - f64::from(pivot_s)) - v_weight * (mean_t - f64::from(pivot_t));
-        shifts.push(shift as f32);
-    }
-    shifts.resize(columns.len().div_ceil(4) * 4, 0.0);
-    stats.extend(shifts);
-    stats
+        .sum()
 }
 
 impl GpuContext {
-    /// DIST statistics of one shard (a contiguous block of a batch's rows) on this device.
-    pub fn dist_shard_stats(
-        &self,
-        params: &DistParams,
-        inputs: &Inputs<'_>,
-    ) -> Result<DistShardStats> {
-        let spec = LossSpec::Dist(*params);
-        inputs.check(&spec)?;
-        let shape = LogitShape::from_dims(inputs.shape)?;
-        let (student, teacher) = self.upload_pair(inputs)?;
-        let labels = self.upload_labels(inputs)?;
-        let unused_loss = self.scratch("unused loss", 16);
-        let mut io = BoundIo::whole(&student, &teacher, &unused_loss, None);
-        io.labels = labels.as_ref().map(|l| l.as_entire_buffer_binding());
-        let plan = DistPlan::new(self, params, shape, shape.rows, &io)?;
-        let merged = self.scratch("dist.merged", shape.cols as u64 * COLUMN_MOMENTS_BYTES);
-        let mut encoder = self.device().create_command_encoder(&Default::default());
-        let reduce = Dispatch {
-            kernel: DIST_COLUMN_REDUCE,
-            threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&plan.merge_uniform),
-                whole(&plan.moments),
-                whole(&merged),
-            ],
-            groups: [plan.layout.col_groups, 1, 1],
-        };
-        let mut dispatches = plan.statistics();
-        dispatches.push(reduce);
-        let recorded = record_dispatches(
-            self,
-            &mut encoder,
-            "dist shard stats",
-            dispatches,
-            io.precision(),
-        );
-        let transient: Vec<&wgpu::Buffer> =
-            [&student, &teacher].into_iter().chain(&labels).collect();
-        self.forget_bind_groups_of(&transient);
-        recorded?;
-        // The inter terms, each row's CE (with the hard term), the merged column moments.
-        let partial_bytes = shape.rows as u64 * 4;
-        let hard_bytes = if plan.hard { partial_bytes } else { 0 };
-        let moment_bytes = shape.cols as u64 * COLUMN_MOMENTS_BYTES;
-        let staging = self.staging(partial_bytes + hard_bytes + moment_bytes)?;
-        encoder.copy_buffer_to_buffer(&plan.partials, 0, &staging, 0, partial_bytes);
-        if plan.hard {
-            let ce_offset = (shape.rows + shape.cols) as u64 * 4;
-            encoder.copy_buffer_to_buffer(
-                &plan.partials,
-                ce_offset,
-                &staging,
-                partial_bytes,
-                hard_bytes,
-            );
-        }
-        encoder.copy_buffer_to_buffer(
-            &merged,
-            0,
-            &staging,
-            partial_bytes + hard_bytes,
-            moment_bytes,
-        );
-        let index = self.queue().submit([encoder.finish()]);
-        let bytes = self.read_back(&staging, index)?;
-        let (partials, rest) = bytes.split_at(partial_bytes as usize);
-        let (cross_entropies, moments) = rest.split_at(hard_bytes as usize);
-        let sum = |bytes: &[u8]| -> f64 {
-            crate::tensor::f32s_from_le(bytes)
-                .into_iter()
-                .map(f64::from)
-                .sum()
-        };
-        let inter_sum = sum(partials);
-        let hard_sum = sum(cross_entropies);
-        let columns = moments
-            .chunks_exact(COLUMN_MOMENTS_BYTES as usize)
-            .map(|c| {
-                let m: GpuColumnMoments = bytemuck::pod_read_unaligned(c);
-                ColumnMoments {
-                    count: f64::from(m.count),
-                    mean_s: f64::from(m.pivot_s) + f64::from(m.mean_s),
-                    mean_t: f64::from(m.pivot_t) + f64::from(m.mean_t),
-                    m2_s: f64::from(m.m2_s),
-                    m2_t: f64::from(m.m2_t),
-                    c_st: f64::from(m.c_st),
-                }
-            })
-            .collect();
-        Ok(DistShardStats {
-            rows: shape.rows,
-            inter_sum,
-            hard_sum,
-            columns,
-        })
+    /// How many times DIST reads each input element at C = `cols` under this context's
+    /// strategy (the bench reports it; `tests/suite/traffic.rs` checks it against counted
+    /// loads).
+    #[doc(hidden)]
+    pub fn dist_input_reads(&self, cols: usize, want_grad: bool) -> u32 {
+        input_reads(&self.plan_env(), cols, want_grad)
     }
+}
 
-    /// Finishes one shard with the statistics merged over the whole batch: the whole batch's
-    /// loss and this shard's rows of the gradient (when `want_grad`).
-    pub fn dist_shard_finish(
-        &self,
-        params: &DistParams,
-        inputs: &Inputs<'_>,
-        merged: &DistShardStats,
-        want_grad: bool,
-    ) -> Result<LossOutput> {
-        let spec = LossSpec::Dist(*params);
-        inputs.check(&spec)?;
-        let shape = LogitShape::from_dims(inputs.shape)?;
-        if merged.columns.len() != shape.cols || merged.rows < shape.rows {
-            return Err(Error::Shape(format!(
-                "merged statistics describe {} rows of C = {}, not a batch holding this {}×{} shard",
-                merged.rows,
-                merged.columns.len(),
-                shape.rows,
-                shape.cols
-            )));
-        }
-        let loss = merged.loss(params) as f32;
-        if !want_grad {
-            return Ok(LossOutput { loss, grad: None });
-        }
-        let coefficients = gpu_column_stats(&merged.columns);
-        let col_stats = self.upload(
-            "dist merged column statistics",
-            bytemuck::cast_slice(&coefficients),
-        )?;
-        let (student, teacher) = self.upload_pair(inputs)?;
-        let labels = self.upload_labels(inputs)?;
-        let bytes = shape.elements() as u64 * 4;
-        let grad = self.output_buffer("gradient", bytes)?;
-        let unused_loss = self.scratch("unused loss", 16);
-        let mut io = BoundIo::whole(&student, &teacher, &unused_loss, Some(&grad));
-        io.labels = labels.as_ref().map(|l| l.as_entire_buffer_binding());
-        let plan = DistPlan::new(self, params, shape, merged.rows, &io)?;
-        let mut encoder = self.device().create_command_encoder(&Default::default());
-        let mut dispatches = plan.statistics();
-        dispatches.extend(plan.grad(&col_stats));
-        let recorded = record_dispatches(
-            self,
-            &mut encoder,
-            "dist shard gradient",
-            dispatches,
-            io.precision(),
-        );
-        let transient: Vec<&wgpu::Buffer> = [&col_stats, &student, &teacher, &grad]
-            .into_iter()
-            .chain(&labels)
-            .collect();
-        self.forget_bind_groups_of(&transient);
-        recorded?;
-        let staging = self.staging(bytes)?;
-        encoder.copy_buffer_to_buffer(&grad, 0, &staging, 0, bytes);
-        let index = self.queue().submit([encoder.finish()]);
-        let bytes = self.read_back(&staging, index)?;
-        let grad = crate::tensor::f32s_from_le(&bytes);
-        Ok(LossOutput {
-            loss,
-            grad: Some(grad),
-        })
+/// The whole-batch plan: statistics, merge, gradient (folding the loss) or finish.
+pub(crate) fn plan(
+    env: &PlanEnv,
+    params: &DistParams,
+    dims: &[usize],
+    io: &IoLayout,
+) -> Result<Plan> {
+    let shape = LogitShape::from_dims(dims)?;
+    let mut plan = Plan::new("dist", io.precision());
+    let passes = DistPasses::new(env, &mut plan, params, shape, shape.rows, io)?;
+    let soft_t2 = params.soft_weight * params.temperature * params.temperature;
+    let (rows, cols) = (passes.layout.rows, passes.layout.cols);
+    let b = rows as f64;
+    let finish = FinishUniform::triple([
+        (rows, soft_t2 * params.beta / b),
+        (cols, soft_t2 * params.gamma / cols as f64),
+        (if passes.hard { rows } else { 0 }, params.hard_weight / b),
+    ]);
+    passes.statistics(&mut plan);
+    passes.column_merge(&mut plan);
+    let grads = passes.grad(&mut plan, passes.col_stats);
+    if grads == 0 || !passes.grad_folds_loss() {
+        plan.finish(finish, passes.partials);
     }
+    Ok(plan)
 }
 
 impl Loss for DistParams {
@@ -748,15 +482,15 @@ impl Loss for DistParams {
         check_temperature(self.temperature)?;
         check_finite("beta", self.beta)?;
         check_finite("gamma", self.gamma)?;
-        crate::reference::token::check_weights(self.soft_weight, self.hard_weight)
+        crate::losses::checks::check_weights(self.soft_weight, self.hard_weight)
     }
 
     fn check_shape(&self, dims: &[usize]) -> Result<()> {
         require_rank(self.name(), dims, 2, "B×C")
     }
 
-    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
-        recording(ctx, self, shape, io)
+    fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
+        plan(env, self, shape, io)
     }
 
     fn reference(
@@ -768,6 +502,56 @@ impl Loss for DistParams {
         let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
         let soft = reference::dist(student, teacher, rows, cols, self);
         let (w_soft, w_hard) = (self.soft_weight, self.hard_weight);
-        crate::reference::with_hard_term(soft, student, inputs, w_soft, w_hard)
+        crate::losses::token::reference::with_hard_term(soft, student, inputs, w_soft, w_hard)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Io;
+    use crate::tuning::{AdapterClass, Tuning};
+
+    /// DIST's plan, read with no adapter: its kernels in order, its scratch and its read count,
+    /// on both classes of adapter, at two shapes.
+    #[test]
+    fn plans_without_an_adapter() {
+        for class in [AdapterClass::CpuRasterizer, AdapterClass::Gpu] {
+            let env = PlanEnv::new(*Tuning::for_class(class));
+            for (rows, cols, want_grad) in [(64, 1000, true), (512, 32000, false)] {
+                let io = IoLayout::f32(want_grad);
+                let plan = plan(&env, &DistParams::default(), &[rows, cols], &io).unwrap();
+                let layout =
+                    DistLayout::new(&env.strategy, &env.tuning, rows, cols, true, want_grad)
+                        .unwrap();
+                let entries: Vec<_> = plan.kernels().map(|k| k.entry).collect();
+                // Streaming statistics (rows, columns), the merge, then the gradient (which
+                // folds the loss) or the finish.
+                assert_eq!(entries.len(), 4, "{class:?} {rows}x{cols}: {entries:?}");
+                assert_eq!(entries[2], DIST_COLUMN_MERGE.entry);
+                assert_eq!(
+                    entries[3],
+                    if want_grad {
+                        layout.grad.unwrap().kernel.entry
+                    } else {
+                        "finish"
+                    }
+                );
+                assert_eq!(
+                    plan.dispatches_binding(Io::Student),
+                    if want_grad { 3 } else { 2 }
+                );
+                assert_eq!(plan.dispatches_binding(Io::Loss), 1);
+                assert!(plan.scratch.iter().any(|(n, _)| *n == "dist.moments"));
+                // The read count is the plan's, pass by pass, and matches the layout's sum.
+                assert_eq!(plan_reads(&plan, &layout), layout.input_reads());
+                assert_eq!(input_reads(&env, cols, want_grad), layout.input_reads());
+            }
+        }
+        // The one-read row pass (docs/design.md): forward+grad reads each input 4 times on
+        // a GPU (rows, columns, and twice in the gradient pass), forward alone 2.
+        let gpu = PlanEnv::new(*Tuning::for_class(AdapterClass::Gpu));
+        assert_eq!(input_reads(&gpu, 1000, true), 4);
+        assert_eq!(input_reads(&gpu, 1000, false), 2);
     }
 }

@@ -1,8 +1,8 @@
 //! DIST, float64. Mirrors `dist_rows.wgsl`, `dist_columns.wgsl`, `dist_merge.wgsl`,
 //! `dist_grad.wgsl` and `finish.wgsl`, but computes column statistics directly (two passes).
 
-use crate::losses::DistParams;
-use crate::reference::softmax_row;
+use crate::losses::dist::DistParams;
+use crate::reference::numerics::softmax_row;
 
 /// Pearson correlation of `a` and `b` with the eps added to the product of the norms, and its
 /// gradient with respect to `a`: `P(v/N − s‖v‖u/(‖u‖N²))`.

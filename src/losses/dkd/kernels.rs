@@ -1,9 +1,8 @@
 //! The dkd kernels' entries in the shader table: the WGSL files of this folder, and the
-//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
-//! lists them).
+//! bindings each entry point expects; `KERNELS` lists them for the loss's registration.
 
-use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-use crate::shaders::Kernel;
+use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::kernel::Kernel;
 
 /// Declarations shared by the DKD kernels.
 pub const DKD_LIB: &str = include_str!("dkd_common.wgsl");
@@ -33,3 +32,6 @@ pub const DKD_ROWS: Kernel = Kernel {
     entry: "dkd_rows",
     bindings: &[U, R, R, R, W, W],
 };
+
+/// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
+pub const KERNELS: &[Kernel] = &[DKD_ROWS_QUADS, DKD_ROWS];

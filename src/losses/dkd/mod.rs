@@ -7,17 +7,19 @@
 pub(crate) mod kernels;
 pub mod reference;
 
-use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{check_finite, check_temperature, require_rank, BoundIo, Inputs, Loss};
-use crate::record::{
-    finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
+use crate::losses::checks::{check_finite, check_temperature, require_rank};
+use crate::losses::common::{Inputs, Loss};
+use crate::losses::registry::Entry;
+use crate::plan::{
+    finish_dispatch, FinishUniform, Io, IoLayout, Plan, PlanEnv, PlannedDispatch, Slot,
 };
 use crate::tensor::LogitShape;
 use kernels::{DKD_ROWS, DKD_ROWS_QUADS};
 
 /// Parameters of DKD: `L = alpha·TCKD + beta·NCKD`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct DkdParams {
     /// Softmax temperature T (> 0).
     pub temperature: f64,
@@ -31,6 +33,45 @@ pub struct DkdParams {
     /// Weight of the DKD term.
     pub soft_weight: f64,
 }
+
+/// DKD's name, parameters and kernels.
+pub const REGISTRATION: Entry<DkdParams> = Entry {
+    name: "dkd",
+    params: &["temperature", "alpha", "beta", "hard-weight", "soft-weight"],
+    kernels: kernels::KERNELS,
+    build: |v| {
+        let d = DkdParams::default();
+        Ok(DkdParams {
+            temperature: v.number_or("temperature", d.temperature)?,
+            alpha: v.number_or("alpha", d.alpha)?,
+            beta: v.number_or("beta", d.beta)?,
+            hard_weight: v.number_or("hard-weight", d.hard_weight)?,
+            soft_weight: v.number_or("soft-weight", d.soft_weight)?,
+        })
+    },
+};
+
+impl DkdParams {
+    /// DKD at temperature `temperature` with weights `alpha` (target) and `beta` (non-target),
+    /// no hard term.
+    pub fn new(temperature: f64, alpha: f64, beta: f64) -> Self {
+        Self {
+            temperature,
+            alpha,
+            beta,
+            ..Self::default()
+        }
+    }
+}
+
+setters!(DkdParams {
+    with_temperature(temperature: f64),
+    with_alpha(alpha: f64),
+    with_beta(beta: f64),
+    /// The weight of the hard-label cross-entropy (needs labels).
+    with_hard_weight(hard_weight: f64),
+    with_soft_weight(soft_weight: f64),
+});
 
 impl Default for DkdParams {
     fn default() -> Self {
@@ -63,20 +104,20 @@ struct DkdUniform {
 }
 
 pub(crate) fn recording(
-    ctx: &GpuContext,
+    env: &PlanEnv,
     params: &DkdParams,
     dims: &[usize],
-    io: &BoundIo<'_>,
-) -> Result<Recording> {
+    io: &IoLayout,
+) -> Result<Plan> {
+    let mut plan = Plan::empty();
     let shape = LogitShape::from_dims(dims)?;
-    let labels = io
-        .labels
-        .clone()
-        .ok_or_else(|| Error::Shape("dkd needs labels".into()))?;
+    if !io.labels {
+        return Err(Error::Shape("dkd needs labels".into()));
+    }
     let t = params.temperature;
     let b = shape.rows as f64;
-    let threads_per_row = ctx.threads_per_row(shape.cols);
-    let kernel = if ctx.quads(shape.cols, io) {
+    let threads_per_row = env.threads_per_row(shape.cols);
+    let kernel = if env.quads(shape.cols, io) {
         DKD_ROWS_QUADS
     } else {
         DKD_ROWS
@@ -84,11 +125,11 @@ pub(crate) fn recording(
     // Each row's DKD term, then (with the hard term) each row's CE.
     let hard = params.hard_weight != 0.0;
     let partials = shape.rows * if hard { 2 } else { 1 };
-    let row_loss = ctx.scratch("dkd.row_loss", partials as u64 * 4);
-    let placeholder = ctx.scratch("unused gradient", 16);
+    let row_loss = plan.scratch("dkd.row_loss", partials as u64 * 4);
+    let placeholder = plan.scratch("unused gradient", 16);
     // One block of rows per binding (usually one block for the whole batch).
-    let chunks = row_chunks(
-        ctx,
+    let chunks = env.row_blocks(
+        &mut plan,
         io,
         shape.rows,
         shape.cols,
@@ -97,7 +138,7 @@ pub(crate) fn recording(
             rows: rows as u32,
             cols: shape.cols as u32,
             groups_x,
-            write_grad: io.grad.is_some() as u32,
+            write_grad: io.has_grad() as u32,
             inv_t: (1.0 / t) as f32,
             grad_scale: (t / b) as f32,
             alpha: (params.soft_weight * params.alpha) as f32,
@@ -108,30 +149,30 @@ pub(crate) fn recording(
             batch_rows: shape.rows as u32,
         },
     )?;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::pair(
+    let finish = plan.params(&FinishUniform::pair(
         shape.rows,
         t * t / b,
         if hard { shape.rows } else { 0 },
         params.hard_weight / b,
-    )))?;
-    let mut dispatches: Vec<Dispatch<'_>> = chunks
+    ));
+    let mut dispatches: Vec<PlannedDispatch> = chunks
         .iter()
-        .map(|chunk| Dispatch {
+        .map(|chunk| PlannedDispatch {
             kernel,
             threads_per_row,
-            resources: vec![
-                whole(&chunk.uniform),
+            bindings: vec![
+                chunk.uniform,
                 chunk.io.student(),
                 chunk.io.teacher(),
-                wgpu::BindingResource::Buffer(labels.clone()),
-                whole(&row_loss),
-                chunk.io.grad_or(&placeholder),
+                Slot::io(Io::Labels),
+                row_loss,
+                chunk.io.grad_or(placeholder),
             ],
             groups: chunk.groups,
         })
         .collect();
-    dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
-    resolve_dispatches(ctx, "dkd", dispatches, io.precision())
+    dispatches.push(finish_dispatch(finish, row_loss));
+    Ok(plan.with("dkd", io.precision(), dispatches))
 }
 
 impl Loss for DkdParams {
@@ -159,6 +200,10 @@ impl Loss for DkdParams {
         check_finite("hard weight", self.hard_weight)
     }
 
+    fn labels_are_targets(&self) -> bool {
+        true
+    }
+
     fn check_shape(&self, dims: &[usize]) -> Result<()> {
         require_rank(self.name(), dims, 2, "B×C")?;
         if dims[1] < 2 {
@@ -169,8 +214,8 @@ impl Loss for DkdParams {
         Ok(())
     }
 
-    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
-        recording(ctx, self, shape, io)
+    fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
+        recording(env, self, shape, io)
     }
 
     fn reference(
@@ -197,6 +242,6 @@ impl Loss for DkdParams {
             self.beta,
         );
         let (w_soft, w_hard) = (self.soft_weight, self.hard_weight);
-        crate::reference::with_hard_term(soft, student, inputs, w_soft, w_hard)
+        crate::losses::token::reference::with_hard_term(soft, student, inputs, w_soft, w_hard)
     }
 }

@@ -1,7 +1,7 @@
 //! DKD (decoupled KD), float64. Mirrors `dkd.wgsl` + `shaders/finish.wgsl`.
 //! Log-space TCKD: `log ps_g = z_g/T − LSE(z/T)`, `log ps_other = LSE_{c≠g}(z/T) − LSE(z/T)`.
 
-use crate::reference::lse_where;
+use crate::reference::numerics::lse_where;
 
 /// `p (log p − log q)`, 0 when `p = 0`.
 fn kl_term(log_p: f64, log_q: f64) -> f64 {

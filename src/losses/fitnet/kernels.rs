@@ -1,9 +1,8 @@
 //! The fitnet kernels' entries in the shader table: the WGSL files of this folder, and the
-//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
-//! lists them).
+//! bindings each entry point expects; `KERNELS` lists them for the loss's registration.
 
-use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-use crate::shaders::Kernel;
+use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::kernel::Kernel;
 
 /// FitNet squared error per block and gradient.
 pub const FITNET_BLOCKS: Kernel = Kernel {
@@ -17,3 +16,6 @@ pub const FITNET_BLOCKS: Kernel = Kernel {
     entry: "fitnet_blocks",
     bindings: &[U, R, R, W, W],
 };
+
+/// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
+pub const KERNELS: &[Kernel] = &[FITNET_BLOCKS];

@@ -6,15 +6,21 @@
 pub(crate) mod kernels;
 pub mod reference;
 
-use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{BoundIo, Inputs, Loss};
-use crate::record::{
-    finish_dispatch, grid_2d, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
-};
-use crate::shaders::WORKGROUP_SIZE;
+use crate::kernel::WORKGROUP_SIZE;
+use crate::losses::common::{Inputs, Loss};
+use crate::losses::registry::Entry;
+use crate::plan::{grid_2d, FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot};
 use crate::tensor::element_count;
 use kernels::FITNET_BLOCKS;
+
+/// FitNet's name, no parameters, its kernels.
+pub const REGISTRATION: Entry<Fitnet> = Entry {
+    name: "fitnet",
+    params: &[],
+    kernels: kernels::KERNELS,
+    build: |_| Ok(Fitnet),
+};
 
 /// Elements per workgroup (`BLOCK` in `fitnet.wgsl`).
 const BLOCK: usize = 4096;
@@ -30,44 +36,40 @@ struct FitnetUniform {
     _pad: [f32; 3],
 }
 
-pub(crate) fn recording(ctx: &GpuContext, dims: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+/// One block-sum pass, then the finish.
+pub(crate) fn plan(dims: &[usize], io: &IoLayout) -> Result<Plan> {
     let n = element_count(dims)?;
     let blocks = n.div_ceil(BLOCK);
     let groups = grid_2d(blocks, "fitnet")?;
-    let partials = ctx.scratch("fitnet.partials", blocks as u64 * 4);
-    let placeholder = ctx.scratch("unused gradient", 16);
-    let uniform = ctx.params_buffer(bytemuck::bytes_of(&FitnetUniform {
+    let mut plan = Plan::new("fitnet", io.dtype.into());
+    let partials = plan.scratch("fitnet.partials", blocks as u64 * 4);
+    let placeholder = plan.scratch("unused gradient", 16);
+    let uniform = plan.params(&FitnetUniform {
         elements: n as u32,
         groups_x: groups[0],
-        write_grad: io.grad.is_some() as u32,
+        write_grad: io.has_grad() as u32,
         _pad0: 0,
         grad_scale: (2.0 / n as f64) as f32,
         _pad: [0.0; 3],
-    }))?;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
-        blocks,
-        1.0 / n as f64,
-    )))?;
-    let dispatches = vec![
-        Dispatch {
-            kernel: FITNET_BLOCKS,
-            threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&uniform),
-                io.student(),
-                io.teacher(),
-                whole(&partials),
-                io.grad_or(&placeholder),
-            ],
-            groups,
-        },
-        finish_dispatch(&finish, &partials, io.loss()),
-    ];
-    resolve_dispatches(ctx, "fitnet", dispatches, io.dtype.into())
+    });
+    plan.dispatch(
+        FITNET_BLOCKS,
+        WORKGROUP_SIZE,
+        vec![
+            uniform,
+            Slot::io(Io::Student),
+            Slot::io(Io::Teacher),
+            partials,
+            io.grad_or(placeholder),
+        ],
+        groups,
+    );
+    plan.finish(FinishUniform::single(blocks, 1.0 / n as f64), partials);
+    Ok(plan)
 }
 
 /// FitNet has no parameters: the loss behind `LossSpec::Fitnet`.
-pub(crate) struct Fitnet;
+pub struct Fitnet;
 
 impl Loss for Fitnet {
     fn name(&self) -> &'static str {
@@ -81,8 +83,8 @@ impl Loss for Fitnet {
         Ok(())
     }
 
-    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
-        recording(ctx, shape, io)
+    fn plan(&self, _env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
+        plan(shape, io)
     }
 
     fn reference(

@@ -7,13 +7,22 @@
 pub(crate) mod kernels;
 pub mod reference;
 
-use crate::context::GpuContext;
 use crate::error::Result;
-use crate::losses::{require_rank, BoundIo, Inputs, Loss};
-use crate::record::{
-    finish_dispatch, resolve_dispatches, row_grid, whole, Dispatch, FinishUniform, Recording,
+use crate::losses::checks::require_rank;
+use crate::losses::common::{Inputs, Loss};
+use crate::losses::registry::Entry;
+use crate::plan::{
+    finish_dispatch, row_grid, FinishUniform, Io, IoLayout, Plan, PlanEnv, PlannedDispatch, Slot,
 };
 use kernels::HCL_PLANES;
+
+/// HCL's name, no parameters, its kernels.
+pub const REGISTRATION: Entry<Hcl> = Entry {
+    name: "hcl",
+    params: &[],
+    kernels: kernels::KERNELS,
+    build: |_| Ok(Hcl),
+};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -44,54 +53,52 @@ pub fn level_weights(h: usize) -> ([f64; 3], f64) {
     (weights, total)
 }
 
-pub(crate) fn recording(ctx: &GpuContext, dims: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
+pub(crate) fn recording(env: &PlanEnv, dims: &[usize], io: &IoLayout) -> Result<Plan> {
+    let mut plan = Plan::empty();
     let [n, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let planes = n * c;
     // At least 8 lanes per plane: the shader's cell-mean table holds WG / 8 planes.
-    let threads_per_row = ctx.threads_per_row(h * w).max(8);
+    let threads_per_row = env.threads_per_row(h * w).max(8);
     let groups = row_grid(planes, threads_per_row)?;
     let (weights, total) = level_weights(h);
     let mut level_scale = [0.0f32; 4];
     for (i, l) in [4usize, 2, 1].into_iter().enumerate() {
         level_scale[i] = (weights[i] / (planes * l * l) as f64) as f32;
     }
-    let partials = ctx.scratch("hcl.partials", planes as u64 * 4);
-    let placeholder = ctx.scratch("unused gradient", 16);
-    let uniform = ctx.params_buffer(bytemuck::bytes_of(&HclUniform {
+    let partials = plan.scratch("hcl.partials", planes as u64 * 4);
+    let placeholder = plan.scratch("unused gradient", 16);
+    let uniform = plan.params(&HclUniform {
         planes: planes as u32,
         h: h as u32,
         w: w as u32,
         groups_x: groups[0],
         mse_scale: (1.0 / (planes * h * w) as f64) as f32,
         inv_total: (1.0 / total) as f32,
-        write_grad: io.grad.is_some() as u32,
+        write_grad: io.has_grad() as u32,
         _pad0: 0,
         level_scale,
-    }))?;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
-        planes,
-        1.0 / total,
-    )))?;
+    });
+    let finish = plan.params(&FinishUniform::single(planes, 1.0 / total));
     let dispatches = vec![
-        Dispatch {
+        PlannedDispatch {
             kernel: HCL_PLANES,
             threads_per_row,
-            resources: vec![
-                whole(&uniform),
-                io.student(),
-                io.teacher(),
-                whole(&partials),
-                io.grad_or(&placeholder),
+            bindings: vec![
+                uniform,
+                Slot::io(Io::Student),
+                Slot::io(Io::Teacher),
+                partials,
+                io.grad_or(placeholder),
             ],
             groups,
         },
-        finish_dispatch(&finish, &partials, io.loss()),
+        finish_dispatch(finish, partials),
     ];
-    resolve_dispatches(ctx, "hcl", dispatches, io.dtype.into())
+    Ok(plan.with("hcl", io.dtype.into(), dispatches))
 }
 
 /// HCL has no parameters: the loss behind `LossSpec::Hcl`.
-pub(crate) struct Hcl;
+pub struct Hcl;
 
 impl Loss for Hcl {
     fn name(&self) -> &'static str {
@@ -102,8 +109,8 @@ impl Loss for Hcl {
         require_rank(self.name(), dims, 4, "B×C×H×W")
     }
 
-    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
-        recording(ctx, shape, io)
+    fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
+        recording(env, shape, io)
     }
 
     fn reference(

@@ -1,9 +1,8 @@
 //! The ickd kernels' entries in the shader table: the WGSL files of this folder, and the
-//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
-//! lists them).
+//! bindings each entry point expects; `KERNELS` lists them for the loss's registration.
 
-use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-use crate::shaders::Kernel;
+use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::kernel::Kernel;
 
 /// Declarations shared by the ICKD kernels.
 pub const ICKD_LIB: &str = include_str!("ickd_common.wgsl");
@@ -46,3 +45,6 @@ pub const ICKD_GRAD: Kernel = Kernel {
     entry: "ickd_grad",
     bindings: &[U, R, R, W],
 };
+
+/// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
+pub const KERNELS: &[Kernel] = &[ICKD_GRAM, ICKD_ROWS, ICKD_GRAD];

@@ -8,14 +8,15 @@
 pub(crate) mod kernels;
 pub mod reference;
 
-use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{require_rank, BoundIo, Inputs, Loss};
-use crate::record::{
-    finish_dispatch, flat_grid, resolve_dispatches, row_grid, whole, Dispatch, FinishUniform,
-    Recording,
+use crate::kernel::WORKGROUP_SIZE;
+use crate::losses::checks::require_rank;
+use crate::losses::common::{Inputs, Loss};
+use crate::losses::registry::Entry;
+use crate::plan::{
+    check_binding, finish_dispatch, flat_grid, row_grid, FinishUniform, Io, IoLayout, Plan,
+    PlanEnv, PlannedDispatch, Slot,
 };
-use crate::shaders::WORKGROUP_SIZE;
 use kernels::{ICKD_GRAD, ICKD_GRAM, ICKD_ROWS};
 
 /// The denominator of ICKD's sum.
@@ -43,8 +44,34 @@ impl std::str::FromStr for IckdDenominator {
 
 /// Parameters of ICKD.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IckdParams {
     pub denominator: IckdDenominator,
+}
+
+setters!(IckdParams {
+    with_denominator(denominator: IckdDenominator),
+});
+
+/// ICKD's name, parameter and kernels.
+pub const REGISTRATION: Entry<IckdParams> = Entry {
+    name: "ickd",
+    params: &["denominator"],
+    kernels: kernels::KERNELS,
+    build: |v| {
+        Ok(IckdParams {
+            denominator: match v.text("denominator") {
+                Some(text) => text.parse()?,
+                None => IckdParams::default().denominator,
+            },
+        })
+    },
+};
+
+impl IckdParams {
+    pub fn new(denominator: IckdDenominator) -> Self {
+        Self { denominator }
+    }
 }
 
 impl IckdParams {
@@ -69,80 +96,71 @@ struct IckdUniform {
 }
 
 pub(crate) fn recording(
-    ctx: &GpuContext,
+    env: &PlanEnv,
     params: &IckdParams,
     dims: &[usize],
-    io: &BoundIo<'_>,
-) -> Result<Recording> {
+    io: &IoLayout,
+) -> Result<Plan> {
+    let mut plan = Plan::empty();
     let [b, c, h, w] = [dims[0], dims[1], dims[2], dims[3]];
     let hw = h * w;
     let divisor = params.divisor(b, c);
     let gram_bytes = (b * c * c) as u64 * 4;
-    crate::tensor::check_binding_size(ctx, "ICKD Gram matrices", gram_bytes)?;
-    let gram_s = ctx.scratch("ickd.gram_s", gram_bytes);
-    let gram_t = ctx.scratch("ickd.gram_t", gram_bytes);
-    let partials = ctx.scratch("ickd.partials", (b * c) as u64 * 4);
-    let uniform_for = |groups_x: u32| {
-        ctx.params_buffer(bytemuck::bytes_of(&IckdUniform {
-            samples: b as u32,
-            channels: c as u32,
-            hw: hw as u32,
-            groups_x,
-            grad_scale: (2.0 / divisor) as f32,
-            _pad: [0.0; 3],
-        }))
+    check_binding(env, "ICKD Gram matrices", gram_bytes)?;
+    let gram_s = plan.scratch("ickd.gram_s", gram_bytes);
+    let gram_t = plan.scratch("ickd.gram_t", gram_bytes);
+    let partials = plan.scratch("ickd.partials", (b * c) as u64 * 4);
+    let uniform_for = |groups_x: u32| IckdUniform {
+        samples: b as u32,
+        channels: c as u32,
+        hw: hw as u32,
+        groups_x,
+        grad_scale: (2.0 / divisor) as f32,
+        _pad: [0.0; 3],
     };
     let gram_groups = flat_grid(b * c * c, "ickd gram")?;
-    let threads_per_row = ctx.threads_per_row(c);
+    let threads_per_row = env.threads_per_row(c);
     let row_groups = row_grid(b * c, threads_per_row)?;
     let grad_groups = flat_grid(b * c * hw, "ickd gradient")?;
-    let gram_params = uniform_for(gram_groups[0])?;
-    let row_params = uniform_for(row_groups[0])?;
-    let grad_params = uniform_for(grad_groups[0])?;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
-        b * c,
-        1.0 / divisor,
-    )))?;
+    let gram_params = plan.params(&uniform_for(gram_groups[0]));
+    let row_params = plan.params(&uniform_for(row_groups[0]));
+    let grad_params = plan.params(&uniform_for(grad_groups[0]));
+    let finish = plan.params(&FinishUniform::single(b * c, 1.0 / divisor));
     let mut dispatches = vec![
-        Dispatch {
+        PlannedDispatch {
             kernel: ICKD_GRAM,
             threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&gram_params),
-                io.student(),
-                io.teacher(),
-                whole(&gram_s),
-                whole(&gram_t),
+            bindings: vec![
+                gram_params,
+                Slot::io(Io::Student),
+                Slot::io(Io::Teacher),
+                gram_s,
+                gram_t,
             ],
             groups: gram_groups,
         },
-        Dispatch {
+        PlannedDispatch {
             kernel: ICKD_ROWS,
             threads_per_row,
-            resources: vec![
-                whole(&row_params),
-                whole(&gram_s),
-                whole(&gram_t),
-                whole(&partials),
-            ],
+            bindings: vec![row_params, gram_s, gram_t, partials],
             groups: row_groups,
         },
     ];
-    if let Some(grad) = &io.grad {
-        dispatches.push(Dispatch {
+    if io.has_grad() {
+        dispatches.push(PlannedDispatch {
             kernel: ICKD_GRAD,
             threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&grad_params),
-                io.student(),
-                whole(&gram_t),
-                wgpu::BindingResource::Buffer(grad.clone()),
+            bindings: vec![
+                grad_params,
+                Slot::io(Io::Student),
+                gram_t,
+                Slot::io(Io::Grad),
             ],
             groups: grad_groups,
         });
     }
-    dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
-    resolve_dispatches(ctx, "ickd", dispatches, io.dtype.into())
+    dispatches.push(finish_dispatch(finish, partials));
+    Ok(plan.with("ickd", io.dtype.into(), dispatches))
 }
 
 impl Loss for IckdParams {
@@ -154,8 +172,8 @@ impl Loss for IckdParams {
         require_rank(self.name(), dims, 4, "B×C×H×W")
     }
 
-    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
-        recording(ctx, self, shape, io)
+    fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
+        recording(env, self, shape, io)
     }
 
     fn reference(

@@ -1,9 +1,8 @@
 //! The kl kernels' entries in the shader table: the WGSL files of this folder, and the
-//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
-//! lists them).
+//! bindings each entry point expects; `KERNELS` lists them for the loss's registration.
 
-use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-use crate::shaders::Kernel;
+use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::kernel::Kernel;
 
 /// Declarations shared by the KL kernels.
 pub const KL_LIB: &str = include_str!("kl_common.wgsl");
@@ -46,3 +45,6 @@ pub const KL_ROWS_CACHED: Kernel = Kernel {
     entry: "kl_rows_cached",
     bindings: &[U, R, R, W, W],
 };
+
+/// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
+pub const KERNELS: &[Kernel] = &[KL_ROWS_QUADS, KL_ROWS, KL_ROWS_CACHED];

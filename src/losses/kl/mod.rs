@@ -7,20 +7,43 @@
 
 pub(crate) mod kernels;
 pub mod reference;
+mod sparse;
 
-use crate::context::GpuContext;
+pub use sparse::SparseBindings;
+
 use crate::error::Result;
-use crate::losses::token::{self, TokenOptions, TokenTerm};
-use crate::losses::{check_temperature, require_rank, BoundIo, Inputs, Loss};
-use crate::record::{
-    finish_dispatch, resolve_dispatches, row_chunks, whole, Dispatch, FinishUniform, Recording,
-};
-use crate::shaders::CACHE_PER_LANE;
+use crate::kernel::CACHE_PER_LANE;
+use crate::losses::checks::{check_temperature, require_rank};
+use crate::losses::common::{Inputs, Loss};
+use crate::losses::options::TokenOptions;
+use crate::losses::registry::Entry;
+use crate::losses::token::{self, TokenTerm};
+use crate::plan::{finish_dispatch, FinishUniform, IoLayout, Plan, PlanEnv, PlannedDispatch};
 use crate::tensor::LogitShape;
 use kernels::{KL_ROWS, KL_ROWS_CACHED, KL_ROWS_QUADS};
 
+/// KL's name, parameters and kernels.
+pub const REGISTRATION: Entry<KlParams> = Entry {
+    name: "kl",
+    params: &[
+        "temperature",
+        "ignore-index",
+        "normalizer",
+        "hard-weight",
+        "soft-weight",
+    ],
+    kernels: kernels::KERNELS,
+    build: |v| {
+        Ok(KlParams {
+            temperature: v.number_or("temperature", KlParams::default().temperature)?,
+            options: TokenOptions::from_values(v)?,
+        })
+    },
+};
+
 /// Parameters of the KL loss.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct KlParams {
     /// Softmax temperature T (> 0). ImageNet recipes use 1, CIFAR recipes 4.
     pub temperature: f64,
@@ -45,6 +68,13 @@ impl KlParams {
     }
 }
 
+setters!(KlParams {
+    /// The same parameters at temperature `temperature`.
+    with_temperature(temperature: f64),
+    /// The same parameters with token options `options`.
+    with_options(options: TokenOptions),
+});
+
 impl Default for KlParams {
     fn default() -> Self {
         Self::new(1.0)
@@ -66,30 +96,31 @@ struct KlUniform {
 }
 
 pub(crate) fn recording(
-    ctx: &GpuContext,
+    env: &PlanEnv,
     params: &KlParams,
     dims: &[usize],
-    io: &BoundIo<'_>,
-) -> Result<Recording> {
+    io: &IoLayout,
+) -> Result<Plan> {
+    let mut plan = Plan::empty();
     let t = params.temperature;
-    if params.uses_token_path(io.labels.is_some()) {
-        return token::recording(ctx, TokenTerm::Kl, t, 0.0, &params.options, dims, io);
+    if params.uses_token_path(io.labels) {
+        return token::plan(env, TokenTerm::Kl, t, 0.0, &params.options, dims, io);
     }
     let shape = LogitShape::from_dims(dims)?;
     let b = shape.rows as f64;
-    let threads_per_row = ctx.threads_per_row(shape.cols);
-    let kernel = if ctx.cached_rows(shape.cols, threads_per_row, CACHE_PER_LANE) {
+    let threads_per_row = env.threads_per_row(shape.cols);
+    let kernel = if env.holds_rows(shape.cols, threads_per_row, CACHE_PER_LANE) {
         KL_ROWS_CACHED
-    } else if ctx.quads(shape.cols, io) {
+    } else if env.quads(shape.cols, io) {
         KL_ROWS_QUADS
     } else {
         KL_ROWS
     };
-    let row_loss = ctx.scratch("kl.row_loss", shape.rows as u64 * 4);
-    let placeholder = ctx.scratch("unused gradient", 16);
+    let row_loss = plan.scratch("kl.row_loss", shape.rows as u64 * 4);
+    let placeholder = plan.scratch("unused gradient", 16);
     // One block of rows per binding (usually one block for the whole batch).
-    let chunks = row_chunks(
-        ctx,
+    let chunks = env.row_blocks(
+        &mut plan,
         io,
         shape.rows,
         shape.cols,
@@ -98,34 +129,31 @@ pub(crate) fn recording(
             rows: rows as u32,
             cols: shape.cols as u32,
             groups_x,
-            write_grad: io.grad.is_some() as u32,
+            write_grad: io.has_grad() as u32,
             inv_t: (1.0 / t) as f32,
             grad_scale: (t / b) as f32,
             row_offset: start as u32,
             _pad: 0.0,
         },
     )?;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::single(
-        shape.rows,
-        t * t / b,
-    )))?;
-    let mut dispatches: Vec<Dispatch<'_>> = chunks
+    let finish = plan.params(&FinishUniform::single(shape.rows, t * t / b));
+    let mut dispatches: Vec<PlannedDispatch> = chunks
         .iter()
-        .map(|chunk| Dispatch {
+        .map(|chunk| PlannedDispatch {
             kernel,
             threads_per_row,
-            resources: vec![
-                whole(&chunk.uniform),
+            bindings: vec![
+                chunk.uniform,
                 chunk.io.student(),
                 chunk.io.teacher(),
-                whole(&row_loss),
-                chunk.io.grad_or(&placeholder),
+                row_loss,
+                chunk.io.grad_or(placeholder),
             ],
             groups: chunk.groups,
         })
         .collect();
-    dispatches.push(finish_dispatch(&finish, &row_loss, io.loss()));
-    resolve_dispatches(ctx, "kl", dispatches, io.precision())
+    dispatches.push(finish_dispatch(finish, row_loss));
+    Ok(plan.with("kl", io.precision(), dispatches))
 }
 
 impl Loss for KlParams {
@@ -146,12 +174,16 @@ impl Loss for KlParams {
         self.options.check()
     }
 
+    fn sparse_temperature(&self) -> Option<f64> {
+        Some(self.temperature)
+    }
+
     fn check_shape(&self, dims: &[usize]) -> Result<()> {
         require_rank(self.name(), dims, 2, "B×C")
     }
 
-    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
-        recording(ctx, self, shape, io)
+    fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
+        recording(env, self, shape, io)
     }
 
     fn reference(

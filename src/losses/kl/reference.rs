@@ -1,6 +1,6 @@
 //! KL with temperature, float64. Mirrors `kl.wgsl` + `shaders/finish.wgsl`.
 
-use crate::reference::softmax_row;
+use crate::reference::numerics::softmax_row;
 
 /// `L = T²/B · Σ_b Σ_c p (log p − log q)`, `∂L/∂zs = (T/B)(q − p)`; returns `(L, ∂L/∂zs)`.
 pub fn kl(student: &[f64], teacher: &[f64], rows: usize, cols: usize, t: f64) -> (f64, Vec<f64>) {

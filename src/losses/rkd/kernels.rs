@@ -1,9 +1,8 @@
 //! The rkd kernels' entries in the shader table: the WGSL files of this folder, and the
-//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
-//! lists them).
+//! bindings each entry point expects; `KERNELS` lists them for the loss's registration.
 
-use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-use crate::shaders::Kernel;
+use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::kernel::Kernel;
 
 /// Declarations and geometry helpers shared by the RKD kernels.
 pub const RKD_LIB: &str = include_str!("rkd_common.wgsl");
@@ -72,3 +71,12 @@ pub const RKD_GRAD: Kernel = Kernel {
     entry: "rkd_grad",
     bindings: &[U, R, R, W],
 };
+
+/// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
+pub const KERNELS: &[Kernel] = &[
+    RKD_GRAM,
+    RKD_DISTANCE,
+    RKD_ANGLE,
+    RKD_COEFFICIENTS,
+    RKD_GRAD,
+];

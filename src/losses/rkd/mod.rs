@@ -10,21 +10,52 @@
 pub(crate) mod kernels;
 pub mod reference;
 
-use crate::context::GpuContext;
 use crate::error::{Error, Result};
-use crate::losses::{check_finite, BoundIo, Inputs, Loss};
-use crate::record::{
-    finish_dispatch, flat_grid, resolve_dispatches, whole, Dispatch, FinishUniform, Recording,
+use crate::kernel::WORKGROUP_SIZE;
+use crate::losses::checks::check_finite;
+use crate::losses::common::{Inputs, Loss};
+use crate::losses::registry::Entry;
+use crate::plan::{
+    check_binding, finish_dispatch, flat_grid, FinishUniform, Io, IoLayout, Plan, PlanEnv,
+    PlannedDispatch, Slot,
 };
-use crate::shaders::WORKGROUP_SIZE;
 use kernels::{RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAD, RKD_GRAM};
 
 /// Parameters of RKD: `L = distance_weight·L_d + angle_weight·L_a`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RkdParams {
     pub distance_weight: f64,
     pub angle_weight: f64,
 }
+
+/// RKD's name, parameters and kernels.
+pub const REGISTRATION: Entry<RkdParams> = Entry {
+    name: "rkd",
+    params: &["distance-weight", "angle-weight"],
+    kernels: kernels::KERNELS,
+    build: |v| {
+        let d = RkdParams::default();
+        Ok(RkdParams {
+            distance_weight: v.number_or("distance-weight", d.distance_weight)?,
+            angle_weight: v.number_or("angle-weight", d.angle_weight)?,
+        })
+    },
+};
+
+impl RkdParams {
+    pub fn new(distance_weight: f64, angle_weight: f64) -> Self {
+        Self {
+            distance_weight,
+            angle_weight,
+        }
+    }
+}
+
+setters!(RkdParams {
+    with_distance_weight(distance_weight: f64),
+    with_angle_weight(angle_weight: f64),
+});
 
 impl Default for RkdParams {
     fn default() -> Self {
@@ -49,114 +80,100 @@ struct RkdUniform {
 }
 
 pub(crate) fn recording(
-    ctx: &GpuContext,
+    env: &PlanEnv,
     params: &RkdParams,
     dims: &[usize],
-    io: &BoundIo<'_>,
-) -> Result<Recording> {
+    io: &IoLayout,
+) -> Result<Plan> {
+    let mut plan = Plan::empty();
     let b = dims[0];
     let d = dims[1..].iter().product::<usize>();
     let pairs = b * b;
     let (b2, b3) = (pairs as f64, (pairs * b) as f64);
     let pair_bytes = pairs as u64 * 4;
-    crate::tensor::check_binding_size(ctx, "RKD pair matrices", pair_bytes)?;
-    let gram_s = ctx.scratch("rkd.gram_s", pair_bytes);
-    let gram_t = ctx.scratch("rkd.gram_t", pair_bytes);
-    let pair_sum = ctx.scratch("rkd.pair_sum", pair_bytes);
-    let pair_gamma = ctx.scratch("rkd.pair_gamma", pair_bytes);
-    let coefficients = ctx.scratch("rkd.coefficients", pair_bytes);
-    let scalars = ctx.scratch("rkd.scalars", 16);
-    let partials = ctx.scratch("rkd.partials", (1 + pairs) as u64 * 4);
-    let uniform_for = |groups_x: u32| {
-        ctx.params_buffer(bytemuck::bytes_of(&RkdUniform {
-            batch: b as u32,
-            dim: d as u32,
-            groups_x,
-            _pad0: 0,
-            distance_scale: (params.distance_weight / b2) as f32,
-            angle_scale: (2.0 * params.angle_weight / b3) as f32,
-            inv_b2: (1.0 / b2) as f32,
-            inv_b3: (1.0 / b3) as f32,
-        }))
+    check_binding(env, "RKD pair matrices", pair_bytes)?;
+    let gram_s = plan.scratch("rkd.gram_s", pair_bytes);
+    let gram_t = plan.scratch("rkd.gram_t", pair_bytes);
+    let pair_sum = plan.scratch("rkd.pair_sum", pair_bytes);
+    let pair_gamma = plan.scratch("rkd.pair_gamma", pair_bytes);
+    let coefficients = plan.scratch("rkd.coefficients", pair_bytes);
+    let scalars = plan.scratch("rkd.scalars", 16);
+    let partials = plan.scratch("rkd.partials", (1 + pairs) as u64 * 4);
+    let uniform_for = |groups_x: u32| RkdUniform {
+        batch: b as u32,
+        dim: d as u32,
+        groups_x,
+        _pad0: 0,
+        distance_scale: (params.distance_weight / b2) as f32,
+        angle_scale: (2.0 * params.angle_weight / b3) as f32,
+        inv_b2: (1.0 / b2) as f32,
+        inv_b3: (1.0 / b3) as f32,
     };
     let pair_groups = flat_grid(pairs, "rkd pairs")?;
     let grad_groups = flat_grid(b * d, "rkd gradient")?;
-    let pair_params = uniform_for(pair_groups[0])?;
-    let grad_params = uniform_for(grad_groups[0])?;
-    let finish = ctx.params_buffer(bytemuck::bytes_of(&FinishUniform::pair(
+    let pair_params = plan.params(&uniform_for(pair_groups[0]));
+    let grad_params = plan.params(&uniform_for(grad_groups[0]));
+    let finish = plan.params(&FinishUniform::pair(
         1,
         params.distance_weight,
         pairs,
         params.angle_weight,
-    )))?;
+    ));
     let mut dispatches = vec![
-        Dispatch {
+        PlannedDispatch {
             kernel: RKD_GRAM,
             threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&pair_params),
-                io.student(),
-                io.teacher(),
-                whole(&gram_s),
-                whole(&gram_t),
+            bindings: vec![
+                pair_params,
+                Slot::io(Io::Student),
+                Slot::io(Io::Teacher),
+                gram_s,
+                gram_t,
             ],
             groups: pair_groups,
         },
-        Dispatch {
+        PlannedDispatch {
             kernel: RKD_DISTANCE,
             threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&pair_params),
-                whole(&gram_s),
-                whole(&gram_t),
-                whole(&scalars),
-                whole(&partials),
-            ],
+            bindings: vec![pair_params, gram_s, gram_t, scalars, partials],
             groups: [1, 1, 1],
         },
-        Dispatch {
+        PlannedDispatch {
             kernel: RKD_ANGLE,
             threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&pair_params),
-                whole(&gram_s),
-                whole(&gram_t),
-                whole(&pair_sum),
-                whole(&pair_gamma),
-                whole(&partials),
-            ],
+            bindings: vec![pair_params, gram_s, gram_t, pair_sum, pair_gamma, partials],
             groups: pair_groups,
         },
     ];
-    if let Some(grad) = &io.grad {
-        dispatches.push(Dispatch {
+    if io.has_grad() {
+        dispatches.push(PlannedDispatch {
             kernel: RKD_COEFFICIENTS,
             threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&pair_params),
-                whole(&gram_s),
-                whole(&gram_t),
-                whole(&pair_sum),
-                whole(&pair_gamma),
-                whole(&scalars),
-                whole(&coefficients),
+            bindings: vec![
+                pair_params,
+                gram_s,
+                gram_t,
+                pair_sum,
+                pair_gamma,
+                scalars,
+                coefficients,
             ],
             groups: pair_groups,
         });
-        dispatches.push(Dispatch {
+        dispatches.push(PlannedDispatch {
             kernel: RKD_GRAD,
             threads_per_row: WORKGROUP_SIZE,
-            resources: vec![
-                whole(&grad_params),
-                io.student(),
-                whole(&coefficients),
-                wgpu::BindingResource::Buffer(grad.clone()),
+            bindings: vec![
+                grad_params,
+                Slot::io(Io::Student),
+                coefficients,
+                Slot::io(Io::Grad),
             ],
             groups: grad_groups,
         });
     }
-    dispatches.push(finish_dispatch(&finish, &partials, io.loss()));
-    resolve_dispatches(ctx, "rkd", dispatches, io.dtype.into())
+    dispatches.push(finish_dispatch(finish, partials));
+    Ok(plan.with("rkd", io.dtype.into(), dispatches))
 }
 
 impl Loss for RkdParams {
@@ -178,8 +195,8 @@ impl Loss for RkdParams {
         Ok(())
     }
 
-    fn recording(&self, ctx: &GpuContext, shape: &[usize], io: &BoundIo<'_>) -> Result<Recording> {
-        recording(ctx, self, shape, io)
+    fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
+        recording(env, self, shape, io)
     }
 
     fn reference(

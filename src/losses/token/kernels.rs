@@ -1,9 +1,8 @@
 //! The token kernels' entries in the shader table: the WGSL files of this folder, and the
-//! bindings each entry point expects (re-exported by `crate::shaders`, whose `ALL_KERNELS`
-//! lists them).
+//! bindings each entry point expects; `KERNELS` lists them for the loss's registration.
 
-use crate::shaders::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-use crate::shaders::Kernel;
+use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::kernel::Kernel;
 
 /// The token losses' declarations and the sparse teacher's row logic (its kernel files supply
 /// the slot access).
@@ -139,3 +138,17 @@ pub const TOKEN_COUNT: Kernel = Kernel {
     entry: "token_count",
     bindings: &[U, R, W],
 };
+
+/// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
+pub const KERNELS: &[Kernel] = &[
+    TOKEN_KL_ROWS,
+    TOKEN_KL_ROWS_QUADS,
+    TOKEN_JSD_ROWS,
+    TOKEN_JSD_ROWS_QUADS,
+    TOKEN_TVD_ROWS,
+    TOKEN_TVD_ROWS_QUADS,
+    TOKEN_SPARSE_ROWS,
+    TOKEN_SPARSE_ROWS_QUADS,
+    TOKEN_SPARSE_BITS,
+    TOKEN_COUNT,
+];

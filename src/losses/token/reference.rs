@@ -7,10 +7,15 @@
 //! [`Error`] rather than panicking: labels and ids index the logits.
 
 use crate::error::{Error, Result};
-use crate::losses::{check_finite, check_temperature, TokenOptions};
-use crate::reference::{lse_where, softmax_row};
+use crate::losses::checks::check_temperature;
+use crate::losses::options::TokenOptions;
+use crate::reference::numerics::{lse_where, softmax_row};
 
-pub use crate::losses::token::DEFAULT_IGNORE_INDEX;
+pub use crate::losses::checks::{
+    check_beta, check_dense, check_masked_labels, check_normalizer, check_sparse, check_weights,
+    SPARSE_MASS_SLACK,
+};
+pub use crate::losses::options::DEFAULT_IGNORE_INDEX;
 
 /// The soft term of a dense token loss.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,9 +50,6 @@ pub fn evaluate(
     let hard = hard_part(student, rows, cols, options, labels)?;
     blend(soft_part, hard, options.soft_weight, options.hard_weight)
 }
-
-/// The slack SPEC allows on `Σ_k exp(logprobs_k)` (inference servers round their log-probs).
-pub const SPARSE_MASS_SLACK: f64 = 1e-4;
 
 /// Which rows count, and the normaliser `n` the summed row losses are divided by.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,151 +88,6 @@ impl RowMask {
     pub fn count(&self) -> usize {
         self.valid.iter().filter(|&&v| v).count()
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Checks (SPEC's error list). Shapes are `Error::Shape`, values out of their domain `Error::Param`.
-
-/// A dense N×V tensor: both axes at least 1 and `len = N·V`.
-pub fn check_dense(name: &str, len: usize, rows: usize, cols: usize) -> Result<()> {
-    if rows == 0 || cols == 0 {
-        return Err(Error::Shape(format!(
-            "empty input [{rows}, {cols}]: every axis must be >= 1"
-        )));
-    }
-    if Some(len) != rows.checked_mul(cols) {
-        return Err(Error::Shape(format!(
-            "{name} holds {len} values, expected N×V = {rows}×{cols}"
-        )));
-    }
-    Ok(())
-}
-
-/// Labels of the masked losses: B of them, each in `[0, V)` or equal to `ignore_index`.
-pub fn check_masked_labels(
-    labels: &[i64],
-    rows: usize,
-    cols: usize,
-    ignore_index: i64,
-) -> Result<()> {
-    if labels.len() != rows {
-        return Err(Error::Shape(format!(
-            "{} labels for N = {rows} rows",
-            labels.len()
-        )));
-    }
-    if let Some((i, &bad)) = labels
-        .iter()
-        .enumerate()
-        .find(|(_, &l)| l != ignore_index && (l < 0 || l >= cols as i64))
-    {
-        return Err(Error::Param(format!(
-            "label {bad} at row {i} is outside [0, {cols}) and is not ignore_index {ignore_index}"
-        )));
-    }
-    Ok(())
-}
-
-/// The caller's normaliser (e.g. TRL's `num_items_in_batch`): finite and > 0.
-pub fn check_normalizer(normalizer: Option<f64>) -> Result<()> {
-    match normalizer {
-        Some(v) if !(v.is_finite() && v > 0.0) => Err(Error::Param(format!(
-            "normalizer must be finite and > 0, got {v}"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// JSD's interpolation: `β ∈ [0, 1]`.
-pub fn check_beta(beta: f64) -> Result<()> {
-    if !(0.0..=1.0).contains(&beta) {
-        return Err(Error::Param(format!(
-            "jsd beta must lie in [0, 1], got {beta}"
-        )));
-    }
-    Ok(())
-}
-
-/// The soft and hard weights: finite.
-pub fn check_weights(w_soft: f64, w_hard: f64) -> Result<()> {
-    check_finite("soft weight", w_soft)?;
-    check_finite("hard weight", w_hard)
-}
-
-/// The sparse teacher: K in `[1, V]`, N×K ids distinct within a row and in `[0, V)`, N×K
-/// log-probs ≤ 0 (not NaN) with `Σ_k exp ≤ 1 + 1e-4`, the tail only at T = 1.
-pub fn check_sparse(
-    rows: usize,
-    cols: usize,
-    ids: &[i64],
-    logprobs: &[f64],
-    k: usize,
-    t: f64,
-    tail: bool,
-) -> Result<()> {
-    check_temperature(t)?;
-    if k == 0 || k > cols {
-        return Err(Error::Shape(format!(
-            "sparse teacher: K = {k} ids per row, expected 1 <= K <= V = {cols}"
-        )));
-    }
-    for (name, len) in [
-        ("teacher ids", ids.len()),
-        ("teacher log-probs", logprobs.len()),
-    ] {
-        if Some(len) != rows.checked_mul(k) {
-            return Err(Error::Shape(format!(
-                "{name} hold {len} values, expected N×K = {rows}×{k}"
-            )));
-        }
-    }
-    if tail && t != 1.0 {
-        return Err(Error::Param(format!(
-            "the sparse teacher's tail needs temperature 1 (its log-probs are at T = 1), got {t}"
-        )));
-    }
-    let mut seen = vec![false; cols];
-    for r in 0..rows {
-        let row_ids = &ids[r * k..(r + 1) * k];
-        let row_lp = &logprobs[r * k..(r + 1) * k];
-        for (j, &id) in row_ids.iter().enumerate() {
-            if id < 0 || id >= cols as i64 {
-                return Err(Error::Param(format!(
-                    "teacher id {id} at row {r}, position {j} is outside [0, {cols})"
-                )));
-            }
-            if seen[id as usize] {
-                return Err(Error::Param(format!(
-                    "teacher id {id} appears twice in row {r}"
-                )));
-            }
-            seen[id as usize] = true;
-        }
-        for &id in row_ids {
-            seen[id as usize] = false;
-        }
-        if let Some((j, &bad)) = row_lp
-            .iter()
-            .enumerate()
-            .find(|(_, l)| l.is_nan() || **l > 0.0)
-        {
-            return Err(Error::Param(format!(
-                "teacher log-prob {bad} at row {r}, position {j} is not <= 0"
-            )));
-        }
-        let mass: f64 = row_lp.iter().map(|l| l.exp()).sum();
-        if mass > 1.0 + SPARSE_MASS_SLACK {
-            return Err(Error::Param(format!(
-                "teacher probabilities of row {r} sum to {mass} > 1 + {SPARSE_MASS_SLACK}"
-            )));
-        }
-        if !tail && mass == 0.0 {
-            return Err(Error::Param(format!(
-                "teacher log-probs of row {r} are all -inf: nothing to renormalise"
-            )));
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,7 +250,7 @@ pub fn tvd(
 }
 
 /// KL with T² and masking: `L = T²/n · Σ_valid Σ_c p (log p − log q)`, `∂L/∂zs = (T/n)(q − p)`
-/// on valid rows. It is [`crate::reference::kl::kl`] over the valid rows (m of them), rescaled from 1/m to
+/// on valid rows. It is [`crate::losses::kl::reference::kl`] over the valid rows (m of them), rescaled from 1/m to
 /// 1/n: with no labels and no normaliser m = n = B, the factor is exactly 1 and the result is
 /// bit for bit the seed's KL.
 #[allow(clippy::too_many_arguments)]
@@ -428,7 +285,8 @@ pub fn kl_masked(
             .collect()
     };
     let m = kept.len();
-    let (loss_m, grad_m) = crate::reference::kl::kl(&gather(student), &gather(teacher), m, cols, t);
+    let (loss_m, grad_m) =
+        crate::losses::kl::reference::kl(&gather(student), &gather(teacher), m, cols, t);
     let scale = m as f64 / mask.n;
     for (i, &r) in kept.iter().enumerate() {
         for c in 0..cols {
@@ -474,7 +332,7 @@ pub fn hard_term_all_rows(
     cols: usize,
     labels: &[i64],
 ) -> Result<(f64, Vec<f64>)> {
-    crate::losses::check_labels(labels, rows, cols)?;
+    crate::losses::checks::check_labels(labels, rows, cols)?;
     // No label is negative after the check, so -1 ignores nothing.
     hard_term(student, rows, cols, labels, -1, rows.max(1) as f64)
 }
@@ -507,7 +365,7 @@ pub fn blend(
 /// `token_sparse.wgsl` computes). Returns `(L, ∂L/∂zs)`.
 pub fn evaluate_sparse(
     student: &[f64],
-    inputs: &crate::losses::Inputs<'_>,
+    inputs: &crate::losses::common::Inputs<'_>,
     t: f64,
     options: &TokenOptions,
 ) -> Result<(f64, Vec<f64>)> {
@@ -640,4 +498,25 @@ pub fn kl_sparse(
         loss += t * t * row_loss;
     }
     Ok((loss / mask.n, grad))
+}
+
+/// `w_soft·soft + w_hard·CE` for `dist` and `dkd` (every label in `[0, C)`, n = B); `soft`
+/// itself when the weights leave it alone.
+pub(crate) fn with_hard_term(
+    soft: (f64, Vec<f64>),
+    student: &[f64],
+    inputs: &crate::losses::common::Inputs<'_>,
+    w_soft: f64,
+    w_hard: f64,
+) -> Result<(f64, Vec<f64>)> {
+    if w_hard == 0.0 && w_soft == 1.0 {
+        return Ok(soft);
+    }
+    let hard = if w_hard == 0.0 {
+        (0.0, vec![0.0; student.len()])
+    } else {
+        let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
+        hard_term_all_rows(student, rows, cols, inputs.labels.unwrap_or(&[]))?
+    };
+    blend(soft, hard, w_soft, w_hard)
 }

@@ -6,8 +6,7 @@
 
 use std::path::PathBuf;
 
-use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
-use wgpu_distill::{DistParams, JsdParams, KlParams, LossSpec, TokenOptions, TvdParams};
+use wgpu_distill::{LossSpec, ParamValues};
 
 use crate::npy;
 
@@ -50,78 +49,28 @@ impl Golden {
         let path = self.dir.join("labels.npy");
         path.exists().then(|| npy::read_labels(&path).unwrap().1)
     }
-    fn param(&self, key: &str, default: f64) -> f64 {
-        self.params
-            .get(key)
-            .and_then(|v| v.as_f64())
-            .unwrap_or(default)
-    }
-    /// The token options of this case (golden_llm: normaliser, weights; default elsewhere).
-    pub fn token_options(&self) -> TokenOptions {
-        let d = TokenOptions::default();
-        TokenOptions {
-            ignore_index: self
-                .params
-                .get("ignore_index")
-                .and_then(|v| v.as_i64())
-                .unwrap_or(d.ignore_index),
-            normalizer: self.params.get("normalizer").and_then(|v| v.as_f64()),
-            hard_weight: self.param("hard_weight", d.hard_weight),
-            soft_weight: self.param("soft_weight", d.soft_weight),
-        }
-    }
     /// Whether the case has a sparse top-k teacher (ids and log-probs instead of logits).
     pub fn sparse(&self) -> bool {
         self.dir.join("teacher_ids.npy").exists()
     }
-    /// The loss spec of this case, for the losses the library implements.
+    /// The loss spec of this case, for the losses the library implements: its registration
+    /// (`wgpu_distill::losses::REGISTRY`) built from the case's parameters (metadata the loss
+    /// does not take is left out).
     pub fn spec(&self) -> Option<LossSpec> {
-        match self.loss.as_str() {
-            "kl" => Some(LossSpec::Kl(KlParams {
-                temperature: self.param("temperature", 1.0),
-                options: self.token_options(),
-            })),
-            "jsd" => Some(LossSpec::Jsd(JsdParams {
-                temperature: self.param("temperature", 1.0),
-                beta: self.param("beta", 0.5),
-                options: self.token_options(),
-            })),
-            "tvd" => Some(LossSpec::Tvd(TvdParams {
-                temperature: self.param("temperature", 1.0),
-                options: self.token_options(),
-            })),
-            "dist" => Some(LossSpec::Dist(DistParams {
-                temperature: self.param("temperature", 1.0),
-                beta: self.param("beta", 1.0),
-                gamma: self.param("gamma", 1.0),
-                hard_weight: self.param("hard_weight", 0.0),
-                soft_weight: self.param("soft_weight", 1.0),
-            })),
-            "dkd" => Some(LossSpec::Dkd(DkdParams {
-                temperature: self.param("temperature", 4.0),
-                alpha: self.param("alpha", 1.0),
-                beta: self.param("beta", 8.0),
-                hard_weight: self.param("hard_weight", 0.0),
-                soft_weight: self.param("soft_weight", 1.0),
-            })),
-            "fitnet" => Some(LossSpec::Fitnet),
-            "at" => Some(LossSpec::At(AtParams {
-                p: self.param("p", 2.0),
-            })),
-            "rkd" => Some(LossSpec::Rkd(RkdParams {
-                distance_weight: self.param("distance_weight", 25.0),
-                angle_weight: self.param("angle_weight", 50.0),
-            })),
-            "ickd" => Some(LossSpec::Ickd(IckdParams {
-                denominator: self.params["denominator"]
-                    .as_str()
-                    .unwrap_or("cb")
-                    .parse()
-                    .unwrap(),
-            })),
-            "hcl" => Some(LossSpec::Hcl),
-            _ => None,
+        let registration = wgpu_distill::losses::registration(&self.loss).ok()?;
+        let mut values = ParamValues::new();
+        for (key, value) in self.params.as_object()? {
+            let name = key.replace('_', "-");
+            if !registration.params.contains(&name.as_str()) {
+                continue;
+            }
+            match value {
+                serde_json::Value::Number(n) => values.set(&name, n.as_f64()?),
+                serde_json::Value::String(text) => values.set(&name, text.as_str()),
+                _ => {}
+            }
         }
+        Some(registration.build(&values).unwrap())
     }
 }
 

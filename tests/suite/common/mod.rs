@@ -67,11 +67,9 @@ impl Job {
 
 /// Token options used by the test jobs: a hard term at T != 1 (its own log-sum-exp).
 pub fn hard_options() -> TokenOptions {
-    TokenOptions {
-        hard_weight: 0.3,
-        soft_weight: 0.7,
-        ..TokenOptions::default()
-    }
+    TokenOptions::default()
+        .with_hard_weight(0.3)
+        .with_soft_weight(0.7)
 }
 
 /// Token labels for `rows` rows of `cols` classes: every fifth row (from row 3) ignored.
@@ -100,34 +98,33 @@ pub fn jobs() -> Vec<Job> {
         (LossSpec::Hcl, vec![2, 3, 7, 7]),
         (LossSpec::Ickd(IckdParams::default()), vec![3, 5, 4, 3]),
         (
-            LossSpec::Dist(DistParams {
-                temperature: 4.0,
-                beta: 2.0,
-                gamma: 1.0,
-                ..Default::default()
-            }),
+            LossSpec::Dist(
+                DistParams::default()
+                    .with_temperature(4.0)
+                    .with_beta(2.0)
+                    .with_gamma(1.0),
+            ),
             vec![7, 1000],
         ),
         (
-            LossSpec::Kl(KlParams {
-                temperature: 2.0,
-                options: hard_options(),
-            }),
+            LossSpec::Kl(
+                KlParams::default()
+                    .with_temperature(2.0)
+                    .with_options(hard_options()),
+            ),
             vec![21, 130],
         ),
         (
-            LossSpec::Jsd(JsdParams {
-                temperature: 1.5,
-                beta: 0.3,
-                options: hard_options(),
-            }),
+            LossSpec::Jsd(
+                JsdParams::default()
+                    .with_temperature(1.5)
+                    .with_beta(0.3)
+                    .with_options(hard_options()),
+            ),
             vec![19, 257],
         ),
         (
-            LossSpec::Tvd(TvdParams {
-                temperature: 1.0,
-                ..TvdParams::default()
-            }),
+            LossSpec::Tvd(TvdParams::default().with_temperature(1.0)),
             vec![23, 96],
         ),
     ];

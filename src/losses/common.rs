@@ -1,0 +1,284 @@
+//! What every loss shares: the [`Loss`] trait each folder implements, the host inputs
+//! ([`Inputs`], [`SparseTeacher`]), the caller's buffers ([`LossBindings`]) and the result
+//! ([`LossOutput`]).
+
+use crate::error::{Error, Result};
+use crate::losses::checks::{check_labels, check_masked_labels, check_sparse};
+use crate::losses::options::TokenOptions;
+use crate::plan::{IoLayout, Plan, PlanEnv};
+use crate::tensor::{check_len, BufferRegion};
+
+/// What each loss supplies to the shared entry points (validation, its plan, the float64
+/// reference). Each loss implements it in its own folder, beside its shaders and its float64
+/// twin; adding a loss is that folder and its line in `register_losses!`
+/// (`src/losses/mod.rs`).
+pub(crate) trait Loss {
+    /// The command-line name.
+    fn name(&self) -> &'static str;
+
+    /// Whether the kernels read f16 and bf16 inputs (and bind rows in chunks beyond one
+    /// binding): the logit losses.
+    fn takes_16_bit_inputs(&self) -> bool {
+        false
+    }
+
+    /// The token options (`kl`, `jsd`, `tvd`).
+    fn token_options(&self) -> Option<&TokenOptions> {
+        None
+    }
+
+    /// Whether labels are required: by default, where the token options ask for a hard term.
+    fn needs_labels(&self) -> bool {
+        self.token_options().is_some_and(|o| o.wants_hard_term())
+    }
+
+    /// Whether labels are accepted: by default, by the token losses (to mask rows).
+    fn takes_labels(&self) -> bool {
+        self.token_options().is_some()
+    }
+
+    /// Checks the parameters' domains.
+    fn check_params(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Checks the rank and sizes (no axis is empty: checked before).
+    fn check_shape(&self, dims: &[usize]) -> Result<()>;
+
+    /// Whether labels are class targets of every row (DKD), not token labels with masking.
+    fn labels_are_targets(&self) -> bool {
+        false
+    }
+
+    /// The temperature a sparse top-k teacher is re-tempered with, for the losses that take
+    /// one (`kl`).
+    fn sparse_temperature(&self) -> Option<f64> {
+        None
+    }
+
+    /// The dispatches of one call, on checked parameters and shape: device-free.
+    fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan>;
+
+    /// Loss and gradient in float64 (`crate::reference::evaluate`, on checked inputs).
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)>;
+}
+
+/// A sparse top-k teacher (`kl` only): for each of the N rows, K distinct class ids and the
+/// teacher's full-vocabulary log-probabilities at T = 1 there, as an inference server returns
+/// them (row-major N×K).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct SparseTeacher<'a> {
+    pub ids: &'a [i64],
+    pub logprobs: &'a [f32],
+    pub k: usize,
+    /// Keep the mass outside the top-k as one tail bucket (T = 1 only); else the K log-probs
+    /// are re-tempered and renormalised over the K.
+    pub tail: bool,
+}
+
+impl<'a> SparseTeacher<'a> {
+    /// K ids and log-probs per row, re-tempered and renormalised over the K (no tail).
+    pub fn new(ids: &'a [i64], logprobs: &'a [f32], k: usize) -> Self {
+        Self {
+            ids,
+            logprobs,
+            k,
+            tail: false,
+        }
+    }
+
+    /// The same teacher with the mass outside the top-k kept as one tail bucket (`true`, T = 1
+    /// only) or not.
+    pub fn with_tail(mut self, tail: bool) -> Self {
+        self.tail = tail;
+        self
+    }
+}
+
+/// Host inputs of one evaluation: row-major float32 tensors of `shape`, labels (DKD's
+/// targets, the token losses' masking), or a sparse teacher in place of `teacher`.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Inputs<'a> {
+    pub student: &'a [f32],
+    /// The teacher's logits, in the student's shape (empty with a sparse teacher).
+    pub teacher: &'a [f32],
+    /// A sparse top-k teacher instead of `teacher` (`kl`).
+    pub sparse: Option<SparseTeacher<'a>>,
+    pub shape: &'a [usize],
+    /// Target class of each row: DKD's targets; for `kl`, `jsd`, `tvd` the token labels
+    /// (rows equal to `ignore_index` are masked; the hard term's targets).
+    pub labels: Option<&'a [i64]>,
+}
+
+impl<'a> Inputs<'a> {
+    pub fn new(student: &'a [f32], teacher: &'a [f32], shape: &'a [usize]) -> Self {
+        Self {
+            student,
+            teacher,
+            sparse: None,
+            shape,
+            labels: None,
+        }
+    }
+
+    /// The student against a sparse top-k teacher (`kl`).
+    pub fn with_sparse_teacher(
+        student: &'a [f32],
+        teacher: SparseTeacher<'a>,
+        shape: &'a [usize],
+    ) -> Self {
+        Self {
+            student,
+            teacher: &[],
+            sparse: Some(teacher),
+            shape,
+            labels: None,
+        }
+    }
+
+    /// The same inputs with labels (DKD).
+    pub fn with_labels(mut self, labels: &'a [i64]) -> Self {
+        self.labels = Some(labels);
+        self
+    }
+
+    /// Checks the parameters, the shape, the slice lengths and the labels for `loss`.
+    pub(crate) fn check_for(&self, loss: &dyn Loss) -> Result<()> {
+        loss.check_params()?;
+        check_shape_of(loss, self.shape)?;
+        check_len("student", self.student.len(), self.shape)?;
+        match (self.sparse, loss.sparse_temperature()) {
+            (None, _) => check_len("teacher", self.teacher.len(), self.shape)?,
+            (Some(sparse), Some(t)) => {
+                if !self.teacher.is_empty() {
+                    return Err(Error::Shape(
+                        "give either dense teacher logits or a sparse teacher, not both".into(),
+                    ));
+                }
+                let logprobs: Vec<f64> = sparse.logprobs.iter().map(|&x| f64::from(x)).collect();
+                check_sparse(
+                    self.shape[0],
+                    self.shape[1],
+                    sparse.ids,
+                    &logprobs,
+                    sparse.k,
+                    t,
+                    sparse.tail,
+                )?;
+            }
+            (Some(_), None) => {
+                return Err(Error::Param(format!(
+                    "a sparse teacher applies to kl, not {}",
+                    loss.name()
+                )))
+            }
+        }
+        self.check_labels_for(loss)
+    }
+
+    /// The labels against what `loss` needs and accepts.
+    fn check_labels_for(&self, loss: &dyn Loss) -> Result<()> {
+        match (loss.needs_labels(), loss.takes_labels(), self.labels) {
+            (true, _, None) => Err(Error::Shape(format!(
+                "{} needs labels (one per row){}",
+                loss.name(),
+                if loss.labels_are_targets() {
+                    ""
+                } else {
+                    " for its hard-label term"
+                }
+            ))),
+            (_, false, Some(_)) => Err(Error::Param(format!("{} takes no labels", loss.name()))),
+            (_, _, None) => Ok(()),
+            (_, true, Some(labels)) => match loss.token_options() {
+                Some(o) => {
+                    check_masked_labels(labels, self.shape[0], self.shape[1], o.ignore_index)
+                }
+                None => check_labels(labels, self.shape[0], self.shape[1]),
+            },
+        }
+    }
+
+    /// Labels as the GPU reads them (u32), after `check`.
+    pub(crate) fn labels_u32(&self) -> Option<Vec<u32>> {
+        self.labels.map(|l| l.iter().map(|&x| x as u32).collect())
+    }
+}
+
+/// The result of a GPU evaluation.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct LossOutput {
+    pub loss: f32,
+    /// ∂L/∂student, in the student's shape, when it was asked for.
+    pub grad: Option<Vec<f32>>,
+}
+
+/// The caller's buffers for [`crate::GpuContext::record`]. Student and teacher are float32 tensors in
+/// the shape given to `record`; `labels` (DKD, and the token losses' masking and hard term)
+/// holds one 32-bit label per row (`ignore_index` as its i32 bit pattern); `loss` receives one f32;
+/// `grad`, when present, receives ∂L/∂student in the student's shape. Every buffer needs
+/// STORAGE usage and offsets that are multiples of `min_storage_buffer_offset_alignment`.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct LossBindings<'a> {
+    pub student: BufferRegion<'a>,
+    pub teacher: BufferRegion<'a>,
+    pub labels: Option<BufferRegion<'a>>,
+    pub loss: BufferRegion<'a>,
+    pub grad: Option<BufferRegion<'a>>,
+}
+
+impl LossOutput {
+    pub(crate) fn new(loss: f32, grad: Option<Vec<f32>>) -> Self {
+        Self { loss, grad }
+    }
+}
+
+impl<'a> LossBindings<'a> {
+    /// Student, teacher and loss; no labels, no gradient.
+    pub fn new(
+        student: BufferRegion<'a>,
+        teacher: BufferRegion<'a>,
+        loss: BufferRegion<'a>,
+    ) -> Self {
+        Self {
+            student,
+            teacher,
+            labels: None,
+            loss,
+            grad: None,
+        }
+    }
+
+    /// The same bindings, writing ∂L/∂student into `grad` (a region, or an `Option` of one).
+    #[must_use]
+    pub fn with_grad(mut self, grad: impl Into<Option<BufferRegion<'a>>>) -> Self {
+        self.grad = grad.into();
+        self
+    }
+
+    /// The same bindings with labels, one 32-bit label per row (a region, or an `Option`).
+    #[must_use]
+    pub fn with_labels(mut self, labels: impl Into<Option<BufferRegion<'a>>>) -> Self {
+        self.labels = labels.into();
+        self
+    }
+}
+
+/// Checks a shape for `loss`: no empty axis, then the loss's own rank and sizes.
+pub(crate) fn check_shape_of(loss: &dyn Loss, dims: &[usize]) -> Result<()> {
+    if dims.contains(&0) {
+        return Err(Error::Shape(format!(
+            "empty input {dims:?}: every axis must be >= 1"
+        )));
+    }
+    loss.check_shape(dims)
+}

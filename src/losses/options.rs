@@ -1,0 +1,88 @@
+//! The token options shared by `kl`, `jsd` and `tvd`: masking, the normaliser and the
+//! hard-label term.
+
+use crate::error::{Error, Result};
+use crate::losses::checks::{check_finite, check_normalizer};
+use crate::losses::registry::ParamValues;
+
+/// TRL's and PyTorch's default `ignore_index`.
+pub const DEFAULT_IGNORE_INDEX: i64 = -100;
+
+/// Masking, normalisation and the hard-label term of the token losses (`kl`, `jsd`, `tvd`).
+/// The default changes nothing: no row is ignored unless labels are given, the normaliser is
+/// the count of valid rows, and `L = 1·soft + 0·CE`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct TokenOptions {
+    /// Rows whose label equals this are left out (loss 0, gradient 0). Must fit in an i32:
+    /// the GPU holds labels as 32-bit words.
+    pub ignore_index: i64,
+    /// Divides the summed row losses instead of the count of valid rows (e.g. the token count
+    /// of a whole gradient-accumulation step, TRL's `num_items_in_batch`). Finite and > 0.
+    pub normalizer: Option<f64>,
+    /// Weight of the hard-label cross-entropy on the raw student logits (needs labels).
+    pub hard_weight: f64,
+    /// Weight of the soft (distillation) term.
+    pub soft_weight: f64,
+}
+
+impl Default for TokenOptions {
+    fn default() -> Self {
+        Self {
+            ignore_index: DEFAULT_IGNORE_INDEX,
+            normalizer: None,
+            hard_weight: 0.0,
+            soft_weight: 1.0,
+        }
+    }
+}
+
+setters!(TokenOptions {
+    /// Rows whose label equals `ignore_index` are left out.
+    with_ignore_index(ignore_index: i64),
+    /// Divides the summed row losses (`None`: the count of valid rows).
+    with_normalizer(normalizer: Option<f64>),
+    /// The weight of the hard-label cross-entropy (needs labels).
+    with_hard_weight(hard_weight: f64),
+    /// The weight of the soft (distillation) term.
+    with_soft_weight(soft_weight: f64),
+});
+
+impl TokenOptions {
+    /// The options from named values (`ignore-index`, `normalizer`, `hard-weight`,
+    /// `soft-weight`), the others at their defaults.
+    pub(crate) fn from_values(v: &ParamValues) -> Result<Self> {
+        let d = Self::default();
+        let ignore = v.number_or("ignore-index", d.ignore_index as f64)?;
+        if ignore.fract() != 0.0 || ignore.abs() > 2f64.powi(31) {
+            return Err(Error::Param(format!(
+                "ignore_index must be a 32-bit integer, got {ignore}"
+            )));
+        }
+        Ok(Self {
+            ignore_index: ignore as i64,
+            normalizer: v.number("normalizer")?,
+            hard_weight: v.number_or("hard-weight", d.hard_weight)?,
+            soft_weight: v.number_or("soft-weight", d.soft_weight)?,
+        })
+    }
+
+    /// Checks the domains: `ignore_index` fits in an i32, the normaliser is finite and > 0,
+    /// the weights are finite.
+    pub fn check(&self) -> Result<()> {
+        if i32::try_from(self.ignore_index).is_err() {
+            return Err(Error::Param(format!(
+                "ignore_index {} does not fit in 32 bits",
+                self.ignore_index
+            )));
+        }
+        check_normalizer(self.normalizer)?;
+        check_finite("soft weight", self.soft_weight)?;
+        check_finite("hard weight", self.hard_weight)
+    }
+
+    /// Whether the hard-label term is asked for (it needs labels).
+    pub fn wants_hard_term(&self) -> bool {
+        self.hard_weight != 0.0
+    }
+}
