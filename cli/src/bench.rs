@@ -11,7 +11,7 @@ pub(crate) struct BenchArgs {
     /// Comma list of losses: kl (T = 4), kl+soft (T = 1, 0.5·KL through the token skeleton,
     /// with labels), kl+hard (the same plus 0.5·CE), kl+sparse (T = 1, a top-k teacher of
     /// --sparse-k ids), jsd (β = 0.5), jsd+hard, tvd (with labels, nothing masked), dist,
-    /// dist+hard (CE + 2·DIST), dkd.
+    /// dist+hard (CE + 2·DIST), dkd, ttm (WTTM, γ = 0.1), nkd (T = 1, γ = 1.5, with labels).
     #[arg(long, default_value = "kl,dist")]
     loss: String,
     /// Ids per row of the kl+sparse teacher.
@@ -100,10 +100,17 @@ fn bench_spec(name: &str) -> Result<LossSpec, Error> {
                 .with("hard-weight", 1.0)
                 .with("soft-weight", 2.0),
         ),
-        "jsd" | "tvd" | "dist" | "dkd" => (name, ParamValues::new()),
+        // WTTM at the paper's ImageNet power.
+        "ttm" => (
+            "ttm",
+            ParamValues::new()
+                .with("power", 0.1)
+                .with("weighted", true),
+        ),
+        "jsd" | "tvd" | "dist" | "dkd" | "nkd" => (name, ParamValues::new()),
         other => {
             return Err(Error::Param(format!(
-                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, jsd, jsd+hard, tvd, dist, dist+hard, dkd)"
+                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, jsd, jsd+hard, tvd, dist, dist+hard, dkd, ttm, nkd)"
             )))
         }
     };

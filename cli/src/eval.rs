@@ -63,6 +63,12 @@ pub(crate) struct EvalArgs {
     pub(crate) angle_weight: Option<f64>,
     #[arg(long)]
     pub(crate) denominator: Option<String>,
+    /// TTM's teacher power γ.
+    #[arg(long)]
+    pub(crate) power: Option<f64>,
+    /// TTM: weigh each row by Σ p_t^γ (WTTM).
+    #[arg(long)]
+    pub(crate) weighted: Option<bool>,
     /// Write ∂L/∂student here (.npy, the student's shape; float32 unless --grad-dtype f16).
     #[arg(long)]
     pub(crate) grad_out: Option<PathBuf>,
@@ -259,7 +265,7 @@ fn read_labels(args: &EvalArgs, spec: &LossSpec) -> Result<Option<Vec<i64>>, Err
         None if spec.needs_labels() => Err(Error::Param(format!(
             "{} needs --labels{}",
             spec.name(),
-            if !matches!(spec, LossSpec::Dkd(_)) {
+            if !spec.labels_are_targets() {
                 " for its hard-label term (--hard-weight)"
             } else {
                 ""

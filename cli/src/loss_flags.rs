@@ -10,7 +10,7 @@ use crate::eval::EvalArgs;
 pub(crate) fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
     let registration = registration(&args.loss)?;
     // The loss parameters, by the flag that sets each.
-    let numbers: [(&str, Option<f64>); 11] = [
+    let numbers: [(&str, Option<f64>); 12] = [
         ("temperature", args.temperature),
         ("beta", args.beta),
         ("gamma", args.gamma),
@@ -22,12 +22,16 @@ pub(crate) fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
         ("normalizer", args.normalizer),
         ("hard-weight", args.hard_weight),
         ("soft-weight", args.soft_weight),
+        ("power", args.power),
     ];
     let mut values = ParamValues::new();
     for (flag, value) in numbers {
         if let Some(v) = value {
             values.set(flag, v);
         }
+    }
+    if let Some(weighted) = args.weighted {
+        values.set("weighted", weighted);
     }
     if let Some(d) = &args.denominator {
         values.set("denominator", d.as_str());

@@ -35,13 +35,15 @@ pub(crate) fn self_check() -> Result<(), Error> {
         "{:<8} {:>15} {:>15} {:>15} {:>10} {:>14} {:>10}",
         "loss", "shape", "gpu", "reference", "rel err", "grad err/max", "gpu ms"
     );
-    use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, RkdParams};
+    use wgpu_distill::losses::{AtParams, DkdParams, IckdParams, NkdParams, RkdParams, TtmParams};
     let logits = [vec![64usize, 100], vec![256, 1000], vec![32, 32000]];
     let mut cases: Vec<(LossSpec, Vec<usize>)> = vec![];
     for spec in [
         LossSpec::Kl(KlParams::new(4.0)),
         LossSpec::Dist(DistParams::default()),
         LossSpec::Dkd(DkdParams::default()),
+        LossSpec::Ttm(TtmParams::default().with_weighted(true)),
+        LossSpec::Nkd(NkdParams::default()),
     ] {
         cases.extend(logits.iter().map(|d| (spec, d.clone())));
     }

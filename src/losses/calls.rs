@@ -152,7 +152,7 @@ impl GpuContext {
         grad: InputDtype,
     ) -> Result<()> {
         let name = grad.name();
-        if !spec.takes_16_bit_inputs() {
+        if !spec.loss().writes_16_bit_grad() {
             return Err(Error::Param(format!(
                 "a {name} gradient is written by kl, dist and dkd, not {} (use an f32 gradient)",
                 spec.name()

@@ -27,6 +27,12 @@ pub(crate) trait Loss {
         None
     }
 
+    /// Whether the kernels also write a 16-bit gradient (their quad kernels do): by default,
+    /// the losses that read 16-bit inputs.
+    fn writes_16_bit_grad(&self) -> bool {
+        self.takes_16_bit_inputs()
+    }
+
     /// Whether labels are required: by default, where the token options ask for a hard term.
     fn needs_labels(&self) -> bool {
         self.token_options().is_some_and(|o| o.wants_hard_term())

@@ -19,10 +19,12 @@ pub mod fitnet;
 pub mod hcl;
 pub mod ickd;
 pub mod kl;
+pub mod nkd;
 pub mod options;
 pub mod registry;
 pub mod rkd;
 pub mod token;
+pub mod ttm;
 
 pub use at::AtParams;
 pub use checks::check_labels;
@@ -32,10 +34,12 @@ pub use dist::{ColumnMoments, DistParams, DistShardStats};
 pub use dkd::DkdParams;
 pub use ickd::{IckdDenominator, IckdParams};
 pub use kl::{KlParams, SparseBindings};
+pub use nkd::NkdParams;
 pub use options::{TokenOptions, DEFAULT_IGNORE_INDEX};
 pub use registry::{Entry, ParamValue, ParamValues};
 pub use rkd::RkdParams;
 pub use token::{JsdParams, TvdParams};
+pub use ttm::TtmParams;
 
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
@@ -180,6 +184,10 @@ register_losses! {
     Ickd(IckdParams) => ickd::REGISTRATION,
     /// ReviewKD's hierarchical context loss on one N×C×H×W level.
     Hcl => hcl::REGISTRATION,
+    /// TTM / WTTM: KL from the teacher at power γ to the student at T = 1.
+    Ttm(TtmParams) => ttm::REGISTRATION,
+    /// NKD: teacher-weighted target term and normalized non-target cross-entropy, with labels.
+    Nkd(NkdParams) => nkd::REGISTRATION,
 }
 
 /// The registration of the loss called `name`.
@@ -227,6 +235,12 @@ impl LossSpec {
     /// losses (to mask rows).
     pub fn takes_labels(&self) -> bool {
         self.loss().takes_labels()
+    }
+
+    /// Whether its labels are every row's class target (DKD, NKD), not token labels or a
+    /// hard term's.
+    pub fn labels_are_targets(&self) -> bool {
+        self.loss().labels_are_targets()
     }
 
     /// Whether the loss takes a sparse top-k teacher in place of dense teacher logits (`kl`).

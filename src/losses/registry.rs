@@ -23,12 +23,20 @@ pub struct Entry<P> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ParamValue {
     Number(f64),
+    /// A switch (`weighted`, `standardize`).
+    Flag(bool),
     Text(String),
 }
 
 impl From<f64> for ParamValue {
     fn from(v: f64) -> Self {
         Self::Number(v)
+    }
+}
+
+impl From<bool> for ParamValue {
+    fn from(v: bool) -> Self {
+        Self::Flag(v)
     }
 }
 
@@ -79,6 +87,9 @@ impl ParamValues {
         match self.get(name) {
             None => Ok(None),
             Some(ParamValue::Number(v)) => Ok(Some(*v)),
+            Some(ParamValue::Flag(_)) => Err(Error::Param(format!(
+                "parameter '{name}' must be a number, not true or false"
+            ))),
             Some(ParamValue::Text(t)) => t.trim().parse().map(Some).map_err(|_| {
                 Error::Param(format!("parameter '{name}' must be a number, got '{t}'"))
             }),
@@ -88,6 +99,24 @@ impl ParamValues {
     /// The number `name`, or `default`.
     pub fn number_or(&self, name: &str, default: f64) -> Result<f64> {
         Ok(self.number(name)?.unwrap_or(default))
+    }
+
+    /// The switch `name`, if given: `true`/`false` (as a flag or as text).
+    pub fn flag(&self, name: &str) -> Result<Option<bool>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(ParamValue::Flag(v)) => Ok(Some(*v)),
+            Some(ParamValue::Text(t)) => match t.trim() {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                _ => Err(Error::Param(format!(
+                    "parameter '{name}' must be true or false, got '{t}'"
+                ))),
+            },
+            Some(ParamValue::Number(v)) => Err(Error::Param(format!(
+                "parameter '{name}' must be true or false, got {v}"
+            ))),
+        }
     }
 
     /// The text `name`, if given as text.

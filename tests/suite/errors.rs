@@ -420,3 +420,61 @@ fn infinite_logits_give_a_non_finite_loss() {
         }
     }
 }
+
+/// TTM and NKD: γ ≤ 0, missing or out-of-range labels, labels where none are taken; the same
+/// typed error from the float64 reference and from the GPU.
+#[test]
+fn ttm_and_nkd_reject_bad_input() {
+    use wgpu_distill::{NkdParams, TtmParams};
+    let ctx = gpu(wgpu_distill::BackendChoice::Vulkan);
+    let data = vec![0.5f32; 12];
+    let (good, bad) = (vec![0i64, 1, 3], vec![0i64, 1, 4]);
+    let plain = Inputs::new(&data, &data, &[3, 4]);
+    let cases: Vec<BadCase<'_>> = vec![
+        (
+            LossSpec::Ttm(TtmParams::new(0.0)),
+            plain,
+            |e| matches!(e, Error::Param(_)),
+            "power (gamma) must be finite and > 0",
+        ),
+        (
+            LossSpec::Ttm(TtmParams::new(f64::NAN)),
+            plain,
+            |e| matches!(e, Error::Param(_)),
+            "power (gamma)",
+        ),
+        (
+            LossSpec::Ttm(TtmParams::default()),
+            plain.with_labels(&good),
+            |e| matches!(e, Error::Param(_)),
+            "ttm takes no labels",
+        ),
+        (
+            LossSpec::Nkd(NkdParams::default()),
+            plain,
+            |e| matches!(e, Error::Shape(_)),
+            "nkd needs labels",
+        ),
+        (
+            LossSpec::Nkd(NkdParams::default()),
+            plain.with_labels(&bad),
+            |e| matches!(e, Error::Param(_)),
+            "label 4 at row 2 is outside [0, 4)",
+        ),
+        (
+            LossSpec::Nkd(NkdParams::new(0.0, 1.5)),
+            plain.with_labels(&good),
+            |e| matches!(e, Error::Param(_)),
+            "temperature must be finite and > 0",
+        ),
+    ];
+    for (spec, inputs, kind, words) in cases {
+        for err in [
+            reference::evaluate(&spec, &inputs).unwrap_err(),
+            ctx.evaluate(&spec, &inputs, true).unwrap_err(),
+        ] {
+            assert!(kind(&err), "{spec:?}: {err:?}");
+            assert!(err.to_string().contains(words), "{spec:?}: {err}");
+        }
+    }
+}

@@ -172,3 +172,40 @@ fn rkd_reference_gradient_matches_finite_differences() {
         );
     }
 }
+
+#[test]
+fn ttm_reference_gradient_matches_finite_differences() {
+    use wgpu_distill::losses::ttm::reference::ttm;
+    for (seed, (b, c), gamma, weighted) in [
+        (5, (3, 5), 0.2, false),
+        (6, (4, 7), 0.1, true),
+        (7, (2, 1), 0.5, true),
+    ] {
+        let teacher = random(seed + 100, b * c, 2.0);
+        let student = random(seed, b * c, 2.0);
+        check(
+            &format!("ttm {b}x{c} gamma={gamma} weighted={weighted}"),
+            |s| ttm(s, &teacher, b, c, gamma, weighted),
+            &student,
+        );
+    }
+}
+
+#[test]
+fn nkd_reference_gradient_matches_finite_differences() {
+    use wgpu_distill::losses::nkd::reference::nkd;
+    for (seed, (b, c), t, gamma) in [
+        (8, (3, 5), 1.0, 1.5),
+        (9, (4, 7), 3.0, 3.5),
+        (10, (2, 1), 2.0, 1.0),
+    ] {
+        let teacher = random(seed + 100, b * c, 2.0);
+        let student = random(seed, b * c, 2.0);
+        let labels: Vec<i64> = (0..b).map(|r| ((r * 3) % c) as i64).collect();
+        check(
+            &format!("nkd {b}x{c} T={t} gamma={gamma}"),
+            |s| nkd(s, &teacher, &labels, b, c, t, gamma),
+            &student,
+        );
+    }
+}

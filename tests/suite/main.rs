@@ -19,6 +19,7 @@ mod determinism;
 mod dtypes;
 mod embed;
 mod errors;
+mod family;
 mod faults;
 mod fidelity;
 mod golden;

@@ -92,6 +92,16 @@ fn every_loss_matches_the_float64_reference() {
     check(LossSpec::Rkd(RkdParams::default()), [12, 9], 7);
     check(LossSpec::Hcl, [2, 3, 7, 7], 8);
     check(LossSpec::Ickd(IckdParams::default()), [3, 5, 4, 3], 9);
+    check(
+        LossSpec::Ttm(wgpu_distill::TtmParams::new(0.1).with_weighted(true)),
+        [24, 100],
+        10,
+    );
+    check(
+        LossSpec::Nkd(wgpu_distill::NkdParams::new(3.0, 3.5)),
+        [16, 10],
+        11,
+    );
 }
 
 /// The token losses through burn: labels as an Int tensor (rows labelled -100 masked), the hard

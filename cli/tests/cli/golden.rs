@@ -24,3 +24,30 @@ fn cli_reproduces_every_golden_case() {
     }
     let _ = std::fs::remove_dir_all(&out_dir);
 }
+
+/// The golden_family cases the library implements (`tests/suite/family.rs` lists the others),
+/// through `wgpu-distill eval` on every backend.
+#[test]
+fn cli_reproduces_the_family_cases() {
+    let out_dir = std::env::temp_dir().join(format!("wgpu-distill-family-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut run = 0;
+    for (case, _) in manifest_cases(&family_fixtures()) {
+        if case.try_spec().is_err() {
+            continue;
+        }
+        for backend in ["vulkan", "gl", "cpu"] {
+            let (loss, grad) = run_cli_case(&case, backend, &out_dir);
+            assert_close(
+                &format!("cli {} {backend}", case.name),
+                loss,
+                &grad,
+                case.expected_loss,
+                &case.grad(),
+            );
+        }
+        run += 1;
+    }
+    assert_eq!(run, 4, "ttm_g02, wttm_g01, nkd_t1, nkd_cifar");
+    let _ = std::fs::remove_dir_all(&out_dir);
+}

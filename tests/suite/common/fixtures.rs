@@ -15,6 +15,11 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(crate::FIXTURES).join("golden")
 }
 
+/// The 2023–2024 methods' and relational losses' golden cases (`tests/fixtures/golden_family/`).
+pub fn family_fixtures() -> PathBuf {
+    PathBuf::from(crate::FIXTURES).join("golden_family")
+}
+
 /// The token losses' golden cases (`tests/fixtures/golden_llm/`).
 pub fn llm_fixtures() -> PathBuf {
     PathBuf::from(crate::FIXTURES).join("golden_llm")
@@ -53,24 +58,30 @@ impl Golden {
     pub fn sparse(&self) -> bool {
         self.dir.join("teacher_ids.npy").exists()
     }
-    /// The loss spec of this case, for the losses the library implements: its registration
-    /// (`wgpu_distill::losses::REGISTRY`) built from the case's parameters (metadata the loss
-    /// does not take is left out).
-    pub fn spec(&self) -> Option<LossSpec> {
-        let registration = wgpu_distill::losses::registration(&self.loss).ok()?;
+    /// The loss spec of this case: its registration (`wgpu_distill::losses::REGISTRY`) built
+    /// from the case's parameters (`tail` is an input, not a parameter). A loss or parameter
+    /// the library does not implement is an error naming it.
+    pub fn try_spec(&self) -> Result<LossSpec, String> {
+        let registration = wgpu_distill::losses::registration(&self.loss)
+            .map_err(|e| format!("{}: {e}", self.name))?;
         let mut values = ParamValues::new();
-        for (key, value) in self.params.as_object()? {
-            let name = key.replace('_', "-");
-            if !registration.params.contains(&name.as_str()) {
-                continue;
-            }
+        for (key, value) in self.params.as_object().into_iter().flatten() {
             match value {
-                serde_json::Value::Number(n) => values.set(&name, n.as_f64()?),
-                serde_json::Value::String(text) => values.set(&name, text.as_str()),
-                _ => {}
+                _ if key == "tail" => {}
+                serde_json::Value::Number(n) => values.set(key, n.as_f64().unwrap()),
+                serde_json::Value::String(text) => values.set(key, text.as_str()),
+                serde_json::Value::Bool(flag) => values.set(key, *flag),
+                other => return Err(format!("{}: parameter {key} = {other}", self.name)),
             }
         }
-        Some(registration.build(&values).unwrap())
+        registration
+            .build(&values)
+            .map_err(|e| format!("{}: {e}", self.name))
+    }
+
+    /// [`Golden::try_spec`] for the losses and parameters the library implements.
+    pub fn spec(&self) -> Option<LossSpec> {
+        self.try_spec().ok()
     }
 }
 

@@ -85,10 +85,10 @@ pub fn token_labels(rows: usize, cols: usize) -> Vec<i64> {
         .collect()
 }
 
-/// One evaluation of every loss (DIST twice, the token losses with masking and a hard term),
+/// One evaluation of every loss (DIST and TTM twice, the token losses with masking and a hard term),
 /// on odd shapes.
 pub fn jobs() -> Vec<Job> {
-    let specs: [(LossSpec, Vec<usize>); 12] = [
+    let specs: [(LossSpec, Vec<usize>); 15] = [
         (LossSpec::Kl(KlParams::new(2.0)), vec![33, 100]),
         (LossSpec::Dist(DistParams::default()), vec![64, 257]),
         (LossSpec::Dkd(DkdParams::default()), vec![16, 10]),
@@ -127,14 +127,26 @@ pub fn jobs() -> Vec<Job> {
             LossSpec::Tvd(TvdParams::default().with_temperature(1.0)),
             vec![23, 96],
         ),
+        (
+            LossSpec::Ttm(wgpu_distill::TtmParams::new(0.1).with_weighted(true)),
+            vec![17, 100],
+        ),
+        (
+            LossSpec::Ttm(wgpu_distill::TtmParams::default()),
+            vec![9, 37],
+        ),
+        (
+            LossSpec::Nkd(wgpu_distill::NkdParams::new(3.0, 3.5)),
+            vec![16, 10],
+        ),
     ];
     specs
         .into_iter()
         .enumerate()
         .map(|(i, (spec, dims))| {
             let n: usize = dims.iter().product();
-            // The last three jobs (the token losses) mask rows; DKD needs its targets.
-            let labels = if i >= 9 {
+            // The token losses (jobs 9 to 11) mask rows; DKD and NKD need their targets.
+            let labels = if (9..12).contains(&i) {
                 Some(token_labels(dims[0], dims[1]))
             } else {
                 spec.needs_labels()

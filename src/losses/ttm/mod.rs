@@ -1,0 +1,176 @@
+//! TTM and WTTM (transformed teacher matching, Zheng & Yang, ICLR 2024): KL from the teacher
+//! at power γ (`softmax(γ·zt)`) to the student at T = 1, each row weighted by `Σ_c p_t^γ` with
+//! WTTM.
+//!
+//! This folder: `ttm.wgsl` (per-row terms and gradient; `ttm_quads.wgsl` four classes per
+//! load; `ttm_common.wgsl` their declarations and the WTTM weight) then `shaders/finish.wgsl`; the table entry in `kernels.rs`; the float64 twin in
+//! `reference.rs`.
+
+pub(crate) mod kernels;
+pub mod reference;
+
+use crate::error::{Error, Result};
+use crate::losses::checks::require_rank;
+use crate::losses::common::{Inputs, Loss};
+use crate::losses::registry::Entry;
+use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv};
+use crate::tensor::LogitShape;
+use kernels::{TTM_ROWS, TTM_ROWS_QUADS};
+
+/// TTM's name, parameters and kernels.
+pub const REGISTRATION: Entry<TtmParams> = Entry {
+    name: "ttm",
+    params: &["power", "weighted"],
+    kernels: kernels::KERNELS,
+    build: |v| {
+        let d = TtmParams::default();
+        Ok(TtmParams {
+            power: v.number_or("power", d.power)?,
+            weighted: v.flag("weighted")?.unwrap_or(d.weighted),
+        })
+    },
+};
+
+/// Parameters of TTM and WTTM.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct TtmParams {
+    /// The teacher's power γ (> 0): `softmax(γ·zt)`. 0.2 by default (the paper's TTM uses
+    /// 0.1).
+    pub power: f64,
+    /// WTTM: weigh each row by `U = Σ_c p_t^γ`.
+    pub weighted: bool,
+}
+
+impl TtmParams {
+    /// TTM with teacher power `power`, rows unweighted.
+    pub fn new(power: f64) -> Self {
+        Self {
+            power,
+            weighted: false,
+        }
+    }
+}
+
+setters!(TtmParams {
+    with_power(power: f64),
+    /// WTTM (`true`) or TTM.
+    with_weighted(weighted: bool),
+});
+
+impl Default for TtmParams {
+    fn default() -> Self {
+        Self::new(0.2)
+    }
+}
+
+/// Mirrors `TtmParams` in `ttm_common.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct TtmUniform {
+    rows: u32,
+    cols: u32,
+    groups_x: u32,
+    write_grad: u32,
+    gamma: f32,
+    grad_scale: f32,
+    row_offset: u32,
+    weighted: u32,
+}
+
+/// The row pass per block of rows, then the finish.
+fn make_plan(env: &PlanEnv, params: &TtmParams, dims: &[usize], io: &IoLayout) -> Result<Plan> {
+    let shape = LogitShape::from_dims(dims)?;
+    let b = shape.rows as f64;
+    let threads_per_row = env.threads_per_row(shape.cols);
+    let kernel = if env.quads(shape.cols, io) {
+        TTM_ROWS_QUADS
+    } else {
+        TTM_ROWS
+    };
+    let mut plan = Plan::new("ttm", io.precision());
+    let row_loss = plan.scratch("ttm.row_loss", shape.rows as u64 * 4);
+    let placeholder = plan.scratch("unused gradient", 16);
+    let chunks = env.row_blocks(
+        &mut plan,
+        io,
+        shape.rows,
+        shape.cols,
+        threads_per_row,
+        |start, rows, groups_x| TtmUniform {
+            rows: rows as u32,
+            cols: shape.cols as u32,
+            groups_x,
+            write_grad: io.has_grad() as u32,
+            gamma: params.power as f32,
+            grad_scale: (1.0 / b) as f32,
+            row_offset: start as u32,
+            weighted: params.weighted as u32,
+        },
+    )?;
+    for chunk in &chunks {
+        plan.dispatch(
+            kernel,
+            threads_per_row,
+            vec![
+                chunk.uniform,
+                chunk.io.student(),
+                chunk.io.teacher(),
+                row_loss,
+                chunk.io.grad_or(placeholder),
+            ],
+            chunk.groups,
+        );
+    }
+    plan.finish(FinishUniform::single(shape.rows, 1.0 / b), row_loss);
+    Ok(plan)
+}
+
+impl Loss for TtmParams {
+    fn name(&self) -> &'static str {
+        "ttm"
+    }
+
+    fn takes_16_bit_inputs(&self) -> bool {
+        true
+    }
+
+    fn writes_16_bit_grad(&self) -> bool {
+        false
+    }
+
+    fn check_params(&self) -> Result<()> {
+        if !self.power.is_finite() || self.power <= 0.0 {
+            return Err(Error::Param(format!(
+                "ttm power (gamma) must be finite and > 0, got {}",
+                self.power
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_shape(&self, dims: &[usize]) -> Result<()> {
+        require_rank(self.name(), dims, 2, "B×C")
+    }
+
+    fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
+        make_plan(env, self, shape, io)
+    }
+
+    fn reference(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<(f64, Vec<f64>)> {
+        let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
+        Ok(reference::ttm(
+            student,
+            teacher,
+            rows,
+            cols,
+            self.power,
+            self.weighted,
+        ))
+    }
+}
