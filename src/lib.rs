@@ -4,7 +4,7 @@
 //! losses: the loss AND its gradient with respect to the student, with a float64 CPU reference
 //! for every loss.
 //!
-//! Losses: Hinton KD, DIST, DKD, FitNet, AT, RKD, ICKD, ReviewKD's HCL, and the token losses of
+//! Losses: Hinton KD, DIST, DKD, TTM/WTTM, NKD, FitNet, AT, RKD, ICKD, ReviewKD's HCL, and the token losses of
 //! language-model distillation (generalized JSD, TVD, masking, a fused hard-label term, sparse
 //! top-k teachers: [`TokenOptions`], [`SparseTeacher`]).
 //!

@@ -157,6 +157,34 @@ impl Plan {
         );
     }
 
+    /// The row pass of a logit loss: `kernel` over each block of rows (one unless the batch
+    /// exceeds a binding), bound as (its parameters from `params(first_row, rows, groups_x)`,
+    /// the student's and the teacher's rows, the labels when `labels`, `row_loss`, the
+    /// gradient's rows or a placeholder).
+    #[allow(clippy::too_many_arguments)]
+    pub fn logit_rows<P: bytemuck::Pod>(
+        &mut self,
+        env: &PlanEnv,
+        io: &IoLayout,
+        kernel: Kernel,
+        (rows, cols): (usize, usize),
+        labels: bool,
+        row_loss: Slot,
+        params: impl Fn(usize, usize, u32) -> P,
+    ) -> Result<()> {
+        let threads_per_row = env.threads_per_row(cols);
+        let placeholder = self.scratch("unused gradient", 16);
+        for chunk in env.row_blocks(self, io, rows, cols, threads_per_row, params)? {
+            let mut bindings = vec![chunk.uniform, chunk.io.student(), chunk.io.teacher()];
+            if labels {
+                bindings.push(Slot::io(Io::Labels));
+            }
+            bindings.extend([row_loss, chunk.io.grad_or(placeholder)]);
+            self.dispatch(kernel, threads_per_row, bindings, chunk.groups);
+        }
+        Ok(())
+    }
+
     /// The kernels dispatched, in order.
     pub fn kernels(&self) -> impl Iterator<Item = &Kernel> + '_ {
         self.dispatches.iter().map(|d| &d.kernel)

@@ -1,10 +1,11 @@
 //! The losses. Each is one folder, `src/losses/<loss>/`: its parameters and its [`Loss`]
 //! implementation (`mod.rs`: checks, plan, float64 twin's entry), its WGSL kernels and their
 //! table entries (`*.wgsl`, `kernels.rs`), its float64 twin (`reference.rs`) and its
-//! [`Registration`] (name, parameters, defaults, kernels). Adding a loss is its folder and one
-//! line in `register_losses!` below. The folders: `kl`, `dist`, `dkd`, `fitnet`, `at`, `rkd`,
-//! `ickd`, `hcl`, and `token` for the language-model token losses (`kl` with options, `jsd`,
-//! `tvd`, sparse teachers; one row skeleton, a term per loss).
+//! registration [`Entry`] (name, parameters, defaults, kernels). Adding a loss is its folder
+//! (declared with `pub mod`) and one line in `register_losses!` below. The folders: `kl`,
+//! `dist`, `dkd`, `ttm`, `nkd`, `fitnet`, `at`, `rkd`, `ickd`, `hcl`, and `token` for the
+//! language-model token losses (`kl` with options, `jsd`, `tvd`, sparse teachers; one row
+//! skeleton, a term per loss).
 //!
 //! Layers: `checks` and `options` (no GPU, no float64 twin) under `common` (the trait and
 //! the host inputs) under the folders, under `calls` (the GPU entry points) and this file.

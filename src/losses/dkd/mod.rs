@@ -11,9 +11,7 @@ use crate::error::{Error, Result};
 use crate::losses::checks::{check_finite, check_temperature, require_rank};
 use crate::losses::common::{Inputs, Loss};
 use crate::losses::registry::Entry;
-use crate::plan::{
-    finish_dispatch, FinishUniform, Io, IoLayout, Plan, PlanEnv, PlannedDispatch, Slot,
-};
+use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv};
 use crate::tensor::LogitShape;
 use kernels::{DKD_ROWS, DKD_ROWS_QUADS};
 
@@ -109,14 +107,12 @@ pub(crate) fn recording(
     dims: &[usize],
     io: &IoLayout,
 ) -> Result<Plan> {
-    let mut plan = Plan::empty();
     let shape = LogitShape::from_dims(dims)?;
     if !io.labels {
         return Err(Error::Shape("dkd needs labels".into()));
     }
     let t = params.temperature;
     let b = shape.rows as f64;
-    let threads_per_row = env.threads_per_row(shape.cols);
     let kernel = if env.quads(shape.cols, io) {
         DKD_ROWS_QUADS
     } else {
@@ -125,15 +121,15 @@ pub(crate) fn recording(
     // Each row's DKD term, then (with the hard term) each row's CE.
     let hard = params.hard_weight != 0.0;
     let partials = shape.rows * if hard { 2 } else { 1 };
+    let mut plan = Plan::new("dkd", io.precision());
     let row_loss = plan.scratch("dkd.row_loss", partials as u64 * 4);
-    let placeholder = plan.scratch("unused gradient", 16);
-    // One block of rows per binding (usually one block for the whole batch).
-    let chunks = env.row_blocks(
-        &mut plan,
+    plan.logit_rows(
+        env,
         io,
-        shape.rows,
-        shape.cols,
-        threads_per_row,
+        kernel,
+        (shape.rows, shape.cols),
+        true,
+        row_loss,
         |start, rows, groups_x| DkdUniform {
             rows: rows as u32,
             cols: shape.cols as u32,
@@ -149,30 +145,14 @@ pub(crate) fn recording(
             batch_rows: shape.rows as u32,
         },
     )?;
-    let finish = plan.params(&FinishUniform::pair(
+    let finish = FinishUniform::pair(
         shape.rows,
         t * t / b,
         if hard { shape.rows } else { 0 },
         params.hard_weight / b,
-    ));
-    let mut dispatches: Vec<PlannedDispatch> = chunks
-        .iter()
-        .map(|chunk| PlannedDispatch {
-            kernel,
-            threads_per_row,
-            bindings: vec![
-                chunk.uniform,
-                chunk.io.student(),
-                chunk.io.teacher(),
-                Slot::io(Io::Labels),
-                row_loss,
-                chunk.io.grad_or(placeholder),
-            ],
-            groups: chunk.groups,
-        })
-        .collect();
-    dispatches.push(finish_dispatch(finish, row_loss));
-    Ok(plan.with("dkd", io.precision(), dispatches))
+    );
+    plan.finish(finish, row_loss);
+    Ok(plan)
 }
 
 impl Loss for DkdParams {

@@ -18,7 +18,7 @@ use crate::losses::common::{Inputs, Loss};
 use crate::losses::options::TokenOptions;
 use crate::losses::registry::Entry;
 use crate::losses::token::{self, TokenTerm};
-use crate::plan::{finish_dispatch, FinishUniform, IoLayout, Plan, PlanEnv, PlannedDispatch};
+use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv};
 use crate::tensor::LogitShape;
 use kernels::{KL_ROWS, KL_ROWS_CACHED, KL_ROWS_QUADS};
 
@@ -101,7 +101,6 @@ pub(crate) fn recording(
     dims: &[usize],
     io: &IoLayout,
 ) -> Result<Plan> {
-    let mut plan = Plan::empty();
     let t = params.temperature;
     if params.uses_token_path(io.labels) {
         return token::plan(env, TokenTerm::Kl, t, 0.0, &params.options, dims, io);
@@ -116,15 +115,15 @@ pub(crate) fn recording(
     } else {
         KL_ROWS
     };
+    let mut plan = Plan::new("kl", io.precision());
     let row_loss = plan.scratch("kl.row_loss", shape.rows as u64 * 4);
-    let placeholder = plan.scratch("unused gradient", 16);
-    // One block of rows per binding (usually one block for the whole batch).
-    let chunks = env.row_blocks(
-        &mut plan,
+    plan.logit_rows(
+        env,
         io,
-        shape.rows,
-        shape.cols,
-        threads_per_row,
+        kernel,
+        (shape.rows, shape.cols),
+        false,
+        row_loss,
         |start, rows, groups_x| KlUniform {
             rows: rows as u32,
             cols: shape.cols as u32,
@@ -136,24 +135,8 @@ pub(crate) fn recording(
             _pad: 0.0,
         },
     )?;
-    let finish = plan.params(&FinishUniform::single(shape.rows, t * t / b));
-    let mut dispatches: Vec<PlannedDispatch> = chunks
-        .iter()
-        .map(|chunk| PlannedDispatch {
-            kernel,
-            threads_per_row,
-            bindings: vec![
-                chunk.uniform,
-                chunk.io.student(),
-                chunk.io.teacher(),
-                row_loss,
-                chunk.io.grad_or(placeholder),
-            ],
-            groups: chunk.groups,
-        })
-        .collect();
-    dispatches.push(finish_dispatch(finish, row_loss));
-    Ok(plan.with("kl", io.precision(), dispatches))
+    plan.finish(FinishUniform::single(shape.rows, t * t / b), row_loss);
+    Ok(plan)
 }
 
 impl Loss for KlParams {

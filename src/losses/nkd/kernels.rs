@@ -20,5 +20,14 @@ pub const NKD_ROWS: Kernel = Kernel {
     bindings: &[U, R, R, R, W, W],
 };
 
+/// NKD per-row terms and gradient, four classes per load.
+pub const NKD_ROWS_QUADS: Kernel = Kernel {
+    file: "src/losses/nkd/nkd_quads.wgsl",
+    source: include_str!("nkd_quads.wgsl"),
+    quads: true,
+    entry: "nkd_rows_quads",
+    ..NKD_ROWS
+};
+
 /// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
-pub const KERNELS: &[Kernel] = &[NKD_ROWS];
+pub const KERNELS: &[Kernel] = &[NKD_ROWS, NKD_ROWS_QUADS];

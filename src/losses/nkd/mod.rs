@@ -1,7 +1,8 @@
 //! NKD (normalized KD, Yang et al., ICCV 2023): the target term weighted by the teacher's
 //! probability and the normalized non-target cross-entropy; labels required.
 //!
-//! This folder: `nkd.wgsl` (per-row terms and gradient; `nkd_common.wgsl` its declarations)
+//! This folder: `nkd.wgsl` (per-row terms and gradient; `nkd_quads.wgsl` four classes per
+//! load; `nkd_common.wgsl` their declarations)
 //! then `shaders/finish.wgsl`; the table entry in `kernels.rs`; the float64 twin in
 //! `reference.rs`.
 
@@ -12,9 +13,9 @@ use crate::error::{Error, Result};
 use crate::losses::checks::{check_finite, check_temperature, require_rank};
 use crate::losses::common::{Inputs, Loss};
 use crate::losses::registry::Entry;
-use crate::plan::{FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot};
+use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv};
 use crate::tensor::LogitShape;
-use kernels::NKD_ROWS;
+use kernels::{NKD_ROWS, NKD_ROWS_QUADS};
 
 /// NKD's name, parameters and kernels.
 pub const REGISTRATION: Entry<NkdParams> = Entry {
@@ -80,16 +81,20 @@ fn make_plan(env: &PlanEnv, params: &NkdParams, dims: &[usize], io: &IoLayout) -
     }
     let shape = LogitShape::from_dims(dims)?;
     let (t, b) = (params.temperature, shape.rows as f64);
-    let threads_per_row = env.threads_per_row(shape.cols);
+    let kernel = if env.quads(shape.cols, io) {
+        NKD_ROWS_QUADS
+    } else {
+        NKD_ROWS
+    };
     let mut plan = Plan::new("nkd", io.precision());
     let row_loss = plan.scratch("nkd.row_loss", shape.rows as u64 * 4);
-    let placeholder = plan.scratch("unused gradient", 16);
-    let chunks = env.row_blocks(
-        &mut plan,
+    plan.logit_rows(
+        env,
         io,
-        shape.rows,
-        shape.cols,
-        threads_per_row,
+        kernel,
+        (shape.rows, shape.cols),
+        true,
+        row_loss,
         |start, rows, groups_x| NkdUniform {
             rows: rows as u32,
             cols: shape.cols as u32,
@@ -103,21 +108,6 @@ fn make_plan(env: &PlanEnv, params: &NkdParams, dims: &[usize], io: &IoLayout) -
             _pad: [0; 3],
         },
     )?;
-    for chunk in &chunks {
-        plan.dispatch(
-            NKD_ROWS,
-            threads_per_row,
-            vec![
-                chunk.uniform,
-                chunk.io.student(),
-                chunk.io.teacher(),
-                Slot::io(Io::Labels),
-                row_loss,
-                chunk.io.grad_or(placeholder),
-            ],
-            chunk.groups,
-        );
-    }
     plan.finish(FinishUniform::single(shape.rows, 1.0 / b), row_loss);
     Ok(plan)
 }

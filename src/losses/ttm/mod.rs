@@ -82,7 +82,6 @@ struct TtmUniform {
 fn make_plan(env: &PlanEnv, params: &TtmParams, dims: &[usize], io: &IoLayout) -> Result<Plan> {
     let shape = LogitShape::from_dims(dims)?;
     let b = shape.rows as f64;
-    let threads_per_row = env.threads_per_row(shape.cols);
     let kernel = if env.quads(shape.cols, io) {
         TTM_ROWS_QUADS
     } else {
@@ -90,13 +89,13 @@ fn make_plan(env: &PlanEnv, params: &TtmParams, dims: &[usize], io: &IoLayout) -
     };
     let mut plan = Plan::new("ttm", io.precision());
     let row_loss = plan.scratch("ttm.row_loss", shape.rows as u64 * 4);
-    let placeholder = plan.scratch("unused gradient", 16);
-    let chunks = env.row_blocks(
-        &mut plan,
+    plan.logit_rows(
+        env,
         io,
-        shape.rows,
-        shape.cols,
-        threads_per_row,
+        kernel,
+        (shape.rows, shape.cols),
+        false,
+        row_loss,
         |start, rows, groups_x| TtmUniform {
             rows: rows as u32,
             cols: shape.cols as u32,
@@ -108,20 +107,6 @@ fn make_plan(env: &PlanEnv, params: &TtmParams, dims: &[usize], io: &IoLayout) -
             weighted: params.weighted as u32,
         },
     )?;
-    for chunk in &chunks {
-        plan.dispatch(
-            kernel,
-            threads_per_row,
-            vec![
-                chunk.uniform,
-                chunk.io.student(),
-                chunk.io.teacher(),
-                row_loss,
-                chunk.io.grad_or(placeholder),
-            ],
-            chunk.groups,
-        );
-    }
     plan.finish(FinishUniform::single(shape.rows, 1.0 / b), row_loss);
     Ok(plan)
 }
