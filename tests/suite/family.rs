@@ -4,7 +4,7 @@
 //! methods and options still to come are named below, so that none is skipped silently.
 
 use crate::common::*;
-use wgpu_distill::{reference, Inputs};
+use wgpu_distill::{reference, Inputs, LossSpec};
 
 /// Cases whose loss or option the library does not implement yet (issue #22: LS, CTKD's
 /// ∂L/∂T, MLKD, SP, PKT; issue #23: skew KL, soft-capping).
@@ -82,4 +82,52 @@ fn family_golden_cases() {
     }
     assert_eq!(pending, NOT_YET, "cases not run");
     assert_eq!(run, ["ttm_g02", "wttm_g01", "nkd_t1", "nkd_cifar"]);
+}
+
+/// TTM and NKD read f16 and bf16 logits through the shared loads (one-element and quad
+/// kernels): against the float64 reference on the same rounded values, SPEC's f32 tolerances;
+/// a 16-bit gradient is refused (they write f32).
+#[test]
+fn ttm_and_nkd_take_16_bit_inputs() {
+    use wgpu_distill::{synthetic, Error, InputDtype, NkdParams, Precision, TtmParams};
+    let specs = [
+        LossSpec::Ttm(TtmParams::new(0.1).with_weighted(true)),
+        LossSpec::Ttm(TtmParams::default()),
+        LossSpec::Nkd(NkdParams::new(3.0, 3.5)),
+    ];
+    for backend in GPU_BACKENDS {
+        for (b, c) in [(7, 101), (5, 1000), (2, 12)] {
+            let (student, teacher) = synthetic::logit_pair(b as u64, b, c, 3.0);
+            let labels: Vec<i64> = (0..b as i64).map(|r| (r * 3) % c as i64).collect();
+            let shape = [b, c];
+            for dtype in [InputDtype::F16, InputDtype::Bf16] {
+                let (s16, t16) = (dtype.round_trip(&student), dtype.round_trip(&teacher));
+                for spec in specs {
+                    let mut raw = Inputs::new(&student, &teacher, &shape);
+                    let mut rounded = Inputs::new(&s16, &t16, &shape);
+                    if spec.needs_labels() {
+                        raw = raw.with_labels(&labels);
+                        rounded = rounded.with_labels(&labels);
+                    }
+                    let out = gpu(backend).evaluate_as(&spec, &raw, true, dtype).unwrap();
+                    let want = reference::evaluate(&spec, &rounded).unwrap();
+                    assert_close(
+                        &format!("{spec:?} {b}x{c} {dtype:?} {backend:?}"),
+                        f64::from(out.loss),
+                        out.grad.as_deref().unwrap(),
+                        want.loss,
+                        &want.grad,
+                    );
+                    let narrow = Precision {
+                        inputs: dtype,
+                        grad: dtype,
+                    };
+                    let err = gpu(backend)
+                        .evaluate_with(&spec, &raw, true, narrow)
+                        .unwrap_err();
+                    assert!(matches!(err, Error::Param(_)), "{spec:?}: {err}");
+                }
+            }
+        }
+    }
 }
