@@ -33,8 +33,8 @@
 //! ```
 
 /// `with_<field>` setters on a parameter struct: `setters!(T { with_a(a: f64), … })`. With
-/// `#[non_exhaustive]` structs they let programs set fields without naming every one, so
-/// adding a field breaks no caller.
+/// `T::default()` (or `T { a, ..Default::default() }`) they let programs set fields without
+/// naming every one, so adding a field with a default breaks no caller.
 macro_rules! setters {
     ($ty:ident { $( $(#[$doc:meta])* $name:ident($field:ident: $fty:ty) ),* $(,)? }) => {
         impl $ty {

@@ -8,7 +8,6 @@ use crate::tuning::{AdapterClass, Tuning};
 
 /// How rows are spread over a workgroup. `None` fields are chosen from the shape and device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Strategy {
     /// Lanes per row: a power of two from 1 to 256. 256 is one workgroup per row; smaller
     /// values put several rows in one workgroup (for small C).

@@ -78,7 +78,6 @@ pub(crate) trait Loss {
 /// teacher's full-vocabulary log-probabilities at T = 1 there, as an inference server returns
 /// them (row-major N×K).
 #[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
 pub struct SparseTeacher<'a> {
     pub ids: &'a [i64],
     pub logprobs: &'a [f32],
@@ -233,7 +232,6 @@ pub struct LossOutput {
 /// `grad`, when present, receives ∂L/∂student in the student's shape. Every buffer needs
 /// STORAGE usage and offsets that are multiples of `min_storage_buffer_offset_alignment`.
 #[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
 pub struct LossBindings<'a> {
     pub student: BufferRegion<'a>,
     pub teacher: BufferRegion<'a>,

@@ -12,7 +12,6 @@ pub const DEFAULT_IGNORE_INDEX: i64 = -100;
 /// The default changes nothing: no row is ignored unless labels are given, the normaliser is
 /// the count of valid rows, and `L = 1·soft + 0·CE`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct TokenOptions {
     /// Rows whose label equals this are left out (loss 0, gradient 0). Must fit in an i32:
     /// the GPU holds labels as 32-bit words.

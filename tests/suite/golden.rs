@@ -2,54 +2,11 @@
 //! reference (through the command line with each backend: `cli/tests/cli/golden.rs`).
 
 use crate::common::*;
-use wgpu_distill::{reference, BackendChoice, Inputs};
+use wgpu_distill::{BackendChoice, Inputs};
 
 fn check_library(loss: &str) {
     for case in golden_cases(loss) {
-        let spec = case.spec().unwrap();
-        let (student, teacher, want_grad) = (case.student(), case.teacher(), case.grad());
-        let labels = case.labels();
-        let mut inputs = Inputs::new(&student, &teacher, &case.shape);
-        if let Some(labels) = &labels {
-            inputs = inputs.with_labels(labels);
-        }
-
-        let cpu = reference::evaluate(&spec, &inputs).unwrap();
-        let rel = (cpu.loss - case.expected_loss).abs() / case.expected_loss.abs();
-        assert!(
-            rel < 1e-9,
-            "{}: reference loss {} vs {}",
-            case.name,
-            cpu.loss,
-            case.expected_loss
-        );
-        let scale = want_grad.iter().fold(0.0f64, |m, g| m.max(g.abs()));
-        for (g, w) in cpu.grad.iter().zip(&want_grad) {
-            assert!(
-                (g - w).abs() <= 1e-9 * scale.max(1.0),
-                "{}: reference gradient",
-                case.name
-            );
-        }
-
-        for backend in GPU_BACKENDS {
-            let out = gpu(backend).evaluate(&spec, &inputs, true).unwrap();
-            assert_close(
-                &format!("{} on {backend:?}", case.name),
-                f64::from(out.loss),
-                out.grad.as_deref().unwrap(),
-                case.expected_loss,
-                &want_grad,
-            );
-            let loss_only = gpu(backend).evaluate(&spec, &inputs, false).unwrap();
-            assert_eq!(
-                loss_only.loss.to_bits(),
-                out.loss.to_bits(),
-                "{}: loss without gradient",
-                case.name
-            );
-            assert!(loss_only.grad.is_none());
-        }
+        check_golden_case(&case, &case.spec().unwrap());
     }
 }
 

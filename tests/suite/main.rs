@@ -13,6 +13,7 @@ mod npy;
 
 mod common;
 
+mod api;
 mod bench;
 mod chunks;
 mod determinism;

@@ -28,7 +28,6 @@ pub const REGISTRATION: Entry<AtParams> = Entry {
 
 /// Parameters of AT.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct AtParams {
     /// Exponent of the attention map (> 0; 2 by default).
     pub p: f64,

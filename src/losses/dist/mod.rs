@@ -50,7 +50,6 @@ pub const REGISTRATION: Entry<DistParams> = Entry {
 /// Parameters of the DIST loss: `L = soft_weight · T² (beta · inter + gamma · intra)
 /// + hard_weight · CE`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct DistParams {
     /// Softmax temperature T (> 0).
     pub temperature: f64,

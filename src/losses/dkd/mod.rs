@@ -17,7 +17,6 @@ use kernels::{DKD_ROWS, DKD_ROWS_QUADS};
 
 /// Parameters of DKD: `L = alpha·TCKD + beta·NCKD`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct DkdParams {
     /// Softmax temperature T (> 0).
     pub temperature: f64,

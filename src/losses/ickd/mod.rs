@@ -44,7 +44,6 @@ impl std::str::FromStr for IckdDenominator {
 
 /// Parameters of ICKD.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct IckdParams {
     pub denominator: IckdDenominator,
 }

@@ -43,7 +43,6 @@ pub const REGISTRATION: Entry<KlParams> = Entry {
 
 /// Parameters of the KL loss.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct KlParams {
     /// Softmax temperature T (> 0). ImageNet recipes use 1, CIFAR recipes 4.
     pub temperature: f64,

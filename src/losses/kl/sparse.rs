@@ -18,7 +18,6 @@ use crate::tensor::{
 /// `loss` one f32, `grad` N×V f32. The ids and log-probs are not checked on the GPU: the host
 /// path (`evaluate` with [`crate::losses::Inputs::with_sparse_teacher`]) checks them.
 #[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
 pub struct SparseBindings<'a> {
     pub student: BufferRegion<'a>,
     pub ids: BufferRegion<'a>,

@@ -33,7 +33,6 @@ pub const REGISTRATION: Entry<NkdParams> = Entry {
 
 /// Parameters of NKD.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct NkdParams {
     /// Temperature of the non-target term (> 0): 1 on ImageNet, 3 on CIFAR.
     pub temperature: f64,

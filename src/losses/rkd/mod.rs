@@ -23,7 +23,6 @@ use kernels::{RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAD, RKD_GRAM};
 
 /// Parameters of RKD: `L = distance_weight·L_d + angle_weight·L_a`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct RkdParams {
     pub distance_weight: f64,
     pub angle_weight: f64,

@@ -73,7 +73,6 @@ pub const TVD_REGISTRATION: Entry<TvdParams> = Entry {
 
 /// Parameters of the generalized Jensen–Shannon divergence (TRL's `generalized_jsd_loss`).
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct JsdParams {
     /// Softmax temperature T (> 0). No T² factor.
     pub temperature: f64,
@@ -111,7 +110,6 @@ impl Default for JsdParams {
 
 /// Parameters of the total variation distance `½·Σ|p − q|`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct TvdParams {
     /// Softmax temperature T (> 0). No T² factor.
     pub temperature: f64,

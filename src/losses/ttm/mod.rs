@@ -33,7 +33,6 @@ pub const REGISTRATION: Entry<TtmParams> = Entry {
 
 /// Parameters of TTM and WTTM.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
 pub struct TtmParams {
     /// The teacher's power γ (> 0): `softmax(γ·zt)`. 0.2 by default (the paper's TTM uses
     /// 0.1).
