@@ -519,7 +519,8 @@ pub struct FinishUniform {
     pub n0: u32,
     pub n1: u32,
     pub n2: u32,
-    pub _pad: u32,
+    /// 1: block 2 goes to the loss region's second f32 instead of into the loss.
+    pub second: u32,
     pub scale0: f32,
     pub scale1: f32,
     pub scale2: f32,
@@ -537,13 +538,22 @@ impl FinishUniform {
         Self::triple([(n0, scale0), (n1, scale1), (0, 0.0)])
     }
 
+    /// `loss = scale0 · sum(first n0)`, and `scale1 · sum(next n1)` as a second output in the
+    /// loss region's second f32 (kl's ∂L/∂T).
+    pub fn with_second(n0: usize, scale0: f64, n1: usize, scale1: f64) -> Self {
+        Self {
+            second: 1,
+            ..Self::triple([(n0, scale0), (0, 0.0), (n1, scale1)])
+        }
+    }
+
     /// `loss = Σ_i scale_i · sum(block i)` over three consecutive blocks `(n_i, scale_i)`.
     pub fn triple(blocks: [(usize, f64); 3]) -> Self {
         Self {
             n0: blocks[0].0 as u32,
             n1: blocks[1].0 as u32,
             n2: blocks[2].0 as u32,
-            _pad: 0,
+            second: 0,
             scale0: blocks[0].1 as f32,
             scale1: blocks[1].1 as f32,
             scale2: blocks[2].1 as f32,

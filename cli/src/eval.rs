@@ -14,7 +14,7 @@ use crate::{npy, parse_backend};
 
 #[derive(Args)]
 pub(crate) struct EvalArgs {
-    /// One of: kl jsd tvd dist dkd fitnet at rkd ickd hcl.
+    /// One of: kl jsd tvd dist dkd ttm nkd fitnet at rkd ickd hcl.
     pub(crate) loss: String,
     #[arg(long)]
     pub(crate) student: PathBuf,
@@ -69,6 +69,12 @@ pub(crate) struct EvalArgs {
     /// TTM: weigh each row by Σ p_t^γ (WTTM).
     #[arg(long)]
     pub(crate) weighted: Option<bool>,
+    /// LS: z-score each row of both logits before the loss (kl, dkd, ttm, mlkd).
+    #[arg(long)]
+    pub(crate) standardize: bool,
+    /// CTKD (kl): also compute ∂L/∂T, printed as `grad_temperature` (in --json too).
+    #[arg(long)]
+    pub(crate) temperature_grad: bool,
     /// Write ∂L/∂student here (.npy, the student's shape; float32 unless --grad-dtype f16).
     #[arg(long)]
     pub(crate) grad_out: Option<PathBuf>,
@@ -152,6 +158,7 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<(), Error> {
         Evaluated {
             loss,
             grad,
+            grad_temperature: None,
             backend: ctx.backend_name().to_string(),
             adapter: ctx.adapter_summary().name,
         }
@@ -165,6 +172,8 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<(), Error> {
 struct Evaluated {
     loss: f64,
     grad: Option<Vec<f32>>,
+    /// kl's ∂L/∂T (`--temperature-grad`).
+    grad_temperature: Option<f64>,
     backend: String,
     adapter: String,
 }
@@ -182,6 +191,7 @@ fn evaluate_on(
         return Ok(Evaluated {
             loss: out.loss,
             grad: Some(out.grad.iter().map(|&g| g as f32).collect()),
+            grad_temperature: out.grad_temperature,
             backend: "cpu".to_string(),
             adapter: "float64 reference".to_string(),
         });
@@ -191,6 +201,7 @@ fn evaluate_on(
     Ok(Evaluated {
         loss: f64::from(out.loss),
         grad: out.grad,
+        grad_temperature: out.grad_temperature.map(f64::from),
         backend: ctx.backend_name().to_string(),
         adapter: ctx.adapter_summary().name,
     })
@@ -237,11 +248,17 @@ fn report(
             json["teacher"] = "sparse".into();
             json["k"] = k.into();
         }
+        if let Some(dt) = result.grad_temperature {
+            json["grad_temperature"] = dt.into();
+        }
         println!("{json}");
     } else {
         let teacher = sparse_k.map_or(String::new(), |k| format!("sparse teacher K = {k}, "));
+        let dt = result
+            .grad_temperature
+            .map_or(String::new(), |dt| format!(", dL/dT = {dt:.9}"));
         println!(
-            "{} loss = {loss:.9} ({backend}: {adapter}, {teacher}{elapsed_ms:.1} ms)",
+            "{} loss = {loss:.9}{dt} ({backend}: {adapter}, {teacher}{elapsed_ms:.1} ms)",
             spec.name()
         );
     }

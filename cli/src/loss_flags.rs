@@ -30,6 +30,14 @@ pub(crate) fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
             values.set(flag, v);
         }
     }
+    for (flag, set) in [
+        ("standardize", args.standardize),
+        ("temperature-grad", args.temperature_grad),
+    ] {
+        if set {
+            values.set(flag, true);
+        }
+    }
     if let Some(weighted) = args.weighted {
         values.set("weighted", weighted);
     }

@@ -119,7 +119,9 @@ impl GpuContext {
                 .teacher
                 .binding(&limits, "teacher", input_bytes, chunked)?,
             labels,
-            loss: io.loss.binding(&limits, "loss", 4, false)?,
+            loss: io
+                .loss
+                .binding(&limits, "loss", 4 * spec.loss().loss_values() as u64, false)?,
             grad: io
                 .grad
                 .map(|g| g.binding(&limits, "gradient", grad_bytes, chunked))
@@ -213,7 +215,7 @@ impl GpuContext {
         let (staging, index, grad_len) =
             self.submit_host_call(spec, inputs, want_grad, precision)?;
         let bytes = self.read_back(&staging, index)?;
-        decode_output(&bytes, grad_len, precision.grad)
+        decode_output(&bytes, grad_len, precision.grad, spec)
     }
 
     /// Async form of [`GpuContext::evaluate`]: polls the device without blocking and yields
@@ -227,7 +229,7 @@ impl GpuContext {
         let (staging, _index, grad_len) =
             self.submit_host_call(spec, inputs, want_grad, InputDtype::F32.into())?;
         let bytes = self.read_back_async(&staging).await?;
-        decode_output(&bytes, grad_len, InputDtype::F32)
+        decode_output(&bytes, grad_len, InputDtype::F32, spec)
     }
 
     /// Uploads, records, copies the results into one staging buffer and submits.
@@ -290,11 +292,11 @@ impl GpuContext {
         label: &str,
     ) -> Result<HostCall> {
         let labels = self.upload_labels(inputs)?;
-        let loss = self.output_buffer("loss", 4)?;
+        let loss = self.output_buffer("loss", LOSS_BYTES)?;
         let grad = want_grad
             .then(|| self.output_buffer("gradient", grad_bytes))
             .transpose()?;
-        let staging = self.staging(4 + if want_grad { grad_bytes } else { 0 })?;
+        let staging = self.staging(LOSS_BYTES + if want_grad { grad_bytes } else { 0 })?;
         let encoder = self
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
@@ -338,9 +340,9 @@ impl GpuContext {
         self.forget_bind_groups_of(&transient);
         recorded?;
         let index = self.scoped("submitting", || {
-            encoder.copy_buffer_to_buffer(&loss, 0, &staging, 0, 4);
+            encoder.copy_buffer_to_buffer(&loss, 0, &staging, 0, LOSS_BYTES);
             if let Some(g) = &grad {
-                encoder.copy_buffer_to_buffer(g, 0, &staging, 4, grad_bytes);
+                encoder.copy_buffer_to_buffer(g, 0, &staging, LOSS_BYTES, grad_bytes);
             }
             Ok(self.queue().submit([encoder.finish()]))
         })?;
@@ -386,17 +388,29 @@ impl GpuContext {
     }
 }
 
-/// Splits the staging bytes (loss, then the gradient) into floats.
-fn decode_output(bytes: &[u8], grad_len: Option<usize>, grad: InputDtype) -> Result<LossOutput> {
-    let want = 4 + grad_len.map_or(0, |n| grad.bytes_for(n) as usize);
+/// The loss region of a host call: the loss, then kl's ∂L/∂T when asked for.
+const LOSS_BYTES: u64 = 8;
+
+/// Splits the staging bytes (loss and ∂L/∂T, then the gradient) into floats.
+fn decode_output(
+    bytes: &[u8],
+    grad_len: Option<usize>,
+    grad: InputDtype,
+    spec: &LossSpec,
+) -> Result<LossOutput> {
+    let start = LOSS_BYTES as usize;
+    let want = start + grad_len.map_or(0, |n| grad.bytes_for(n) as usize);
     if bytes.len() < want {
         return Err(Error::Device(format!(
             "read back {} bytes, expected {want}",
             bytes.len()
         )));
     }
+    let value =
+        |at: usize| f32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     Ok(LossOutput {
-        loss: f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
-        grad: grad_len.map(|n| grad.decode(&bytes[4..], n)),
+        loss: value(0),
+        grad: grad_len.map(|n| grad.decode(&bytes[start..], n)),
+        grad_temperature: (spec.loss().loss_values() == 2).then(|| value(4)),
     })
 }

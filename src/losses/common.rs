@@ -62,6 +62,26 @@ pub(crate) trait Loss {
         None
     }
 
+    /// How many f32 the loss region receives: the loss, and ∂L/∂T where kl's
+    /// `temperature_grad` asks for it.
+    fn loss_values(&self) -> usize {
+        if self.token_options().is_some_and(|o| o.temperature_grad) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// ∂L/∂T in float64, for the losses that return it (`kl` with `temperature_grad`).
+    fn reference_grad_temperature(
+        &self,
+        _student: &[f64],
+        _teacher: &[f64],
+        _inputs: &Inputs<'_>,
+    ) -> Result<Option<f64>> {
+        Ok(None)
+    }
+
     /// The dispatches of one call, on checked parameters and shape: device-free.
     fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan>;
 
@@ -167,6 +187,14 @@ impl<'a> Inputs<'a> {
                         "give either dense teacher logits or a sparse teacher, not both".into(),
                     ));
                 }
+                if loss
+                    .token_options()
+                    .is_some_and(|o| o.standardize || o.temperature_grad)
+                {
+                    return Err(Error::Param(
+                        "standardize and temperature_grad need the dense teacher's logits, not a sparse teacher".into(),
+                    ));
+                }
                 let logprobs: Vec<f64> = sparse.logprobs.iter().map(|&x| f64::from(x)).collect();
                 check_sparse(
                     self.shape[0],
@@ -224,6 +252,8 @@ pub struct LossOutput {
     pub loss: f32,
     /// ∂L/∂student, in the student's shape, when it was asked for.
     pub grad: Option<Vec<f32>>,
+    /// ∂L/∂T, when kl's `temperature_grad` (CTKD) asked for it.
+    pub grad_temperature: Option<f32>,
 }
 
 /// The caller's buffers for [`crate::GpuContext::record`]. Student and teacher are float32 tensors in
@@ -242,7 +272,11 @@ pub struct LossBindings<'a> {
 
 impl LossOutput {
     pub(crate) fn new(loss: f32, grad: Option<Vec<f32>>) -> Self {
-        Self { loss, grad }
+        Self {
+            loss,
+            grad,
+            grad_temperature: None,
+        }
     }
 }
 

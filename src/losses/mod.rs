@@ -24,6 +24,7 @@ pub mod nkd;
 pub mod options;
 pub mod registry;
 pub mod rkd;
+pub mod standardize;
 pub mod token;
 pub mod ttm;
 

@@ -1,5 +1,6 @@
 //! The token options shared by `kl`, `jsd` and `tvd`: masking, the normaliser and the
-//! hard-label term.
+//! hard-label term; and kl's LS and CTKD options (`standardize`, `temperature_grad`), here so
+//! that `KlParams { temperature, options }` stays the whole of KL's parameters.
 
 use crate::error::{Error, Result};
 use crate::losses::checks::{check_finite, check_normalizer};
@@ -23,6 +24,12 @@ pub struct TokenOptions {
     pub hard_weight: f64,
     /// Weight of the soft (distillation) term.
     pub soft_weight: f64,
+    /// LS (`kl` only; SPEC "LS"): z-score each row of both inputs before the soft term (the
+    /// hard term keeps the raw student). Needs C ≥ 2 and a dense teacher.
+    pub standardize: bool,
+    /// CTKD (`kl` only; SPEC "CTKD"): also return `∂L/∂T` (`LossOutput::grad_temperature`;
+    /// a recorded call writes it after the loss, so its `loss` region holds two f32).
+    pub temperature_grad: bool,
 }
 
 impl Default for TokenOptions {
@@ -32,6 +39,8 @@ impl Default for TokenOptions {
             normalizer: None,
             hard_weight: 0.0,
             soft_weight: 1.0,
+            standardize: false,
+            temperature_grad: false,
         }
     }
 }
@@ -45,6 +54,10 @@ setters!(TokenOptions {
     with_hard_weight(hard_weight: f64),
     /// The weight of the soft (distillation) term.
     with_soft_weight(soft_weight: f64),
+    /// LS: z-score both inputs' rows before the soft term (`kl`).
+    with_standardize(standardize: bool),
+    /// CTKD: also compute `∂L/∂T` (`kl`).
+    with_temperature_grad(temperature_grad: bool),
 });
 
 impl TokenOptions {
@@ -63,6 +76,8 @@ impl TokenOptions {
             normalizer: v.number("normalizer")?,
             hard_weight: v.number_or("hard-weight", d.hard_weight)?,
             soft_weight: v.number_or("soft-weight", d.soft_weight)?,
+            standardize: v.flag("standardize")?.unwrap_or(false),
+            temperature_grad: v.flag("temperature-grad")?.unwrap_or(false),
         })
     }
 
@@ -78,6 +93,21 @@ impl TokenOptions {
         check_normalizer(self.normalizer)?;
         check_finite("soft weight", self.soft_weight)?;
         check_finite("hard weight", self.hard_weight)
+    }
+
+    /// Refuses LS and CTKD for a loss other than `kl` (`name`).
+    pub(crate) fn check_kl_only(&self, name: &str) -> Result<()> {
+        for (set, option) in [
+            (self.standardize, "standardize"),
+            (self.temperature_grad, "temperature_grad"),
+        ] {
+            if set {
+                return Err(Error::Param(format!(
+                    "{option} applies to kl (and standardize to dkd, ttm, mlkd), not {name}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Whether the hard-label term is asked for (it needs labels).

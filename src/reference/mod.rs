@@ -31,6 +31,8 @@ pub struct ReferenceOutput {
     pub loss: f64,
     /// ∂L/∂student, in the student's shape.
     pub grad: Vec<f64>,
+    /// ∂L/∂T, for `kl` with `temperature_grad` (CTKD).
+    pub grad_temperature: Option<f64>,
 }
 
 /// Evaluates `spec` on `inputs` in float64 (same checks as the GPU path).
@@ -39,5 +41,12 @@ pub fn evaluate(spec: &LossSpec, inputs: &Inputs<'_>) -> Result<ReferenceOutput>
     let student: Vec<f64> = inputs.student.iter().map(|&x| f64::from(x)).collect();
     let teacher: Vec<f64> = inputs.teacher.iter().map(|&x| f64::from(x)).collect();
     let (loss, grad) = spec.loss().reference(&student, &teacher, inputs)?;
-    Ok(ReferenceOutput { loss, grad })
+    let grad_temperature = spec
+        .loss()
+        .reference_grad_temperature(&student, &teacher, inputs)?;
+    Ok(ReferenceOutput {
+        loss,
+        grad,
+        grad_temperature,
+    })
 }

@@ -8,9 +8,14 @@ use wgpu_distill::{
     reference, synthetic, DistParams, InputDtype, Inputs, KlParams, LossOutput, LossSpec, Strategy,
 };
 
-fn specs() -> [LossSpec; 3] {
+fn specs() -> [LossSpec; 4] {
     [
         LossSpec::Kl(KlParams::new(2.0)),
+        LossSpec::Kl(
+            KlParams::new(2.0)
+                .with_standardize(true)
+                .with_temperature_grad(true),
+        ),
         LossSpec::Dkd(DkdParams::default()),
         LossSpec::Dist(
             DistParams::default()

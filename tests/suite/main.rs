@@ -25,6 +25,7 @@ mod faults;
 mod fidelity;
 mod golden;
 mod gradcheck;
+mod logit_options;
 mod more_losses;
 mod readme;
 mod reference_token;

@@ -10,6 +10,16 @@ pub use fixtures::*;
 /// dense or sparse teacher, its params as flags) with `backend`; returns the loss and gradient
 /// it printed and wrote, after checking the JSON names the backend and an adapter.
 pub fn run_cli_case(case: &Golden, backend: &str, out_dir: &std::path::Path) -> (f64, Vec<f32>) {
+    let (loss, grad, _) = run_cli_case_json(case, backend, out_dir);
+    (loss, grad)
+}
+
+/// [`run_cli_case`], with the whole `--json` line.
+pub fn run_cli_case_json(
+    case: &Golden,
+    backend: &str,
+    out_dir: &std::path::Path,
+) -> (f64, Vec<f32>, serde_json::Value) {
     let grad_path = out_dir.join(format!("{}-{backend}.npy", case.name));
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-distill"));
     cmd.args(["eval", &case.loss, "--backend", backend, "--json"])
@@ -29,6 +39,13 @@ pub fn run_cli_case(case: &Golden, backend: &str, out_dir: &std::path::Path) -> 
         cmd.arg("--labels").arg(case.dir.join("labels.npy"));
     }
     for (key, value) in case.params.as_object().unwrap() {
+        // SPEC's switches: `--standardize`, `--temperature-grad`, given or not.
+        if ["standardize", "temperature_grad"].contains(&key.as_str()) {
+            if value == &serde_json::Value::Bool(true) {
+                cmd.arg(format!("--{}", key.replace('_', "-")));
+            }
+            continue;
+        }
         cmd.arg(format!("--{}", key.replace('_', "-")));
         cmd.arg(match value {
             serde_json::Value::String(s) => s.clone(),
@@ -49,5 +66,5 @@ pub fn run_cli_case(case: &Golden, backend: &str, out_dir: &std::path::Path) -> 
     assert!(json["adapter"].is_string());
     let (grad_shape, grad, _) = crate::npy::read_floats_typed(&grad_path).unwrap();
     assert_eq!(grad_shape, case.shape);
-    (json["loss"].as_f64().unwrap(), grad)
+    (json["loss"].as_f64().unwrap(), grad, json)
 }

@@ -37,17 +37,26 @@ fn cli_reproduces_the_family_cases() {
             continue;
         }
         for backend in ["vulkan", "gl", "cpu"] {
-            let (loss, grad) = run_cli_case(&case, backend, &out_dir);
-            assert_close(
-                &format!("cli {} {backend}", case.name),
-                loss,
-                &grad,
-                case.expected_loss,
-                &case.grad(),
-            );
+            let (loss, grad, json) = run_cli_case_json(&case, backend, &out_dir);
+            let what = format!("cli {} {backend}", case.name);
+            assert_close(&what, loss, &grad, case.expected_loss, &case.grad());
+            let got = json["grad_temperature"].as_f64();
+            match case.expected_grad_temperature {
+                Some(want) => {
+                    let got = got.unwrap_or_else(|| panic!("{what}: no grad_temperature"));
+                    assert!(
+                        (got - want).abs() < 1e-4 * want.abs(),
+                        "{what}: {got} vs {want}"
+                    );
+                }
+                None => assert_eq!(got, None, "{what}"),
+            }
         }
         run += 1;
     }
-    assert_eq!(run, 4, "ttm_g02, wttm_g01, nkd_t1, nkd_cifar");
+    assert_eq!(
+        run, 8,
+        "kl_ls_*, kl_ctkd_t4, ttm_g02, wttm_g01, nkd_t1, nkd_cifar"
+    );
     let _ = std::fs::remove_dir_all(&out_dir);
 }

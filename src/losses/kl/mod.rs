@@ -31,6 +31,8 @@ pub const REGISTRATION: Entry<KlParams> = Entry {
         "normalizer",
         "hard-weight",
         "soft-weight",
+        "standardize",
+        "temperature-grad",
     ],
     kernels: kernels::KERNELS,
     build: |v| {
@@ -73,6 +75,18 @@ setters!(KlParams {
     /// The same parameters with token options `options`.
     with_options(options: TokenOptions),
 });
+
+impl KlParams {
+    /// LS: z-score both inputs' rows before the loss (`options.standardize`).
+    pub fn with_standardize(self, standardize: bool) -> Self {
+        self.with_options(self.options.with_standardize(standardize))
+    }
+
+    /// CTKD: also compute ∂L/∂T (`options.temperature_grad`).
+    pub fn with_temperature_grad(self, temperature_grad: bool) -> Self {
+        self.with_options(self.options.with_temperature_grad(temperature_grad))
+    }
+}
 
 impl Default for KlParams {
     fn default() -> Self {
@@ -161,11 +175,31 @@ impl Loss for KlParams {
     }
 
     fn check_shape(&self, dims: &[usize]) -> Result<()> {
-        require_rank(self.name(), dims, 2, "B×C")
+        require_rank(self.name(), dims, 2, "B×C")?;
+        if self.options.standardize && dims[1] < 2 {
+            return Err(crate::error::Error::Shape(format!(
+                "standardize needs at least 2 classes per row (the unbiased std of C = {} is undefined)",
+                dims[1]
+            )));
+        }
+        Ok(())
     }
 
     fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
         recording(env, self, shape, io)
+    }
+
+    fn reference_grad_temperature(
+        &self,
+        student: &[f64],
+        teacher: &[f64],
+        inputs: &Inputs<'_>,
+    ) -> Result<Option<f64>> {
+        if !self.options.temperature_grad {
+            return Ok(None);
+        }
+        let (t, o) = (self.temperature, &self.options);
+        reference::grad_temperature(student, teacher, inputs.shape, t, o, inputs.labels).map(Some)
     }
 
     fn reference(

@@ -17,13 +17,31 @@ pub const TOKEN_SPARSE_LIB: &str = concat!(
 pub const TOKEN_KL_LIB: &str = concat!(
     include_str!("token_common.wgsl"),
     "\n",
+    include_str!("token_slots.wgsl"),
+    "\n",
     include_str!("token_rows.wgsl"),
+    "\n",
+    include_str!("token_term_kl.wgsl")
+);
+
+/// kl with LS or CTKD: the token declarations, LS's row moments, its own row function
+/// (`token_ls_rows.wgsl`) and KL's term.
+pub const TOKEN_KL_LS_LIB: &str = concat!(
+    include_str!("token_common.wgsl"),
+    "\n",
+    include_str!("token_slots.wgsl"),
+    "\n",
+    include_str!("../standardize/standardize.wgsl"),
+    "\n",
+    include_str!("token_ls_rows.wgsl"),
     "\n",
     include_str!("token_term_kl.wgsl")
 );
 
 pub const TOKEN_JSD_LIB: &str = concat!(
     include_str!("token_common.wgsl"),
+    "\n",
+    include_str!("token_slots.wgsl"),
     "\n",
     include_str!("token_rows.wgsl"),
     "\n",
@@ -32,6 +50,8 @@ pub const TOKEN_JSD_LIB: &str = concat!(
 
 pub const TOKEN_TVD_LIB: &str = concat!(
     include_str!("token_common.wgsl"),
+    "\n",
+    include_str!("token_slots.wgsl"),
     "\n",
     include_str!("token_rows.wgsl"),
     "\n",
@@ -58,6 +78,20 @@ pub const TOKEN_KL_ROWS_QUADS: Kernel = Kernel {
     quads: true,
     entry: "token_rows_quads",
     ..TOKEN_KL_ROWS
+};
+
+/// kl with LS (`standardize`) or CTKD's ∂L/∂T (`temperature_grad`), any C.
+pub const TOKEN_KL_LS_ROWS: Kernel = Kernel {
+    family: TOKEN_KL_LS_LIB,
+    variant: "kl_ls",
+    ..TOKEN_KL_ROWS
+};
+
+/// kl with LS or CTKD, quads.
+pub const TOKEN_KL_LS_ROWS_QUADS: Kernel = Kernel {
+    family: TOKEN_KL_LS_LIB,
+    variant: "kl_ls",
+    ..TOKEN_KL_ROWS_QUADS
 };
 
 /// Token-loss rows: generalized JSD.
@@ -143,6 +177,8 @@ pub const TOKEN_COUNT: Kernel = Kernel {
 pub const KERNELS: &[Kernel] = &[
     TOKEN_KL_ROWS,
     TOKEN_KL_ROWS_QUADS,
+    TOKEN_KL_LS_ROWS,
+    TOKEN_KL_LS_ROWS_QUADS,
     TOKEN_JSD_ROWS,
     TOKEN_JSD_ROWS_QUADS,
     TOKEN_TVD_ROWS,

@@ -23,8 +23,8 @@ use crate::losses::registry::{Entry, ParamValues};
 use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv, Slot};
 use crate::tensor::LogitShape;
 use kernels::{
-    TOKEN_COUNT, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_ROWS, TOKEN_KL_ROWS_QUADS,
-    TOKEN_TVD_ROWS, TOKEN_TVD_ROWS_QUADS,
+    TOKEN_COUNT, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_LS_ROWS, TOKEN_KL_LS_ROWS_QUADS,
+    TOKEN_KL_ROWS, TOKEN_KL_ROWS_QUADS, TOKEN_TVD_ROWS, TOKEN_TVD_ROWS_QUADS,
 };
 
 /// The token options' names, after a loss's own parameters.
@@ -144,7 +144,8 @@ impl Default for TvdParams {
 pub(crate) fn check_jsd(p: &JsdParams) -> Result<()> {
     check_temperature(p.temperature)?;
     crate::losses::checks::check_beta(p.beta)?;
-    p.options.check()
+    p.options.check()?;
+    p.options.check_kl_only("jsd")
 }
 
 /// Which per-class term the skeleton runs.
@@ -200,7 +201,12 @@ pub(crate) struct TokenUniform {
     pub(crate) k: u32,
     pub(crate) tail: u32,
     pub(crate) words: u32,
-    _pad: u32,
+    standardize: u32,
+    temperature_grad: u32,
+    batch_rows: u32,
+    temperature: f32,
+    soft_weight: f32,
+    _pad: [u32; 3],
 }
 
 /// Mirrors `CountParams` in `token_count.wgsl`.
@@ -253,7 +259,8 @@ impl TokenRows {
                 ignore_index: options.ignore_index as i32 as u32,
                 count_on_device: count_on_device as u32,
                 hard: options.wants_hard_term() as u32,
-                hard_at_t: (temperature == 1.0) as u32,
+                // With LS the soft term's q is of the z-scored row, not of the raw one.
+                hard_at_t: (temperature == 1.0 && !options.standardize) as u32,
                 inv_n: (1.0 / n) as f32,
                 soft_scale: (w_soft * soft_factor) as f32,
                 soft_grad_scale: (w_soft * grad_factor) as f32,
@@ -261,7 +268,12 @@ impl TokenRows {
                 k: 0,
                 tail: 0,
                 words: 0,
-                _pad: 0,
+                standardize: options.standardize as u32,
+                temperature_grad: options.temperature_grad as u32,
+                batch_rows: shape.rows as u32,
+                temperature: temperature as f32,
+                soft_weight: w_soft as f32,
+                _pad: [0; 3],
             },
         })
     }
@@ -316,9 +328,27 @@ pub(crate) fn plan(
     let shape = LogitShape::from_dims(dims)?;
     let rows = TokenRows::new(term, temperature, beta, options, &shape, io)?;
     let threads_per_row = env.threads_per_row(shape.cols);
-    let kernel = term.kernel(env.quads(shape.cols, io));
+    let quads = env.quads(shape.cols, io);
+    let (ls, dt) = (options.standardize, options.temperature_grad);
+    let kernel = match (term, ls || dt) {
+        (TokenTerm::Kl, true) if quads => TOKEN_KL_LS_ROWS_QUADS,
+        (TokenTerm::Kl, true) => TOKEN_KL_LS_ROWS,
+        (_, true) => {
+            return Err(Error::Param(
+                "standardize and temperature_grad are kl's options, not jsd's or tvd's".into(),
+            ))
+        }
+        _ => term.kernel(quads),
+    };
+    if ls && shape.cols < 2 {
+        return Err(Error::Shape(format!(
+            "standardize needs at least 2 classes per row (the unbiased std of C = {} is undefined)",
+            shape.cols
+        )));
+    }
     let mut plan = Plan::new("token", io.precision());
-    let scratch = Scratch::new(&mut plan, shape.rows);
+    // With CTKD, each row's ∂/∂T follows the row losses.
+    let scratch = Scratch::new(&mut plan, shape.rows * if dt { 2 } else { 1 });
     let chunks = env.row_blocks(
         &mut plan,
         io,
@@ -344,7 +374,12 @@ pub(crate) fn plan(
             chunk.groups,
         );
     }
-    plan.finish(FinishUniform::single(shape.rows, 1.0), scratch.row_loss);
+    let finish = if dt {
+        FinishUniform::with_second(shape.rows, 1.0, shape.rows, 1.0)
+    } else {
+        FinishUniform::single(shape.rows, 1.0)
+    };
+    plan.finish(finish, scratch.row_loss);
     Ok(plan)
 }
 
@@ -428,7 +463,8 @@ impl Loss for TvdParams {
 
     fn check_params(&self) -> Result<()> {
         check_temperature(self.temperature)?;
-        self.options.check()
+        self.options.check()?;
+        self.options.check_kl_only("tvd")
     }
 
     fn check_shape(&self, dims: &[usize]) -> Result<()> {

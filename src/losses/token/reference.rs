@@ -9,6 +9,7 @@
 use crate::error::{Error, Result};
 use crate::losses::checks::check_temperature;
 use crate::losses::options::TokenOptions;
+use crate::losses::standardize::reference::{back_through, standardize_rows};
 use crate::reference::numerics::{lse_where, softmax_row};
 
 pub use crate::losses::checks::{
@@ -40,13 +41,27 @@ pub fn evaluate(
 ) -> Result<(f64, Vec<f64>)> {
     let (rows, cols) = (dims[0], dims[1]);
     let (ignore, normalizer) = (options.ignore_index, options.normalizer);
-    let soft_part = match soft {
-        Soft::Kl => kl_masked(student, teacher, rows, cols, t, labels, ignore, normalizer)?,
-        Soft::Jsd(beta) => jsd(
-            student, teacher, rows, cols, t, beta, labels, ignore, normalizer,
-        )?,
-        Soft::Tvd => tvd(student, teacher, rows, cols, t, labels, ignore, normalizer)?,
+    // LS: the soft term sees the z-scored rows, the hard term the raw student.
+    let standardized = if options.standardize {
+        let (zs, scales) = standardize_rows(student, rows, cols)?;
+        Some((zs, scales, standardize_rows(teacher, rows, cols)?.0))
+    } else {
+        None
     };
+    let (soft_s, soft_t) = match &standardized {
+        Some((zs, _, zt)) => (zs.as_slice(), zt.as_slice()),
+        None => (student, teacher),
+    };
+    let mut soft_part = match soft {
+        Soft::Kl => kl_masked(soft_s, soft_t, rows, cols, t, labels, ignore, normalizer)?,
+        Soft::Jsd(beta) => jsd(
+            soft_s, soft_t, rows, cols, t, beta, labels, ignore, normalizer,
+        )?,
+        Soft::Tvd => tvd(soft_s, soft_t, rows, cols, t, labels, ignore, normalizer)?,
+    };
+    if let Some((zs, scales, _)) = &standardized {
+        back_through(&mut soft_part.1, zs, scales, cols);
+    }
     let hard = hard_part(student, rows, cols, options, labels)?;
     blend(soft_part, hard, options.soft_weight, options.hard_weight)
 }

@@ -68,7 +68,16 @@ struct TokenParams {
     k: u32,
     tail: u32,
     words: u32,
-    _pad: u32,
+    // kl with LS / CTKD (token_ls_rows.wgsl): 1 to z-score both rows, 1 to write each row's
+    // ∂/∂T at row_loss[batch_rows + row]; the batch's rows, T and w_soft for it.
+    standardize: u32,
+    temperature_grad: u32,
+    batch_rows: u32,
+    temperature: f32,
+    soft_weight: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: TokenParams;

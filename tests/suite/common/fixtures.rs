@@ -32,6 +32,8 @@ pub struct Golden {
     pub params: serde_json::Value,
     pub shape: Vec<usize>,
     pub expected_loss: f64,
+    /// ∂L/∂T (CTKD cases), from autograd on T.
+    pub expected_grad_temperature: Option<f64>,
     pub dir: PathBuf,
 }
 
@@ -115,6 +117,7 @@ pub fn manifest_cases(dir: &std::path::Path) -> Vec<(Golden, serde_json::Value)>
                     .map(|d| d.as_u64().unwrap() as usize)
                     .collect(),
                 expected_loss: c["expected_loss"].as_f64().unwrap(),
+                expected_grad_temperature: c["expected_grad_temperature"].as_f64(),
                 dir: dir.join(c["name"].as_str().unwrap()),
             };
             (golden, c.clone())

@@ -88,7 +88,7 @@ pub fn token_labels(rows: usize, cols: usize) -> Vec<i64> {
 /// One evaluation of every loss (DIST and TTM twice, the token losses with masking and a hard term),
 /// on odd shapes.
 pub fn jobs() -> Vec<Job> {
-    let specs: [(LossSpec, Vec<usize>); 15] = [
+    let specs: [(LossSpec, Vec<usize>); 16] = [
         (LossSpec::Kl(KlParams::new(2.0)), vec![33, 100]),
         (LossSpec::Dist(DistParams::default()), vec![64, 257]),
         (LossSpec::Dkd(DkdParams::default()), vec![16, 10]),
@@ -139,14 +139,25 @@ pub fn jobs() -> Vec<Job> {
             LossSpec::Nkd(wgpu_distill::NkdParams::new(3.0, 3.5)),
             vec![16, 10],
         ),
+        (
+            LossSpec::Kl(
+                KlParams::new(2.0).with_options(
+                    hard_options()
+                        .with_standardize(true)
+                        .with_temperature_grad(true),
+                ),
+            ),
+            vec![22, 131],
+        ),
     ];
     specs
         .into_iter()
         .enumerate()
         .map(|(i, (spec, dims))| {
             let n: usize = dims.iter().product();
-            // The token losses (jobs 9 to 11) mask rows; DKD and NKD need their targets.
-            let labels = if (9..12).contains(&i) {
+            // The token losses (jobs 9 to 11, and LS with CTKD) mask rows; DKD and NKD need
+            // their targets.
+            let labels = if (9..12).contains(&i) || i == 15 {
                 Some(token_labels(dims[0], dims[1]))
             } else {
                 spec.needs_labels()
@@ -163,9 +174,14 @@ pub fn jobs() -> Vec<Job> {
         .collect()
 }
 
+/// ∂L/∂T against autograd: relative, as the loss (PyTorch float32 reaches 3e-5 to 5e-5 on the
+/// golden CTKD cases; the per-row sum is a difference of terms).
+pub const GRAD_TEMPERATURE_REL: f64 = 1e-4;
+
 /// One golden case of `spec`: the float64 reference within 1e-9 of the case (the same formula),
 /// then Vulkan and GL within SPEC's float32 tolerances, the loss alone bitwise equal to the loss
 /// with the gradient.
+
 pub fn check_golden_case(case: &Golden, spec: &LossSpec) {
     let (student, teacher, want_grad) = (case.student(), case.teacher(), case.grad());
     let labels = case.labels();
@@ -190,8 +206,25 @@ pub fn check_golden_case(case: &Golden, spec: &LossSpec) {
             case.name
         );
     }
+    match (case.expected_grad_temperature, cpu.grad_temperature) {
+        (Some(want), Some(got)) => assert!(
+            (got - want).abs() <= 1e-9 * want.abs(),
+            "{}: reference ∂L/∂T {got} vs {want}",
+            case.name
+        ),
+        (want, got) => assert_eq!(want, got, "{}: reference ∂L/∂T", case.name),
+    }
     for backend in GPU_BACKENDS {
         let out = gpu(backend).evaluate(spec, &inputs, true).unwrap();
+        if let Some(want) = case.expected_grad_temperature {
+            let got = f64::from(out.grad_temperature.expect("∂L/∂T returned"));
+            let rel = (got - want).abs() / want.abs();
+            assert!(
+                rel < GRAD_TEMPERATURE_REL,
+                "{} on {backend:?}: ∂L/∂T {got} vs {want} (relative {rel:.2e})",
+                case.name
+            );
+        }
         assert_close(
             &format!("{} on {backend:?}", case.name),
             f64::from(out.loss),
