@@ -181,7 +181,6 @@ pub const GRAD_TEMPERATURE_REL: f64 = 1e-4;
 /// One golden case of `spec`: the float64 reference within 1e-9 of the case (the same formula),
 /// then Vulkan and GL within SPEC's float32 tolerances, the loss alone bitwise equal to the loss
 /// with the gradient.
-
 pub fn check_golden_case(case: &Golden, spec: &LossSpec) {
     let (student, teacher, want_grad) = (case.student(), case.teacher(), case.grad());
     let labels = case.labels();
