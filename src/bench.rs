@@ -375,11 +375,17 @@ impl BenchInputs {
     }
 }
 
-/// The loss's name in results: `+hard` where its hard-label term is on; `kl+soft` for KL
-/// through the token skeleton (labels read, options set) without it.
+/// The loss's name in results: `+ls`, `+ctkd` for kl's LS and CTKD options; `+hard` where its
+/// hard-label term is on; `kl+soft` for KL through the token skeleton (labels read, options
+/// set) without it.
 pub fn bench_name(spec: &LossSpec) -> &'static str {
     let hard = spec.token_options().is_some_and(|o| o.wants_hard_term());
     match (spec, hard) {
+        (LossSpec::Kl(p), _) if p.options.standardize && p.options.temperature_grad => {
+            "kl+ls+ctkd"
+        }
+        (LossSpec::Kl(p), _) if p.options.standardize => "kl+ls",
+        (LossSpec::Kl(p), _) if p.options.temperature_grad => "kl+ctkd",
         (LossSpec::Kl(_), true) => "kl+hard",
         (LossSpec::Kl(p), false) if p.options != TokenOptions::default() => "kl+soft",
         (LossSpec::Jsd(_), true) => "jsd+hard",
@@ -396,7 +402,10 @@ fn bench_labels(spec: &LossSpec) -> bool {
     spec.needs_labels()
         || match spec {
             LossSpec::Jsd(_) | LossSpec::Tvd(_) => true,
-            LossSpec::Kl(p) => p.options != TokenOptions::default(),
+            LossSpec::Kl(p) => {
+                let o = p.options;
+                o != TokenOptions::default() && !o.standardize && !o.temperature_grad
+            }
             _ => false,
         }
 }

@@ -58,6 +58,10 @@ use wgpu_distill::{BufferRegion, GpuContext, InputDtype, LossBindings, LossSpec,
 
 pub use wgpu_distill::{Error, Result};
 
+mod temperature;
+
+pub use temperature::distill_loss_with_temperature;
+
 /// The loss of `spec` between `student` and `teacher` (same shape; the layout each loss expects:
 /// B×C logits, B×C×H×W features, B×D embeddings), as a tensor of shape `[1]` on their device.
 /// `labels` (B integers) for DKD. On an autodiff device the loss is differentiable with respect
@@ -74,51 +78,7 @@ pub fn distill_loss<const D: usize>(
     teacher: Tensor<D>,
     labels: Option<Tensor<1, Int>>,
 ) -> Result<Tensor<1>> {
-    let ctx = context_of(&student.device())?;
-    if teacher.device().as_dispatch() != student.device().as_dispatch()
-        && teacher.device().without_autodiff().as_dispatch()
-            != student.device().without_autodiff().as_dispatch()
-    {
-        return Err(Error::Param(
-            "student and teacher are on different devices".into(),
-        ));
-    }
-    let dims = student.shape().dims::<D>().to_vec();
-    if teacher.shape().dims::<D>() != dims.as_slice() {
-        return Err(Error::Shape(format!(
-            "student {dims:?} and teacher {:?} differ",
-            teacher.shape().dims::<D>()
-        )));
-    }
-    spec.check_params()?;
-    spec.check_shape(&dims)?;
-    let precision = precision_of(spec, student.dtype(), teacher.dtype())?;
-    let labels = match (spec.needs_labels(), labels) {
-        (true, None) => {
-            return Err(Error::Param(format!("{} needs labels", spec.name())));
-        }
-        (_, Some(labels)) => {
-            if labels.dims() != [dims[0]] {
-                return Err(Error::Shape(format!(
-                    "labels {:?}: expected one per row, [{}]",
-                    labels.dims(),
-                    dims[0]
-                )));
-            }
-            Some(int_primitive(labels)?)
-        }
-        (false, None) => None,
-    };
-    let teacher = float_primitive(teacher.without_autodiff())?;
-    let call = Call {
-        ctx,
-        spec,
-        dims: &dims,
-        precision,
-        teacher,
-        labels,
-    };
-
+    let call = Call::new(*spec, &student, teacher, labels)?;
     match student.device().gradient_checkpointing_strategy() {
         None => {
             let student = float_primitive(student)?;
@@ -294,17 +254,72 @@ fn into_fused(tensor: CubeTensor) -> FusionTensor<FusionCubeRuntime> {
 }
 
 /// One call's resolved inputs.
-struct Call<'a> {
+struct Call {
     ctx: Arc<GpuContext>,
-    spec: &'a LossSpec,
-    dims: &'a [usize],
+    spec: LossSpec,
+    dims: Vec<usize>,
     precision: Precision,
     teacher: CubeTensor,
     labels: Option<CubeTensor>,
 }
 
-impl Call<'_> {
-    /// Runs the kernels on burn's queue: the loss `[1]` and, when asked, ∂L/∂student.
+impl Call {
+    /// Checks the call (device, shapes, parameters, dtypes, labels) and resolves the teacher
+    /// and the labels.
+    fn new<const D: usize>(
+        spec: LossSpec,
+        student: &Tensor<D>,
+        teacher: Tensor<D>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> Result<Self> {
+        let ctx = context_of(&student.device())?;
+        if teacher.device().as_dispatch() != student.device().as_dispatch()
+            && teacher.device().without_autodiff().as_dispatch()
+                != student.device().without_autodiff().as_dispatch()
+        {
+            return Err(Error::Param(
+                "student and teacher are on different devices".into(),
+            ));
+        }
+        let dims = student.shape().dims::<D>().to_vec();
+        if teacher.shape().dims::<D>() != dims.as_slice() {
+            return Err(Error::Shape(format!(
+                "student {dims:?} and teacher {:?} differ",
+                teacher.shape().dims::<D>()
+            )));
+        }
+        spec.check_params()?;
+        spec.check_shape(&dims)?;
+        let precision = precision_of(&spec, student.dtype(), teacher.dtype())?;
+        let labels = match (spec.needs_labels(), labels) {
+            (true, None) => {
+                return Err(Error::Param(format!("{} needs labels", spec.name())));
+            }
+            (_, Some(labels)) => {
+                if labels.dims() != [dims[0]] {
+                    return Err(Error::Shape(format!(
+                        "labels {:?}: expected one per row, [{}]",
+                        labels.dims(),
+                        dims[0]
+                    )));
+                }
+                Some(int_primitive(labels)?)
+            }
+            (false, None) => None,
+        };
+        let teacher = float_primitive(teacher.without_autodiff())?;
+        Ok(Self {
+            ctx,
+            spec,
+            dims,
+            precision,
+            teacher,
+            labels,
+        })
+    }
+
+    /// Runs the kernels on burn's queue: the loss `[1]` (`[2]`, the loss then ∂L/∂T, with
+    /// kl's `temperature_grad`) and, when asked, ∂L/∂student.
     fn run(
         &self,
         student: CubeTensor,
@@ -314,11 +329,13 @@ impl Call<'_> {
         Option<FusionTensor<FusionCubeRuntime>>,
     )> {
         let client = student.client.clone();
+        let values = self.spec.loss_values();
+        let loss_bytes = 4 * values as u64;
         let loss = CubeTensor::new_contiguous(
             client.clone(),
             student.device.clone(),
-            Shape::new([1]),
-            client.empty(4),
+            Shape::new([values]),
+            client.empty(loss_bytes as usize),
             DType::F32,
         );
         let grad = want_grad.then(|| {
@@ -382,7 +399,7 @@ impl Call<'_> {
                     })
                 })
             };
-            let loss_stage = staged(&loss_buf, 4);
+            let loss_stage = staged(&loss_buf, loss_bytes);
             let grad_bytes = grad_res.as_ref().map_or(0, |g| g.resource().size);
             let grad_stage = grad_region
                 .as_ref()
@@ -414,13 +431,13 @@ impl Call<'_> {
             });
             self.ctx.record_with(
                 &mut encoder,
-                self.spec,
-                self.dims,
+                &self.spec,
+                &self.dims,
                 &bindings,
                 self.precision,
             )?;
             if let Some(own) = &loss_stage {
-                encoder.copy_buffer_to_buffer(own, 0, &loss_buf, loss_off, 4);
+                encoder.copy_buffer_to_buffer(own, 0, &loss_buf, loss_off, loss_bytes);
             }
             if let (Some(own), Some((buffer, offset))) = (&grad_stage, &grad_region) {
                 encoder.copy_buffer_to_buffer(own, 0, buffer, *offset, grad_bytes);

@@ -59,6 +59,16 @@ pub(crate) fn self_check() -> Result<(), Error> {
         ),
         LossSpec::Jsd(JsdParams::default().with_options(token)),
         LossSpec::Tvd(TvdParams::default()),
+        // LS + KD at the CIFAR recipe's weights, with CTKD's ∂L/∂T.
+        LossSpec::Kl(
+            KlParams::new(2.0).with_options(
+                TokenOptions::default()
+                    .with_hard_weight(0.1)
+                    .with_soft_weight(9.0)
+                    .with_standardize(true)
+                    .with_temperature_grad(true),
+            ),
+        ),
     ] {
         cases.extend(logits[1..].iter().map(|d| (spec, d.clone())));
     }

@@ -245,6 +245,12 @@ impl LossSpec {
         self.loss().labels_are_targets()
     }
 
+    /// How many f32 a recorded call writes to its `loss` region: 1, or 2 (the loss, then
+    /// ∂L/∂T) for kl with `temperature_grad`.
+    pub fn loss_values(&self) -> usize {
+        self.loss().loss_values()
+    }
+
     /// Whether the loss takes a sparse top-k teacher in place of dense teacher logits (`kl`).
     pub fn takes_sparse_teacher(&self) -> bool {
         self.loss().sparse_temperature().is_some()

@@ -24,3 +24,29 @@ fn training_lowers_the_loss_and_raises_agreement() {
         last.agreement
     );
 }
+
+#[path = "../../examples/ctkd.rs"]
+#[allow(dead_code)]
+mod ctkd;
+
+/// The CTKD example: LS + KD with a learned temperature raises agreement, and T moves (the
+/// kernels' ∂L/∂T reached burn's optimizer) within its range.
+#[test]
+fn a_learned_temperature_moves_and_the_student_learns() {
+    let device = crate::device().autodiff();
+    let reports = ctkd::train(&device, 4, |_| {}).expect("training ran");
+    let (first, last) = (reports[0], *reports.last().unwrap());
+    assert!(
+        last.agreement > first.agreement + 0.2,
+        "agreement {} -> {}",
+        first.agreement,
+        last.agreement
+    );
+    assert!(
+        (last.temperature - first.temperature).abs() > 1e-3,
+        "T {} -> {}",
+        first.temperature,
+        last.temperature
+    );
+    assert!(last.temperature.is_finite());
+}

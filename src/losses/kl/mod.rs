@@ -199,7 +199,8 @@ impl Loss for KlParams {
             return Ok(None);
         }
         let (t, o) = (self.temperature, &self.options);
-        reference::grad_temperature(student, teacher, inputs.shape, t, o, inputs.labels).map(Some)
+        token::reference::grad_temperature(student, teacher, inputs.shape, t, o, inputs.labels)
+            .map(Some)
     }
 
     fn reference(
