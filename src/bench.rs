@@ -381,9 +381,7 @@ impl BenchInputs {
 pub fn bench_name(spec: &LossSpec) -> &'static str {
     let hard = spec.token_options().is_some_and(|o| o.wants_hard_term());
     match (spec, hard) {
-        (LossSpec::Kl(p), _) if p.options.standardize && p.options.temperature_grad => {
-            "kl+ls+ctkd"
-        }
+        (LossSpec::Kl(p), _) if p.options.standardize && p.options.temperature_grad => "kl+ls+ctkd",
         (LossSpec::Kl(p), _) if p.options.standardize => "kl+ls",
         (LossSpec::Kl(p), _) if p.options.temperature_grad => "kl+ctkd",
         (LossSpec::Kl(_), true) => "kl+hard",

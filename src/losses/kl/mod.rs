@@ -176,11 +176,8 @@ impl Loss for KlParams {
 
     fn check_shape(&self, dims: &[usize]) -> Result<()> {
         require_rank(self.name(), dims, 2, "B×C")?;
-        if self.options.standardize && dims[1] < 2 {
-            return Err(crate::error::Error::Shape(format!(
-                "standardize needs at least 2 classes per row (the unbiased std of C = {} is undefined)",
-                dims[1]
-            )));
+        if self.options.standardize {
+            crate::losses::standardize::check_classes(dims[1])?;
         }
         Ok(())
     }

@@ -12,3 +12,13 @@ pub mod reference;
 
 /// `1e-7`, added to the std before dividing (the authors' `normalize`).
 pub const STD_EPS: f64 = 1e-7;
+
+/// LS needs two classes per row: the unbiased std of one value is undefined.
+pub(crate) fn check_classes(cols: usize) -> crate::error::Result<()> {
+    if cols < 2 {
+        return Err(crate::error::Error::Shape(format!(
+            "standardize needs at least 2 classes per row (the unbiased std of C = {cols} is undefined)"
+        )));
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! LS in float64: the z-score of each row and the gradient back through it.
 
 use super::STD_EPS;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// One row's moments: `mean`, the unbiased `std` (0 for a constant row) and `d = std + 1e-7`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -14,11 +14,7 @@ pub struct RowScale {
 /// The z-scored rows of a `rows × cols` matrix and each row's moments. A constant row gives
 /// ẑ = 0 (SPEC: its std is 0); C = 1 is an error (the unbiased std is undefined).
 pub fn standardize_rows(x: &[f64], rows: usize, cols: usize) -> Result<(Vec<f64>, Vec<RowScale>)> {
-    if cols < 2 {
-        return Err(Error::Shape(format!(
-            "standardize needs at least 2 classes per row (the unbiased std of C = {cols} is undefined)"
-        )));
-    }
+    super::check_classes(cols)?;
     let mut out = vec![0.0; rows * cols];
     let mut scales = Vec::with_capacity(rows);
     for r in 0..rows {

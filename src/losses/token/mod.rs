@@ -329,23 +329,19 @@ pub(crate) fn plan(
     let rows = TokenRows::new(term, temperature, beta, options, &shape, io)?;
     let threads_per_row = env.threads_per_row(shape.cols);
     let quads = env.quads(shape.cols, io);
-    let (ls, dt) = (options.standardize, options.temperature_grad);
-    let kernel = match (term, ls || dt) {
-        (TokenTerm::Kl, true) if quads => TOKEN_KL_LS_ROWS_QUADS,
-        (TokenTerm::Kl, true) => TOKEN_KL_LS_ROWS,
-        (_, true) => {
-            return Err(Error::Param(
-                "standardize and temperature_grad are kl's options, not jsd's or tvd's".into(),
-            ))
+    // kl with LS or CTKD has its own row function (the options are refused for jsd and tvd
+    // by their parameter checks, before any plan).
+    let dt = options.temperature_grad;
+    let kernel = match term {
+        TokenTerm::Kl if options.standardize || dt => {
+            if quads {
+                TOKEN_KL_LS_ROWS_QUADS
+            } else {
+                TOKEN_KL_LS_ROWS
+            }
         }
         _ => term.kernel(quads),
     };
-    if ls && shape.cols < 2 {
-        return Err(Error::Shape(format!(
-            "standardize needs at least 2 classes per row (the unbiased std of C = {} is undefined)",
-            shape.cols
-        )));
-    }
     let mut plan = Plan::new("token", io.precision());
     // With CTKD, each row's ∂/∂T follows the row losses.
     let scratch = Scratch::new(&mut plan, shape.rows * if dt { 2 } else { 1 });
