@@ -537,7 +537,7 @@ pub fn run_one(
         dispatches = ctx.record_counted(
             enc,
             spec,
-            &[rows, cols],
+            (&[rows, cols], &[rows, cols]),
             &LossBindings {
                 student: BufferRegion::new(&inputs_s),
                 teacher: BufferRegion::new(&inputs_t),

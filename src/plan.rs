@@ -227,6 +227,9 @@ pub struct IoLayout {
     /// The gradient's offset, when a gradient is written.
     pub grad_offset: Option<u64>,
     pub labels: bool,
+    /// The teacher's row width (trailing axes flattened) where it differs from the student's
+    /// (SP, PKT); `None`: the teacher has the student's shape.
+    pub teacher_width: Option<usize>,
 }
 
 impl IoLayout {
@@ -239,6 +242,7 @@ impl IoLayout {
             teacher_offset: 0,
             grad_offset: grad.then_some(0),
             labels: false,
+            teacher_width: None,
         }
     }
 

@@ -63,7 +63,8 @@ mod temperature;
 pub use temperature::distill_loss_with_temperature;
 
 /// The loss of `spec` between `student` and `teacher` (same shape; the layout each loss expects:
-/// B×C logits, B×C×H×W features, B×D embeddings), as a tensor of shape `[1]` on their device.
+/// B×C logits, B×C×H×W features, B×D embeddings; SP and PKT take a teacher of the same rank
+/// and batch size and another width), as a tensor of shape `[1]` on their device.
 /// `labels` (B integers) for DKD. On an autodiff device the loss is differentiable with respect
 /// to the student; the teacher is treated as a constant.
 ///
@@ -258,6 +259,8 @@ struct Call {
     ctx: Arc<GpuContext>,
     spec: LossSpec,
     dims: Vec<usize>,
+    /// The teacher's shape (SP and PKT take another width).
+    teacher_dims: Vec<usize>,
     precision: Precision,
     teacher: CubeTensor,
     labels: Option<CubeTensor>,
@@ -282,14 +285,15 @@ impl Call {
             ));
         }
         let dims = student.shape().dims::<D>().to_vec();
-        if teacher.shape().dims::<D>() != dims.as_slice() {
+        let teacher_dims = teacher.shape().dims::<D>().to_vec();
+        if teacher_dims != dims && !spec.takes_other_teacher_width() {
             return Err(Error::Shape(format!(
-                "student {dims:?} and teacher {:?} differ",
-                teacher.shape().dims::<D>()
+                "student {dims:?} and teacher {teacher_dims:?} differ"
             )));
         }
         spec.check_params()?;
         spec.check_shape(&dims)?;
+        spec.check_teacher_shape(&dims, &teacher_dims)?;
         let precision = precision_of(&spec, student.dtype(), teacher.dtype())?;
         let labels = match (spec.needs_labels(), labels) {
             (true, None) => {
@@ -312,6 +316,7 @@ impl Call {
             ctx,
             spec,
             dims,
+            teacher_dims,
             precision,
             teacher,
             labels,
@@ -429,13 +434,23 @@ impl Call {
                 (None, Some((buffer, offset))) => Some(BufferRegion::at(buffer, *offset)),
                 (None, None) => None,
             });
-            self.ctx.record_with(
-                &mut encoder,
-                &self.spec,
-                &self.dims,
-                &bindings,
-                self.precision,
-            )?;
+            if self.teacher_dims == self.dims {
+                self.ctx.record_with(
+                    &mut encoder,
+                    &self.spec,
+                    &self.dims,
+                    &bindings,
+                    self.precision,
+                )?;
+            } else {
+                self.ctx.record_with_teacher_shape(
+                    &mut encoder,
+                    &self.spec,
+                    &self.dims,
+                    &self.teacher_dims,
+                    &bindings,
+                )?;
+            }
             if let Some(own) = &loss_stage {
                 encoder.copy_buffer_to_buffer(own, 0, &loss_buf, loss_off, loss_bytes);
             }

@@ -12,7 +12,8 @@ pub(crate) struct BenchArgs {
     /// with labels), kl+hard (the same plus 0.5·CE), kl+sparse (T = 1, a top-k teacher of
     /// --sparse-k ids), jsd (β = 0.5), jsd+hard, tvd (with labels, nothing masked), dist,
     /// dist+hard (CE + 2·DIST), dkd, ttm (WTTM, γ = 0.1), nkd (T = 1, γ = 1.5, with labels),
-    /// kl+ls (T = 4, LS), kl+ls+ctkd (T = 4, LS and ∂L/∂T), kl+ctkd (T = 4, ∂L/∂T).
+    /// kl+ls (T = 4, LS), kl+ls+ctkd (T = 4, LS and ∂L/∂T), kl+ctkd (T = 4, ∂L/∂T); sp and
+    /// pkt (B×D features, the teacher as wide as the student).
     #[arg(long, default_value = "kl,dist")]
     loss: String,
     /// Ids per row of the kl+sparse teacher.
@@ -122,10 +123,10 @@ fn bench_spec(name: &str) -> Result<LossSpec, Error> {
                 .with("standardize", true)
                 .with("temperature-grad", true),
         ),
-        "jsd" | "tvd" | "dist" | "dkd" | "nkd" => (name, ParamValues::new()),
+        "jsd" | "tvd" | "dist" | "dkd" | "nkd" | "sp" | "pkt" => (name, ParamValues::new()),
         other => {
             return Err(Error::Param(format!(
-                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, kl+ls, kl+ctkd, kl+ls+ctkd, jsd, jsd+hard, tvd, dist, dist+hard, dkd, ttm, nkd)"
+                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, kl+ls, kl+ctkd, kl+ls+ctkd, jsd, jsd+hard, tvd, dist, dist+hard, dkd, ttm, nkd; sp and pkt on B×D features)"
             )))
         }
     };

@@ -113,15 +113,24 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<(), Error> {
     };
     // The values the kernels see (the reference sees the same).
     let (student, teacher) = (dtype.round_trip(&student), dtype.round_trip(&teacher));
-    if shape != teacher_shape {
+    let other_width = spec.takes_other_teacher_width();
+    if shape != teacher_shape && !other_width {
         return Err(Error::Shape(format!(
             "student {} has shape {shape:?} but teacher {} has shape {teacher_shape:?}",
             args.student.display(),
             teacher_path.display()
         )));
     }
+    if other_width && shape.first() != teacher_shape.first() {
+        return Err(Error::Shape(format!(
+            "{} needs student and teacher of the same batch size: student {} has shape {shape:?}, teacher {} has shape {teacher_shape:?}",
+            spec.name(),
+            args.student.display(),
+            teacher_path.display()
+        )));
+    }
     let labels = read_labels(args, &spec)?;
-    let mut inputs = Inputs::new(&student, &teacher, &shape);
+    let mut inputs = Inputs::new(&student, &teacher, &shape).with_teacher_shape(&teacher_shape);
     if let Some(labels) = &labels {
         inputs = inputs.with_labels(labels);
     }

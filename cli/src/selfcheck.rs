@@ -78,6 +78,9 @@ pub(crate) fn self_check() -> Result<(), Error> {
         (LossSpec::Ickd(IckdParams::default()), vec![32, 64, 8, 8]),
         (LossSpec::Hcl, vec![16, 64, 7, 7]),
         (LossSpec::Rkd(RkdParams::default()), vec![64, 128]),
+        // SP and PKT against a teacher twice as wide (below).
+        (LossSpec::Sp, vec![64, 128, 4, 4]),
+        (LossSpec::Pkt, vec![128, 256]),
     ]);
     let mut worst: f64 = 0.0;
     for (i, (spec, dims)) in cases.iter().enumerate() {
@@ -95,7 +98,12 @@ pub(crate) fn self_check() -> Result<(), Error> {
                 _ => ((r * 7) % dims[1]) as i64,
             })
             .collect();
+        let teacher_dims = [dims[0], 2 * n / dims[0]];
+        let wide_teacher = synthetic::normal_vec(7 + i as u64, 2 * n, 1.0);
         let mut inputs = Inputs::new(&student, &teacher, dims);
+        if spec.takes_other_teacher_width() {
+            inputs = Inputs::new(&student, &wide_teacher, dims).with_teacher_shape(&teacher_dims);
+        }
         if spec.needs_labels() || token {
             inputs = inputs.with_labels(&labels);
         }

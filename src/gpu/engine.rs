@@ -27,6 +27,8 @@ pub(crate) struct BoundIo<'a> {
     pub sparse: Option<[wgpu::BufferBinding<'a>; 2]>,
     /// Buffers the library made for the call (`Io::Extra(i)`).
     pub extra: Vec<wgpu::BufferBinding<'a>>,
+    /// The teacher's row width where it differs from the student's (SP, PKT).
+    pub teacher_width: Option<usize>,
 }
 
 /// `buffer`, bound whole.
@@ -56,6 +58,7 @@ impl<'a> BoundIo<'a> {
             grad: grad.map(whole),
             sparse: None,
             extra: Vec::new(),
+            teacher_width: None,
         }
     }
 
@@ -68,6 +71,7 @@ impl<'a> BoundIo<'a> {
             teacher_offset: self.teacher.offset,
             grad_offset: self.grad.as_ref().map(|g| g.offset),
             labels: self.labels.is_some(),
+            teacher_width: self.teacher_width,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{BoundIo, GpuContext, RecordingKey};
-use crate::losses::common::{Inputs, LossBindings, LossOutput};
+use crate::losses::common::{check_teacher_shape, Inputs, LossBindings, LossOutput};
 use crate::losses::LossSpec;
 use crate::tensor::{check_binding_size, element_count, BufferRegion, InputDtype, Precision};
 
@@ -50,17 +50,38 @@ impl GpuContext {
         io: &LossBindings<'_>,
         precision: Precision,
     ) -> Result<()> {
-        self.record_counted(encoder, spec, shape, io, precision)
+        self.record_counted(encoder, spec, (shape, shape), io, precision)
             .map(|_| ())
     }
 
-    /// [`GpuContext::record_with`], returning how many dispatches it recorded (for the
-    /// benchmark).
-    pub(crate) fn record_counted(
+    /// [`GpuContext::record`] with a teacher of another width (SP, PKT compare B×B
+    /// similarities: `teacher_shape` has the student's batch size and any width, its trailing
+    /// axes flattened). The teacher region holds `teacher_shape`'s f32 elements.
+    pub fn record_with_teacher_shape(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         spec: &LossSpec,
         shape: &[usize],
+        teacher_shape: &[usize],
+        io: &LossBindings<'_>,
+    ) -> Result<()> {
+        self.record_counted(
+            encoder,
+            spec,
+            (shape, teacher_shape),
+            io,
+            InputDtype::F32.into(),
+        )
+        .map(|_| ())
+    }
+
+    /// [`GpuContext::record_with`] for the student's and the teacher's shapes, returning how
+    /// many dispatches it recorded (for the benchmark).
+    pub(crate) fn record_counted(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        spec: &LossSpec,
+        (shape, teacher_shape): (&[usize], &[usize]),
         io: &LossBindings<'_>,
         precision: Precision,
     ) -> Result<usize> {
@@ -68,6 +89,7 @@ impl GpuContext {
         self.check_health()?;
         spec.check_params()?;
         spec.check_shape(shape)?;
+        check_teacher_shape(spec.loss(), shape, teacher_shape)?;
         if precision.grad != InputDtype::F32 && io.grad.is_some() {
             self.check_narrow_gradient(spec, shape, io, precision.grad)?;
         }
@@ -90,6 +112,17 @@ impl GpuContext {
                 ))
             })?;
         let input_bytes = dtype.bytes_for(elements);
+        let teacher_bytes = if teacher_shape == shape {
+            input_bytes
+        } else {
+            let teacher_elements = element_count(teacher_shape)?;
+            check_binding_size(
+                &self.device().limits(),
+                "teacher",
+                teacher_elements as u64 * 4,
+            )?;
+            dtype.bytes_for(teacher_elements)
+        };
         let grad_bytes = if precision.grad == InputDtype::F32 {
             bytes
         } else {
@@ -117,7 +150,7 @@ impl GpuContext {
                 .binding(&limits, "student", input_bytes, chunked)?,
             teacher: io
                 .teacher
-                .binding(&limits, "teacher", input_bytes, chunked)?,
+                .binding(&limits, "teacher", teacher_bytes, chunked)?,
             labels,
             loss: io
                 .loss
@@ -129,9 +162,16 @@ impl GpuContext {
             grad_dtype: precision.grad,
             sparse: None,
             extra: Vec::new(),
+            teacher_width: (teacher_shape != shape)
+                .then(|| teacher_shape[1..].iter().product::<usize>()),
         };
         // A call repeating an earlier one (a training step) replays its recording.
-        let key = RecordingKey::new(format!("{spec:?}"), shape, precision, &bound);
+        let key = RecordingKey::new(
+            format!("{spec:?} teacher {teacher_shape:?}"),
+            shape,
+            precision,
+            &bound,
+        );
         let env = self.plan_env();
         let layout = bound.layout();
         self.record_plan(
@@ -266,19 +306,21 @@ impl GpuContext {
         }
         let (student, teacher) = self.upload_pair_as(inputs, dtype)?;
         let mut call = self.host_call(inputs, want_grad, grad_bytes, "wgpu-distill evaluate")?;
-        let recorded = self.record_with(
-            &mut call.encoder,
-            spec,
-            inputs.shape,
-            &LossBindings {
-                student: BufferRegion::new(&student),
-                teacher: BufferRegion::new(&teacher),
-                labels: call.labels.as_ref().map(BufferRegion::new),
-                loss: BufferRegion::new(&call.loss),
-                grad: call.grad.as_ref().map(BufferRegion::new),
-            },
-            precision,
-        );
+        let recorded = self
+            .record_counted(
+                &mut call.encoder,
+                spec,
+                (inputs.shape, inputs.teacher_dims()),
+                &LossBindings {
+                    student: BufferRegion::new(&student),
+                    teacher: BufferRegion::new(&teacher),
+                    labels: call.labels.as_ref().map(BufferRegion::new),
+                    loss: BufferRegion::new(&call.loss),
+                    grad: call.grad.as_ref().map(BufferRegion::new),
+                },
+                precision,
+            )
+            .map(|_| ());
         self.submit_host_call_outputs(call, recorded, &[&student, &teacher], elements)
     }
 

@@ -51,6 +51,12 @@ pub(crate) trait Loss {
     /// Checks the rank and sizes (no axis is empty: checked before).
     fn check_shape(&self, dims: &[usize]) -> Result<()>;
 
+    /// Whether the teacher may have another trailing width than the student (SP, PKT: both
+    /// compare B×B similarities, so only the batch size must match).
+    fn takes_other_teacher_width(&self) -> bool {
+        false
+    }
+
     /// Whether labels are class targets of every row (DKD), not token labels with masking.
     fn labels_are_targets(&self) -> bool {
         false
@@ -137,6 +143,9 @@ pub struct Inputs<'a> {
     /// A sparse top-k teacher instead of `teacher` (`kl`).
     pub sparse: Option<SparseTeacher<'a>>,
     pub shape: &'a [usize],
+    /// The teacher's shape where it differs from the student's (SP, PKT: same batch size,
+    /// another width); `None` means `shape`.
+    pub teacher_shape: Option<&'a [usize]>,
     /// Target class of each row: DKD's targets; for `kl`, `jsd`, `tvd` the token labels
     /// (rows equal to `ignore_index` are masked; the hard term's targets).
     pub labels: Option<&'a [i64]>,
@@ -149,6 +158,7 @@ impl<'a> Inputs<'a> {
             teacher,
             sparse: None,
             shape,
+            teacher_shape: None,
             labels: None,
         }
     }
@@ -164,6 +174,7 @@ impl<'a> Inputs<'a> {
             teacher: &[],
             sparse: Some(teacher),
             shape,
+            teacher_shape: None,
             labels: None,
         }
     }
@@ -174,13 +185,26 @@ impl<'a> Inputs<'a> {
         self
     }
 
+    /// The same inputs with a teacher of shape `teacher_shape` (SP, PKT: the student's batch
+    /// size, any width; trailing axes are flattened).
+    pub fn with_teacher_shape(mut self, teacher_shape: &'a [usize]) -> Self {
+        self.teacher_shape = Some(teacher_shape);
+        self
+    }
+
+    /// The teacher's shape: `teacher_shape`, or the student's.
+    pub fn teacher_dims(&self) -> &'a [usize] {
+        self.teacher_shape.unwrap_or(self.shape)
+    }
+
     /// Checks the parameters, the shape, the slice lengths and the labels for `loss`.
     pub(crate) fn check_for(&self, loss: &dyn Loss) -> Result<()> {
         loss.check_params()?;
         check_shape_of(loss, self.shape)?;
+        check_teacher_shape(loss, self.shape, self.teacher_dims())?;
         check_len("student", self.student.len(), self.shape)?;
         match (self.sparse, loss.sparse_temperature()) {
-            (None, _) => check_len("teacher", self.teacher.len(), self.shape)?,
+            (None, _) => check_len("teacher", self.teacher.len(), self.teacher_dims())?,
             (Some(sparse), Some(t)) => {
                 if !self.teacher.is_empty() {
                     return Err(Error::Shape(
@@ -309,6 +333,36 @@ impl<'a> LossBindings<'a> {
         self.labels = labels.into();
         self
     }
+}
+
+/// Checks the teacher's shape against the student's: equal, or (SP, PKT) the same batch size
+/// with any non-empty width.
+pub(crate) fn check_teacher_shape(
+    loss: &dyn Loss,
+    student: &[usize],
+    teacher: &[usize],
+) -> Result<()> {
+    if teacher == student {
+        return Ok(());
+    }
+    let name = loss.name();
+    if !loss.takes_other_teacher_width() {
+        return Err(Error::Shape(format!(
+            "{name} needs the teacher in the student's shape {student:?}, got {teacher:?}"
+        )));
+    }
+    if teacher.len() < 2 || teacher.contains(&0) {
+        return Err(Error::Shape(format!(
+            "{name} needs a B×D teacher with no empty axis (trailing axes are flattened), got {teacher:?}"
+        )));
+    }
+    if teacher[0] != student[0] {
+        return Err(Error::Shape(format!(
+            "{name} needs student and teacher of the same batch size: the student has {} rows, the teacher {}",
+            student[0], teacher[0]
+        )));
+    }
+    Ok(())
 }
 
 /// Checks a shape for `loss`: no empty axis, then the loss's own rank and sizes.

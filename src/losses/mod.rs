@@ -3,7 +3,8 @@
 //! table entries (`*.wgsl`, `kernels.rs`), its float64 twin (`reference.rs`) and its
 //! registration [`Entry`] (name, parameters, defaults, kernels). Adding a loss is its folder
 //! (declared with `pub mod`) and one line in `register_losses!` below. The folders: `kl`,
-//! `dist`, `dkd`, `ttm`, `nkd`, `fitnet`, `at`, `rkd`, `ickd`, `hcl`, and `token` for the
+//! `dist`, `dkd`, `ttm`, `nkd`, `fitnet`, `at`, `rkd`, `ickd`, `hcl`, `sp`, `pkt` (on the shared
+//! Grams of `batch_gram`), and `token` for the
 //! language-model token losses (`kl` with options, `jsd`, `tvd`, sparse teachers; one row
 //! skeleton, a term per loss).
 //!
@@ -11,6 +12,7 @@
 //! the host inputs) under the folders, under `calls` (the GPU entry points) and this file.
 
 pub mod at;
+pub mod batch_gram;
 mod calls;
 pub mod checks;
 pub mod common;
@@ -22,8 +24,10 @@ pub mod ickd;
 pub mod kl;
 pub mod nkd;
 pub mod options;
+pub mod pkt;
 pub mod registry;
 pub mod rkd;
+pub mod sp;
 pub mod standardize;
 pub mod token;
 pub mod ttm;
@@ -38,8 +42,10 @@ pub use ickd::{IckdDenominator, IckdParams};
 pub use kl::{KlParams, SparseBindings};
 pub use nkd::NkdParams;
 pub use options::{TokenOptions, DEFAULT_IGNORE_INDEX};
+pub use pkt::Pkt;
 pub use registry::{Entry, ParamValue, ParamValues};
 pub use rkd::RkdParams;
+pub use sp::Sp;
 pub use token::{JsdParams, TvdParams};
 pub use ttm::TtmParams;
 
@@ -190,6 +196,10 @@ register_losses! {
     Ttm(TtmParams) => ttm::REGISTRATION,
     /// NKD: teacher-weighted target term and normalized non-target cross-entropy, with labels.
     Nkd(NkdParams) => nkd::REGISTRATION,
+    /// SP: row-normalised B×B similarities of features; the teacher may differ in width.
+    Sp => sp::REGISTRATION,
+    /// PKT: cosine similarities as row distributions, their KL; the teacher may differ in width.
+    Pkt => pkt::REGISTRATION,
 }
 
 /// The registration of the loss called `name`.
@@ -249,6 +259,19 @@ impl LossSpec {
     /// ∂L/∂T) for kl with `temperature_grad`.
     pub fn loss_values(&self) -> usize {
         self.loss().loss_values()
+    }
+
+    /// Whether the teacher may differ from the student in width (SP, PKT: only the batch size
+    /// must match; give its shape with [`Inputs::with_teacher_shape`] or
+    /// [`crate::GpuContext::record_with_teacher_shape`]).
+    pub fn takes_other_teacher_width(&self) -> bool {
+        self.loss().takes_other_teacher_width()
+    }
+
+    /// Checks the teacher's shape against the student's: equal, or for SP and PKT the same
+    /// batch size with any width.
+    pub fn check_teacher_shape(&self, student: &[usize], teacher: &[usize]) -> Result<()> {
+        common::check_teacher_shape(self.loss(), student, teacher)
     }
 
     /// Whether the loss takes a sparse top-k teacher in place of dense teacher logits (`kl`).

@@ -14,8 +14,6 @@ const NOT_YET: &[&str] = &[
     "wttm_ls",
     "mlkd_default",
     "mlkd_ls_weights",
-    "sp_widths",
-    "pkt_widths",
     "skl_small",
     "srkl_masked",
     "jsd_softcap",
@@ -48,7 +46,9 @@ fn family_golden_cases() {
             "ttm_g02",
             "wttm_g01",
             "nkd_t1",
-            "nkd_cifar"
+            "nkd_cifar",
+            "sp_widths",
+            "pkt_widths"
         ]
     );
 }

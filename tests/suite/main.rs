@@ -29,6 +29,7 @@ mod logit_options;
 mod more_losses;
 mod readme;
 mod reference_token;
+mod relational;
 mod shaders;
 mod shapes;
 mod shards;

@@ -104,6 +104,38 @@ fn every_loss_matches_the_float64_reference() {
     );
 }
 
+/// SP and PKT with a teacher of another width (the same batch size), and the refusal of another
+/// batch size.
+#[test]
+fn sp_and_pkt_take_a_teacher_of_another_width() {
+    let device = device().autodiff();
+    let (dims, teacher_dims) = ([10, 12], [10, 20]);
+    let student = synthetic::normal_vec(21, 120, 1.0);
+    let teacher = synthetic::normal_vec(22, 200, 1.0);
+    for spec in [LossSpec::Sp, LossSpec::Pkt] {
+        let s = tensor(&student, dims, &device).require_grad();
+        let t = tensor(&teacher, teacher_dims, &device);
+        let loss = distill_loss(&spec, s.clone(), t, None).unwrap();
+        let grads = loss.backward();
+        let grad = values(s.grad(&grads).expect("student gradient"));
+        let inputs = Inputs::new(&student, &teacher, &dims).with_teacher_shape(&teacher_dims);
+        let want = reference::evaluate(&spec, &inputs).unwrap();
+        assert_close(spec.name(), values(loss)[0], &grad, want.loss, &want.grad);
+        let other_batch = tensor(&teacher, [20, 10], &device);
+        let err =
+            distill_loss(&spec, tensor(&student, dims, &device), other_batch, None).unwrap_err();
+        assert!(err.to_string().contains("same batch size"), "{err}");
+    }
+    let err = distill_loss(
+        &LossSpec::Fitnet,
+        tensor(&student, dims, &device),
+        tensor(&teacher, teacher_dims, &device),
+        None,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("differ"), "{err}");
+}
+
 /// The token losses through burn: labels as an Int tensor (rows labelled -100 masked), the hard
 /// term, against the float64 reference; DKD's hard term likewise.
 #[test]

@@ -96,6 +96,14 @@ fn cli_reports_bad_input_in_one_line() {
     };
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
+            token(&["sp", "--student", &p(&good), "--teacher", &p(&other)]),
+            "sp needs student and teacher of the same batch size",
+        ),
+        (
+            token(&["pkt", "--student", &p(&good), "--teacher", &p(&rank3)]),
+            "pkt needs student and teacher of the same batch size",
+        ),
+        (
             token(&[
                 "jsd",
                 "--student",

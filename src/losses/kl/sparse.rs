@@ -158,6 +158,7 @@ impl GpuContext {
                 .transpose()?,
             sparse: None,
             extra: Vec::new(),
+            teacher_width: None,
         };
         let ids = io.ids.binding(&limits, "teacher ids", per_row(k), false)?;
         let logprobs = io

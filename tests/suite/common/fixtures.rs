@@ -31,6 +31,8 @@ pub struct Golden {
     pub loss: String,
     pub params: serde_json::Value,
     pub shape: Vec<usize>,
+    /// The teacher's shape where it differs from the student's (SP, PKT).
+    pub teacher_shape: Option<Vec<usize>>,
     pub expected_loss: f64,
     /// ∂L/∂T (CTKD cases), from autograd on T.
     pub expected_grad_temperature: Option<f64>,
@@ -116,6 +118,9 @@ pub fn manifest_cases(dir: &std::path::Path) -> Vec<(Golden, serde_json::Value)>
                     .iter()
                     .map(|d| d.as_u64().unwrap() as usize)
                     .collect(),
+                teacher_shape: c["teacher_shape"]
+                    .as_array()
+                    .map(|dims| dims.iter().map(|d| d.as_u64().unwrap() as usize).collect()),
                 expected_loss: c["expected_loss"].as_f64().unwrap(),
                 expected_grad_temperature: c["expected_grad_temperature"].as_f64(),
                 dir: dir.join(c["name"].as_str().unwrap()),

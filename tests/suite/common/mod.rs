@@ -188,6 +188,9 @@ pub fn check_golden_case(case: &Golden, spec: &LossSpec) {
     if let Some(labels) = &labels {
         inputs = inputs.with_labels(labels);
     }
+    if let Some(teacher_shape) = &case.teacher_shape {
+        inputs = inputs.with_teacher_shape(teacher_shape);
+    }
     let cpu = wgpu_distill::reference::evaluate(spec, &inputs).unwrap();
     let rel = (cpu.loss - case.expected_loss).abs() / case.expected_loss.abs();
     assert!(

@@ -1,0 +1,15 @@
+// Declarations shared by the B×B similarity losses (sp, pkt): both compare Gram matrices of the
+// batch, G = F·Fᵀ, computed for student and teacher of their own widths, and both return the
+// gradient as C·Fs with a B×B coefficient matrix C.
+
+struct GramParams {
+    batch: u32,
+    student_dim: u32,
+    teacher_dim: u32,
+    groups_x: u32,
+    // 1/B²: both losses are means over the B² pairs.
+    inv_b2: f32,
+    write_grad: u32,
+    _pad0: u32,
+    _pad1: u32,
+}

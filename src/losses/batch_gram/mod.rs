@@ -1,0 +1,140 @@
+//! What the B×B similarity losses share (`sp`, `pkt`): the Gram matrices G = F·Fᵀ of student
+//! and teacher, each of its own width (`batch_gram.wgsl`), and the gradient C·Fs from a B×B
+//! coefficient matrix (`batch_gram_grad.wgsl`). A loss supplies two kernels on
+//! `batch_gram_common.wgsl`'s parameters: its rows (one invocation per row i: the row's loss
+//! and ∂L/∂G_s[i, ·]) and its coefficients (one invocation per pair: C from ∂L/∂G_s).
+//! Memory is O(B²), never B²·D.
+
+pub(crate) mod kernels;
+
+use crate::error::{Error, Result};
+use crate::kernel::{Kernel, WORKGROUP_SIZE};
+use crate::plan::{check_binding, flat_grid, FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot};
+use kernels::{BATCH_GRAM, BATCH_GRAM_GRAD};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct GramUniform {
+    batch: u32,
+    student_dim: u32,
+    teacher_dim: u32,
+    groups_x: u32,
+    inv_b2: f32,
+    write_grad: u32,
+    _pad: [u32; 2],
+}
+
+/// Checks a B×D shape (trailing axes flattened) for a similarity loss.
+pub(crate) fn check_embeddings(name: &str, dims: &[usize]) -> Result<()> {
+    if dims.len() < 2 {
+        return Err(Error::Shape(format!(
+            "{name} needs B×D features (trailing axes are flattened), got {dims:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Batch size and the student's and teacher's widths of a B×D… shape.
+pub(crate) fn widths(dims: &[usize], teacher_width: Option<usize>) -> (usize, usize, usize) {
+    let student = dims[1..].iter().product::<usize>();
+    (dims[0], student, teacher_width.unwrap_or(student))
+}
+
+/// The plan of a similarity loss: Grams, `rows` (bound as parameters, G_s, G_t, row losses,
+/// ∂L/∂G_s), and with a gradient `coefficients` (parameters, G_s when it has four bindings,
+/// ∂L/∂G_s, C) then C·Fs; the loss is the row losses' sum over B².
+pub(crate) fn plan(
+    label: &'static str,
+    rows: Kernel,
+    coefficients: Kernel,
+    env: &PlanEnv,
+    dims: &[usize],
+    io: &IoLayout,
+) -> Result<Plan> {
+    let (b, ds, dt) = widths(dims, io.teacher_width);
+    let pairs = b * b;
+    let pair_bytes = pairs as u64 * 4;
+    check_binding(env, "the B×B similarity matrices", pair_bytes)?;
+    let mut plan = Plan::new(label, io.precision());
+    let gram_s = plan.scratch("gram.student", pair_bytes);
+    let gram_t = plan.scratch("gram.teacher", pair_bytes);
+    let slopes = plan.scratch("gram.slopes", pair_bytes);
+    let row_loss = plan.scratch("gram.row_loss", b as u64 * 4);
+    let uniform = |groups_x: u32| GramUniform {
+        batch: b as u32,
+        student_dim: ds as u32,
+        teacher_dim: dt as u32,
+        groups_x,
+        inv_b2: (1.0 / pairs as f64) as f32,
+        write_grad: io.has_grad() as u32,
+        _pad: [0; 2],
+    };
+    let pair_groups = flat_grid(pairs, "similarity pairs")?;
+    let row_groups = flat_grid(b, "similarity rows")?;
+    let pair_params = plan.params(&uniform(pair_groups[0]));
+    let row_params = plan.params(&uniform(row_groups[0]));
+    plan.dispatch(
+        BATCH_GRAM,
+        WORKGROUP_SIZE,
+        vec![
+            pair_params,
+            Slot::io(Io::Student),
+            Slot::io(Io::Teacher),
+            gram_s,
+            gram_t,
+        ],
+        pair_groups,
+    );
+    plan.dispatch(
+        rows,
+        WORKGROUP_SIZE,
+        vec![row_params, gram_s, gram_t, row_loss, slopes],
+        row_groups,
+    );
+    if io.has_grad() {
+        let c = plan.scratch("gram.coefficients", pair_bytes);
+        let grad_groups = flat_grid(b * ds, "similarity gradient")?;
+        let grad_params = plan.params(&uniform(grad_groups[0]));
+        let mut bindings = vec![pair_params];
+        if coefficients.bindings.len() == 4 {
+            bindings.push(gram_s);
+        }
+        bindings.extend([slopes, c]);
+        plan.dispatch(coefficients, WORKGROUP_SIZE, bindings, pair_groups);
+        plan.dispatch(
+            BATCH_GRAM_GRAD,
+            WORKGROUP_SIZE,
+            vec![grad_params, Slot::io(Io::Student), c, Slot::io(Io::Grad)],
+            grad_groups,
+        );
+    }
+    plan.finish(FinishUniform::single(b, 1.0 / pairs as f64), row_loss);
+    Ok(plan)
+}
+
+/// G = F·Fᵀ in float64 (row-major B×B) of B rows of width `d`.
+pub fn gram(f: &[f64], b: usize, d: usize) -> Vec<f64> {
+    let mut g = vec![0.0; b * b];
+    for i in 0..b {
+        for j in i..b {
+            let dot: f64 = (0..d).map(|x| f[i * d + x] * f[j * d + x]).sum();
+            g[i * b + j] = dot;
+            g[j * b + i] = dot;
+        }
+    }
+    g
+}
+
+/// C·F in float64: the gradient from B×B coefficients.
+pub fn apply_coefficients(c: &[f64], f: &[f64], b: usize, d: usize) -> Vec<f64> {
+    let mut out = vec![0.0; b * d];
+    for a in 0..b {
+        for k in 0..b {
+            let w = c[a * b + k];
+            for x in 0..d {
+                out[a * d + x] += w * f[k * d + x];
+            }
+        }
+    }
+    out
+}
