@@ -7,6 +7,9 @@ use std::sync::LazyLock;
 
 pub use crate::kernel::*;
 pub use crate::losses::at::kernels::AT_SAMPLES;
+/// RKD's gradient M·E is the similarity losses' C·F (the name stays for callers of last week).
+pub use crate::losses::batch_gram::kernels::BATCH_GRAM_GRAD as RKD_GRAD;
+pub use crate::losses::batch_gram::kernels::{BATCH_GRAM, BATCH_GRAM_GRAD, GRAM_LIB};
 pub use crate::losses::dist::kernels::{
     DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS, DIST_COLUMN_REDUCE,
     DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_LIB, DIST_GRAD_QUADS, DIST_GRAD_QUADS_ROWS4,
@@ -19,7 +22,7 @@ pub use crate::losses::hcl::kernels::HCL_PLANES;
 pub use crate::losses::ickd::kernels::{ICKD_GRAD, ICKD_GRAM, ICKD_LIB, ICKD_ROWS};
 pub use crate::losses::kl::kernels::{KL_LIB, KL_ROWS, KL_ROWS_CACHED, KL_ROWS_QUADS};
 pub use crate::losses::rkd::kernels::{
-    RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAD, RKD_GRAM, RKD_LIB,
+    RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAM, RKD_LIB,
 };
 pub use crate::losses::token::kernels::{
     TOKEN_COUNT, TOKEN_JSD_LIB, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_LIB, TOKEN_KL_ROWS,

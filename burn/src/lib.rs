@@ -286,11 +286,6 @@ impl Call {
         }
         let dims = student.shape().dims::<D>().to_vec();
         let teacher_dims = teacher.shape().dims::<D>().to_vec();
-        if teacher_dims != dims && !spec.takes_other_teacher_width() {
-            return Err(Error::Shape(format!(
-                "student {dims:?} and teacher {teacher_dims:?} differ"
-            )));
-        }
         spec.check_params()?;
         spec.check_shape(&dims)?;
         spec.check_teacher_shape(&dims, &teacher_dims)?;

@@ -93,23 +93,43 @@ pub(crate) fn plan(
     );
     if io.has_grad() {
         let c = plan.scratch("gram.coefficients", pair_bytes);
-        let grad_groups = flat_grid(b * ds, "similarity gradient")?;
-        let grad_params = plan.params(&uniform(grad_groups[0]));
         let mut bindings = vec![pair_params];
         if coefficients.bindings.len() == 4 {
             bindings.push(gram_s);
         }
         bindings.extend([slopes, c]);
         plan.dispatch(coefficients, WORKGROUP_SIZE, bindings, pair_groups);
-        plan.dispatch(
-            BATCH_GRAM_GRAD,
-            WORKGROUP_SIZE,
-            vec![grad_params, Slot::io(Io::Student), c, Slot::io(Io::Grad)],
-            grad_groups,
-        );
+        gradient(&mut plan, b, ds, c)?;
     }
     plan.finish(FinishUniform::single(b, 1.0 / pairs as f64), row_loss);
     Ok(plan)
+}
+
+/// Appends ∂L/∂F = C·F for B rows of width `d` (the student) from the B×B `coefficients`,
+/// written to the caller's gradient: the last step of sp, pkt and rkd.
+pub(crate) fn gradient(plan: &mut Plan, b: usize, d: usize, coefficients: Slot) -> Result<()> {
+    let groups = flat_grid(b * d, "the B×B gradient")?;
+    let params = plan.params(&GramUniform {
+        batch: b as u32,
+        student_dim: d as u32,
+        teacher_dim: 0,
+        groups_x: groups[0],
+        inv_b2: 0.0,
+        write_grad: 1,
+        _pad: [0; 2],
+    });
+    plan.dispatch(
+        BATCH_GRAM_GRAD,
+        WORKGROUP_SIZE,
+        vec![
+            params,
+            Slot::io(Io::Student),
+            coefficients,
+            Slot::io(Io::Grad),
+        ],
+        groups,
+    );
+    Ok(())
 }
 
 /// G = F·Fᵀ in float64 (row-major B×B) of B rows of width `d`.

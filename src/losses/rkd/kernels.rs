@@ -3,6 +3,7 @@
 
 use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
 use crate::kernel::Kernel;
+use crate::losses::batch_gram::kernels::BATCH_GRAM_GRAD;
 
 /// Declarations and geometry helpers shared by the RKD kernels.
 pub const RKD_LIB: &str = include_str!("rkd_common.wgsl");
@@ -59,24 +60,11 @@ pub const RKD_COEFFICIENTS: Kernel = Kernel {
     bindings: &[U, R, R, R, R, R, W],
 };
 
-/// RKD gradient M E.
-pub const RKD_GRAD: Kernel = Kernel {
-    file: "src/losses/rkd/rkd_grad.wgsl",
-    source: include_str!("rkd_grad.wgsl"),
-    dtype_aware: false,
-    student_only: false,
-    quads: false,
-    family: RKD_LIB,
-    variant: "",
-    entry: "rkd_grad",
-    bindings: &[U, R, R, W],
-};
-
 /// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
 pub const KERNELS: &[Kernel] = &[
     RKD_GRAM,
     RKD_DISTANCE,
     RKD_ANGLE,
     RKD_COEFFICIENTS,
-    RKD_GRAD,
+    BATCH_GRAM_GRAD,
 ];

@@ -2,7 +2,7 @@
 //! batch, compared with smooth L1.
 //!
 //! Shaders, in order: `rkd_gram.wgsl`, `rkd_distance.wgsl`, `rkd_angle.wgsl`, then for the
-//! gradient `rkd_coefficients.wgsl` and `rkd_grad.wgsl`, and `finish.wgsl`; shared helpers in
+//! gradient `rkd_coefficients.wgsl` and the shared C·E of `../batch_gram/`, and `finish.wgsl`; shared helpers in
 //! `rkd_common.wgsl`, all in this folder (table entries in `kernels.rs`). Everything is rebuilt
 //! from B×B Gram matrices: the angle term does O(B³) work in O(B²) memory. The float64 twin:
 //! `reference.rs`.
@@ -12,14 +12,12 @@ pub mod reference;
 
 use crate::error::{Error, Result};
 use crate::kernel::WORKGROUP_SIZE;
+use crate::losses::batch_gram;
 use crate::losses::checks::check_finite;
 use crate::losses::common::{Inputs, Loss};
 use crate::losses::registry::Entry;
-use crate::plan::{
-    check_binding, finish_dispatch, flat_grid, FinishUniform, Io, IoLayout, Plan, PlanEnv,
-    PlannedDispatch, Slot,
-};
-use kernels::{RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAD, RKD_GRAM};
+use crate::plan::{check_binding, flat_grid, FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot};
+use kernels::{RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAM};
 
 /// Parameters of RKD: `L = distance_weight·L_d + angle_weight·L_a`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,7 +82,7 @@ pub(crate) fn recording(
     dims: &[usize],
     io: &IoLayout,
 ) -> Result<Plan> {
-    let mut plan = Plan::empty();
+    let mut plan = Plan::new("rkd", io.dtype.into());
     let b = dims[0];
     let d = dims[1..].iter().product::<usize>();
     let pairs = b * b;
@@ -95,60 +93,45 @@ pub(crate) fn recording(
     let gram_t = plan.scratch("rkd.gram_t", pair_bytes);
     let pair_sum = plan.scratch("rkd.pair_sum", pair_bytes);
     let pair_gamma = plan.scratch("rkd.pair_gamma", pair_bytes);
-    let coefficients = plan.scratch("rkd.coefficients", pair_bytes);
     let scalars = plan.scratch("rkd.scalars", 16);
     let partials = plan.scratch("rkd.partials", (1 + pairs) as u64 * 4);
-    let uniform_for = |groups_x: u32| RkdUniform {
+    let pair_groups = flat_grid(pairs, "rkd pairs")?;
+    let pair_params = plan.params(&RkdUniform {
         batch: b as u32,
         dim: d as u32,
-        groups_x,
+        groups_x: pair_groups[0],
         _pad0: 0,
         distance_scale: (params.distance_weight / b2) as f32,
         angle_scale: (2.0 * params.angle_weight / b3) as f32,
         inv_b2: (1.0 / b2) as f32,
         inv_b3: (1.0 / b3) as f32,
-    };
-    let pair_groups = flat_grid(pairs, "rkd pairs")?;
-    let grad_groups = flat_grid(b * d, "rkd gradient")?;
-    let pair_params = plan.params(&uniform_for(pair_groups[0]));
-    let grad_params = plan.params(&uniform_for(grad_groups[0]));
-    let finish = plan.params(&FinishUniform::pair(
-        1,
-        params.distance_weight,
-        pairs,
-        params.angle_weight,
-    ));
-    let mut dispatches = vec![
-        PlannedDispatch {
-            kernel: RKD_GRAM,
-            threads_per_row: WORKGROUP_SIZE,
-            bindings: vec![
-                pair_params,
-                Slot::io(Io::Student),
-                Slot::io(Io::Teacher),
-                gram_s,
-                gram_t,
-            ],
-            groups: pair_groups,
-        },
-        PlannedDispatch {
-            kernel: RKD_DISTANCE,
-            threads_per_row: WORKGROUP_SIZE,
-            bindings: vec![pair_params, gram_s, gram_t, scalars, partials],
-            groups: [1, 1, 1],
-        },
-        PlannedDispatch {
-            kernel: RKD_ANGLE,
-            threads_per_row: WORKGROUP_SIZE,
-            bindings: vec![pair_params, gram_s, gram_t, pair_sum, pair_gamma, partials],
-            groups: pair_groups,
-        },
-    ];
+    });
+    let student = Slot::io(Io::Student);
+    let teacher = Slot::io(Io::Teacher);
+    plan.dispatch(
+        RKD_GRAM,
+        WORKGROUP_SIZE,
+        vec![pair_params, student, teacher, gram_s, gram_t],
+        pair_groups,
+    );
+    plan.dispatch(
+        RKD_DISTANCE,
+        WORKGROUP_SIZE,
+        vec![pair_params, gram_s, gram_t, scalars, partials],
+        [1, 1, 1],
+    );
+    plan.dispatch(
+        RKD_ANGLE,
+        WORKGROUP_SIZE,
+        vec![pair_params, gram_s, gram_t, pair_sum, pair_gamma, partials],
+        pair_groups,
+    );
     if io.has_grad() {
-        dispatches.push(PlannedDispatch {
-            kernel: RKD_COEFFICIENTS,
-            threads_per_row: WORKGROUP_SIZE,
-            bindings: vec![
+        let coefficients = plan.scratch("rkd.coefficients", pair_bytes);
+        plan.dispatch(
+            RKD_COEFFICIENTS,
+            WORKGROUP_SIZE,
+            vec![
                 pair_params,
                 gram_s,
                 gram_t,
@@ -157,22 +140,16 @@ pub(crate) fn recording(
                 scalars,
                 coefficients,
             ],
-            groups: pair_groups,
-        });
-        dispatches.push(PlannedDispatch {
-            kernel: RKD_GRAD,
-            threads_per_row: WORKGROUP_SIZE,
-            bindings: vec![
-                grad_params,
-                Slot::io(Io::Student),
-                coefficients,
-                Slot::io(Io::Grad),
-            ],
-            groups: grad_groups,
-        });
+            pair_groups,
+        );
+        // dL/dE = M·E: the similarity losses' product.
+        batch_gram::gradient(&mut plan, b, d, coefficients)?;
     }
-    dispatches.push(finish_dispatch(finish, partials));
-    Ok(plan.with("rkd", io.dtype.into(), dispatches))
+    plan.finish(
+        FinishUniform::pair(1, params.distance_weight, pairs, params.angle_weight),
+        partials,
+    );
+    Ok(plan)
 }
 
 impl Loss for RkdParams {
