@@ -123,10 +123,30 @@ fn bench_spec(name: &str) -> Result<LossSpec, Error> {
                 .with("standardize", true)
                 .with("temperature-grad", true),
         ),
-        "jsd" | "tvd" | "dist" | "dkd" | "nkd" | "sp" | "pkt" => (name, ParamValues::new()),
+        "ttm+ls" => (
+            "ttm",
+            ParamValues::new()
+                .with("power", 0.1)
+                .with("weighted", true)
+                .with("standardize", true),
+        ),
+        "dkd+ls" => ("dkd", ParamValues::new().with("standardize", true)),
+        // MLKD at the paper's five temperatures, with LS.
+        "mlkd+ls" => ("mlkd", ParamValues::new().with("standardize", true)),
+        // MLKD's instance term alone (the correlations at weight 0 are skipped): its five
+        // temperatures from one read, against one kl call.
+        "mlkd+kd-only" => (
+            "mlkd",
+            ParamValues::new()
+                .with("cc-weight", 0.0)
+                .with("bc-weight", 0.0),
+        ),
+        "jsd" | "tvd" | "dist" | "dkd" | "nkd" | "mlkd" | "sp" | "pkt" => {
+            (name, ParamValues::new())
+        }
         other => {
             return Err(Error::Param(format!(
-                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, kl+ls, kl+ctkd, kl+ls+ctkd, jsd, jsd+hard, tvd, dist, dist+hard, dkd, ttm, nkd; sp and pkt on B×D features)"
+                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, kl+ls, kl+ctkd, kl+ls+ctkd, jsd, jsd+hard, tvd, dist, dist+hard, dkd, dkd+ls, ttm, ttm+ls, nkd, mlkd (C ≤ 4096), mlkd+ls, mlkd+kd-only; sp and pkt on B×D features)"
             )))
         }
     };

@@ -72,6 +72,18 @@ pub(crate) struct EvalArgs {
     /// LS: z-score each row of both logits before the loss (kl, dkd, ttm, mlkd).
     #[arg(long)]
     pub(crate) standardize: bool,
+    /// MLKD's temperatures, separated by commas (default 2,3,4,5,6).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) temperatures: Option<String>,
+    /// MLKD's instance (KL) weight.
+    #[arg(long)]
+    pub(crate) kd_weight: Option<f64>,
+    /// MLKD's class correlation weight.
+    #[arg(long)]
+    pub(crate) cc_weight: Option<f64>,
+    /// MLKD's batch correlation weight.
+    #[arg(long)]
+    pub(crate) bc_weight: Option<f64>,
     /// CTKD (kl): also compute ∂L/∂T, printed as `grad_temperature` (in --json too).
     #[arg(long)]
     pub(crate) temperature_grad: bool,

@@ -10,7 +10,7 @@ use crate::eval::EvalArgs;
 pub(crate) fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
     let registration = registration(&args.loss)?;
     // The loss parameters, by the flag that sets each.
-    let numbers: [(&str, Option<f64>); 12] = [
+    let numbers: [(&str, Option<f64>); 15] = [
         ("temperature", args.temperature),
         ("beta", args.beta),
         ("gamma", args.gamma),
@@ -23,6 +23,9 @@ pub(crate) fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
         ("hard-weight", args.hard_weight),
         ("soft-weight", args.soft_weight),
         ("power", args.power),
+        ("kd-weight", args.kd_weight),
+        ("cc-weight", args.cc_weight),
+        ("bc-weight", args.bc_weight),
     ];
     let mut values = ParamValues::new();
     for (flag, value) in numbers {
@@ -43,6 +46,9 @@ pub(crate) fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
     }
     if let Some(d) = &args.denominator {
         values.set("denominator", d.as_str());
+    }
+    if let Some(list) = &args.temperatures {
+        values.set("temperatures", list.as_str());
     }
     if let Some(flag) = values.names().find(|n| !registration.params.contains(n)) {
         return Err(not_for(flag, &args.loss));

@@ -69,10 +69,21 @@ pub(crate) fn self_check() -> Result<(), Error> {
                     .with_temperature_grad(true),
             ),
         ),
+        // LS on WTTM and on DKD (CIFAR's T = 2).
+        LossSpec::Ttm(
+            TtmParams::new(0.1)
+                .with_weighted(true)
+                .with_standardize(true),
+        ),
+        LossSpec::Dkd(DkdParams::new(2.0, 1.0, 8.0).with_standardize(true)),
     ] {
         cases.extend(logits[1..].iter().map(|d| (spec, d.clone())));
     }
+    // MLKD at its five temperatures, with LS (its C×C Gram is B·C² per temperature).
+    let mlkd = wgpu_distill::MlkdParams::default().with_standardize(true);
     cases.extend([
+        (LossSpec::Mlkd(mlkd), vec![64, 100]),
+        (LossSpec::Mlkd(mlkd), vec![256, 100]),
         (LossSpec::Fitnet, vec![64, 128, 8, 8]),
         (LossSpec::At(AtParams::default()), vec![64, 128, 8, 8]),
         (LossSpec::Ickd(IckdParams::default()), vec![32, 64, 8, 8]),

@@ -3,7 +3,7 @@
 //! table entries (`*.wgsl`, `kernels.rs`), its float64 twin (`reference.rs`) and its
 //! registration [`Entry`] (name, parameters, defaults, kernels). Adding a loss is its folder
 //! (declared with `pub mod`) and one line in `register_losses!` below. The folders: `kl`,
-//! `dist`, `dkd`, `ttm`, `nkd`, `fitnet`, `at`, `rkd`, `ickd`, `hcl`, `sp`, `pkt` (on the shared
+//! `dist`, `dkd`, `ttm`, `nkd`, `mlkd`, `fitnet`, `at`, `rkd`, `ickd`, `hcl`, `sp`, `pkt` (on the shared
 //! Grams of `batch_gram`), and `token` for the
 //! language-model token losses (`kl` with options, `jsd`, `tvd`, sparse teachers; one row
 //! skeleton, a term per loss).
@@ -22,6 +22,7 @@ pub mod fitnet;
 pub mod hcl;
 pub mod ickd;
 pub mod kl;
+pub mod mlkd;
 pub mod nkd;
 pub mod options;
 pub mod pkt;
@@ -40,6 +41,7 @@ pub use dist::{ColumnMoments, DistParams, DistShardStats};
 pub use dkd::DkdParams;
 pub use ickd::{IckdDenominator, IckdParams};
 pub use kl::{KlParams, SparseBindings};
+pub use mlkd::MlkdParams;
 pub use nkd::NkdParams;
 pub use options::{TokenOptions, DEFAULT_IGNORE_INDEX};
 pub use pkt::Pkt;
@@ -196,6 +198,8 @@ register_losses! {
     Ttm(TtmParams) => ttm::REGISTRATION,
     /// NKD: teacher-weighted target term and normalized non-target cross-entropy, with labels.
     Nkd(NkdParams) => nkd::REGISTRATION,
+    /// MLKD: KL at several temperatures plus the class and batch correlations of the softmaxes.
+    Mlkd(MlkdParams) => mlkd::REGISTRATION,
     /// SP: row-normalised B×B similarities of features; the teacher may differ in width.
     Sp => sp::REGISTRATION,
     /// PKT: cosine similarities as row distributions, their KL; the teacher may differ in width.

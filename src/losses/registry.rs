@@ -40,6 +40,14 @@ impl From<bool> for ParamValue {
     }
 }
 
+/// A list of numbers, held as the text the command line gives (`2,3,4`).
+impl From<&[f64]> for ParamValue {
+    fn from(v: &[f64]) -> Self {
+        let text: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+        Self::Text(text.join(","))
+    }
+}
+
 impl From<&str> for ParamValue {
     fn from(v: &str) -> Self {
         Self::Text(v.to_string())
@@ -116,6 +124,29 @@ impl ParamValues {
             Some(ParamValue::Number(v)) => Err(Error::Param(format!(
                 "parameter '{name}' must be true or false, got {v}"
             ))),
+        }
+    }
+
+    /// The list of numbers `name`, if given: text separated by commas (`2,3,4`, as the
+    /// command line's `--temperatures`) or one number.
+    pub fn numbers(&self, name: &str) -> Result<Option<Vec<f64>>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(ParamValue::Number(v)) => Ok(Some(vec![*v])),
+            Some(ParamValue::Flag(_)) => Err(Error::Param(format!(
+                "parameter '{name}' must be a list of numbers, not true or false"
+            ))),
+            Some(ParamValue::Text(t)) if t.trim().is_empty() => Ok(Some(vec![])),
+            Some(ParamValue::Text(t)) => t
+                .split(',')
+                .map(|x| x.trim().parse::<f64>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map(Some)
+                .map_err(|_| {
+                    Error::Param(format!(
+                        "parameter '{name}' must be numbers separated by commas, got '{t}'"
+                    ))
+                }),
         }
     }
 

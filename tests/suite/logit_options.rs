@@ -1,12 +1,12 @@
 //! kl's LS (`standardize`) and CTKD (`temperature_grad`) options against the float64 twin on
 //! shapes the golden cases do not reach (several slots per lane, quads and strided rows, one
 //! lane's worth, C = 2), with masking, a normaliser and the hard term; a constant row; 16-bit
-//! inputs; and each refusal.
+//! inputs; and each refusal. LS on ttm (WTTM) and dkd the same way.
 
 use crate::common::*;
 use wgpu_distill::{
-    reference, synthetic, BackendChoice, BufferRegion, Error, InputDtype, Inputs, JsdParams,
-    KlParams, LossBindings, LossSpec, SparseTeacher, TokenOptions,
+    reference, synthetic, BackendChoice, BufferRegion, DkdParams, Error, InputDtype, Inputs,
+    JsdParams, KlParams, LossBindings, LossSpec, SparseTeacher, TokenOptions, TtmParams,
 };
 
 fn ls_ctkd(t: f64, options: TokenOptions) -> LossSpec {
@@ -138,6 +138,64 @@ fn standardize_reads_16_bit_inputs() {
     }
 }
 
+/// LS on ttm (TTM, WTTM: kl's LS rows with the teacher at power γ) and on dkd (its own LS
+/// rows, with and without the hard term), against the float64 twin: one lane's worth, several
+/// slots per lane, quads and strided rows; constant student and teacher rows; f16 inputs.
+#[test]
+fn standardize_on_ttm_and_dkd_matches_the_reference() {
+    let specs = [
+        LossSpec::Ttm(TtmParams::new(0.2).with_standardize(true)),
+        LossSpec::Ttm(
+            TtmParams::new(0.1)
+                .with_weighted(true)
+                .with_standardize(true),
+        ),
+        LossSpec::Dkd(DkdParams::new(2.0, 1.0, 8.0).with_standardize(true)),
+        LossSpec::Dkd(
+            DkdParams::new(4.0, 1.0, 8.0)
+                .with_hard_weight(0.1)
+                .with_soft_weight(9.0)
+                .with_standardize(true),
+        ),
+    ];
+    for backend in GPU_BACKENDS {
+        for (b, c) in [(3, 3), (5, 7), (4, 1000), (3, 4099), (2, 32000)] {
+            let (mut student, mut teacher) = synthetic::logit_pair(c as u64 + 7, b, c, 3.0);
+            // A constant student row and a constant teacher row: ẑ = 0, nothing NaN.
+            student[..c].iter_mut().for_each(|z| *z = 0.7);
+            teacher[(b - 1) * c..].iter_mut().for_each(|z| *z = -1.5);
+            let labels: Vec<i64> = (0..b as i64).map(|r| (r * 5 + 1) % c as i64).collect();
+            let shape = [b, c];
+            for spec in &specs {
+                let mut inputs = Inputs::new(&student, &teacher, &shape);
+                if spec.needs_labels() {
+                    inputs = inputs.with_labels(&labels);
+                }
+                let want = reference::evaluate(spec, &inputs).unwrap();
+                let what = format!("{spec:?} {b}x{c} {backend:?}");
+                let out = gpu(backend).evaluate(spec, &inputs, true).unwrap();
+                let grad = out.grad.as_deref().unwrap();
+                assert_close(&what, f64::from(out.loss), grad, want.loss, &want.grad);
+                if c == 1000 {
+                    let dtype = InputDtype::F16;
+                    let (s16, t16) = (dtype.round_trip(&student), dtype.round_trip(&teacher));
+                    let mut rounded = Inputs::new(&s16, &t16, &shape);
+                    if spec.needs_labels() {
+                        rounded = rounded.with_labels(&labels);
+                    }
+                    let want = reference::evaluate(spec, &rounded).unwrap();
+                    let out = gpu(backend)
+                        .evaluate_as(spec, &inputs, true, dtype)
+                        .unwrap();
+                    let grad = out.grad.as_deref().unwrap();
+                    let what = format!("{what} f16");
+                    assert_close(&what, f64::from(out.loss), grad, want.loss, &want.grad);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn logit_option_refusals_are_clear() {
     let ctx = gpu(BackendChoice::Vulkan);
@@ -157,6 +215,17 @@ fn logit_option_refusals_are_clear() {
     );
     let cpu = reference::evaluate(&LossSpec::Kl(ls), &Inputs::new(&student, &teacher, &column));
     assert!(matches!(cpu, Err(Error::Shape(_))));
+    let ttm = LossSpec::Ttm(TtmParams::default().with_standardize(true));
+    let inputs = Inputs::new(&student, &teacher, &column);
+    for err in [
+        ctx.evaluate(&ttm, &inputs, true).unwrap_err(),
+        reference::evaluate(&ttm, &inputs).unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, Error::Shape(ref m) if m.contains("2 classes")),
+            "{err}"
+        );
+    }
 
     let shape = [2usize, 2];
     let jsd = JsdParams::default().with_options(TokenOptions::default().with_standardize(true));

@@ -26,6 +26,7 @@ mod fidelity;
 mod golden;
 mod gradcheck;
 mod logit_options;
+mod mlkd;
 mod more_losses;
 mod readme;
 mod reference_token;

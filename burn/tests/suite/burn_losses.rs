@@ -102,6 +102,22 @@ fn every_loss_matches_the_float64_reference() {
         [16, 10],
         11,
     );
+    // LS on WTTM and DKD, and MLKD (with LS, and at its defaults).
+    let ttm_ls = wgpu_distill::TtmParams::new(0.1).with_weighted(true);
+    check(LossSpec::Ttm(ttm_ls.with_standardize(true)), [12, 50], 12);
+    check(
+        LossSpec::Dkd(DkdParams::new(2.0, 1.0, 8.0).with_standardize(true)),
+        [16, 10],
+        13,
+    );
+    let mlkd = wgpu_distill::MlkdParams::default();
+    check(LossSpec::Mlkd(mlkd), [16, 10], 14);
+    let ls_weights = mlkd
+        .with_temperatures(&[2.0, 4.0])
+        .with_cc_weight(0.5)
+        .with_bc_weight(2.0)
+        .with_standardize(true);
+    check(LossSpec::Mlkd(ls_weights), [20, 37], 15);
 }
 
 /// SP and PKT with a teacher of another width (the same batch size), and the refusal of another

@@ -49,6 +49,11 @@ pub fn run_cli_case_json(
         cmd.arg(format!("--{}", key.replace('_', "-")));
         cmd.arg(match value {
             serde_json::Value::String(s) => s.clone(),
+            // A list (MLKD's temperatures) as the command line takes it: `2,3,4`.
+            serde_json::Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(|x| x.to_string()).collect();
+                items.join(",")
+            }
             v => v.to_string(),
         });
     }

@@ -55,8 +55,8 @@ fn cli_reproduces_the_family_cases() {
         run += 1;
     }
     assert_eq!(
-        run, 10,
-        "kl_ls_*, kl_ctkd_t4, ttm_g02, wttm_g01, nkd_t1, nkd_cifar, sp_widths, pkt_widths"
+        run, 14,
+        "kl_ls_*, kl_ctkd_t4, dkd_ls, ttm_g02, wttm_g01, wttm_ls, nkd_*, mlkd_*, sp_widths, pkt_widths"
     );
     let _ = std::fs::remove_dir_all(&out_dir);
 }

@@ -33,5 +33,22 @@ pub const DKD_ROWS: Kernel = Kernel {
     bindings: &[U, R, R, R, W, W],
 };
 
+/// DKD's declarations and LS's row moments.
+pub const DKD_LS_LIB: &str = concat!(
+    include_str!("dkd_common.wgsl"),
+    "\n",
+    include_str!("../standardize/standardize.wgsl")
+);
+
+/// DKD with LS (`standardize`): the z-scored rows' terms and the gradient back through the
+/// z-score, any C.
+pub const DKD_LS_ROWS: Kernel = Kernel {
+    file: "src/losses/dkd/dkd_ls.wgsl",
+    source: include_str!("dkd_ls.wgsl"),
+    family: DKD_LS_LIB,
+    entry: "dkd_ls_rows",
+    ..DKD_ROWS
+};
+
 /// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
-pub const KERNELS: &[Kernel] = &[DKD_ROWS_QUADS, DKD_ROWS];
+pub const KERNELS: &[Kernel] = &[DKD_ROWS_QUADS, DKD_ROWS, DKD_LS_ROWS];

@@ -1,8 +1,8 @@
 //! DKD (decoupled KD): target-class KD (TCKD) and non-target-class KD (NCKD) with labels.
 //!
 //! This folder: `dkd.wgsl` (per-row terms and gradient; `dkd_quads.wgsl` four classes per
-//! load; `dkd_common.wgsl` their declarations) then `shaders/finish.wgsl`; table entries in
-//! `kernels.rs`; the float64 twin in `reference.rs`.
+//! load; `dkd_common.wgsl` their declarations; `dkd_ls.wgsl` with LS, `standardize`) then
+//! `shaders/finish.wgsl`; table entries in `kernels.rs`; the float64 twin in `reference.rs`.
 
 pub(crate) mod kernels;
 pub mod reference;
@@ -13,7 +13,7 @@ use crate::losses::common::{Inputs, Loss};
 use crate::losses::registry::Entry;
 use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv};
 use crate::tensor::LogitShape;
-use kernels::{DKD_ROWS, DKD_ROWS_QUADS};
+use kernels::{DKD_LS_ROWS, DKD_ROWS, DKD_ROWS_QUADS};
 
 /// Parameters of DKD: `L = alpha·TCKD + beta·NCKD`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,12 +29,21 @@ pub struct DkdParams {
     pub hard_weight: f64,
     /// Weight of the DKD term.
     pub soft_weight: f64,
+    /// LS (SPEC "LS"): z-score both rows before DKD (the hard term keeps the raw student).
+    pub standardize: bool,
 }
 
 /// DKD's name, parameters and kernels.
 pub const REGISTRATION: Entry<DkdParams> = Entry {
     name: "dkd",
-    params: &["temperature", "alpha", "beta", "hard-weight", "soft-weight"],
+    params: &[
+        "temperature",
+        "alpha",
+        "beta",
+        "hard-weight",
+        "soft-weight",
+        "standardize",
+    ],
     kernels: kernels::KERNELS,
     build: |v| {
         let d = DkdParams::default();
@@ -44,6 +53,7 @@ pub const REGISTRATION: Entry<DkdParams> = Entry {
             beta: v.number_or("beta", d.beta)?,
             hard_weight: v.number_or("hard-weight", d.hard_weight)?,
             soft_weight: v.number_or("soft-weight", d.soft_weight)?,
+            standardize: v.flag("standardize")?.unwrap_or(d.standardize),
         })
     },
 };
@@ -68,6 +78,8 @@ setters!(DkdParams {
     /// The weight of the hard-label cross-entropy (needs labels).
     with_hard_weight(hard_weight: f64),
     with_soft_weight(soft_weight: f64),
+    /// LS: z-score both inputs' rows before DKD.
+    with_standardize(standardize: bool),
 });
 
 impl Default for DkdParams {
@@ -78,6 +90,7 @@ impl Default for DkdParams {
             beta: 8.0,
             hard_weight: 0.0,
             soft_weight: 1.0,
+            standardize: false,
         }
     }
 }
@@ -112,7 +125,9 @@ pub(crate) fn recording(
     }
     let t = params.temperature;
     let b = shape.rows as f64;
-    let kernel = if env.quads(shape.cols, io) {
+    let kernel = if params.standardize {
+        DKD_LS_ROWS
+    } else if env.quads(shape.cols, io) {
         DKD_ROWS_QUADS
     } else {
         DKD_ROWS
@@ -210,16 +225,14 @@ impl Loss for DkdParams {
             .map(|&l| l as usize)
             .collect();
         let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
-        let soft = reference::dkd(
-            student,
-            teacher,
-            &labels,
-            rows,
-            cols,
-            self.temperature,
-            self.alpha,
-            self.beta,
-        );
+        let (t, weights) = (self.temperature, (self.alpha, self.beta));
+        let soft = if self.standardize {
+            reference::dkd_standardized(student, teacher, &labels, (rows, cols), t, weights)?
+        } else {
+            reference::dkd(
+                student, teacher, &labels, rows, cols, t, weights.0, weights.1,
+            )
+        };
         let (w_soft, w_hard) = (self.soft_weight, self.hard_weight);
         crate::losses::token::reference::with_hard_term(soft, student, inputs, w_soft, w_hard)
     }

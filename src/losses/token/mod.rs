@@ -206,7 +206,9 @@ pub(crate) struct TokenUniform {
     batch_rows: u32,
     temperature: f32,
     soft_weight: f32,
-    _pad: [u32; 3],
+    pub(crate) teacher_power: f32,
+    pub(crate) weighted: u32,
+    _pad: u32,
 }
 
 /// Mirrors `CountParams` in `token_count.wgsl`.
@@ -273,7 +275,9 @@ impl TokenRows {
                 batch_rows: shape.rows as u32,
                 temperature: temperature as f32,
                 soft_weight: w_soft as f32,
-                _pad: [0; 3],
+                teacher_power: 1.0,
+                weighted: 0,
+                _pad: 0,
             },
         })
     }
@@ -327,6 +331,34 @@ pub(crate) fn plan(
 ) -> Result<Plan> {
     let shape = LogitShape::from_dims(dims)?;
     let rows = TokenRows::new(term, temperature, beta, options, &shape, io)?;
+    plan_rows(env, term, options, rows, &shape, io)
+}
+
+/// ttm (TTM, WTTM) with LS: kl's LS row function at T = 1 with the teacher at power γ and,
+/// for WTTM, each row weighted by `U` (`token_ls_rows.wgsl`): no new kernel, the same reads.
+pub(crate) fn ttm_standardized_plan(
+    env: &PlanEnv,
+    power: f64,
+    weighted: bool,
+    dims: &[usize],
+    io: &IoLayout,
+) -> Result<Plan> {
+    let shape = LogitShape::from_dims(dims)?;
+    let options = TokenOptions::default().with_standardize(true);
+    let mut rows = TokenRows::new(TokenTerm::Kl, 1.0, 0.0, &options, &shape, io)?;
+    rows.base.teacher_power = power as f32;
+    rows.base.weighted = weighted as u32;
+    plan_rows(env, TokenTerm::Kl, &options, rows, &shape, io)
+}
+
+fn plan_rows(
+    env: &PlanEnv,
+    term: TokenTerm,
+    options: &TokenOptions,
+    rows: TokenRows,
+    shape: &LogitShape,
+    io: &IoLayout,
+) -> Result<Plan> {
     let threads_per_row = env.threads_per_row(shape.cols);
     let quads = env.quads(shape.cols, io);
     // kl with LS or CTKD has its own row function (the options are refused for jsd and tvd

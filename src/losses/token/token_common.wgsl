@@ -75,8 +75,10 @@ struct TokenParams {
     batch_rows: u32,
     temperature: f32,
     soft_weight: f32,
-    _pad0: u32,
-    _pad1: u32,
+    // ttm with LS on the same row function: the teacher's power gamma (1 for kl), and 1 to
+    // weigh each row by WTTM's U = sum_c p~^gamma of the standardized teacher.
+    teacher_power: f32,
+    weighted: u32,
     _pad2: u32,
 }
 

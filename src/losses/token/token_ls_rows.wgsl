@@ -12,6 +12,10 @@
 //            <g, ẑ> is known after sweep 1.
 //   CTKD, per row (SPEC): 2T KL - T Cov_p(x_t, d) + T (E_p[x_s] - E_q[x_s]), d = log p - log q
 //   (shifts of x cancel), written to row_loss[batch_rows + row] scaled by w_soft / n.
+//   ttm with LS (params.teacher_power = gamma, T = 1, no T^2): the teacher's scale is gamma k,
+//   so p = softmax(gamma ẑt); WTTM's row weight U = exp(LSE(gamma ẑt) - gamma LSE(ẑt))
+//   = S_t / S_r^gamma with both sums about the known max (one more sum in sweep 1), and it
+//   multiplies the row's soft term and its gradient (a teacher-only weight).
 //
 // Reads: two sweeps of both inputs (one more with LS), as token_rows.wgsl without projection.
 // Uniformity: rows past the batch and ignored rows skip their loads but every lane reaches
@@ -50,7 +54,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
         let m = row_moments(lid, o, cols);
         let d = m.deviation + vec2<f32>(STD_EPS);
         mean = m.mean;
-        k = select(params.inv_t / d, vec2<f32>(0.0), m.constant);
+        k = select(params.inv_t / d, vec2<f32>(0.0), m.constant) * vec2<f32>(1.0, params.teacher_power);
         d_s = d.x;
         std_s = m.deviation.x;
         known_max = (m.max - mean) * k;
@@ -60,6 +64,10 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     var st = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
     var dots = vec2<f32>(0.0);
     var st1 = vec2<f32>(NEG_BIG, 0.0);
+    // WTTM with LS: the sum of exp(ẑt - max ẑt), ẑt = x_t / gamma.
+    let weighted = params.weighted != 0u;
+    let inv_power = 1.0 / params.teacher_power;
+    var raw_teacher = 0.0;
     if live {
         for (var s = lane; s < slots; s += TPR) {
             let slot = load_slot(base, s);
@@ -71,6 +79,9 @@ fn token_row(lid: u32, wid: vec3<u32>) {
                 let z_hat = xs * params.temperature;
                 st = vec4<f32>(NEG_BIG, st.y + sum4(es), NEG_BIG, st.w + sum4(et));
                 dots += vec2<f32>(sum4(es * z_hat), sum4(et * z_hat));
+                if weighted {
+                    raw_teacher += sum4(masked(exp_accurate4((xt - known_max.y) * inv_power), slot.inside));
+                }
             } else {
                 st = vec4<f32>(
                     lse_push4(st.xy, select(big, xs, slot.inside)),
@@ -94,10 +105,16 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     if hard_apart {
         hard_stats = seg_softmax2(lid, vec4<f32>(st1, NEG_BIG, 0.0)).xy;
     }
+    // U = S_t / S_r^gamma (1 unless WTTM); the branch reads only `params`.
+    var weight = 1.0;
+    if weighted {
+        let s_r = seg_sum(lid, vec4<f32>(raw_teacher, 0.0, 0.0, 0.0)).x;
+        weight = exp_accurate(log(stats.w) - params.teacher_power * log(s_r));
+    }
     let inv_sums = 1.0 / stats.yw;
     let log_ratio = log(stats.w / stats.y);
     let inv_n = inv_normaliser();
-    let scales = vec2<f32>(params.soft_grad_scale, params.hard_weight) * inv_n;
+    let scales = vec2<f32>(params.soft_grad_scale * weight, params.hard_weight) * inv_n;
     let write_grad = params.write_grad != 0u;
     let want_dt = params.temperature_grad != 0u;
     var kappa = 0.0;
@@ -152,7 +169,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
             if params.hard != 0u {
                 z_label = load_student(base + label_column(label));
             }
-            total = row_total(sums.x, hard_stats, z_label, label, inv_n);
+            total = row_total(weight * sums.x, hard_stats, z_label, label, inv_n);
             let t = params.temperature;
             let kl = sums.x;
             dt = (2.0 * t * kl - t * (sums.y - sums.z * kl) + t * sums.w) * params.soft_weight * inv_n;

@@ -3,8 +3,10 @@
 //! WTTM.
 //!
 //! This folder: `ttm.wgsl` (per-row terms and gradient; `ttm_quads.wgsl` four classes per
-//! load; `ttm_common.wgsl` their declarations and the WTTM weight) then `shaders/finish.wgsl`; the table entry in `kernels.rs`; the float64 twin in
-//! `reference.rs`.
+//! load; `ttm_common.wgsl` their declarations and the WTTM weight) then `shaders/finish.wgsl`;
+//! the table entry in `kernels.rs`; the float64 twin in `reference.rs`. With LS
+//! (`standardize`) the rows run kl's LS row function (`token_ls_rows.wgsl`) at T = 1 with the
+//! teacher at power γ: the same machinery, no copy of it.
 
 pub(crate) mod kernels;
 pub mod reference;
@@ -13,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::losses::checks::require_rank;
 use crate::losses::common::{Inputs, Loss};
 use crate::losses::registry::Entry;
+use crate::losses::token;
 use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv};
 use crate::tensor::LogitShape;
 use kernels::{TTM_ROWS, TTM_ROWS_QUADS};
@@ -20,13 +23,14 @@ use kernels::{TTM_ROWS, TTM_ROWS_QUADS};
 /// TTM's name, parameters and kernels.
 pub const REGISTRATION: Entry<TtmParams> = Entry {
     name: "ttm",
-    params: &["power", "weighted"],
+    params: &["power", "weighted", "standardize"],
     kernels: kernels::KERNELS,
     build: |v| {
         let d = TtmParams::default();
         Ok(TtmParams {
             power: v.number_or("power", d.power)?,
             weighted: v.flag("weighted")?.unwrap_or(d.weighted),
+            standardize: v.flag("standardize")?.unwrap_or(d.standardize),
         })
     },
 };
@@ -39,6 +43,9 @@ pub struct TtmParams {
     pub power: f64,
     /// WTTM: weigh each row by `U = Σ_c p_t^γ`.
     pub weighted: bool,
+    /// LS (SPEC "LS"): z-score both rows before the loss (`U` then comes from the
+    /// standardized teacher). Needs C ≥ 2.
+    pub standardize: bool,
 }
 
 impl TtmParams {
@@ -47,6 +54,7 @@ impl TtmParams {
         Self {
             power,
             weighted: false,
+            standardize: false,
         }
     }
 }
@@ -55,6 +63,8 @@ setters!(TtmParams {
     with_power(power: f64),
     /// WTTM (`true`) or TTM.
     with_weighted(weighted: bool),
+    /// LS: z-score both inputs' rows before the loss.
+    with_standardize(standardize: bool),
 });
 
 impl Default for TtmParams {
@@ -79,6 +89,9 @@ struct TtmUniform {
 
 /// The row pass per block of rows, then the finish.
 fn make_plan(env: &PlanEnv, params: &TtmParams, dims: &[usize], io: &IoLayout) -> Result<Plan> {
+    if params.standardize {
+        return token::ttm_standardized_plan(env, params.power, params.weighted, dims, io);
+    }
     let shape = LogitShape::from_dims(dims)?;
     let b = shape.rows as f64;
     let kernel = if env.quads(shape.cols, io) {
@@ -134,7 +147,11 @@ impl Loss for TtmParams {
     }
 
     fn check_shape(&self, dims: &[usize]) -> Result<()> {
-        require_rank(self.name(), dims, 2, "B×C")
+        require_rank(self.name(), dims, 2, "B×C")?;
+        if self.standardize {
+            crate::losses::standardize::check_classes(dims[1])?;
+        }
+        Ok(())
     }
 
     fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan> {
@@ -148,13 +165,12 @@ impl Loss for TtmParams {
         inputs: &Inputs<'_>,
     ) -> Result<(f64, Vec<f64>)> {
         let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
+        let (gamma, weighted) = (self.power, self.weighted);
+        if self.standardize {
+            return reference::ttm_standardized(student, teacher, (rows, cols), gamma, weighted);
+        }
         Ok(reference::ttm(
-            student,
-            teacher,
-            rows,
-            cols,
-            self.power,
-            self.weighted,
+            student, teacher, rows, cols, gamma, weighted,
         ))
     }
 }

@@ -75,6 +75,12 @@ impl Golden {
                 serde_json::Value::Number(n) => values.set(key, n.as_f64().unwrap()),
                 serde_json::Value::String(text) => values.set(key, text.as_str()),
                 serde_json::Value::Bool(flag) => values.set(key, *flag),
+                // A list (MLKD's temperatures).
+                serde_json::Value::Array(items) => {
+                    let list: Option<Vec<f64>> = items.iter().map(|x| x.as_f64()).collect();
+                    let list = list.ok_or_else(|| format!("{}: parameter {key}", self.name))?;
+                    values.set(key, list.as_slice())
+                }
                 other => return Err(format!("{}: parameter {key} = {other}", self.name)),
             }
         }

@@ -1,0 +1,66 @@
+//! The mlkd kernels' entries in the shader table: the WGSL files of this folder, and the
+//! bindings each entry point expects; `KERNELS` lists them for the loss's registration.
+
+use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+use crate::kernel::Kernel;
+
+/// MLKD's declarations.
+pub const MLKD_LIB: &str = include_str!("mlkd_common.wgsl");
+
+/// MLKD's declarations and LS's row moments (the row pass).
+pub const MLKD_ROWS_LIB: &str = concat!(
+    include_str!("mlkd_common.wgsl"),
+    "\n",
+    include_str!("../standardize/standardize.wgsl")
+);
+
+/// The row pass: the instance term at every temperature, its gradient, the softmaxes.
+pub const MLKD_ROWS: Kernel = Kernel {
+    file: "src/losses/mlkd/mlkd_rows.wgsl",
+    source: include_str!("mlkd_rows.wgsl"),
+    dtype_aware: true,
+    student_only: false,
+    quads: false,
+    family: MLKD_ROWS_LIB,
+    variant: "",
+    entry: "mlkd_rows",
+    bindings: &[U, R, R, W, W, W],
+};
+
+/// A correlation Gram (class or batch) at one temperature, tiled, with its tiles' Σ D².
+pub const MLKD_GRAM: Kernel = Kernel {
+    file: "src/losses/mlkd/mlkd_gram.wgsl",
+    source: include_str!("mlkd_gram.wgsl"),
+    dtype_aware: false,
+    student_only: false,
+    quads: false,
+    family: MLKD_LIB,
+    variant: "",
+    entry: "mlkd_gram",
+    bindings: &[U, R, W, W],
+};
+
+/// The correlation terms' ∂L/∂Ps at one temperature, one invocation per element.
+pub const MLKD_CORR_SLOPES: Kernel = Kernel {
+    file: "src/losses/mlkd/mlkd_corr_slopes.wgsl",
+    source: include_str!("mlkd_corr_slopes.wgsl"),
+    dtype_aware: false,
+    student_only: false,
+    quads: false,
+    family: MLKD_LIB,
+    variant: "",
+    entry: "mlkd_corr_slopes",
+    bindings: &[U, R, R, R, W],
+};
+
+/// The slopes through the softmax, added to the gradient, per row.
+pub const MLKD_CORR_GRAD: Kernel = Kernel {
+    file: "src/losses/mlkd/mlkd_corr_grad.wgsl",
+    source: include_str!("mlkd_corr_grad.wgsl"),
+    entry: "mlkd_corr_grad",
+    bindings: &[U, R, R, W],
+    ..MLKD_CORR_SLOPES
+};
+
+/// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
+pub const KERNELS: &[Kernel] = &[MLKD_ROWS, MLKD_GRAM, MLKD_CORR_SLOPES, MLKD_CORR_GRAD];
