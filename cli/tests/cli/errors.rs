@@ -94,7 +94,58 @@ fn cli_reports_bad_input_in_one_line() {
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     };
+    let column = dir.join("column.npy");
+    crate::npy::write_f32(&column, &[3, 1], &[0.0, 1.0, 2.0]).unwrap();
+    let wide = dir.join("wide.npy");
+    crate::npy::write_f32(&wide, &[1, 4097], &[0.0; 4097]).unwrap();
+    let mlkd = |file: &PathBuf, temperatures: &str| {
+        let list = format!("--temperatures={temperatures}");
+        token(&["mlkd", "--student", &p(file), "--teacher", &p(file), &list])
+    };
     let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            mlkd(&good, ""),
+            "mlkd needs at least one temperature (the list is empty)",
+        ),
+        (
+            mlkd(&good, "2,x"),
+            "parameter 'temperatures' must be numbers separated by commas, got '2,x'",
+        ),
+        (
+            mlkd(&good, "2,-1"),
+            "temperature must be finite and > 0, got -1",
+        ),
+        (
+            mlkd(&wide, "2"),
+            "mlkd's class correlation is a C×C Gram: C ≤ 4096, got C = 4097",
+        ),
+        (
+            token(&["ttm", "--student", &p(&rank3), "--teacher", &p(&rank3)]),
+            "ttm needs rank 2",
+        ),
+        (
+            token(&[
+                "ttm",
+                "--student",
+                &p(&column),
+                "--teacher",
+                &p(&column),
+                "--standardize",
+            ]),
+            "standardize needs at least 2 classes per row",
+        ),
+        (
+            token(&[
+                "ttm",
+                "--student",
+                &p(&good),
+                "--teacher",
+                &p(&good),
+                "--power",
+                "0",
+            ]),
+            "ttm power (gamma) must be finite and > 0, got 0",
+        ),
         (
             token(&["sp", "--student", &p(&good), "--teacher", &p(&other)]),
             "sp needs student and teacher of the same batch size",
