@@ -389,6 +389,10 @@ pub fn bench_name(spec: &LossSpec) -> &'static str {
         (LossSpec::Jsd(_), true) => "jsd+hard",
         (LossSpec::Tvd(_), true) => "tvd+hard",
         (LossSpec::Dist(p), _) if p.hard_weight != 0.0 => "dist+hard",
+        (LossSpec::Dkd(p), _) if p.standardize => "dkd+ls",
+        (LossSpec::Ttm(p), _) if p.standardize => "ttm+ls",
+        (LossSpec::Mlkd(p), _) if p.cc_weight == 0.0 && p.bc_weight == 0.0 => "mlkd+kd-only",
+        (LossSpec::Mlkd(p), _) if p.standardize => "mlkd+ls",
         (other, _) => other.name(),
     }
 }

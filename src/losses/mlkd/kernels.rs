@@ -14,7 +14,8 @@ pub const MLKD_ROWS_LIB: &str = concat!(
     include_str!("../standardize/standardize.wgsl")
 );
 
-/// The row pass: the instance term at every temperature, its gradient, the softmaxes.
+/// The row pass: the instance term at every temperature, its gradient, the softmaxes'
+/// statistics.
 pub const MLKD_ROWS: Kernel = Kernel {
     file: "src/losses/mlkd/mlkd_rows.wgsl",
     source: include_str!("mlkd_rows.wgsl"),
@@ -25,6 +26,19 @@ pub const MLKD_ROWS: Kernel = Kernel {
     variant: "",
     entry: "mlkd_rows",
     bindings: &[U, R, R, W, W, W],
+};
+
+/// One temperature's raw softmaxes from the row statistics, one invocation per element.
+pub const MLKD_PROBS: Kernel = Kernel {
+    file: "src/losses/mlkd/mlkd_probs.wgsl",
+    source: include_str!("mlkd_probs.wgsl"),
+    dtype_aware: true,
+    student_only: false,
+    quads: false,
+    family: MLKD_LIB,
+    variant: "",
+    entry: "mlkd_probs",
+    bindings: &[U, R, R, R, W],
 };
 
 /// A correlation Gram (class or batch) at one temperature, tiled, with its tiles' Σ D².
@@ -63,4 +77,10 @@ pub const MLKD_CORR_GRAD: Kernel = Kernel {
 };
 
 /// Every kernel of this folder (registered with the loss: `crate::losses::registry`).
-pub const KERNELS: &[Kernel] = &[MLKD_ROWS, MLKD_GRAM, MLKD_CORR_SLOPES, MLKD_CORR_GRAD];
+pub const KERNELS: &[Kernel] = &[
+    MLKD_ROWS,
+    MLKD_PROBS,
+    MLKD_GRAM,
+    MLKD_CORR_SLOPES,
+    MLKD_CORR_GRAD,
+];

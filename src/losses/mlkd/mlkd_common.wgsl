@@ -1,8 +1,9 @@
 // MLKD declarations (prepended after reduce.wgsl). `MlkdParams` mirrors `MlkdUniform`,
 // `CorrParams` mirrors `CorrUniform` in src/losses/mlkd/mod.rs.
 //
-// The softmaxes of every temperature are kept in `probs` (the correlation terms need them
-// whole): for temperature i, the student's B×C block at 2 i B C, the teacher's after it.
+// The correlation terms work on one temperature's raw softmaxes at a time (`probs`, from
+// mlkd_probs.wgsl: the student's B×C block, then the teacher's), rebuilt from the per-row
+// statistics the row pass writes (`stats`: 2 + 2 MAX_TEMPERATURES floats per row).
 
 const MAX_TEMPERATURES: u32 = 8u;
 
@@ -17,10 +18,11 @@ struct MlkdParams {
     standardize: u32,
     // w_kd / B.
     kd_scale: f32,
-    // 1: write the softmaxes (a correlation term has a weight other than 0).
-    write_probs: u32,
-    // The temperatures, four per vector.
+    // 1: write the raw softmaxes' statistics (a correlation term has a weight other than 0).
+    write_stats: u32,
+    // The temperatures and their inverses, four per vector.
     t: array<vec4<f32>, 2>,
+    inv_t: array<vec4<f32>, 2>,
 }
 
 // A correlation Gram's or gradient's parameters (one temperature).
@@ -44,6 +46,7 @@ struct CorrParams {
     inv_t: f32,
     cc_scale: f32,
     bc_scale: f32,
-    _pad0: u32,
-    _pad1: u32,
+    // mlkd_probs.wgsl: which temperature of the row statistics.
+    temp_index: u32,
+    _pad: u32,
 }

@@ -4,7 +4,8 @@
 //! term sees the z-scored logits (the LS authors' `MLKD.py`).
 //!
 //! This folder: `mlkd_rows.wgsl` (every temperature from the same loads: the instance term,
-//! its gradient and the softmaxes), `mlkd_gram.wgsl` (each correlation Gram as a tiled
+//! its gradient and the softmaxes' row statistics), per temperature `mlkd_probs.wgsl` (its
+//! softmaxes), `mlkd_gram.wgsl` (each correlation Gram as a tiled
 //! teacher − student difference, with its Σ D²), `mlkd_corr_slopes.wgsl` and
 //! `mlkd_corr_grad.wgsl` (their gradient, then through the softmax), declarations in `mlkd_common.wgsl`, then `shaders/finish.wgsl`; the
 //! table entries in `kernels.rs`; the float64 twin in `reference.rs`.
@@ -22,7 +23,7 @@ use crate::plan::{
     MAX_GROUPS_PER_DIM,
 };
 use crate::tensor::LogitShape;
-use kernels::{MLKD_CORR_GRAD, MLKD_CORR_SLOPES, MLKD_GRAM, MLKD_ROWS};
+use kernels::{MLKD_CORR_GRAD, MLKD_CORR_SLOPES, MLKD_GRAM, MLKD_PROBS, MLKD_ROWS};
 
 /// The most temperatures one call takes (the paper uses 5).
 pub const MAX_TEMPERATURES: usize = 8;
@@ -133,8 +134,9 @@ struct MlkdUniform {
     temps: u32,
     standardize: u32,
     kd_scale: f32,
-    write_probs: u32,
+    write_stats: u32,
     t: [f32; MAX_TEMPERATURES],
+    inv_t: [f32; MAX_TEMPERATURES],
 }
 
 /// Mirrors `CorrParams` in `mlkd_common.wgsl`.
@@ -155,11 +157,16 @@ struct CorrUniform {
     inv_t: f32,
     cc_scale: f32,
     bc_scale: f32,
-    _pad: [u32; 2],
+    temp_index: u32,
+    _pad: u32,
 }
 
-/// The Grams' tile edge (`TILE` in `mlkd_gram.wgsl`).
-const TILE: usize = 16;
+/// The Grams' outputs per workgroup and axis (`mlkd_gram.wgsl`: 16×16 invocations, 4×4
+/// outputs each).
+const TILE: usize = 64;
+
+/// Floats per row of the row statistics: both raw maxima, then both sums per temperature.
+const STATS_PER_ROW: usize = 2 + 2 * MAX_TEMPERATURES;
 
 /// The row pass; per temperature the class Gram, the batch Gram and (with a gradient) their
 /// gradient; the finish over the row terms and the tiles' Σ D².
@@ -169,21 +176,21 @@ fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) 
     let temps = params.temperatures();
     let n_t = temps.len();
     let block = b * c;
-    check_binding(
-        env,
-        "mlkd's softmaxes (2 × temperatures × B × C)",
-        (2 * n_t * block) as u64 * 4,
-    )?;
-    check_binding(env, "mlkd's batch correlation (B×B)", (b * b) as u64 * 4)?;
-    let tiles = |n: usize| n.div_ceil(TILE);
-    if tiles(b) > MAX_GROUPS_PER_DIM as usize {
-        return Err(Error::Limit(format!(
-            "mlkd's batch correlation needs B/16 ≤ 65535 workgroups per axis, got B = {b}"
-        )));
-    }
     // A correlation term of weight 0 is skipped (no Gram, no gradient, no partial sums).
     let class = params.cc_weight != 0.0;
     let batch = params.bc_weight != 0.0;
+    if class || batch {
+        check_binding(env, "mlkd's softmaxes (2 × B × C)", (2 * block) as u64 * 4)?;
+    }
+    if batch {
+        check_binding(env, "mlkd's batch correlation (B×B)", (b * b) as u64 * 4)?;
+    }
+    let tiles = |n: usize| n.div_ceil(TILE);
+    if tiles(b) > MAX_GROUPS_PER_DIM as usize {
+        return Err(Error::Limit(format!(
+            "mlkd's batch correlation needs B/64 ≤ 65535 workgroups per axis, got B = {b}"
+        )));
+    }
     let cc_tiles = if class { tiles(c) * tiles(c) } else { 0 };
     let bc_tiles = if batch { tiles(b) * tiles(b) } else { 0 };
     let mut plan = Plan::new("mlkd", io.precision());
@@ -191,16 +198,20 @@ fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) 
         "mlkd.partials",
         (b + n_t * (cc_tiles + bc_tiles)) as u64 * 4,
     );
-    let probs = plan.scratch("mlkd.probs", (2 * n_t * block) as u64 * 4);
-    let class_diff = plan.scratch("mlkd.class_diff", (c * c) as u64 * 4);
-    let batch_diff = plan.scratch("mlkd.batch_diff", (b * b) as u64 * 4);
     let no_grad = plan.scratch("unused gradient", 16);
+    // Scratch the skipped terms do not use stays at its placeholder size.
+    let sized = |n: usize, used: bool| if used { n as u64 * 4 } else { 16 };
+    let stats = plan.scratch("mlkd.stats", sized(b * STATS_PER_ROW, class || batch));
+    let probs = plan.scratch("mlkd.probs", sized(2 * block, class || batch));
+    let class_diff = plan.scratch("mlkd.class_diff", sized(c * c, class));
+    let batch_diff = plan.scratch("mlkd.batch_diff", sized(b * b, batch));
 
     let threads_per_row = env.threads_per_row(c);
     let row_groups = row_grid(b, threads_per_row)?;
-    let mut t = [0f32; MAX_TEMPERATURES];
-    for (slot, &value) in t.iter_mut().zip(temps) {
-        *slot = value as f32;
+    let (mut t, mut inv_t) = ([0f32; MAX_TEMPERATURES], [0f32; MAX_TEMPERATURES]);
+    for (i, &value) in temps.iter().enumerate() {
+        t[i] = value as f32;
+        inv_t[i] = (1.0 / value) as f32;
     }
     let rows = plan.params(&MlkdUniform {
         rows: b as u32,
@@ -210,8 +221,9 @@ fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) 
         temps: n_t as u32,
         standardize: params.standardize as u32,
         kd_scale: (params.kd_weight / b as f64) as f32,
-        write_probs: (class || batch) as u32,
+        write_stats: (class || batch) as u32,
         t,
+        inv_t,
     });
     plan.dispatch(
         MLKD_ROWS,
@@ -222,25 +234,44 @@ fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) 
             Slot::io(Io::Teacher),
             partials,
             io.grad_or(no_grad),
-            probs,
+            stats,
         ],
         row_groups,
     );
     let slopes =
         (io.has_grad() && (class || batch)).then(|| plan.scratch("mlkd.slopes", block as u64 * 4));
-    let slope_groups = flat_grid(block, "mlkd's correlation gradient")?;
-    for (i, &temperature) in temps.iter().enumerate() {
+    let element_groups = flat_grid(block, "mlkd's elements")?;
+    // The slopes: one invocation per 4×4 block of rows and classes.
+    let quad_groups = flat_grid(b.div_ceil(4) * c.div_ceil(4), "mlkd's correlation slopes")?;
+    for (i, &temperature) in temps.iter().enumerate().filter(|_| class || batch) {
         let common = CorrUniform {
-            student_base: (2 * i * block) as u32,
-            teacher_base: ((2 * i + 1) * block) as u32,
+            student_base: 0,
+            teacher_base: block as u32,
             rows: b as u32,
             cols: c as u32,
             groups_x: row_groups[0],
             inv_t: (1.0 / temperature) as f32,
             cc_scale: (-4.0 * params.cc_weight / c as f64) as f32,
             bc_scale: (-4.0 * params.bc_weight / b as f64) as f32,
+            temp_index: i as u32,
             ..CorrUniform::default()
         };
+        let elements = plan.params(&CorrUniform {
+            groups_x: element_groups[0],
+            ..common
+        });
+        plan.dispatch(
+            MLKD_PROBS,
+            WORKGROUP_SIZE,
+            vec![
+                elements,
+                Slot::io(Io::Student),
+                Slot::io(Io::Teacher),
+                stats,
+                probs,
+            ],
+            element_groups,
+        );
         // PᵀP over the batch (items: classes), then PPᵀ over the classes (items: rows).
         let grams = [
             (class, c, b, (1, c), b + i * cc_tiles, class_diff),
@@ -272,15 +303,15 @@ fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) 
             );
         }
         if let Some(slopes) = slopes {
-            let params = plan.params(&CorrUniform {
-                groups_x: slope_groups[0],
+            let quads = plan.params(&CorrUniform {
+                groups_x: quad_groups[0],
                 ..common
             });
             plan.dispatch(
                 MLKD_CORR_SLOPES,
                 WORKGROUP_SIZE,
-                vec![params, probs, class_diff, batch_diff, slopes],
-                slope_groups,
+                vec![quads, probs, class_diff, batch_diff, slopes],
+                quad_groups,
             );
             let params = plan.params(&common);
             plan.dispatch(
