@@ -9,7 +9,9 @@ pub use crate::kernel::*;
 pub use crate::losses::at::kernels::AT_SAMPLES;
 /// RKD's gradient M·E is the similarity losses' C·F (the name stays for callers of last week).
 pub use crate::losses::batch_gram::kernels::BATCH_GRAM_GRAD as RKD_GRAD;
-pub use crate::losses::batch_gram::kernels::{BATCH_GRAM, BATCH_GRAM_GRAD, GRAM_LIB};
+pub use crate::losses::batch_gram::kernels::{
+    BATCH_GRAM, BATCH_GRAM_GRAD, BATCH_GRAM_SUM, GRAM_LIB,
+};
 pub use crate::losses::dist::kernels::{
     DIST_COLUMN_MERGE, DIST_COLUMN_PARTIALS, DIST_COLUMN_PARTIALS_QUADS, DIST_COLUMN_REDUCE,
     DIST_GRAD, DIST_GRAD_CACHED, DIST_GRAD_LIB, DIST_GRAD_QUADS, DIST_GRAD_QUADS_ROWS4,

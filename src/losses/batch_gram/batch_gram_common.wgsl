@@ -10,6 +10,7 @@ struct GramParams {
     // 1/B²: both losses are means over the B² pairs.
     inv_b2: f32,
     write_grad: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // batch_gram.wgsl: the features per chunk and how many chunks.
+    chunk_len: u32,
+    chunks: u32,
 }

@@ -19,6 +19,15 @@ pub const BATCH_GRAM: Kernel = Kernel {
     bindings: &[U, R, R, W, W],
 };
 
+/// The chunks' partial Grams folded in chunk order (features wider than one chunk).
+pub const BATCH_GRAM_SUM: Kernel = Kernel {
+    file: "src/losses/batch_gram/batch_gram_sum.wgsl",
+    source: include_str!("batch_gram_sum.wgsl"),
+    entry: "batch_gram_sum",
+    bindings: &[U, W, W],
+    ..BATCH_GRAM
+};
+
 /// The gradient C·Fs.
 pub const BATCH_GRAM_GRAD: Kernel = Kernel {
     file: "src/losses/batch_gram/batch_gram_grad.wgsl",

@@ -1,5 +1,6 @@
 //! What the B×B similarity losses share (`sp`, `pkt`): the Gram matrices G = F·Fᵀ of student
-//! and teacher, each of its own width (`batch_gram.wgsl`), and the gradient C·Fs from a B×B
+//! and teacher, each of its own width (`batch_gram.wgsl`, in chunks of 16384 features folded
+//! by `batch_gram_sum.wgsl`), and the gradient C·Fs from a B×B
 //! coefficient matrix (`batch_gram_grad.wgsl`). A loss supplies two kernels on
 //! `batch_gram_common.wgsl`'s parameters: its rows (one invocation per row i: the row's loss
 //! and ∂L/∂G_s[i, ·]) and its coefficients (one invocation per pair: C from ∂L/∂G_s).
@@ -10,7 +11,7 @@ pub(crate) mod kernels;
 use crate::error::{Error, Result};
 use crate::kernel::{Kernel, WORKGROUP_SIZE};
 use crate::plan::{check_binding, flat_grid, FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot};
-use kernels::{BATCH_GRAM, BATCH_GRAM_GRAD};
+use kernels::{BATCH_GRAM, BATCH_GRAM_GRAD, BATCH_GRAM_SUM};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -21,8 +22,13 @@ struct GramUniform {
     groups_x: u32,
     inv_b2: f32,
     write_grad: u32,
-    _pad: [u32; 2],
+    chunk_len: u32,
+    chunks: u32,
 }
+
+/// Features per chunk of the Gram kernel: an invocation's loops (student and teacher) stay
+/// under the 65535 iterations Mesa's llvmpipe and lavapipe allow an invocation.
+const CHUNK_LEN: usize = 16384;
 
 /// Checks a B×D shape (trailing axes flattened) for a similarity loss.
 pub(crate) fn check_embeddings(name: &str, dims: &[usize]) -> Result<()> {
@@ -54,10 +60,16 @@ pub(crate) fn plan(
     let (b, ds, dt) = widths(dims, io.teacher_width);
     let pairs = b * b;
     let pair_bytes = pairs as u64 * 4;
-    check_binding(env, "the B×B similarity matrices", pair_bytes)?;
+    // Features wider than a chunk: partial Grams per chunk, then folded in chunk order.
+    let chunks = ds.max(dt).div_ceil(CHUNK_LEN).max(1);
+    check_binding(
+        env,
+        "the B×B similarity matrices (one per chunk of 16384 features)",
+        pair_bytes * chunks as u64,
+    )?;
     let mut plan = Plan::new(label, io.precision());
-    let gram_s = plan.scratch("gram.student", pair_bytes);
-    let gram_t = plan.scratch("gram.teacher", pair_bytes);
+    let gram_s = plan.scratch("gram.student", pair_bytes * chunks as u64);
+    let gram_t = plan.scratch("gram.teacher", pair_bytes * chunks as u64);
     let slopes = plan.scratch("gram.slopes", pair_bytes);
     let row_loss = plan.scratch("gram.row_loss", b as u64 * 4);
     let uniform = |groups_x: u32| GramUniform {
@@ -67,24 +79,35 @@ pub(crate) fn plan(
         groups_x,
         inv_b2: (1.0 / pairs as f64) as f32,
         write_grad: io.has_grad() as u32,
-        _pad: [0; 2],
+        chunk_len: CHUNK_LEN as u32,
+        chunks: chunks as u32,
     };
     let pair_groups = flat_grid(pairs, "similarity pairs")?;
+    let chunk_groups = flat_grid(pairs * chunks, "similarity pairs per chunk")?;
     let row_groups = flat_grid(b, "similarity rows")?;
     let pair_params = plan.params(&uniform(pair_groups[0]));
     let row_params = plan.params(&uniform(row_groups[0]));
+    let chunk_params = plan.params(&uniform(chunk_groups[0]));
     plan.dispatch(
         BATCH_GRAM,
         WORKGROUP_SIZE,
         vec![
-            pair_params,
+            chunk_params,
             Slot::io(Io::Student),
             Slot::io(Io::Teacher),
             gram_s,
             gram_t,
         ],
-        pair_groups,
+        chunk_groups,
     );
+    if chunks > 1 {
+        plan.dispatch(
+            BATCH_GRAM_SUM,
+            WORKGROUP_SIZE,
+            vec![pair_params, gram_s, gram_t],
+            pair_groups,
+        );
+    }
     plan.dispatch(
         rows,
         WORKGROUP_SIZE,
@@ -116,7 +139,8 @@ pub(crate) fn gradient(plan: &mut Plan, b: usize, d: usize, coefficients: Slot) 
         groups_x: groups[0],
         inv_b2: 0.0,
         write_grad: 1,
-        _pad: [0; 2],
+        chunk_len: 0,
+        chunks: 0,
     });
     plan.dispatch(
         BATCH_GRAM_GRAD,

@@ -3,7 +3,7 @@
 
 use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
 use crate::kernel::Kernel;
-use crate::losses::batch_gram::kernels::{BATCH_GRAM, BATCH_GRAM_GRAD, GRAM_LIB};
+use crate::losses::batch_gram::kernels::{BATCH_GRAM, BATCH_GRAM_GRAD, BATCH_GRAM_SUM, GRAM_LIB};
 
 /// SP's row losses and ∂L/∂Gs.
 pub const SP_ROWS: Kernel = Kernel {
@@ -32,4 +32,10 @@ pub const SP_COEFFICIENTS: Kernel = Kernel {
 };
 
 /// Every kernel SP dispatches.
-pub const KERNELS: &[Kernel] = &[BATCH_GRAM, SP_ROWS, SP_COEFFICIENTS, BATCH_GRAM_GRAD];
+pub const KERNELS: &[Kernel] = &[
+    BATCH_GRAM,
+    BATCH_GRAM_SUM,
+    SP_ROWS,
+    SP_COEFFICIENTS,
+    BATCH_GRAM_GRAD,
+];
