@@ -183,6 +183,9 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), Error> {
         .map(|p| Pass::parse(p.trim()))
         .collect::<Result<Vec<_>, _>>()?;
     let mut ctx = GpuContext::new(choice)?;
+    // One call may take minutes on a CPU adapter (MLKD's Grams at 4096×1000 on lavapipe: over
+    // the library's default two-minute wait); the benchmark waits an hour.
+    ctx.set_timeout(std::time::Duration::from_secs(3600));
     ctx.set_strategy(
         wgpu_distill::Strategy::default()
             .with_threads_per_row(args.threads_per_row)

@@ -168,8 +168,9 @@ const TILE: usize = 64;
 /// Floats per row of the row statistics: both raw maxima, then both sums per temperature.
 const STATS_PER_ROW: usize = 2 + 2 * MAX_TEMPERATURES;
 
-/// The row pass; per temperature the class Gram, the batch Gram and (with a gradient) their
-/// gradient; the finish over the row terms and the tiles' Σ D².
+/// The row pass; per temperature the softmaxes, the class Gram, the batch Gram and (with a
+/// gradient) the slopes and the softmax's Jacobian; the finish over the row terms and the
+/// workgroups' Σ D².
 fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) -> Result<Plan> {
     let shape = LogitShape::from_dims(dims)?;
     let (b, c) = (shape.rows, shape.cols);

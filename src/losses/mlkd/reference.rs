@@ -109,17 +109,13 @@ fn correlations(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::numerics::testing::{assert_finite_differences, logit_pair};
 
     /// MLKD with and without LS against central differences of the float64 loss.
     #[test]
     fn gradient_matches_finite_differences() {
         let (rows, cols) = (4, 5);
-        let zs: Vec<f64> = (0..rows * cols)
-            .map(|i| ((i * 5) % 13) as f64 * 0.4 - 2.0)
-            .collect();
-        let zt: Vec<f64> = (0..rows * cols)
-            .map(|i| ((i * 3) % 11) as f64 * 0.7 - 3.0)
-            .collect();
+        let (zs, zt) = logit_pair(rows, cols);
         let w = Weights {
             kd: 0.9,
             cc: 0.5,
@@ -127,14 +123,7 @@ mod tests {
         };
         for standardize in [false, true] {
             let run = |z: &[f64]| mlkd(z, &zt, (rows, cols), &[1.0, 3.0], w, standardize).unwrap();
-            let grad = run(&zs).1;
-            for i in 0..rows * cols {
-                let (mut up, mut down) = (zs.clone(), zs.clone());
-                up[i] += 1e-6;
-                down[i] -= 1e-6;
-                let fd = (run(&up).0 - run(&down).0) / 2e-6;
-                assert!((fd - grad[i]).abs() < 1e-7, "{i}: {fd} vs {}", grad[i]);
-            }
+            assert_finite_differences(|z| run(z).0, &zs, &run(&zs).1, 1e-7);
         }
     }
 }

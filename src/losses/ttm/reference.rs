@@ -61,17 +61,14 @@ pub fn ttm(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::numerics::testing::{assert_finite_differences, logit_pair};
 
-    /// WTTM with LS and plain TTM against central differences of the float64 loss.
+    /// WTTM with LS, TTM with LS and plain WTTM against central differences of the float64
+    /// loss.
     #[test]
     fn gradient_matches_finite_differences() {
         let (rows, cols) = (3, 7);
-        let zs: Vec<f64> = (0..rows * cols)
-            .map(|i| ((i * 5) % 13) as f64 * 0.4 - 2.0)
-            .collect();
-        let zt: Vec<f64> = (0..rows * cols)
-            .map(|i| ((i * 3) % 11) as f64 * 0.7 - 3.0)
-            .collect();
+        let (zs, zt) = logit_pair(rows, cols);
         for (weighted, standardize) in [(true, true), (false, true), (true, false)] {
             let run = |z: &[f64]| {
                 if standardize {
@@ -80,15 +77,7 @@ mod tests {
                     ttm(z, &zt, rows, cols, 0.3, weighted)
                 }
             };
-            let loss = |z: &[f64]| run(z).0;
-            let grad = run(&zs).1;
-            for i in 0..rows * cols {
-                let (mut up, mut down) = (zs.clone(), zs.clone());
-                up[i] += 1e-6;
-                down[i] -= 1e-6;
-                let fd = (loss(&up) - loss(&down)) / 2e-6;
-                assert!((fd - grad[i]).abs() < 1e-7, "{i}: {fd} vs {}", grad[i]);
-            }
+            assert_finite_differences(|z| run(z).0, &zs, &run(&zs).1, 1e-7);
         }
     }
 }
