@@ -3,8 +3,8 @@
 //   slope[b, c] = -(4 w_cc / C) sum_j Ps[b, j] D_c[j, c] - (4 w_bc / B) sum_a D_b[b, a] Ps[a, c]
 // (∂L/∂Ps, with D_c = PtᵀPt - PsᵀPs and D_b = PtPtᵀ - PsPsᵀ from mlkd_gram.wgsl; both
 // symmetric). mlkd_corr_grad.wgsl takes it through the softmax. The 4×4 block lets each
-// load feed four products; loads past the matrix read a clamped index and are masked to 0
-// (no branches in the loops). Every invocation's loops stay at C + B iterations: Mesa's
+// load feed four products; a block past the last row or class reads clamped indices (no
+// branches in the loops) and does not store those outputs. Every invocation's loops stay at C + B iterations: Mesa's
 // llvmpipe and lavapipe stop an invocation's loops after 65535 iterations in all (their loop
 // limiter), so a lane that looped over whole rows of a C×C matrix for many classes came back
 // with columns never computed.
@@ -16,20 +16,6 @@
 @group(0) @binding(2) var<storage, read> class_diff: array<f32>;
 @group(0) @binding(3) var<storage, read> batch_diff: array<f32>;
 @group(0) @binding(4) var<storage, read_write> slopes: array<f32>;
-
-// Four consecutive entries of a row of `probs` or `class_diff` from column c, the ones past
-// `cols` read as 0.
-fn four_probs(row_start: u32, c: u32, cols: u32) -> vec4<f32> {
-    let at = min(vec4<u32>(c) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(cols - 1u));
-    let v = vec4<f32>(probs[row_start + at.x], probs[row_start + at.y], probs[row_start + at.z], probs[row_start + at.w]);
-    return select(vec4<f32>(0.0), v, vec4<u32>(c) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(cols));
-}
-
-fn four_class_diff(row_start: u32, c: u32, cols: u32) -> vec4<f32> {
-    let at = min(vec4<u32>(c) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(cols - 1u));
-    let v = vec4<f32>(class_diff[row_start + at.x], class_diff[row_start + at.y], class_diff[row_start + at.z], class_diff[row_start + at.w]);
-    return select(vec4<f32>(0.0), v, vec4<u32>(c) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(cols));
-}
 
 @compute @workgroup_size(WG)
 fn mlkd_corr_slopes(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -44,8 +30,9 @@ fn mlkd_corr_slopes(@builtin(global_invocation_id) gid: vec3<u32>) {
     let r0 = (index / quads) * 4u;
     let c0 = (index % quads) * 4u;
     let ps = params.student_base;
-    // The block's rows, clamped into the batch (the extra rows are computed, not stored).
+    // The block's rows and classes, clamped into the matrix (the extra ones are not stored).
     let rows = min(vec4<u32>(r0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(b - 1u));
+    let classes = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(cols - 1u));
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
@@ -53,7 +40,8 @@ fn mlkd_corr_slopes(@builtin(global_invocation_id) gid: vec3<u32>) {
     // A term of weight 0 was not computed (its Gram holds another call's values).
     if params.cc_scale != 0.0 {
         for (var j = 0u; j < cols; j++) {
-            let d = params.cc_scale * four_class_diff(j * cols, c0, cols);
+            let at = j * cols + classes;
+            let d = params.cc_scale * vec4<f32>(class_diff[at.x], class_diff[at.y], class_diff[at.z], class_diff[at.w]);
             acc0 += probs[ps + rows.x * cols + j] * d;
             acc1 += probs[ps + rows.y * cols + j] * d;
             acc2 += probs[ps + rows.z * cols + j] * d;
@@ -62,7 +50,8 @@ fn mlkd_corr_slopes(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     if params.bc_scale != 0.0 {
         for (var a = 0u; a < b; a++) {
-            let p = params.bc_scale * four_probs(ps + a * cols, c0, cols);
+            let at = ps + a * cols + classes;
+            let p = params.bc_scale * vec4<f32>(probs[at.x], probs[at.y], probs[at.z], probs[at.w]);
             acc0 += batch_diff[rows.x * b + a] * p;
             acc1 += batch_diff[rows.y * b + a] * p;
             acc2 += batch_diff[rows.z * b + a] * p;

@@ -20,13 +20,12 @@
 @group(0) @binding(2) var<storage, read_write> diff: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
 
-// Items i .. i + 3's k-th values in the block at `base`; past the last item a clamped index
-// is read and masked to 0 (no branches in the loop).
+// Items i .. i + 3's k-th values in the block at `base`; past the last item the index is
+// clamped (no branches in the loop: those outputs are neither stored nor summed).
 fn four_items(base: u32, i: u32, k: u32) -> vec4<f32> {
-    let items = vec4<u32>(i) + vec4<u32>(0u, 1u, 2u, 3u);
-    let at = base + min(items, vec4<u32>(params.items - 1u)) * params.item_stride + k * params.sum_stride;
-    let v = vec4<f32>(probs[at.x], probs[at.y], probs[at.z], probs[at.w]);
-    return select(vec4<f32>(0.0), v, items < vec4<u32>(params.items));
+    let items = min(vec4<u32>(i) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(params.items - 1u));
+    let at = base + items * params.item_stride + k * params.sum_stride;
+    return vec4<f32>(probs[at.x], probs[at.y], probs[at.z], probs[at.w]);
 }
 
 @compute @workgroup_size(16, 16)

@@ -22,6 +22,89 @@
 @group(0) @binding(4) var<storage, read_write> grad: array<f32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
 
+// Four temperatures' sums over a row: of the instance softmaxes (student, teacher), with LS
+// their dots with ẑs, and the raw softmaxes' (the instance ones without LS).
+struct Sums {
+    student: vec4<f32>,
+    teacher: vec4<f32>,
+    dot_s: vec4<f32>,
+    dot_t: vec4<f32>,
+    raw_s: vec4<f32>,
+    raw_t: vec4<f32>,
+}
+
+fn no_sums() -> Sums {
+    let zero = vec4<f32>(0.0);
+    return Sums(zero, zero, zero, zero, zero, zero);
+}
+
+// One class: `x` the instance logits less their row max (student, teacher), `z_hat` the
+// student's instance logit, `raw` the raw logits less their row max, `inv` the four 1/T.
+fn sums_push(o: Sums, x: vec2<f32>, z_hat: f32, raw: vec2<f32>, inv: vec4<f32>, standardize: bool, raw_too: bool) -> Sums {
+    var out = o;
+    let es = exp_accurate4(x.x * inv);
+    let et = exp_accurate4(x.y * inv);
+    out.student += es;
+    out.teacher += et;
+    if standardize {
+        out.dot_s += es * z_hat;
+        out.dot_t += et * z_hat;
+    }
+    if raw_too {
+        out.raw_s += exp_accurate4(raw.x * inv);
+        out.raw_t += exp_accurate4(raw.y * inv);
+    }
+    return out;
+}
+
+// The sums over the segment; without LS the raw sums are the instance ones. Holds barriers:
+// call it from every lane, with `standardize` and `raw_too` read from `params`.
+fn sums_merge(lid: u32, o: Sums, standardize: bool, raw_too: bool) -> Sums {
+    var out = o;
+    out.student = seg_sum(lid, o.student);
+    out.teacher = seg_sum(lid, o.teacher);
+    if standardize {
+        out.dot_s = seg_sum(lid, o.dot_s);
+        out.dot_t = seg_sum(lid, o.dot_t);
+    }
+    if raw_too {
+        out.raw_s = seg_sum(lid, o.raw_s);
+        out.raw_t = seg_sum(lid, o.raw_t);
+    } else if !standardize {
+        out.raw_s = out.student;
+        out.raw_t = out.teacher;
+    }
+    return out;
+}
+
+// Σ_T T <q_T - p_T, ẑs> over four temperatures (LS's row dot).
+fn sums_dot(s: Sums, t: vec4<f32>) -> f32 {
+    return sum4(t * (s.dot_s / s.student - s.dot_t / s.teacher));
+}
+
+// What sweep 2 needs of four temperatures.
+struct HalfTerms {
+    inv_s: vec4<f32>,
+    inv_t: vec4<f32>,
+    log_ratio: vec4<f32>,
+    t: vec4<f32>,
+    inv: vec4<f32>,
+}
+
+fn half_terms(s: Sums, t: vec4<f32>, inv: vec4<f32>) -> HalfTerms {
+    return HalfTerms(1.0 / s.student, 1.0 / s.teacher, log(s.teacher / s.student), t, inv);
+}
+
+// One class's (Σ_T T² kl_term, Σ_T T (q - p)) over four temperatures, `x` as in sums_push.
+fn terms_at(h: HalfTerms, x: vec2<f32>) -> vec2<f32> {
+    let ys = x.x * h.inv;
+    let yt = x.y * h.inv;
+    let q = exp_accurate4(ys) * h.inv_s;
+    let p = exp_accurate4(yt) * h.inv_t;
+    let terms = h.t * h.t * kl_term4(p, q, (yt - ys) - h.log_ratio);
+    return vec2<f32>(sum4(terms), sum4(h.t * (q - p)));
+}
+
 @compute @workgroup_size(WG)
 fn mlkd_rows(
     @builtin(local_invocation_index) lid: u32,
@@ -70,148 +153,76 @@ fn mlkd_rows(
         x_max = (raw_max - mean) * k;
     }
 
-    // Every temperature at once, four per vector: temperatures 0–3 in the `_lo` vectors,
-    // 4–7 in the `_hi` ones (computed only when there are more than four). The host fills
-    // the unused temperatures with t = 1/t = 0: their exponentials are 1, their weights 0.
-    // (A loop over the temperatures indexing arrays ran 3× slower on lavapipe: private
-    // arrays indexed in a loop live in memory.)
+    // Every temperature at once, four per vector: temperatures 0–3 in the `lo` half, 4–7 in
+    // the `hi` one (computed only when there are more than four). The host fills the unused
+    // temperatures with t = 1/t = 0: their exponentials are 1, their weights 0. (A loop over
+    // the temperatures indexing arrays ran 3× slower on lavapipe: private arrays indexed in a
+    // loop live in memory.)
     let high = temps > 4u;
-    let t_lo = params.t[0];
-    let t_hi = params.t[1];
+    let raw_too = standardize && params.write_stats != 0u;
     let inv_lo = params.inv_t[0];
     let inv_hi = params.inv_t[1];
 
-    // Sweep 1: the sums of the instance softmaxes (of x), with LS their dots with ẑs and the
-    // raw softmaxes' sums (for the correlation terms).
-    let raw_too = standardize && params.write_stats != 0u;
-    var ss_lo = vec4<f32>(0.0);
-    var st_lo = vec4<f32>(0.0);
-    var ss_hi = vec4<f32>(0.0);
-    var st_hi = vec4<f32>(0.0);
-    var ds_lo = vec4<f32>(0.0);
-    var dt_lo = vec4<f32>(0.0);
-    var ds_hi = vec4<f32>(0.0);
-    var dt_hi = vec4<f32>(0.0);
-    var rs_lo = vec4<f32>(0.0);
-    var rt_lo = vec4<f32>(0.0);
-    var rs_hi = vec4<f32>(0.0);
-    var rt_hi = vec4<f32>(0.0);
+    // Sweep 1: the sums of the instance softmaxes, with LS their dots with ẑs and the raw
+    // softmaxes' sums (for the correlation terms).
+    var lo = no_sums();
+    var hi = no_sums();
     if in_batch {
         for (var c = lane; c < cols; c += TPR) {
             let z = vec2<f32>(load_student(base + c), load_teacher(base + c));
-            let x = (z - mean) * k - x_max;
-            let z_hat = x.x + x_max.x;
-            let es = exp_accurate4(x.x * inv_lo);
-            let et = exp_accurate4(x.y * inv_lo);
-            ss_lo += es;
-            st_lo += et;
-            if standardize {
-                ds_lo += es * z_hat;
-                dt_lo += et * z_hat;
-            }
-            if raw_too {
-                rs_lo += exp_accurate4((z.x - raw_max.x) * inv_lo);
-                rt_lo += exp_accurate4((z.y - raw_max.y) * inv_lo);
-            }
+            let y = (z - mean) * k;
+            let raw = z - raw_max;
+            lo = sums_push(lo, y - x_max, y.x, raw, inv_lo, standardize, raw_too);
             if high {
-                let es = exp_accurate4(x.x * inv_hi);
-                let et = exp_accurate4(x.y * inv_hi);
-                ss_hi += es;
-                st_hi += et;
-                if standardize {
-                    ds_hi += es * z_hat;
-                    dt_hi += et * z_hat;
-                }
-                if raw_too {
-                    rs_hi += exp_accurate4((z.x - raw_max.x) * inv_hi);
-                    rt_hi += exp_accurate4((z.y - raw_max.y) * inv_hi);
-                }
+                hi = sums_push(hi, y - x_max, y.x, raw, inv_hi, standardize, raw_too);
             }
         }
     }
-    ss_lo = seg_sum(lid, ss_lo);
-    st_lo = seg_sum(lid, st_lo);
+    lo = sums_merge(lid, lo, standardize, raw_too);
     if high {
-        ss_hi = seg_sum(lid, ss_hi);
-        st_hi = seg_sum(lid, st_hi);
+        hi = sums_merge(lid, hi, standardize, raw_too);
     }
     // LS's κ from Σ_T T <q_T - p_T, ẑs>.
     var kappa = 0.0;
-    if standardize {
-        var dot = sum4(t_lo * (seg_sum(lid, ds_lo) / ss_lo - seg_sum(lid, dt_lo) / st_lo));
-        if high {
-            dot += sum4(t_hi * (seg_sum(lid, ds_hi) / ss_hi - seg_sum(lid, dt_hi) / st_hi));
-        }
-        if std_s > 0.0 {
-            kappa = d_s * params.kd_scale * dot / (f32(cols - 1u) * std_s);
-        }
+    if standardize && std_s > 0.0 {
+        let dot = sums_dot(lo, params.t[0]) + select(0.0, sums_dot(hi, params.t[1]), high);
+        kappa = d_s * params.kd_scale * dot / (f32(cols - 1u) * std_s);
     }
     let inv_d = 1.0 / d_s;
 
-    // The raw softmaxes' statistics for mlkd_probs.wgsl (the instance sums without LS).
-    if params.write_stats != 0u {
-        if standardize {
-            rs_lo = seg_sum(lid, rs_lo);
-            rt_lo = seg_sum(lid, rt_lo);
-            if high {
-                rs_hi = seg_sum(lid, rs_hi);
-                rt_hi = seg_sum(lid, rt_hi);
+    // The raw softmaxes' statistics for mlkd_probs.wgsl.
+    if params.write_stats != 0u && in_batch && lane == 0u {
+        let at = row * (2u + 2u * MAX_TEMPERATURES);
+        stats[at] = raw_max.x;
+        stats[at + 1u] = raw_max.y;
+        for (var i = 0u; i < temps; i++) {
+            var half = lo;
+            if i >= 4u {
+                half = hi;
             }
-        } else {
-            rs_lo = ss_lo;
-            rt_lo = st_lo;
-            rs_hi = ss_hi;
-            rt_hi = st_hi;
-        }
-        if in_batch && lane == 0u {
-            let at = row * (2u + 2u * MAX_TEMPERATURES);
-            stats[at] = raw_max.x;
-            stats[at + 1u] = raw_max.y;
-            for (var i = 0u; i < temps; i++) {
-                var pair = vec2<f32>(rs_lo[i % 4u], rt_lo[i % 4u]);
-                if i >= 4u {
-                    pair = vec2<f32>(rs_hi[i % 4u], rt_hi[i % 4u]);
-                }
-                stats[at + 2u + 2u * i] = pair.x;
-                stats[at + 3u + 2u * i] = pair.y;
-            }
+            stats[at + 2u + 2u * i] = half.raw_s[i % 4u];
+            stats[at + 3u + 2u * i] = half.raw_t[i % 4u];
         }
     }
 
     // Sweep 2: the terms and the instance gradient.
-    let inv_s_lo = 1.0 / ss_lo;
-    let inv_t_lo = 1.0 / st_lo;
-    let ratio_lo = log(st_lo / ss_lo);
-    let inv_s_hi = 1.0 / ss_hi;
-    let inv_t_hi = 1.0 / st_hi;
-    let ratio_hi = log(st_hi / ss_hi);
-    let t2_lo = t_lo * t_lo;
-    let t2_hi = t_hi * t_hi;
+    let lo_terms = half_terms(lo, params.t[0], inv_lo);
+    let hi_terms = half_terms(hi, params.t[1], inv_hi);
     var kl = 0.0;
     if in_batch {
         let write_grad = params.write_grad != 0u;
         for (var c = lane; c < cols; c += TPR) {
             let z = vec2<f32>(load_student(base + c), load_teacher(base + c));
-            let x = (z - mean) * k - x_max;
-            let ys = x.x * inv_lo;
-            let yt = x.y * inv_lo;
-            let q = exp_accurate4(ys) * inv_s_lo;
-            let p = exp_accurate4(yt) * inv_t_lo;
-            var terms = t2_lo * kl_term4(p, q, (yt - ys) - ratio_lo);
-            var g = t_lo * (q - p);
+            let y = (z - mean) * k;
+            var pair = terms_at(lo_terms, y - x_max);
             if high {
-                let ys = x.x * inv_hi;
-                let yt = x.y * inv_hi;
-                let q = exp_accurate4(ys) * inv_s_hi;
-                let p = exp_accurate4(yt) * inv_t_hi;
-                terms += t2_hi * kl_term4(p, q, (yt - ys) - ratio_hi);
-                g += t_hi * (q - p);
+                pair += terms_at(hi_terms, y - x_max);
             }
-            kl += sum4(terms);
+            kl += pair.x;
             if write_grad {
-                var value = params.kd_scale * sum4(g);
+                var value = params.kd_scale * pair.y;
                 if standardize {
-                    value = (value - (x.x + x_max.x) * kappa) * inv_d;
+                    value = (value - y.x * kappa) * inv_d;
                 }
                 grad[base + c] = value;
             }

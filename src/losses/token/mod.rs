@@ -334,24 +334,9 @@ pub(crate) fn plan(
     plan_rows(env, term, options, rows, &shape, io)
 }
 
-/// ttm (TTM, WTTM) with LS: kl's LS row function at T = 1 with the teacher at power γ and,
-/// for WTTM, each row weighted by `U` (`token_ls_rows.wgsl`): no new kernel, the same reads.
-pub(crate) fn ttm_standardized_plan(
-    env: &PlanEnv,
-    power: f64,
-    weighted: bool,
-    dims: &[usize],
-    io: &IoLayout,
-) -> Result<Plan> {
-    let shape = LogitShape::from_dims(dims)?;
-    let options = TokenOptions::default().with_standardize(true);
-    let mut rows = TokenRows::new(TokenTerm::Kl, 1.0, 0.0, &options, &shape, io)?;
-    rows.base.teacher_power = power as f32;
-    rows.base.weighted = weighted as u32;
-    plan_rows(env, TokenTerm::Kl, &options, rows, &shape, io)
-}
-
-fn plan_rows(
+/// The plan of the dense token rows for `rows` (a uniform block the caller may have adjusted:
+/// ttm with LS sets the teacher's power and the WTTM weight on kl's LS row function).
+pub(crate) fn plan_rows(
     env: &PlanEnv,
     term: TokenTerm,
     options: &TokenOptions,

@@ -14,8 +14,9 @@ pub mod reference;
 use crate::error::{Error, Result};
 use crate::losses::checks::require_rank;
 use crate::losses::common::{Inputs, Loss};
+use crate::losses::options::TokenOptions;
 use crate::losses::registry::Entry;
-use crate::losses::token;
+use crate::losses::token::{self, TokenRows, TokenTerm};
 use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv};
 use crate::tensor::LogitShape;
 use kernels::{TTM_ROWS, TTM_ROWS_QUADS};
@@ -89,10 +90,10 @@ struct TtmUniform {
 
 /// The row pass per block of rows, then the finish.
 fn make_plan(env: &PlanEnv, params: &TtmParams, dims: &[usize], io: &IoLayout) -> Result<Plan> {
-    if params.standardize {
-        return token::ttm_standardized_plan(env, params.power, params.weighted, dims, io);
-    }
     let shape = LogitShape::from_dims(dims)?;
+    if params.standardize {
+        return standardized_plan(env, params, &shape, io);
+    }
     let b = shape.rows as f64;
     let kernel = if env.quads(shape.cols, io) {
         TTM_ROWS_QUADS
@@ -121,6 +122,21 @@ fn make_plan(env: &PlanEnv, params: &TtmParams, dims: &[usize], io: &IoLayout) -
     )?;
     plan.finish(FinishUniform::single(shape.rows, 1.0 / b), row_loss);
     Ok(plan)
+}
+
+/// TTM and WTTM with LS: kl's LS row function (`token_ls_rows.wgsl`) at T = 1 with the
+/// teacher's scale times γ and, for WTTM, each row weighted by `U`: no kernel of its own.
+fn standardized_plan(
+    env: &PlanEnv,
+    params: &TtmParams,
+    shape: &LogitShape,
+    io: &IoLayout,
+) -> Result<Plan> {
+    let options = TokenOptions::default().with_standardize(true);
+    let mut rows = TokenRows::new(TokenTerm::Kl, 1.0, 0.0, &options, shape, io)?;
+    rows.base.teacher_power = params.power as f32;
+    rows.base.weighted = params.weighted as u32;
+    token::plan_rows(env, TokenTerm::Kl, &options, rows, shape, io)
 }
 
 impl Loss for TtmParams {
