@@ -375,7 +375,8 @@ impl BenchInputs {
     }
 }
 
-/// The loss's name in results: `+ls`, `+ctkd` for kl's LS and CTKD options; `+hard` where its
+/// The loss's name in results: `+ls`, `+ctkd`, `+softcap` for kl's LS, CTKD and soft-capping
+/// options; `+hard` where its
 /// hard-label term is on; `kl+soft` for KL through the token skeleton (labels read, options
 /// set) without it.
 pub fn bench_name(spec: &LossSpec) -> &'static str {
@@ -384,6 +385,7 @@ pub fn bench_name(spec: &LossSpec) -> &'static str {
         (LossSpec::Kl(p), _) if p.options.standardize && p.options.temperature_grad => "kl+ls+ctkd",
         (LossSpec::Kl(p), _) if p.options.standardize => "kl+ls",
         (LossSpec::Kl(p), _) if p.options.temperature_grad => "kl+ctkd",
+        (LossSpec::Kl(p), _) if p.options.softcap.is_some() => "kl+softcap",
         (LossSpec::Kl(_), true) => "kl+hard",
         (LossSpec::Kl(p), false) if p.options != TokenOptions::default() => "kl+soft",
         (LossSpec::Jsd(_), true) => "jsd+hard",
@@ -403,7 +405,7 @@ pub fn bench_name(spec: &LossSpec) -> &'static str {
 fn bench_labels(spec: &LossSpec) -> bool {
     spec.needs_labels()
         || match spec {
-            LossSpec::Jsd(_) | LossSpec::Tvd(_) => true,
+            LossSpec::Jsd(_) | LossSpec::Tvd(_) | LossSpec::Skl(_) | LossSpec::Srkl(_) => true,
             LossSpec::Kl(p) => {
                 let o = p.options;
                 o != TokenOptions::default() && !o.standardize && !o.temperature_grad

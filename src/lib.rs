@@ -72,7 +72,8 @@ pub use gpu::{
 pub use losses::{
     AtParams, DistParams, DistShardStats, DkdParams, IckdDenominator, IckdParams, Inputs,
     JsdParams, KlParams, LossBindings, LossOutput, LossSpec, MlkdParams, NkdParams, ParamValues,
-    RkdParams, SparseBindings, SparseTeacher, TokenOptions, TtmParams, TvdParams,
+    RkdParams, SklParams, SparseBindings, SparseTeacher, SrklParams, TokenOptions, TtmParams,
+    TvdParams,
 };
 pub use strategy::Strategy;
 pub use tensor::{BufferRegion, InputDtype, Precision};

@@ -34,19 +34,9 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::{
-    BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
-};
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::FloatTensorOps;
-use burn::backend::{
-    Autodiff, DispatchDevice, DispatchKindConversion, DispatchTensor, TensorMetadata,
-};
-use burn::tensor::{DType, Device, GradientCheckpointingStrategy, Int, IntDType, Shape, Tensor};
-use burn_cubecl::cubecl::server::Handle;
-use burn_cubecl::cubecl::wgpu::{AutoCompiler, WgpuDevice, WgpuServer, WgpuSetup};
+use burn::backend::{DispatchDevice, TensorMetadata};
+use burn::tensor::{DType, Device, Int, IntDType, Tensor};
+use burn_cubecl::cubecl::wgpu::{WgpuDevice, WgpuSetup};
 use burn_cubecl::fusion::{CubeFusionHandle, FusionCubeRuntime};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::tensor::CubeTensor;
@@ -54,12 +44,19 @@ use burn_cubecl::{Cube, CubeBackend, CubeDevice};
 use burn_fusion::stream::StreamId;
 use burn_fusion::{get_client, FusionTensor, NoOp};
 use burn_ir::{InitOperationIr, OperationIr, OperationOutput};
-use wgpu_distill::{BufferRegion, GpuContext, InputDtype, LossBindings, LossSpec, Precision};
+use wgpu_distill::{GpuContext, InputDtype, LossSpec, Precision};
 
 pub use wgpu_distill::{Error, Result};
 
+mod call;
+mod fused;
 mod temperature;
 
+pub(crate) use call::{multiply, Call};
+pub use fused::{
+    fused_linear_loss, fused_linear_loss_with, FusedOptions, LinearHead, Teacher,
+    DEFAULT_MEMORY_BUDGET,
+};
 pub use temperature::distill_loss_with_temperature;
 
 /// The loss of `spec` between `student` and `teacher` (same shape; the layout each loss expects:
@@ -79,18 +76,41 @@ pub fn distill_loss<const D: usize>(
     teacher: Tensor<D>,
     labels: Option<Tensor<1, Int>>,
 ) -> Result<Tensor<1>> {
-    let call = Call::new(*spec, &student, teacher, labels)?;
-    match student.device().gradient_checkpointing_strategy() {
-        None => {
-            let student = float_primitive(student)?;
-            let (loss, _) = call.run(student, false)?;
-            Ok(Tensor::from_primitive::<Cube>(loss))
-        }
-        Some(GradientCheckpointingStrategy::Balanced) => {
-            call.differentiable::<BalancedCheckpointing, D>(student)
-        }
-        Some(_) => call.differentiable::<NoCheckpointing, D>(student),
-    }
+    Call::new(*spec, &student, teacher, labels)?.evaluate(student)
+}
+
+/// `kl` between the student's logits (N×V) and a sparse top-k teacher: `ids` (N×K, distinct
+/// within a row, in [0, V)) and `logprobs` (N×K f32: the teacher's log-probabilities at T = 1 of
+/// those ids, as an inference server returns them), renormalised over the K (SPEC "Sparse top-k
+/// teacher", no tail; [`distill_loss_sparse_with_tail`] keeps the tail bucket). `labels` mask
+/// rows and feed the hard term as for the dense teacher. A shape `[1]` tensor, differentiable
+/// with respect to the student on an autodiff device (the ids and log-probs are constants).
+///
+/// The ids and log-probs are read back and checked on the host before anything runs (a
+/// duplicate or out-of-range id, a positive log-prob, a mass above 1 are an `Err`): N×K values,
+/// one wait. The gradient is f32 (a f16/bf16 student's too).
+pub fn distill_loss_sparse(
+    spec: &LossSpec,
+    student: Tensor<2>,
+    ids: Tensor<2, Int>,
+    logprobs: Tensor<2>,
+    labels: Option<Tensor<1, Int>>,
+) -> Result<Tensor<1>> {
+    let call = Call::sparse(*spec, &student, ids, logprobs, false, labels)?;
+    call.evaluate(student)
+}
+
+/// [`distill_loss_sparse`] keeping the teacher's mass outside the top-k as one tail bucket
+/// (T = 1 only; SPEC "Sparse top-k teacher", `tail = true`).
+pub fn distill_loss_sparse_with_tail(
+    spec: &LossSpec,
+    student: Tensor<2>,
+    ids: Tensor<2, Int>,
+    logprobs: Tensor<2>,
+    labels: Option<Tensor<1, Int>>,
+) -> Result<Tensor<1>> {
+    let call = Call::sparse(*spec, &student, ids, logprobs, true, labels)?;
+    call.evaluate(student)
 }
 
 /// Initialises burn's wgpu runtime with `options` (e.g. `Device::wgpu_options()`, or with a
@@ -252,341 +272,4 @@ fn into_fused(tensor: CubeTensor) -> FusionTensor<FusionCubeRuntime> {
             NoOp::<CubeBackend>::new(),
         )
         .output()
-}
-
-/// One call's resolved inputs.
-struct Call {
-    ctx: Arc<GpuContext>,
-    spec: LossSpec,
-    dims: Vec<usize>,
-    /// The teacher's shape (SP and PKT take another width).
-    teacher_dims: Vec<usize>,
-    precision: Precision,
-    teacher: CubeTensor,
-    labels: Option<CubeTensor>,
-}
-
-impl Call {
-    /// Checks the call (device, shapes, parameters, dtypes, labels) and resolves the teacher
-    /// and the labels.
-    fn new<const D: usize>(
-        spec: LossSpec,
-        student: &Tensor<D>,
-        teacher: Tensor<D>,
-        labels: Option<Tensor<1, Int>>,
-    ) -> Result<Self> {
-        let ctx = context_of(&student.device())?;
-        if teacher.device().as_dispatch() != student.device().as_dispatch()
-            && teacher.device().without_autodiff().as_dispatch()
-                != student.device().without_autodiff().as_dispatch()
-        {
-            return Err(Error::Param(
-                "student and teacher are on different devices".into(),
-            ));
-        }
-        let dims = student.shape().dims::<D>().to_vec();
-        let teacher_dims = teacher.shape().dims::<D>().to_vec();
-        spec.check_params()?;
-        spec.check_shape(&dims)?;
-        spec.check_teacher_shape(&dims, &teacher_dims)?;
-        let precision = precision_of(&spec, student.dtype(), teacher.dtype())?;
-        let labels = match (spec.needs_labels(), labels) {
-            (true, None) => {
-                return Err(Error::Param(format!("{} needs labels", spec.name())));
-            }
-            (_, Some(labels)) => {
-                if labels.dims() != [dims[0]] {
-                    return Err(Error::Shape(format!(
-                        "labels {:?}: expected one per row, [{}]",
-                        labels.dims(),
-                        dims[0]
-                    )));
-                }
-                Some(int_primitive(labels)?)
-            }
-            (false, None) => None,
-        };
-        let teacher = float_primitive(teacher.without_autodiff())?;
-        Ok(Self {
-            ctx,
-            spec,
-            dims,
-            teacher_dims,
-            precision,
-            teacher,
-            labels,
-        })
-    }
-
-    /// Runs the kernels on burn's queue: the loss `[1]` (`[2]`, the loss then ∂L/∂T, with
-    /// kl's `temperature_grad`) and, when asked, ∂L/∂student.
-    fn run(
-        &self,
-        student: CubeTensor,
-        want_grad: bool,
-    ) -> Result<(
-        FusionTensor<FusionCubeRuntime>,
-        Option<FusionTensor<FusionCubeRuntime>>,
-    )> {
-        let client = student.client.clone();
-        let values = self.spec.loss_values();
-        let loss_bytes = 4 * values as u64;
-        let loss = CubeTensor::new_contiguous(
-            client.clone(),
-            student.device.clone(),
-            Shape::new([values]),
-            client.empty(loss_bytes as usize),
-            DType::F32,
-        );
-        let grad = want_grad.then(|| {
-            let bytes = self
-                .precision
-                .grad
-                .bytes_for(student.shape().num_elements()) as usize;
-            CubeTensor::new_contiguous(
-                client.clone(),
-                student.device.clone(),
-                student.shape(),
-                client.empty(bytes),
-                student.dtype,
-            )
-        });
-
-        {
-            // Each resource pins its allocation until dropped (after our submit); taking them
-            // submits the work that writes the inputs.
-            let resource = |handle: &Handle| {
-                client
-                    .get_resource::<WgpuServer<AutoCompiler>>(handle.clone())
-                    .map_err(|e| Error::Device(format!("a tensor's wgpu buffer: {e:?}")))
-            };
-            let student_res = resource(&student.handle)?;
-            let teacher_res = resource(&self.teacher.handle)?;
-            let labels_res = self
-                .labels
-                .as_ref()
-                .map(|l| resource(&l.handle))
-                .transpose()?;
-            let loss_res = resource(&loss.handle)?;
-            let grad_res = grad.as_ref().map(|g| resource(&g.handle)).transpose()?;
-            client
-                .flush()
-                .map_err(|e| Error::Device(format!("submitting burn's pending work: {e:?}")))?;
-
-            let region = |r: &burn_cubecl::cubecl::wgpu::WgpuResource| (r.buffer.clone(), r.offset);
-            let inputs: Vec<wgpu::Buffer> = [Some(&student_res), Some(&teacher_res)]
-                .into_iter()
-                .chain(std::iter::once(labels_res.as_ref()))
-                .flatten()
-                .map(|r| r.resource().buffer.clone())
-                .collect();
-            let (loss_buf, loss_off) = region(loss_res.resource());
-            let grad_region = grad_res.as_ref().map(|g| region(g.resource()));
-            let device = self.ctx.device();
-            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("wgpu-distill-burn"),
-            });
-            // An output in a pooled buffer that also holds an input would be bound read-only
-            // and read-write in one dispatch (a validation error): such outputs are written to
-            // buffers of our own, then copied into burn's.
-            let staged = |buffer: &wgpu::Buffer, bytes: u64| {
-                inputs.contains(buffer).then(|| {
-                    device.create_buffer(&wgpu::BufferDescriptor {
-                        label: Some("wgpu-distill-burn output"),
-                        size: bytes.max(4),
-                        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                        mapped_at_creation: false,
-                    })
-                })
-            };
-            let loss_stage = staged(&loss_buf, loss_bytes);
-            let grad_bytes = grad_res.as_ref().map_or(0, |g| g.resource().size);
-            let grad_stage = grad_region
-                .as_ref()
-                .and_then(|(buffer, _)| staged(buffer, grad_bytes));
-
-            let bindings = LossBindings::new(
-                BufferRegion::at(
-                    &student_res.resource().buffer,
-                    student_res.resource().offset,
-                ),
-                BufferRegion::at(
-                    &teacher_res.resource().buffer,
-                    teacher_res.resource().offset,
-                ),
-                match &loss_stage {
-                    Some(own) => BufferRegion::new(own),
-                    None => BufferRegion::at(&loss_buf, loss_off),
-                },
-            )
-            .with_labels(
-                labels_res
-                    .as_ref()
-                    .map(|l| BufferRegion::at(&l.resource().buffer, l.resource().offset)),
-            )
-            .with_grad(match (&grad_stage, &grad_region) {
-                (Some(own), _) => Some(BufferRegion::new(own)),
-                (None, Some((buffer, offset))) => Some(BufferRegion::at(buffer, *offset)),
-                (None, None) => None,
-            });
-            if self.teacher_dims == self.dims {
-                self.ctx.record_with(
-                    &mut encoder,
-                    &self.spec,
-                    &self.dims,
-                    &bindings,
-                    self.precision,
-                )?;
-            } else {
-                self.ctx.record_with_teacher_shape(
-                    &mut encoder,
-                    &self.spec,
-                    &self.dims,
-                    &self.teacher_dims,
-                    &bindings,
-                )?;
-            }
-            if let Some(own) = &loss_stage {
-                encoder.copy_buffer_to_buffer(own, 0, &loss_buf, loss_off, loss_bytes);
-            }
-            if let (Some(own), Some((buffer, offset))) = (&grad_stage, &grad_region) {
-                encoder.copy_buffer_to_buffer(own, 0, buffer, *offset, grad_bytes);
-            }
-            submit_scoped(device, self.ctx.queue(), encoder)?;
-        }
-        Ok((into_fused(loss), grad.map(into_fused)))
-    }
-
-    /// The loss as a node of burn's autodiff graph whose backward scales the precomputed
-    /// gradient by the upstream one.
-    fn differentiable<C: CheckpointStrategy, const D: usize>(
-        &self,
-        student: Tensor<D>,
-    ) -> Result<Tensor<1>>
-    where
-        DispatchTensor: DispatchKindConversion<Autodiff<Cube, C>>,
-    {
-        let tracked = student
-            .try_into_primitive::<Autodiff<Cube, C>>()
-            .map_err(|e| Error::Device(format!("not a tensor of burn's wgpu backend: {e:?}")))?;
-        let (fused, node) = tracked.into_parts();
-        let student = resolve_float(fused);
-        let out = match DistillBackward
-            .prepare::<C>([node])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let (loss, grad) = self.run(student, true)?;
-                let grad = grad.ok_or_else(|| Error::Device("no gradient was written".into()))?;
-                prep.finish(grad, loss)
-            }
-            OpsKind::UnTracked(prep) => {
-                let (loss, _) = self.run(student, false)?;
-                prep.finish(loss)
-            }
-        };
-        Ok(Tensor::from_primitive::<Autodiff<Cube, C>>(out))
-    }
-}
-
-/// Submits on burn's queue inside error scopes: cubecl's device panics on uncaptured errors.
-fn submit_scoped(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    encoder: wgpu::CommandEncoder,
-) -> Result<()> {
-    let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    queue.submit([encoder.finish()]);
-    let validation_error = pollster::block_on(validation.pop());
-    let oom_error = pollster::block_on(oom.pop());
-    match (validation_error, oom_error) {
-        (Some(e), _) => Err(Error::Validation(e.to_string())),
-        (None, Some(e)) => Err(Error::Device(format!("out of memory: {e}"))),
-        (None, None) => Ok(()),
-    }
-}
-
-/// The backward step: ∂L/∂student = upstream · (the kernels' gradient). Its state is that
-/// gradient, computed with the loss. The product is taken in place on the device by
-/// `GpuContext::record_scale`, which reads the upstream gradient there and does nothing when it
-/// is exactly 1 (`loss.backward()` on this loss itself): no second pass over the gradient in
-/// the common case, and no host wait in any. A gradient it cannot scale (f16/bf16, or an
-/// error) takes burn's own multiply.
-#[derive(Debug)]
-struct DistillBackward;
-
-impl Backward<Cube, 1> for DistillBackward {
-    type State = FusionTensor<FusionCubeRuntime>;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [parent] = ops.parents;
-        let upstream = grads.consume::<Cube>(&ops.node);
-        if let Some(node) = parent {
-            let grad = ops.state;
-            let scaled = if grad.dtype == DType::F32 && upstream.dtype == DType::F32 {
-                let grad = resolve_float(grad);
-                match scale_on_device(&grad, upstream.clone()) {
-                    Ok(()) => into_fused(grad),
-                    Err(_) => multiply(into_fused(grad), upstream),
-                }
-            } else {
-                multiply(grad, upstream)
-            };
-            grads.register::<Cube>(node.id, scaled);
-        }
-    }
-}
-
-/// `grad · upstream` as burn's own tensor op (upstream has one element).
-fn multiply(
-    grad: FusionTensor<FusionCubeRuntime>,
-    upstream: FusionTensor<FusionCubeRuntime>,
-) -> FusionTensor<FusionCubeRuntime> {
-    let rank = grad.shape().num_dims();
-    let mut upstream = Cube::float_reshape(upstream, Shape::from(vec![1; rank]));
-    if upstream.dtype() != grad.dtype() {
-        upstream = Cube::float_cast(upstream, grad.dtype().into());
-    }
-    Cube::float_mul(grad, upstream)
-}
-
-/// Multiplies the f32 `grad` in place by the one-element f32 `upstream`, on burn's queue.
-fn scale_on_device(grad: &CubeTensor, upstream: FusionTensor<FusionCubeRuntime>) -> Result<()> {
-    let upstream = resolve_float(upstream);
-    if upstream.shape().num_elements() != 1 {
-        return Err(Error::Shape(
-            "the upstream gradient of a loss has one element".into(),
-        ));
-    }
-    let key = match &grad.device {
-        CubeDevice::Wgpu(w) => w.clone(),
-        #[allow(unreachable_patterns)]
-        _ => return Err(Error::Device("not a wgpu tensor".into())),
-    };
-    let ctx = context_for(&key)?
-        .ok_or_else(|| Error::Device("no wgpu-distill context for this device".into()))?;
-    let client = grad.client.clone();
-    let resource = |handle: &Handle| {
-        client
-            .get_resource::<WgpuServer<AutoCompiler>>(handle.clone())
-            .map_err(|e| Error::Device(format!("a tensor's wgpu buffer: {e:?}")))
-    };
-    let values = resource(&grad.handle)?;
-    let factor = resource(&upstream.handle)?;
-    client
-        .flush()
-        .map_err(|e| Error::Device(format!("submitting burn's pending work: {e:?}")))?;
-    let device = ctx.device();
-    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-        label: Some("wgpu-distill-burn backward"),
-    });
-    ctx.record_scale(
-        &mut encoder,
-        BufferRegion::at(&values.resource().buffer, values.resource().offset),
-        grad.shape().num_elements(),
-        BufferRegion::at(&factor.resource().buffer, factor.resource().offset),
-    )?;
-    submit_scoped(device, ctx.queue(), encoder)
 }

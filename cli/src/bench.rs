@@ -109,6 +109,13 @@ fn bench_spec(name: &str) -> Result<LossSpec, Error> {
                 .with("power", 0.1)
                 .with("weighted", true),
         ),
+        // Gemma 2's final-logit cap.
+        "kl+softcap" => (
+            "kl",
+            ParamValues::new()
+                .with("temperature", 4.0)
+                .with("softcap", 30.0),
+        ),
         "kl+ls" => ("kl", ParamValues::new().with("temperature", 4.0).with("standardize", true)),
         "kl+ctkd" => (
             "kl",
@@ -141,12 +148,12 @@ fn bench_spec(name: &str) -> Result<LossSpec, Error> {
                 .with("cc-weight", 0.0)
                 .with("bc-weight", 0.0),
         ),
-        "jsd" | "tvd" | "dist" | "dkd" | "nkd" | "mlkd" | "sp" | "pkt" => {
+        "jsd" | "tvd" | "skl" | "srkl" | "dist" | "dkd" | "nkd" | "mlkd" | "sp" | "pkt" => {
             (name, ParamValues::new())
         }
         other => {
             return Err(Error::Param(format!(
-                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, kl+ls, kl+ctkd, kl+ls+ctkd, jsd, jsd+hard, tvd, dist, dist+hard, dkd, dkd+ls, ttm, ttm+ls, nkd, mlkd (C ≤ 4096), mlkd+ls, mlkd+kd-only; sp and pkt on B×D features)"
+                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, kl+softcap, kl+ls, kl+ctkd, kl+ls+ctkd, jsd, jsd+hard, tvd, skl, srkl, dist, dist+hard, dkd, dkd+ls, ttm, ttm+ls, nkd, mlkd (C ≤ 4096), mlkd+ls, mlkd+kd-only; sp and pkt on B×D features)"
             )))
         }
     };

@@ -84,6 +84,12 @@ pub(crate) struct EvalArgs {
     /// MLKD's batch correlation weight.
     #[arg(long)]
     pub(crate) bc_weight: Option<f64>,
+    /// skl / srkl: the skew α in [0, 1) (default 0.1).
+    #[arg(long)]
+    pub(crate) skew: Option<f64>,
+    /// kl, jsd, tvd, skl, srkl: soft-cap both inputs' logits, z <- c tanh(z / c).
+    #[arg(long)]
+    pub(crate) softcap: Option<f64>,
     /// CTKD (kl): also compute ∂L/∂T, printed as `grad_temperature` (in --json too).
     #[arg(long)]
     pub(crate) temperature_grad: bool,

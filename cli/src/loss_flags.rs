@@ -10,7 +10,7 @@ use crate::eval::EvalArgs;
 pub(crate) fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
     let registration = registration(&args.loss)?;
     // The loss parameters, by the flag that sets each.
-    let numbers: [(&str, Option<f64>); 15] = [
+    let numbers: [(&str, Option<f64>); 17] = [
         ("temperature", args.temperature),
         ("beta", args.beta),
         ("gamma", args.gamma),
@@ -26,6 +26,8 @@ pub(crate) fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
         ("kd-weight", args.kd_weight),
         ("cc-weight", args.cc_weight),
         ("bc-weight", args.bc_weight),
+        ("skew", args.skew),
+        ("softcap", args.softcap),
     ];
     let mut values = ParamValues::new();
     for (flag, value) in numbers {

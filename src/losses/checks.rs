@@ -114,6 +114,17 @@ pub fn check_beta(beta: f64) -> Result<()> {
     Ok(())
 }
 
+/// The skew α of `skl` and `srkl`: in [0, 1) (α = 1 would make the mixture the distribution
+/// itself, a loss of 0).
+pub fn check_skew(name: &str, skew: f64) -> Result<()> {
+    if !(0.0..1.0).contains(&skew) {
+        return Err(Error::Param(format!(
+            "{name} skew must lie in [0, 1), got {skew}"
+        )));
+    }
+    Ok(())
+}
+
 /// The soft and hard weights: finite.
 pub fn check_weights(w_soft: f64, w_hard: f64) -> Result<()> {
     check_finite("soft weight", w_soft)?;

@@ -211,13 +211,8 @@ impl<'a> Inputs<'a> {
                         "give either dense teacher logits or a sparse teacher, not both".into(),
                     ));
                 }
-                if loss
-                    .token_options()
-                    .is_some_and(|o| o.standardize || o.temperature_grad)
-                {
-                    return Err(Error::Param(
-                        "standardize and temperature_grad need the dense teacher's logits, not a sparse teacher".into(),
-                    ));
+                if let Some(options) = loss.token_options() {
+                    options.check_sparse_teacher()?;
                 }
                 let logprobs: Vec<f64> = sparse.logprobs.iter().map(|&x| f64::from(x)).collect();
                 check_sparse(

@@ -48,7 +48,7 @@ pub use pkt::Pkt;
 pub use registry::{Entry, ParamValue, ParamValues};
 pub use rkd::RkdParams;
 pub use sp::Sp;
-pub use token::{JsdParams, TvdParams};
+pub use token::{JsdParams, SklParams, SrklParams, TvdParams};
 pub use ttm::TtmParams;
 
 use crate::error::{Error, Result};
@@ -180,6 +180,10 @@ register_losses! {
     Jsd(JsdParams) => token::JSD_REGISTRATION,
     /// Total variation distance, with token options.
     Tvd(TvdParams) => token::TVD_REGISTRATION,
+    /// DistiLLM's skew KL, KL(p ‖ α·p + (1−α)·q), with token options.
+    Skl(SklParams) => token::SKL_REGISTRATION,
+    /// DistiLLM's skew reverse KL, KL(q ‖ (1−α)·p + α·q), with token options.
+    Srkl(SrklParams) => token::SRKL_REGISTRATION,
     /// DIST: Pearson inter-class and intra-class relations of the softmax outputs.
     Dist(DistParams) => dist::REGISTRATION,
     /// Decoupled KD: target-class and non-target-class KL, with labels.

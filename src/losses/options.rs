@@ -1,5 +1,5 @@
-//! The token options shared by `kl`, `jsd` and `tvd`: masking, the normaliser and the
-//! hard-label term; and kl's LS and CTKD options (`standardize`, `temperature_grad`), here so
+//! The token options shared by `kl`, `jsd`, `tvd`, `skl` and `srkl`: masking, the normaliser,
+//! the hard-label term and soft-capping; and kl's LS and CTKD options (`standardize`, `temperature_grad`), here so
 //! that `KlParams { temperature, options }` stays the whole of KL's parameters.
 
 use crate::error::{Error, Result};
@@ -30,6 +30,11 @@ pub struct TokenOptions {
     /// CTKD (`kl` only; SPEC "CTKD"): also return `∂L/∂T` (`LossOutput::grad_temperature`;
     /// a recorded call writes it after the loss, so its `loss` region holds two f32).
     pub temperature_grad: bool,
+    /// Logit soft-capping (SPEC "Logit soft-capping"; `kl`, `jsd`, `tvd`, `skl`, `srkl`):
+    /// `z ← c·tanh(z/c)` on the student's and the teacher's logits before the temperature
+    /// (the hard term sees the capped student too), as Gemma 2 caps its final logits. `c` finite
+    /// and > 0; `None` caps nothing. Needs a dense teacher; not with LS or CTKD.
+    pub softcap: Option<f64>,
 }
 
 impl Default for TokenOptions {
@@ -41,6 +46,7 @@ impl Default for TokenOptions {
             soft_weight: 1.0,
             standardize: false,
             temperature_grad: false,
+            softcap: None,
         }
     }
 }
@@ -58,6 +64,8 @@ setters!(TokenOptions {
     with_standardize(standardize: bool),
     /// CTKD: also compute `∂L/∂T` (`kl`).
     with_temperature_grad(temperature_grad: bool),
+    /// Soft-cap both inputs' logits at `c` (`None`: no cap).
+    with_softcap(softcap: Option<f64>),
 });
 
 impl TokenOptions {
@@ -78,6 +86,7 @@ impl TokenOptions {
             soft_weight: v.number_or("soft-weight", d.soft_weight)?,
             standardize: v.flag("standardize")?.unwrap_or(false),
             temperature_grad: v.flag("temperature-grad")?.unwrap_or(false),
+            softcap: v.number("softcap")?,
         })
     }
 
@@ -92,7 +101,21 @@ impl TokenOptions {
         }
         check_normalizer(self.normalizer)?;
         check_finite("soft weight", self.soft_weight)?;
-        check_finite("hard weight", self.hard_weight)
+        check_finite("hard weight", self.hard_weight)?;
+        if let Some(c) = self.softcap {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(Error::Param(format!(
+                    "softcap must be finite and > 0, got {c}"
+                )));
+            }
+            if self.standardize || self.temperature_grad {
+                return Err(Error::Param(
+                    "softcap is not implemented together with standardize or temperature_grad"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses LS and CTKD for a loss other than `kl` (`name`).
@@ -106,6 +129,19 @@ impl TokenOptions {
                     "{option} applies to kl (and standardize to dkd, ttm, mlkd), not {name}"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses the options that need the dense teacher's logits (LS, CTKD, soft-capping) when
+    /// the teacher is sparse.
+    pub(crate) fn check_sparse_teacher(&self) -> Result<()> {
+        if self.standardize || self.temperature_grad || self.softcap.is_some() {
+            return Err(Error::Param(
+                "standardize, temperature_grad and softcap need the dense teacher's logits, not a \
+                 sparse teacher"
+                    .into(),
+            ));
         }
         Ok(())
     }

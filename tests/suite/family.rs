@@ -6,15 +6,9 @@
 use crate::common::*;
 use wgpu_distill::{reference, Inputs, LossSpec};
 
-/// Cases whose loss or option the library does not implement yet (issue #23: skew KL,
-/// soft-capping).
-const NOT_YET: &[&str] = &[
-    "kl_softcap",
-    "skl_small",
-    "srkl_masked",
-    "jsd_softcap",
-    "tvd_softcap_t2",
-];
+/// Cases whose loss or option the library does not implement yet (none since issue #23 brought
+/// skew KL and soft-capping).
+const NOT_YET: &[&str] = &[];
 
 #[test]
 fn family_golden_cases() {
@@ -39,6 +33,7 @@ fn family_golden_cases() {
             "kl_ls_recipe",
             "kl_ctkd_t4",
             "kl_ls_ctkd",
+            "kl_softcap",
             "dkd_ls",
             "ttm_g02",
             "wttm_g01",
@@ -48,7 +43,11 @@ fn family_golden_cases() {
             "mlkd_default",
             "mlkd_ls_weights",
             "sp_widths",
-            "pkt_widths"
+            "pkt_widths",
+            "skl_small",
+            "srkl_masked",
+            "jsd_softcap",
+            "tvd_softcap_t2"
         ]
     );
 }
@@ -159,8 +158,12 @@ fn family_cases_are_as_exact_as_pytorch_float32() {
 /// largest magnitude, the bounds `fidelity.rs` holds KL to at T = 32.
 #[test]
 fn near_uniform_rows_for_the_new_logit_methods() {
-    use wgpu_distill::{synthetic, DkdParams, KlParams, MlkdParams, NkdParams, TtmParams};
+    use wgpu_distill::{
+        synthetic, DkdParams, JsdParams, KlParams, MlkdParams, NkdParams, SklParams, SrklParams,
+        TokenOptions, TtmParams, TvdParams,
+    };
     let (b, c) = (64, 1000);
+    let capped = TokenOptions::default().with_softcap(Some(30.0));
     let student: Vec<f32> = synthetic::normal_vec(71, b * c, 0.01);
     let teacher: Vec<f32> = synthetic::normal_vec(72, b * c, 2.0);
     let labels: Vec<i64> = (0..b as i64).map(|r| (r * 13) % c as i64).collect();
@@ -176,6 +179,11 @@ fn near_uniform_rows_for_the_new_logit_methods() {
         LossSpec::Dkd(DkdParams::new(8.0, 1.0, 8.0).with_standardize(true)),
         LossSpec::Mlkd(MlkdParams::new(&[4.0, 8.0])),
         LossSpec::Mlkd(MlkdParams::new(&[4.0, 8.0]).with_standardize(true)),
+        LossSpec::Skl(SklParams::new(8.0, 0.1)),
+        LossSpec::Srkl(SrklParams::new(8.0, 0.1)),
+        LossSpec::Kl(KlParams::new(8.0).with_options(capped)),
+        LossSpec::Jsd(JsdParams::new(8.0, 0.5).with_options(capped)),
+        LossSpec::Tvd(TvdParams::new(8.0).with_options(capped)),
     ];
     let shape = [b, c];
     let mut failures = vec![];

@@ -34,6 +34,7 @@ mod relational;
 mod shaders;
 mod shapes;
 mod shards;
+mod skew_softcap;
 mod subgroups;
 mod threads;
 mod token;

@@ -6,7 +6,8 @@ use crate::common::*;
 use crate::npy;
 use wgpu_distill::{
     reference, synthetic, BackendChoice, DistParams, GpuContext, InputDtype, Inputs, JsdParams,
-    KlParams, LossOutput, LossSpec, Precision, SparseTeacher, Strategy, TokenOptions, TvdParams,
+    KlParams, LossOutput, LossSpec, Precision, SklParams, SparseTeacher, SrklParams, Strategy,
+    TokenOptions, TvdParams,
 };
 
 /// The golden_llm cases the GPU path takes: dense teachers of kl, jsd and tvd.
@@ -66,7 +67,7 @@ fn golden_llm_dense_cases_on_every_backend() {
 }
 
 /// Token specs exercising every branch of the skeleton and the terms: jsd at β = 0, 1 and
-/// near them, the hard term at T = 1 (sharing q) and T != 1 (its own statistics), a caller's
+/// near them, skl and srkl, soft-capping, the hard term at T = 1 (sharing q) and T != 1 (its own statistics), a caller's
 /// normaliser, soft weight 0.
 fn sweep_specs() -> Vec<LossSpec> {
     let hard = hard_options();
@@ -95,6 +96,18 @@ fn sweep_specs() -> Vec<LossSpec> {
     specs.push(LossSpec::Jsd(
         JsdParams::default().with_options(hard.with_soft_weight(0.0).with_hard_weight(1.0)),
     ));
+    // The skew KLs (α = 0 takes kl's and the reverse KL's branches) and soft-capping, which
+    // changes the loads, the hard term's logit and the gradient (the in-place projection too).
+    let capped = hard.with_softcap(Some(2.5));
+    specs.extend([
+        LossSpec::Skl(SklParams::new(1.0, 0.1).with_options(hard)),
+        LossSpec::Skl(SklParams::new(2.0, 0.0).with_options(capped)),
+        LossSpec::Srkl(SrklParams::new(2.0, 0.1).with_options(hard)),
+        LossSpec::Srkl(SrklParams::new(1.0, 0.0)),
+        LossSpec::Kl(KlParams::new(2.0).with_options(capped)),
+        LossSpec::Jsd(JsdParams::new(1.0, 0.5).with_options(capped)),
+        LossSpec::Tvd(TvdParams::new(2.0).with_options(capped)),
+    ]);
     specs
 }
 

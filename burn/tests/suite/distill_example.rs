@@ -50,3 +50,28 @@ fn a_learned_temperature_moves_and_the_student_learns() {
     );
     assert!(last.temperature.is_finite());
 }
+
+#[path = "../../examples/tiny_lm.rs"]
+#[allow(dead_code)]
+mod tiny_lm;
+
+/// The tiny causal LM distilled through the fused head: the loss falls and the student agrees
+/// with the teacher on more answer tokens.
+#[test]
+fn the_tiny_lm_learns_through_the_fused_head() {
+    let device = crate::device().autodiff();
+    let reports = tiny_lm::train(&device, 3, |_| {}).expect("training ran");
+    let (first, last) = (reports[0], *reports.last().unwrap());
+    assert!(
+        last.loss < 0.8 * first.loss,
+        "loss {} -> {}",
+        first.loss,
+        last.loss
+    );
+    assert!(
+        last.agreement > first.agreement,
+        "agreement {} -> {}",
+        first.agreement,
+        last.agreement
+    );
+}

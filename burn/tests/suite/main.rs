@@ -8,6 +8,7 @@ use burn::tensor::Device;
 
 mod burn_losses;
 mod distill_example;
+mod fused;
 mod temperature;
 
 /// burn's wgpu runtime on Vulkan (lavapipe on a machine without a GPU), initialised once per

@@ -55,8 +55,9 @@ fn cli_reproduces_the_family_cases() {
         run += 1;
     }
     assert_eq!(
-        run, 14,
-        "kl_ls_*, kl_ctkd_t4, dkd_ls, ttm_g02, wttm_g01, wttm_ls, nkd_*, mlkd_*, sp_widths, pkt_widths"
+        run, 19,
+        "kl_ls_*, kl_ctkd_t4, kl_softcap, dkd_ls, ttm_g02, wttm_g01, wttm_ls, nkd_*, mlkd_*, \
+         sp_widths, pkt_widths, skl_small, srkl_masked, jsd_softcap, tvd_softcap_t2"
     );
     let _ = std::fs::remove_dir_all(&out_dir);
 }

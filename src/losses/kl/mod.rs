@@ -31,6 +31,7 @@ pub const REGISTRATION: Entry<KlParams> = Entry {
         "normalizer",
         "hard-weight",
         "soft-weight",
+        "softcap",
         "standardize",
         "temperature-grad",
     ],

@@ -38,6 +38,7 @@ pub const TOKEN_KL_LS_LIB: &str = concat!(
     include_str!("token_term_kl.wgsl")
 );
 
+/// The skeleton with the mixture logs (`token_mix.wgsl`) and jsd's term.
 pub const TOKEN_JSD_LIB: &str = concat!(
     include_str!("token_common.wgsl"),
     "\n",
@@ -45,7 +46,35 @@ pub const TOKEN_JSD_LIB: &str = concat!(
     "\n",
     include_str!("token_rows.wgsl"),
     "\n",
+    include_str!("token_mix.wgsl"),
+    "\n",
     include_str!("token_term_jsd.wgsl")
+);
+
+/// The skeleton with the mixture logs (`token_mix.wgsl`) and skl's term.
+pub const TOKEN_SKL_LIB: &str = concat!(
+    include_str!("token_common.wgsl"),
+    "\n",
+    include_str!("token_slots.wgsl"),
+    "\n",
+    include_str!("token_rows.wgsl"),
+    "\n",
+    include_str!("token_mix.wgsl"),
+    "\n",
+    include_str!("token_term_skl.wgsl")
+);
+
+/// The skeleton with the mixture logs (`token_mix.wgsl`) and srkl's term.
+pub const TOKEN_SRKL_LIB: &str = concat!(
+    include_str!("token_common.wgsl"),
+    "\n",
+    include_str!("token_slots.wgsl"),
+    "\n",
+    include_str!("token_rows.wgsl"),
+    "\n",
+    include_str!("token_mix.wgsl"),
+    "\n",
+    include_str!("token_term_srkl.wgsl")
 );
 
 pub const TOKEN_TVD_LIB: &str = concat!(
@@ -122,6 +151,34 @@ pub const TOKEN_TVD_ROWS_QUADS: Kernel = Kernel {
     ..TOKEN_KL_ROWS_QUADS
 };
 
+/// Token-loss rows: skew KL (`skew` in `beta`).
+pub const TOKEN_SKL_ROWS: Kernel = Kernel {
+    family: TOKEN_SKL_LIB,
+    variant: "skl",
+    ..TOKEN_KL_ROWS
+};
+
+/// Token-loss rows, quads: skew KL.
+pub const TOKEN_SKL_ROWS_QUADS: Kernel = Kernel {
+    family: TOKEN_SKL_LIB,
+    variant: "skl",
+    ..TOKEN_KL_ROWS_QUADS
+};
+
+/// Token-loss rows: skew reverse KL (`skew` in `beta`).
+pub const TOKEN_SRKL_ROWS: Kernel = Kernel {
+    family: TOKEN_SRKL_LIB,
+    variant: "srkl",
+    ..TOKEN_KL_ROWS
+};
+
+/// Token-loss rows, quads: skew reverse KL.
+pub const TOKEN_SRKL_ROWS_QUADS: Kernel = Kernel {
+    family: TOKEN_SRKL_LIB,
+    variant: "srkl",
+    ..TOKEN_KL_ROWS_QUADS
+};
+
 /// KL against a sparse top-k teacher (f32 student and log-probs), with the token options.
 pub const TOKEN_SPARSE_ROWS: Kernel = Kernel {
     file: "src/losses/token/token_sparse.wgsl",
@@ -183,6 +240,10 @@ pub const KERNELS: &[Kernel] = &[
     TOKEN_JSD_ROWS_QUADS,
     TOKEN_TVD_ROWS,
     TOKEN_TVD_ROWS_QUADS,
+    TOKEN_SKL_ROWS,
+    TOKEN_SKL_ROWS_QUADS,
+    TOKEN_SRKL_ROWS,
+    TOKEN_SRKL_ROWS_QUADS,
     TOKEN_SPARSE_ROWS,
     TOKEN_SPARSE_ROWS_QUADS,
     TOKEN_SPARSE_BITS,

@@ -1,18 +1,23 @@
 //! Token losses of language-model distillation on the GPU: `kl` with labels, normaliser or the
-//! hard-label term, `jsd` and `tvd` (SPEC "Token losses, masking and the hard-label term").
+//! hard-label term, `jsd`, `tvd`, and the skew KLs `skl` and `srkl` (`skew.rs`), each with
+//! soft-capping (SPEC "Token losses, masking and the hard-label term", "Skew KL", "Logit
+//! soft-capping").
 //!
 //! Shaders, all in this folder: one row skeleton, `token_rows.wgsl` (three sweeps: softmax
 //! statistics, terms and ⟨g, q⟩, projected gradient; declarations in `token_common.wgsl`),
 //! read by `token.wgsl` (any C) or `token_quads.wgsl` (C a multiple of 4); each loss supplies
-//! only its per-class term (`token_term_{kl,jsd,tvd}.wgsl`). `token_count.wgsl` counts the
+//! only its per-class term (`token_term_{kl,jsd,tvd,skl,srkl}.wgsl`; the mixtures' logs in
+//! `token_mix.wgsl`); soft-capping is applied as the slots are loaded (`token_slots.wgsl`). `token_count.wgsl` counts the
 //! valid rows on the device when the caller gives no normaliser; the sparse teacher is
 //! `token_sparse*.wgsl`. Table entries: `kernels.rs`; the float64 twin: `reference.rs`.
 
 pub(crate) mod kernels;
 pub mod reference;
+mod skew;
 mod sparse;
 
 pub use crate::losses::options::{TokenOptions, DEFAULT_IGNORE_INDEX};
+pub use skew::{SklParams, SrklParams, DEFAULT_SKEW, SKL_REGISTRATION, SRKL_REGISTRATION};
 pub(crate) use sparse::sparse_plan;
 
 use crate::error::{Error, Result};
@@ -24,11 +29,18 @@ use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv, Slot};
 use crate::tensor::LogitShape;
 use kernels::{
     TOKEN_COUNT, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_LS_ROWS, TOKEN_KL_LS_ROWS_QUADS,
-    TOKEN_KL_ROWS, TOKEN_KL_ROWS_QUADS, TOKEN_TVD_ROWS, TOKEN_TVD_ROWS_QUADS,
+    TOKEN_KL_ROWS, TOKEN_KL_ROWS_QUADS, TOKEN_SKL_ROWS, TOKEN_SKL_ROWS_QUADS, TOKEN_SRKL_ROWS,
+    TOKEN_SRKL_ROWS_QUADS, TOKEN_TVD_ROWS, TOKEN_TVD_ROWS_QUADS,
 };
 
 /// The token options' names, after a loss's own parameters.
-const TOKEN_PARAMS: [&str; 4] = ["ignore-index", "normalizer", "hard-weight", "soft-weight"];
+pub(crate) const TOKEN_PARAMS: [&str; 5] = [
+    "ignore-index",
+    "normalizer",
+    "hard-weight",
+    "soft-weight",
+    "softcap",
+];
 
 /// JSD's name, parameters and kernels (the token skeleton's).
 pub const JSD_REGISTRATION: Entry<JsdParams> = Entry {
@@ -40,6 +52,7 @@ pub const JSD_REGISTRATION: Entry<JsdParams> = Entry {
         TOKEN_PARAMS[1],
         TOKEN_PARAMS[2],
         TOKEN_PARAMS[3],
+        TOKEN_PARAMS[4],
     ],
     kernels: kernels::KERNELS,
     build: |v: &ParamValues| {
@@ -61,6 +74,7 @@ pub const TVD_REGISTRATION: Entry<TvdParams> = Entry {
         TOKEN_PARAMS[1],
         TOKEN_PARAMS[2],
         TOKEN_PARAMS[3],
+        TOKEN_PARAMS[4],
     ],
     kernels: kernels::KERNELS,
     build: |v: &ParamValues| {
@@ -154,6 +168,9 @@ pub(crate) enum TokenTerm {
     Kl,
     Jsd,
     Tvd,
+    /// Skew KL and skew reverse KL (the skew in `beta`).
+    Skl,
+    Srkl,
 }
 
 impl TokenTerm {
@@ -165,6 +182,10 @@ impl TokenTerm {
             (Self::Jsd, true) => TOKEN_JSD_ROWS_QUADS,
             (Self::Tvd, false) => TOKEN_TVD_ROWS,
             (Self::Tvd, true) => TOKEN_TVD_ROWS_QUADS,
+            (Self::Skl, false) => TOKEN_SKL_ROWS,
+            (Self::Skl, true) => TOKEN_SKL_ROWS_QUADS,
+            (Self::Srkl, false) => TOKEN_SRKL_ROWS,
+            (Self::Srkl, true) => TOKEN_SRKL_ROWS_QUADS,
         }
     }
 
@@ -173,7 +194,7 @@ impl TokenTerm {
     fn factors(self, t: f64) -> (f64, f64) {
         match self {
             Self::Kl => (t * t, t),
-            Self::Jsd | Self::Tvd => (1.0, 1.0 / t),
+            Self::Jsd | Self::Tvd | Self::Skl | Self::Srkl => (1.0, 1.0 / t),
         }
     }
 }
@@ -208,7 +229,7 @@ pub(crate) struct TokenUniform {
     soft_weight: f32,
     pub(crate) teacher_power: f32,
     pub(crate) weighted: u32,
-    _pad: u32,
+    softcap: f32,
 }
 
 /// Mirrors `CountParams` in `token_count.wgsl`.
@@ -277,7 +298,7 @@ impl TokenRows {
                 soft_weight: w_soft as f32,
                 teacher_power: 1.0,
                 weighted: 0,
-                _pad: 0,
+                softcap: options.softcap.unwrap_or(0.0) as f32,
             },
         })
     }

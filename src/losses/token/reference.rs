@@ -13,8 +13,8 @@ use crate::losses::standardize::reference::{back_through, standardize_rows};
 use crate::reference::numerics::{lse_where, softmax_row};
 
 pub use crate::losses::checks::{
-    check_beta, check_dense, check_masked_labels, check_normalizer, check_sparse, check_weights,
-    SPARSE_MASS_SLACK,
+    check_beta, check_dense, check_masked_labels, check_normalizer, check_skew, check_sparse,
+    check_weights, SPARSE_MASS_SLACK,
 };
 pub use crate::losses::options::DEFAULT_IGNORE_INDEX;
 
@@ -25,6 +25,10 @@ pub enum Soft {
     /// With its interpolation β.
     Jsd(f64),
     Tvd,
+    /// Skew KL with its skew α.
+    Skl(f64),
+    /// Skew reverse KL with its skew α.
+    Srkl(f64),
 }
 
 /// `w_soft·soft + w_hard·CE` for a dense token loss with `options` (what the GPU's token
@@ -41,6 +45,15 @@ pub fn evaluate(
 ) -> Result<(f64, Vec<f64>)> {
     let (rows, cols) = (dims[0], dims[1]);
     let (ignore, normalizer) = (options.ignore_index, options.normalizer);
+    options.check()?;
+    // Soft-capping: every term sees the capped logits; the gradient passes through the cap.
+    let capped = options
+        .softcap
+        .map(|c| (softcap(student, c), softcap(teacher, c)));
+    let (student, teacher) = match &capped {
+        Some((zs, zt)) => (zs.as_slice(), zt.as_slice()),
+        None => (student, teacher),
+    };
     // LS: the soft term sees the z-scored rows, the hard term the raw student.
     let standardized = if options.standardize {
         let (zs, scales) = standardize_rows(student, rows, cols)?;
@@ -58,12 +71,74 @@ pub fn evaluate(
             soft_s, soft_t, rows, cols, t, beta, labels, ignore, normalizer,
         )?,
         Soft::Tvd => tvd(soft_s, soft_t, rows, cols, t, labels, ignore, normalizer)?,
+        Soft::Skl(a) | Soft::Srkl(a) => {
+            let reverse = matches!(soft, Soft::Srkl(_));
+            let mask = dense_pair_mask(soft_s, soft_t, rows, cols, t, labels, ignore, normalizer)?;
+            skew(soft_s, soft_t, cols, t, a, reverse, &mask)?
+        }
     };
     if let Some((zs, scales, _)) = &standardized {
         back_through(&mut soft_part.1, zs, scales, cols);
     }
     let hard = hard_part(student, rows, cols, options, labels)?;
-    blend(soft_part, hard, options.soft_weight, options.hard_weight)
+    let (loss, mut grad) = blend(soft_part, hard, options.soft_weight, options.hard_weight)?;
+    if let Some(c) = options.softcap {
+        // ∂(c·tanh(z/c))/∂z = 1 − tanh²(z/c), from the capped logits.
+        for (g, zc) in grad.iter_mut().zip(student) {
+            let th = zc / c;
+            *g *= (1.0 - th) * (1.0 + th);
+        }
+    }
+    Ok((loss, grad))
+}
+
+/// Logit soft-capping, `c·tanh(z/c)` (SPEC "Logit soft-capping").
+pub fn softcap(logits: &[f64], c: f64) -> Vec<f64> {
+    logits.iter().map(|z| c * (z / c).tanh()).collect()
+}
+
+/// Skew KL (`reverse = false`: row loss `KL(p ‖ α·p + (1−α)·q)`) or skew reverse KL
+/// (`reverse = true`: `KL(q ‖ (1−α)·p + α·q)`), no T², over `mask`'s rows divided by its n
+/// (DistiLLM, SPEC "Skew KL"). The gradient is JSD's form: `g = ∂row/∂q` through the mixture,
+/// `∂row/∂zs = (1/T)·q ⊙ (g − ⟨g, q⟩)`. Returns `(L, ∂L/∂zs)`.
+pub fn skew(
+    student: &[f64],
+    teacher: &[f64],
+    cols: usize,
+    t: f64,
+    a: f64,
+    reverse: bool,
+    mask: &RowMask,
+) -> Result<(f64, Vec<f64>)> {
+    check_skew(if reverse { "srkl" } else { "skl" }, a)?;
+    let (log_a, log_1ma) = (a.ln(), (1.0 - a).ln());
+    let mut loss = 0.0;
+    let mut grad = vec![0.0; student.len()];
+    let mut g = vec![0.0; cols];
+    for r in (0..mask.valid.len()).filter(|&r| mask.valid[r]) {
+        let span = r * cols..(r + 1) * cols;
+        let (q, log_q) = softmax_row(&student[span.clone()], t);
+        let (p, log_p) = softmax_row(&teacher[span.clone()], t);
+        for c in 0..cols {
+            if reverse {
+                // m = (1−α)p + αq; g = log q − log m + 1 − α·q/m, the 1 left to the projection.
+                let log_m = lse2(log_p[c] + log_1ma, log_q[c] + log_a);
+                if q[c] > 0.0 {
+                    loss += q[c] * (log_q[c] - log_m);
+                }
+                g[c] = log_q[c] - log_m - a * (log_q[c] - log_m).exp();
+            } else {
+                // m = αp + (1−α)q; g = −(1−α)·p/m.
+                let log_m = lse2(log_p[c] + log_a, log_q[c] + log_1ma);
+                if p[c] > 0.0 {
+                    loss += p[c] * (log_p[c] - log_m);
+                }
+                g[c] = -(1.0 - a) * (log_p[c] - log_m).exp();
+            }
+        }
+        softmax_backward(&q, &g, t, mask.n, &mut grad[span]);
+    }
+    Ok((loss / mask.n, grad))
 }
 
 /// Which rows count, and the normaliser `n` the summed row losses are divided by.

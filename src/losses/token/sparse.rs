@@ -22,6 +22,7 @@ pub(crate) fn sparse_plan(
     tail: bool,
     io: &IoLayout,
 ) -> Result<Plan> {
+    options.check_sparse_teacher()?;
     let words = shape.cols.div_ceil(32);
     let mut rows = TokenRows::new(TokenTerm::Kl, temperature, 0.0, options, shape, io)?;
     rows.base.k = k as u32;

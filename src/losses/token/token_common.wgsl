@@ -79,7 +79,8 @@ struct TokenParams {
     // weigh each row by WTTM's U = sum_c p~^gamma of the standardized teacher.
     teacher_power: f32,
     weighted: u32,
-    _pad2: u32,
+    // Logit soft-capping on the dense skeleton (token_slots.wgsl): c > 0, or 0 for none.
+    softcap: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: TokenParams;

@@ -24,7 +24,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     var st1 = vec2<f32>(NEG_BIG, 0.0);
     if live {
         for (var s = lane; s < slots; s += TPR) {
-            let slot = load_slot(base, s);
+            let slot = load_capped(base, s);
             let big = vec4<f32>(NEG_BIG);
             st = vec4<f32>(
                 lse_push4(st.xy, select(big, slot.zs * inv_t, slot.inside)),
@@ -54,7 +54,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     var gq_acc = vec4<f32>(0.0);
     if live {
         for (var s = lane; s < slots; s += TPR) {
-            let slot = load_slot(base, s);
+            let slot = load_capped(base, s);
             let pr = probabilities(slot, stats, inv_sums, log_ratio);
             let t = soft_terms(pr.p, pr.q, pr.d);
             loss_acc += masked(t.loss, slot.inside);
@@ -72,11 +72,14 @@ fn token_row(lid: u32, wid: vec3<u32>) {
         let step = scales.x * gq;
         for (var s = lane; s < slots; s += TPR) {
             if in_place {
-                let xs = load_slot_student(base, s) * inv_t - stats.x;
-                let q = exp_accurate4(xs) * inv_sums.x;
-                store_slot(base, s, load_slot_grad(base, s) - step * q);
+                let zs = load_capped_student(base, s);
+                var q_step = step * exp_accurate4(zs * inv_t - stats.x) * inv_sums.x;
+                if params.softcap > 0.0 {
+                    q_step *= softcap_slope4(zs);
+                }
+                store_slot(base, s, load_slot_grad(base, s) - q_step);
             } else {
-                let slot = load_slot(base, s);
+                let slot = load_capped(base, s);
                 let pr = probabilities(slot, stats, inv_sums, log_ratio);
                 let t = soft_terms(pr.p, pr.q, pr.d);
                 store_slot(base, s, token_grad(slot, pr, t.grad - gq * pr.q, hard_stats, label, scales));
@@ -95,6 +98,9 @@ fn token_row(lid: u32, wid: vec3<u32>) {
             var z_label = 0.0;
             if params.hard != 0u {
                 z_label = load_student(base + label_column(label));
+                if params.softcap > 0.0 {
+                    z_label = softcap4(vec4<f32>(z_label)).x;
+                }
             }
             total = row_total(sums.x, hard_stats, z_label, label, inv_n);
         }
