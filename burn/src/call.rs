@@ -100,9 +100,7 @@ impl Call {
         labels: Option<Tensor<1, Int>>,
     ) -> Result<Self> {
         let [n, v] = student.dims();
-        same_device(&student.device(), &ids.device(), "teacher ids")?;
-        same_device(&student.device(), &logprobs.device(), "teacher log-probs")?;
-        check_sparse_host(&spec, &ids, &logprobs, n, v, tail)?;
+        check_sparse_host(&spec, &student.device(), &ids, &logprobs, (n, v), tail)?;
         Self::sparse_checked(spec, student, ids, logprobs, tail, labels)
     }
 
@@ -525,15 +523,15 @@ fn int_primitive_2d(ids: Tensor<2, Int>) -> Result<CubeTensor> {
     int_primitive(flat)
 }
 
-/// A sparse top-k teacher of `kl` for N×V student logits: `ids` and `logprobs` both N×K, the
-/// log-probs f32; their values read back and checked on the host (SPEC's errors: duplicate or
+/// A sparse top-k teacher of `kl` for N×V student logits on `device`: `ids` and `logprobs`
+/// both N×K, the log-probs f32; their values read back and checked on the host (SPEC's errors: duplicate or
 /// out-of-range ids, a positive log-prob, a mass above 1, the tail at T != 1).
 pub(crate) fn check_sparse_host(
     spec: &LossSpec,
+    device: &Device,
     ids: &Tensor<2, Int>,
     logprobs: &Tensor<2>,
-    n: usize,
-    v: usize,
+    (n, v): (usize, usize),
     tail: bool,
 ) -> Result<()> {
     let LossSpec::Kl(params) = spec else {
@@ -542,6 +540,8 @@ pub(crate) fn check_sparse_host(
             spec.name()
         )));
     };
+    same_device(device, &ids.device(), "teacher ids")?;
+    same_device(device, &logprobs.device(), "teacher log-probs")?;
     let [rows, k] = ids.dims();
     if rows != n || logprobs.dims() != ids.dims() {
         return Err(Error::Shape(format!(

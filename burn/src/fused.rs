@@ -636,9 +636,7 @@ fn check_teacher(
         }
         Teacher::Sparse { ids, logprobs } | Teacher::SparseWithTail { ids, logprobs } => {
             let tail = matches!(teacher, Teacher::SparseWithTail { .. });
-            same_device(device, &ids.device(), "teacher ids")?;
-            same_device(device, &logprobs.device(), "teacher log-probs")?;
-            check_sparse_host(spec, ids, logprobs, n, v, tail)
+            check_sparse_host(spec, device, ids, logprobs, (n, v), tail)
         }
     }
 }

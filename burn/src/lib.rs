@@ -88,7 +88,7 @@ pub fn distill_loss<const D: usize>(
 ///
 /// The ids and log-probs are read back and checked on the host before anything runs (a
 /// duplicate or out-of-range id, a positive log-prob, a mass above 1 are an `Err`): N×K values,
-/// one wait. The gradient is f32 (a f16/bf16 student's too).
+/// one wait. The gradient is f32 (an f16 student's too).
 pub fn distill_loss_sparse(
     spec: &LossSpec,
     student: Tensor<2>,

@@ -4,6 +4,21 @@
 use crate::kernel::BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
 use crate::kernel::Kernel;
 
+/// The dense skeleton's library: the token declarations, the slots and the row skeleton, then
+/// the given files (a loss's term, and the mixture logs for those that mix p and q).
+macro_rules! dense_lib {
+    ($($file:literal),+) => {
+        concat!(
+            include_str!("token_common.wgsl"),
+            "\n",
+            include_str!("token_slots.wgsl"),
+            "\n",
+            include_str!("token_rows.wgsl"),
+            $("\n", include_str!($file)),+
+        )
+    };
+}
+
 /// The token losses' declarations and the sparse teacher's row logic (its kernel files supply
 /// the slot access).
 pub const TOKEN_SPARSE_LIB: &str = concat!(
@@ -14,15 +29,7 @@ pub const TOKEN_SPARSE_LIB: &str = concat!(
 
 /// The token losses' declarations, the dense row skeleton, then each loss's per-class term
 /// (see `token_common.wgsl`): the skeleton is written once, the terms once each.
-pub const TOKEN_KL_LIB: &str = concat!(
-    include_str!("token_common.wgsl"),
-    "\n",
-    include_str!("token_slots.wgsl"),
-    "\n",
-    include_str!("token_rows.wgsl"),
-    "\n",
-    include_str!("token_term_kl.wgsl")
-);
+pub const TOKEN_KL_LIB: &str = dense_lib!("token_term_kl.wgsl");
 
 /// kl with LS or CTKD: the token declarations, LS's row moments, its own row function
 /// (`token_ls_rows.wgsl`) and KL's term.
@@ -39,53 +46,16 @@ pub const TOKEN_KL_LS_LIB: &str = concat!(
 );
 
 /// The skeleton with the mixture logs (`token_mix.wgsl`) and jsd's term.
-pub const TOKEN_JSD_LIB: &str = concat!(
-    include_str!("token_common.wgsl"),
-    "\n",
-    include_str!("token_slots.wgsl"),
-    "\n",
-    include_str!("token_rows.wgsl"),
-    "\n",
-    include_str!("token_mix.wgsl"),
-    "\n",
-    include_str!("token_term_jsd.wgsl")
-);
+pub const TOKEN_JSD_LIB: &str = dense_lib!("token_mix.wgsl", "token_term_jsd.wgsl");
 
 /// The skeleton with the mixture logs (`token_mix.wgsl`) and skl's term.
-pub const TOKEN_SKL_LIB: &str = concat!(
-    include_str!("token_common.wgsl"),
-    "\n",
-    include_str!("token_slots.wgsl"),
-    "\n",
-    include_str!("token_rows.wgsl"),
-    "\n",
-    include_str!("token_mix.wgsl"),
-    "\n",
-    include_str!("token_term_skl.wgsl")
-);
+pub const TOKEN_SKL_LIB: &str = dense_lib!("token_mix.wgsl", "token_term_skl.wgsl");
 
 /// The skeleton with the mixture logs (`token_mix.wgsl`) and srkl's term.
-pub const TOKEN_SRKL_LIB: &str = concat!(
-    include_str!("token_common.wgsl"),
-    "\n",
-    include_str!("token_slots.wgsl"),
-    "\n",
-    include_str!("token_rows.wgsl"),
-    "\n",
-    include_str!("token_mix.wgsl"),
-    "\n",
-    include_str!("token_term_srkl.wgsl")
-);
+pub const TOKEN_SRKL_LIB: &str = dense_lib!("token_mix.wgsl", "token_term_srkl.wgsl");
 
-pub const TOKEN_TVD_LIB: &str = concat!(
-    include_str!("token_common.wgsl"),
-    "\n",
-    include_str!("token_slots.wgsl"),
-    "\n",
-    include_str!("token_rows.wgsl"),
-    "\n",
-    include_str!("token_term_tvd.wgsl")
-);
+/// The skeleton with tvd's term.
+pub const TOKEN_TVD_LIB: &str = dense_lib!("token_term_tvd.wgsl");
 
 /// Token-loss rows (any C): KL with labels / normaliser / hard term.
 pub const TOKEN_KL_ROWS: Kernel = Kernel {
