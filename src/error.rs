@@ -25,6 +25,10 @@ pub enum Error {
     /// A wgpu validation or out-of-memory error captured by an error scope.
     #[error("wgpu validation error: {0}")]
     Validation(String),
+    /// A member of a distributed group (`crate::distributed`) rejected its inputs, disagreed
+    /// with the others, left, or its transport failed: every member gets one.
+    #[error("collective error: {0}")]
+    Collective(String),
     /// Reading or writing a file (the command line's .npy files).
     #[error("{0}")]
     Io(String),

@@ -52,6 +52,7 @@ macro_rules! setters {
 
 pub mod bench;
 pub mod context;
+pub mod distributed;
 pub mod error;
 mod gpu;
 pub mod kernel;

@@ -358,6 +358,55 @@ impl Call {
     }
 }
 
+/// A loss whose value and ∂L/∂student were computed elsewhere (on the host, across members
+/// of a group) as a node of burn's autodiff graph on `student`; `loss` itself off autodiff.
+pub(crate) fn precomputed<const D: usize>(
+    student: Tensor<D>,
+    loss: Tensor<1>,
+    grad: Tensor<D>,
+) -> Result<Tensor<1>> {
+    match student.device().gradient_checkpointing_strategy() {
+        None => Ok(loss),
+        Some(GradientCheckpointingStrategy::Balanced) => {
+            precomputed_with::<BalancedCheckpointing, D>(student, loss, grad)
+        }
+        Some(_) => precomputed_with::<NoCheckpointing, D>(student, loss, grad),
+    }
+}
+
+fn precomputed_with<C: CheckpointStrategy, const D: usize>(
+    student: Tensor<D>,
+    loss: Tensor<1>,
+    grad: Tensor<D>,
+) -> Result<Tensor<1>>
+where
+    DispatchTensor: DispatchKindConversion<Autodiff<Cube, C>>,
+{
+    let to_cube = |t: Tensor<1>| {
+        t.without_autodiff()
+            .try_into_primitive::<Cube>()
+            .map_err(|e| Error::Device(format!("not a tensor of burn's wgpu backend: {e:?}")))
+    };
+    let loss = to_cube(loss)?;
+    let grad = grad
+        .without_autodiff()
+        .try_into_primitive::<Cube>()
+        .map_err(|e| Error::Device(format!("not a tensor of burn's wgpu backend: {e:?}")))?;
+    let tracked = student
+        .try_into_primitive::<Autodiff<Cube, C>>()
+        .map_err(|e| Error::Device(format!("not a tensor of burn's wgpu backend: {e:?}")))?;
+    let (_, node) = tracked.into_parts();
+    let out = match DistillBackward
+        .prepare::<C>([node])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(grad, loss),
+        OpsKind::UnTracked(prep) => prep.finish(loss),
+    };
+    Ok(Tensor::from_primitive::<Autodiff<Cube, C>>(out))
+}
+
 /// Submits on burn's queue inside error scopes: cubecl's device panics on uncaptured errors.
 pub(crate) fn submit_scoped(
     device: &wgpu::Device,

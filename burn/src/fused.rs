@@ -551,16 +551,12 @@ impl<const P: usize> Backward<Cube, P> for HeadBackward<P> {
     }
 }
 
-/// `spec` with its token options replaced.
+/// `spec` with its token options replaced (a token loss only).
 fn with_token_options(spec: &LossSpec, options: TokenOptions) -> Result<LossSpec> {
-    Ok(match spec {
-        LossSpec::Kl(p) => LossSpec::Kl(p.with_options(options)),
-        LossSpec::Jsd(p) => LossSpec::Jsd(p.with_options(options)),
-        LossSpec::Tvd(p) => LossSpec::Tvd(p.with_options(options)),
-        LossSpec::Skl(p) => LossSpec::Skl(p.with_options(options)),
-        LossSpec::Srkl(p) => LossSpec::Srkl(p.with_options(options)),
-        other => return Err(not_token(other)),
-    })
+    if spec.token_options().is_none() {
+        return Err(not_token(spec));
+    }
+    spec.with_token_options(options)
 }
 
 fn not_token(spec: &LossSpec) -> Error {

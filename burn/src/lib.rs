@@ -49,10 +49,12 @@ use wgpu_distill::{GpuContext, InputDtype, LossSpec, Precision};
 pub use wgpu_distill::{Error, Result};
 
 mod call;
+mod distributed;
 mod fused;
 mod temperature;
 
 pub(crate) use call::{multiply, Call};
+pub use distributed::distill_loss_distributed;
 pub use fused::{
     fused_linear_loss, fused_linear_loss_with, FusedOptions, LinearHead, Teacher,
     DEFAULT_MEMORY_BUDGET,

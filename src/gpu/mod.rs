@@ -59,6 +59,18 @@ impl GpuContext {
 
     /// Creates a device on the chosen backend.
     pub async fn new_async(choice: BackendChoice) -> Result<Self> {
+        Self::create(choice, 0).await
+    }
+
+    /// [`GpuContext::new`] on one of several GPUs of a machine, for one process (or thread)
+    /// per GPU: among the adapters of the best kind (discrete GPUs, else integrated, …) on the
+    /// best API (Vulkan, Metal, DX12 before GL), in the order wgpu lists them, the `local_rank`-th modulo their count. Pass the rank of the
+    /// process on its node (`MpiCollective::local_rank` with feature `mpi`).
+    pub fn new_for_rank(choice: BackendChoice, local_rank: usize) -> Result<Self> {
+        pollster::block_on(Self::create(choice, local_rank))
+    }
+
+    async fn create(choice: BackendChoice, local_rank: usize) -> Result<Self> {
         let choice = match (choice, std::env::var("WGPU_DISTILL_BACKEND")) {
             (BackendChoice::Auto, Ok(name)) => name.parse()?,
             (c, _) => c,
@@ -72,9 +84,17 @@ impl GpuContext {
         let instance = new_instance(backends);
         let mut adapters = instance.enumerate_adapters(backends).await;
         adapters.sort_by_key(|a| adapter_rank(&a.get_info()));
-        let adapter = adapters.into_iter().next().ok_or_else(|| {
-            Error::Device(format!("backend {}: {NO_ADAPTER_HELP}", choice.name()))
-        })?;
+        // The same GPU may be listed through Vulkan and GL: choose among the best kind on the
+        // best API.
+        let best = adapters.first().map(|a| adapter_rank(&a.get_info()));
+        adapters.retain(|a| Some(adapter_rank(&a.get_info())) == best);
+        let count = adapters.len().max(1);
+        let adapter = adapters
+            .into_iter()
+            .nth(local_rank % count)
+            .ok_or_else(|| {
+                Error::Device(format!("backend {}: {NO_ADAPTER_HELP}", choice.name()))
+            })?;
         let info = adapter.get_info();
         let wanted = wgpu::Features::TIMESTAMP_QUERY
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS

@@ -88,6 +88,16 @@ pub(crate) trait Loss {
         Ok(None)
     }
 
+    /// How the loss couples the rows of a batch (for `evaluate_distributed`): by default the
+    /// token losses divide by their normaliser and the others take a mean over the B rows.
+    fn batch_coupling(&self) -> BatchCoupling {
+        if self.token_options().is_some() {
+            BatchCoupling::Normalizer
+        } else {
+            BatchCoupling::RowMean { rows_power: 1 }
+        }
+    }
+
     /// The dispatches of one call, on checked parameters and shape: device-free.
     fn plan(&self, env: &PlanEnv, shape: &[usize], io: &IoLayout) -> Result<Plan>;
 
@@ -98,6 +108,23 @@ pub(crate) trait Loss {
         teacher: &[f64],
         inputs: &Inputs<'_>,
     ) -> Result<(f64, Vec<f64>)>;
+}
+
+/// How a loss's value depends on the batch beyond its own rows: what members that each hold
+/// some rows of one batch must share to compute the whole batch's loss
+/// (`crate::distributed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BatchCoupling {
+    /// Summed row terms over the token options' normaliser (the count of valid rows unless the
+    /// caller fixes it): members share the count.
+    Normalizer,
+    /// Summed per-row terms over `B^rows_power` times a constant (1/B: batchmean, element
+    /// means; ICKD's `C·B²`: 2).
+    RowMean { rows_power: i32 },
+    /// Column statistics over the batch (DIST's intra-class Pearson), merged exactly.
+    ColumnMoments,
+    /// Terms over pairs of rows (B×B relations): not split across members.
+    Pairwise,
 }
 
 /// A sparse top-k teacher (`kl` only): for each of the N rows, K distinct class ids and the

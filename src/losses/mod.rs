@@ -245,6 +245,24 @@ impl LossSpec {
         self.loss().token_options()
     }
 
+    /// This token loss (`kl`, `jsd`, `tvd`, `skl`, `srkl`) with its token options replaced; an
+    /// `Error::Param` for the other losses.
+    pub fn with_token_options(&self, options: TokenOptions) -> Result<LossSpec> {
+        Ok(match self {
+            LossSpec::Kl(p) => LossSpec::Kl(p.with_options(options)),
+            LossSpec::Jsd(p) => LossSpec::Jsd(p.with_options(options)),
+            LossSpec::Tvd(p) => LossSpec::Tvd(p.with_options(options)),
+            LossSpec::Skl(p) => LossSpec::Skl(p.with_options(options)),
+            LossSpec::Srkl(p) => LossSpec::Srkl(p.with_options(options)),
+            other => {
+                return Err(Error::Param(format!(
+                    "{} has no token options (kl, jsd, tvd, skl, srkl have)",
+                    other.name()
+                )))
+            }
+        })
+    }
+
     /// Whether the loss needs integer labels (one per row): DKD, and DIST and the token losses
     /// with a hard-label term.
     pub fn needs_labels(&self) -> bool {

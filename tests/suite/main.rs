@@ -17,6 +17,7 @@ mod api;
 mod bench;
 mod chunks;
 mod determinism;
+mod distributed;
 mod dtypes;
 mod embed;
 mod errors;

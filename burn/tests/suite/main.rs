@@ -8,6 +8,7 @@ use burn::tensor::Device;
 
 mod burn_losses;
 mod distill_example;
+mod distributed;
 mod fused;
 mod temperature;
 

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernel::WORKGROUP_SIZE;
 use crate::losses::checks::{check_finite, check_temperature, require_rank};
-use crate::losses::common::{Inputs, Loss};
+use crate::losses::common::{BatchCoupling, Inputs, Loss};
 use crate::losses::registry::Entry;
 use crate::plan::{
     check_binding, grid_2d, row_grid, ChunkIo, FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot,
@@ -463,6 +463,10 @@ pub(crate) fn plan(
 impl Loss for DistParams {
     fn name(&self) -> &'static str {
         "dist"
+    }
+
+    fn batch_coupling(&self) -> BatchCoupling {
+        BatchCoupling::ColumnMoments
     }
 
     fn takes_16_bit_inputs(&self) -> bool {

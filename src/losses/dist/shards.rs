@@ -187,6 +187,31 @@ fn gpu_column_stats(columns: &[ColumnMoments]) -> Vec<f32> {
     stats
 }
 
+/// One shard's inputs on the device, uploaded once for its statistics and its gradient.
+pub(crate) struct UploadedShard {
+    student: wgpu::Buffer,
+    teacher: wgpu::Buffer,
+    labels: Option<wgpu::Buffer>,
+    shape: LogitShape,
+}
+
+impl UploadedShard {
+    /// The shard's inputs bound whole, beside `loss` and `grad`.
+    fn io<'a>(&'a self, loss: &'a wgpu::Buffer, grad: Option<&'a wgpu::Buffer>) -> BoundIo<'a> {
+        let mut io = BoundIo::whole(&self.student, &self.teacher, loss, grad);
+        io.labels = self.labels.as_ref().map(|l| l.as_entire_buffer_binding());
+        io
+    }
+
+    /// The shard's buffers with `more`: what the bind-group cache must forget after a call.
+    fn buffers<'a>(&'a self, more: &[&'a wgpu::Buffer]) -> Vec<&'a wgpu::Buffer> {
+        let mine = [&self.student, &self.teacher].into_iter();
+        mine.chain(&self.labels)
+            .chain(more.iter().copied())
+            .collect()
+    }
+}
+
 impl GpuContext {
     /// DIST statistics of one shard (a contiguous block of a batch's rows) on this device.
     pub fn dist_shard_stats(
@@ -194,13 +219,58 @@ impl GpuContext {
         params: &DistParams,
         inputs: &Inputs<'_>,
     ) -> Result<DistShardStats> {
+        let shard = self.upload_shard(params, inputs)?;
+        self.shard_stats(params, &shard)
+    }
+
+    /// Finishes one shard with the statistics merged over the whole batch: the whole batch's
+    /// loss and this shard's rows of the gradient (when `want_grad`).
+    pub fn dist_shard_finish(
+        &self,
+        params: &DistParams,
+        inputs: &Inputs<'_>,
+        merged: &DistShardStats,
+        want_grad: bool,
+    ) -> Result<LossOutput> {
+        inputs.check_for(params)?;
+        let shape = LogitShape::from_dims(inputs.shape)?;
+        check_merged(merged, shape)?;
+        let loss = merged.loss(params) as f32;
+        if !want_grad {
+            return Ok(LossOutput::new(loss, None));
+        }
+        let shard = self.upload_shard(params, inputs)?;
+        let grad = self.shard_grad(params, &shard, merged)?;
+        Ok(LossOutput::new(loss, Some(grad)))
+    }
+
+    /// Checks `inputs` for DIST and uploads them.
+    pub(crate) fn upload_shard(
+        &self,
+        params: &DistParams,
+        inputs: &Inputs<'_>,
+    ) -> Result<UploadedShard> {
         inputs.check_for(params)?;
         let shape = LogitShape::from_dims(inputs.shape)?;
         let (student, teacher) = self.upload_pair(inputs)?;
         let labels = self.upload_labels(inputs)?;
+        Ok(UploadedShard {
+            student,
+            teacher,
+            labels,
+            shape,
+        })
+    }
+
+    /// The statistics of an uploaded shard (one submit, one readback).
+    pub(crate) fn shard_stats(
+        &self,
+        params: &DistParams,
+        shard: &UploadedShard,
+    ) -> Result<DistShardStats> {
+        let shape = shard.shape;
         let unused_loss = self.scratch("unused loss", 16);
-        let mut io = BoundIo::whole(&student, &teacher, &unused_loss, None);
-        io.labels = labels.as_ref().map(|l| l.as_entire_buffer_binding());
+        let io = shard.io(&unused_loss, None);
         let env = self.plan_env();
         let layout = io.layout();
         let mut plan = Plan::new("dist shard stats", layout.precision());
@@ -216,9 +286,7 @@ impl GpuContext {
         );
         let mut encoder = self.device().create_command_encoder(&Default::default());
         let recorded = self.record_plan(&mut encoder, None, || Ok(plan), &io, "dist shard stats");
-        let transient: Vec<&wgpu::Buffer> =
-            [&student, &teacher].into_iter().chain(&labels).collect();
-        self.forget_bind_groups_of(&transient);
+        self.forget_bind_groups_of(&shard.buffers(&[]));
         recorded?;
         // The inter terms, each row's CE (with the hard term), the merged column moments.
         let partial_bytes = shape.rows as u64 * 4;
@@ -279,42 +347,24 @@ impl GpuContext {
         })
     }
 
-    /// Finishes one shard with the statistics merged over the whole batch: the whole batch's
-    /// loss and this shard's rows of the gradient (when `want_grad`).
-    pub fn dist_shard_finish(
+    /// This shard's rows of the gradient of the batch `merged` describes.
+    pub(crate) fn shard_grad(
         &self,
         params: &DistParams,
-        inputs: &Inputs<'_>,
+        shard: &UploadedShard,
         merged: &DistShardStats,
-        want_grad: bool,
-    ) -> Result<LossOutput> {
-        inputs.check_for(params)?;
-        let shape = LogitShape::from_dims(inputs.shape)?;
-        if merged.columns.len() != shape.cols || merged.rows < shape.rows {
-            return Err(Error::Shape(format!(
-                "merged statistics describe {} rows of C = {}, not a batch holding this {}×{} shard",
-                merged.rows,
-                merged.columns.len(),
-                shape.rows,
-                shape.cols
-            )));
-        }
-        let loss = merged.loss(params) as f32;
-        if !want_grad {
-            return Ok(LossOutput::new(loss, None));
-        }
+    ) -> Result<Vec<f32>> {
+        let shape = shard.shape;
+        check_merged(merged, shape)?;
         let coefficients = gpu_column_stats(&merged.columns);
         let col_stats = self.upload(
             "dist merged column statistics",
             bytemuck::cast_slice(&coefficients),
         )?;
-        let (student, teacher) = self.upload_pair(inputs)?;
-        let labels = self.upload_labels(inputs)?;
         let bytes = shape.elements() as u64 * 4;
         let grad = self.output_buffer("gradient", bytes)?;
         let unused_loss = self.scratch("unused loss", 16);
-        let mut io = BoundIo::whole(&student, &teacher, &unused_loss, Some(&grad));
-        io.labels = labels.as_ref().map(|l| l.as_entire_buffer_binding());
+        let mut io = shard.io(&unused_loss, Some(&grad));
         io.extra.push(col_stats.as_entire_buffer_binding());
         let env = self.plan_env();
         let layout = io.layout();
@@ -325,17 +375,26 @@ impl GpuContext {
         let mut encoder = self.device().create_command_encoder(&Default::default());
         let recorded =
             self.record_plan(&mut encoder, None, || Ok(plan), &io, "dist shard gradient");
-        let transient: Vec<&wgpu::Buffer> = [&col_stats, &student, &teacher, &grad]
-            .into_iter()
-            .chain(&labels)
-            .collect();
-        self.forget_bind_groups_of(&transient);
+        self.forget_bind_groups_of(&shard.buffers(&[&col_stats, &grad]));
         recorded?;
         let staging = self.staging(bytes)?;
         encoder.copy_buffer_to_buffer(&grad, 0, &staging, 0, bytes);
         let index = self.queue().submit([encoder.finish()]);
         let bytes = self.read_back(&staging, index)?;
-        let grad = crate::tensor::f32s_from_le(&bytes);
-        Ok(LossOutput::new(loss, Some(grad)))
+        Ok(crate::tensor::f32s_from_le(&bytes))
     }
+}
+
+/// The merged statistics must describe a batch holding the shard.
+fn check_merged(merged: &DistShardStats, shape: LogitShape) -> Result<()> {
+    if merged.columns.len() != shape.cols || merged.rows < shape.rows {
+        return Err(Error::Shape(format!(
+            "merged statistics describe {} rows of C = {}, not a batch holding this {}×{} shard",
+            merged.rows,
+            merged.columns.len(),
+            shape.rows,
+            shape.cols
+        )));
+    }
+    Ok(())
 }

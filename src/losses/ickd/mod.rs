@@ -11,7 +11,7 @@ pub mod reference;
 use crate::error::{Error, Result};
 use crate::kernel::WORKGROUP_SIZE;
 use crate::losses::checks::require_rank;
-use crate::losses::common::{Inputs, Loss};
+use crate::losses::common::{BatchCoupling, Inputs, Loss};
 use crate::losses::registry::Entry;
 use crate::plan::{
     check_binding, finish_dispatch, flat_grid, row_grid, FinishUniform, Io, IoLayout, Plan,
@@ -165,6 +165,14 @@ pub(crate) fn recording(
 impl Loss for IckdParams {
     fn name(&self) -> &'static str {
         "ickd"
+    }
+
+    fn batch_coupling(&self) -> BatchCoupling {
+        let rows_power = match self.denominator {
+            IckdDenominator::Cb => 1,
+            IckdDenominator::Cb2 => 2,
+        };
+        BatchCoupling::RowMean { rows_power }
     }
 
     fn check_shape(&self, dims: &[usize]) -> Result<()> {

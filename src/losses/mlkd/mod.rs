@@ -16,7 +16,7 @@ pub mod reference;
 use crate::error::{Error, Result};
 use crate::kernel::WORKGROUP_SIZE;
 use crate::losses::checks::{check_finite, check_temperature, require_rank};
-use crate::losses::common::{Inputs, Loss};
+use crate::losses::common::{BatchCoupling, Inputs, Loss};
 use crate::losses::registry::Entry;
 use crate::plan::{
     check_binding, flat_grid, row_grid, FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot,
@@ -335,6 +335,11 @@ fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) 
 impl Loss for MlkdParams {
     fn name(&self) -> &'static str {
         "mlkd"
+    }
+
+    /// Its B×B terms relate every pair of rows.
+    fn batch_coupling(&self) -> BatchCoupling {
+        BatchCoupling::Pairwise
     }
 
     fn check_params(&self) -> Result<()> {

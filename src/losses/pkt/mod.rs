@@ -12,7 +12,7 @@ pub mod reference;
 
 use crate::error::Result;
 use crate::losses::batch_gram::{self, check_embeddings, widths};
-use crate::losses::common::{Inputs, Loss};
+use crate::losses::common::{BatchCoupling, Inputs, Loss};
 use crate::losses::registry::Entry;
 use crate::plan::{IoLayout, Plan, PlanEnv};
 use kernels::{PKT_COEFFICIENTS, PKT_ROWS};
@@ -32,6 +32,11 @@ pub struct Pkt;
 impl Loss for Pkt {
     fn name(&self) -> &'static str {
         "pkt"
+    }
+
+    /// Its B×B terms relate every pair of rows.
+    fn batch_coupling(&self) -> BatchCoupling {
+        BatchCoupling::Pairwise
     }
 
     fn takes_other_teacher_width(&self) -> bool {

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::kernel::WORKGROUP_SIZE;
 use crate::losses::batch_gram;
 use crate::losses::checks::check_finite;
-use crate::losses::common::{Inputs, Loss};
+use crate::losses::common::{BatchCoupling, Inputs, Loss};
 use crate::losses::registry::Entry;
 use crate::plan::{check_binding, flat_grid, FinishUniform, Io, IoLayout, Plan, PlanEnv, Slot};
 use kernels::{RKD_ANGLE, RKD_COEFFICIENTS, RKD_DISTANCE, RKD_GRAM};
@@ -155,6 +155,11 @@ pub(crate) fn recording(
 impl Loss for RkdParams {
     fn name(&self) -> &'static str {
         "rkd"
+    }
+
+    /// Its B×B terms relate every pair of rows.
+    fn batch_coupling(&self) -> BatchCoupling {
+        BatchCoupling::Pairwise
     }
 
     fn check_params(&self) -> Result<()> {

@@ -10,7 +10,7 @@ pub mod reference;
 
 use crate::error::Result;
 use crate::losses::batch_gram::{self, check_embeddings, widths};
-use crate::losses::common::{Inputs, Loss};
+use crate::losses::common::{BatchCoupling, Inputs, Loss};
 use crate::losses::registry::Entry;
 use crate::plan::{IoLayout, Plan, PlanEnv};
 use kernels::{SP_COEFFICIENTS, SP_ROWS};
@@ -30,6 +30,11 @@ pub struct Sp;
 impl Loss for Sp {
     fn name(&self) -> &'static str {
         "sp"
+    }
+
+    /// Its B×B terms relate every pair of rows.
+    fn batch_coupling(&self) -> BatchCoupling {
+        BatchCoupling::Pairwise
     }
 
     fn takes_other_teacher_width(&self) -> bool {
