@@ -583,17 +583,25 @@ pub fn run_one(
     // The roofline moves two dense inputs (and the gradient); a sparse teacher moves its
     // N·K ids and log-probs instead of the dense teacher: the fraction compares bandwidths.
     let roofline_bytes = minimum_bytes(rows, cols, dtype, pass);
+    // With the student over the ids (and no hard term) it reads only the student's N·K
+    // logits at the ids; the gradient is still written whole.
+    let over_ids = spec
+        .token_options()
+        .is_some_and(|o| o.student_over_ids && !o.wants_hard_term());
+    let ids_bytes = data.sparse.as_ref().map_or(0, |s| (rows * s.k) as u64 * 8);
     let min_bytes = match &data.sparse {
-        Some(s) if sparse.is_some() => {
-            roofline_bytes - dtype.bytes_for(rows * cols) + (rows * s.k) as u64 * 8
+        Some(s) if sparse.is_some() && over_ids => {
+            let inputs = 2 * dtype.bytes_for(rows * cols);
+            roofline_bytes - inputs + dtype.bytes_for(rows * s.k) + ids_bytes
         }
+        Some(_) if sparse.is_some() => roofline_bytes - dtype.bytes_for(rows * cols) + ids_bytes,
         _ => roofline_bytes,
     };
     Ok(BenchResult {
-        loss: if sparse.is_some() {
-            "kl sparse"
-        } else {
-            bench_name(spec)
+        loss: match (sparse.is_some(), over_ids) {
+            (true, true) => "kl sparse over ids",
+            (true, false) => "kl sparse",
+            _ => bench_name(spec),
         },
         shape: [rows, cols],
         dtype: dtype.name(),

@@ -9,18 +9,29 @@
 //! resident set during the steps less its resident set just before the first step (the peak is
 //! reset there through `/proc/self/clear_refs`). The inputs (hidden states, weights, the
 //! teacher) are allocated, and the kernels compiled by a step on 8 rows, before that point, so
-//! the figure is what a step adds.
+//! the figure is what a step adds. Beside it, burn's memory pool (cubecl's): the bytes it
+//! reserves after the steps less the bytes in use before them (the inputs). A pool keeps its
+//! pages, so this bounds the steps' high-water mark in device memory from above (pool slack
+//! included), on any adapter, without the code, compiler and driver memory that the resident
+//! set also counts.
 //!
 //! ```sh
-//! cargo bench -p wgpu-distill-burn --bench fused_head [-- --shapes 1024x64x32000 --iters 3]
+//! cargo bench -p wgpu-distill-burn --bench fused_head [-- --shapes 1024x64x32000 --iters 3 --budget-mib 64]
 //! ```
 
 use std::process::Command;
 use std::time::Instant;
 
+use burn::backend::DispatchDevice;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn_cubecl::cubecl::wgpu::{AutoCompiler, WgpuRuntime};
+use burn_cubecl::cubecl::MemoryScope;
+use burn_cubecl::CubeDevice;
+use cubecl_runtime::runtime::Runtime;
 use wgpu_distill::{KlParams, LossSpec};
-use wgpu_distill_burn::{distill_loss, fused_linear_loss, LinearHead, Teacher};
+use wgpu_distill_burn::{
+    distill_loss, fused_linear_loss_with, FusedOptions, LinearHead, Teacher, DEFAULT_MEMORY_BUDGET,
+};
 
 const CONFIGS: [&str; 3] = ["unfused", "fused-head", "fused-sparse"];
 const K: usize = 32;
@@ -42,8 +53,32 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs one configuration in this process: prints `config n h v peak_mib median_ms`.
-fn one(config: &str, (n, h, v): (usize, usize, usize), iters: usize) -> Result<(), String> {
+/// Burn's memory pool on `device`'s wgpu device (every stream): bytes in use, bytes reserved.
+fn pool_usage(device: &Device) -> (u64, u64) {
+    fn wgpu_of(device: &DispatchDevice) -> Option<burn_cubecl::cubecl::wgpu::WgpuDevice> {
+        #[allow(unreachable_patterns)]
+        match device {
+            DispatchDevice::Cube(CubeDevice::Wgpu(w)) => Some(w.clone()),
+            DispatchDevice::Autodiff(inner) => wgpu_of(inner),
+            _ => None,
+        }
+    }
+    wgpu_of(device.as_dispatch()).map_or((0, 0), |w| {
+        let usage = WgpuRuntime::<AutoCompiler>::client(&w)
+            .memory_report(MemoryScope::Device)
+            .usage();
+        (usage.bytes_in_use, usage.bytes_reserved)
+    })
+}
+
+/// Runs one configuration in this process: prints `config n h v peak_mib median_ms pool_mib`.
+fn one(
+    config: &str,
+    (n, h, v): (usize, usize, usize),
+    iters: usize,
+    budget: u64,
+) -> Result<(), String> {
+    let options = FusedOptions::default().with_memory_budget(budget);
     let device = wgpu_distill_burn::init_device(Device::wgpu_options())
         .map_err(|e| e.to_string())?
         .autodiff();
@@ -82,7 +117,7 @@ fn one(config: &str, (n, h, v): (usize, usize, usize), iters: usize) -> Result<(
                 let teacher = teacher_logits.as_ref().ok_or("no teacher logits")?;
                 distill_loss(&spec, logits, rows_of(teacher), None)
             }
-            "fused-head" => fused_linear_loss(
+            "fused-head" => fused_linear_loss_with(
                 &spec,
                 student,
                 Teacher::Head(LinearHead::new(
@@ -90,8 +125,9 @@ fn one(config: &str, (n, h, v): (usize, usize, usize), iters: usize) -> Result<(
                     teacher_weight.clone(),
                 )),
                 None,
+                &options,
             ),
-            _ => fused_linear_loss(
+            _ => fused_linear_loss_with(
                 &spec,
                 student,
                 Teacher::Sparse {
@@ -99,6 +135,7 @@ fn one(config: &str, (n, h, v): (usize, usize, usize), iters: usize) -> Result<(
                     logprobs: rows_of(&logprobs),
                 },
                 None,
+                &options,
             ),
         }
         .map_err(|e| e.to_string())?;
@@ -112,6 +149,7 @@ fn one(config: &str, (n, h, v): (usize, usize, usize), iters: usize) -> Result<(
     step_on(n.min(8))?;
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = status_kib("VmRSS:");
+    let (in_use_before, _) = pool_usage(&device);
     let mut times = vec![];
     for _ in 0..iters + 1 {
         let start = Instant::now();
@@ -119,13 +157,15 @@ fn one(config: &str, (n, h, v): (usize, usize, usize), iters: usize) -> Result<(
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
     let peak = status_kib("VmHWM:");
+    let pool = pool_usage(&device).1.saturating_sub(in_use_before);
     // The first full step may still tune burn's matmul for its shape: the median of the others.
     let mut timed = times[1..].to_vec();
     timed.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let median = timed[timed.len() / 2];
     println!(
-        "{config} {n} {h} {v} {:.1} {median:.1}",
-        peak.saturating_sub(before) as f64 / 1024.0
+        "{config} {n} {h} {v} {:.1} {median:.1} {:.1}",
+        peak.saturating_sub(before) as f64 / 1024.0,
+        pool as f64 / (1024.0 * 1024.0)
     );
     Ok(())
 }
@@ -135,13 +175,16 @@ fn main() {
     let iters: usize = arg(&args, "--iters")
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
+    let budget = arg(&args, "--budget-mib")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(DEFAULT_MEMORY_BUDGET, |mib| mib << 20);
     let parse = |s: &str| -> (usize, usize, usize) {
         let p: Vec<usize> = s.split('x').map(|x| x.parse().expect("NxHxV")).collect();
         (p[0], p[1], p[2])
     };
     if let Some(config) = arg(&args, "--one") {
         let shape = parse(&arg(&args, "--shape").expect("--shape NxHxV"));
-        if let Err(e) = one(&config, shape, iters) {
+        if let Err(e) = one(&config, shape, iters, budget) {
             println!("{config} {} {} {} failed: {e}", shape.0, shape.1, shape.2);
         }
         return;
@@ -150,7 +193,8 @@ fn main() {
         .unwrap_or_else(|| "1024x64x32000,256x64x128256,4096x64x32000".into());
     let exe = std::env::current_exe().expect("this benchmark's path");
     println!(
-        "config N H V peak_MiB median_step_ms (kl, T = 1; sparse K = {K}; one process per row)"
+        "config N H V peak_MiB median_step_ms pool_MiB (kl, T = 1; sparse K = {K}; fused budget {} MiB; one process per row)",
+        budget >> 20
     );
     for shape in shapes.split(',') {
         for config in CONFIGS {
@@ -162,6 +206,8 @@ fn main() {
                     shape,
                     "--iters",
                     &iters.to_string(),
+                    "--budget-mib",
+                    &(budget >> 20).to_string(),
                 ])
                 .output()
                 .expect("re-running this benchmark");

@@ -23,10 +23,11 @@ use wgpu_distill::{
     BufferRegion, GpuContext, InputDtype, LossBindings, LossSpec, Precision, SparseBindings,
 };
 
-use crate::{
+use crate::device::{
     context_for, context_of, float_primitive, int_primitive, into_fused, precision_of,
-    resolve_float, Error, Result,
+    resolve_float,
 };
+use wgpu_distill::{Error, Result};
 
 /// A call's teacher: dense (its shape: SP and PKT take another width), or a sparse top-k
 /// teacher of `kl` (ids as i32, log-probs f32, K per row, with or without the tail bucket).

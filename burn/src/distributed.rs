@@ -6,7 +6,8 @@ use wgpu_distill::distributed::Collective;
 use wgpu_distill::{Inputs, LossSpec};
 
 use crate::call::{precomputed, read_floats, read_ints, same_device};
-use crate::{context_of, Error, Result};
+use crate::device::context_of;
+use wgpu_distill::{Error, Result};
 
 /// [`crate::distill_loss`] for a batch whose rows are spread over the members of `group`
 /// (`wgpu_distill::GpuContext::evaluate_distributed`): the loss of the WHOLE batch, the same on

@@ -27,8 +27,9 @@ use burn_cubecl::Cube;
 use burn_fusion::FusionTensor;
 use wgpu_distill::{LossSpec, TokenOptions};
 
-use crate::call::{check_sparse_host, read_ints, same_device};
-use crate::{context_of, float_primitive, multiply, Call, Error, Result};
+use crate::call::{check_sparse_host, multiply, read_ints, same_device, Call};
+use crate::device::{context_of, float_primitive};
+use wgpu_distill::{Error, Result};
 
 /// The default memory for one chunk's logit-sized tensors (the student's and the teacher's
 /// logits and ∂L/∂logits): 64 MiB (170 rows of a 32 000-word vocabulary in f32, 42 of
@@ -296,10 +297,24 @@ impl Fused {
         };
         let per_row = v as u64 * (in_bytes + teacher_bytes + 4);
         let binding = ctx.device().limits().max_storage_buffer_binding_size;
-        let fit = (options.memory_budget / per_row).min(binding / (v as u64 * 4));
+        // A chunk's f32 logits (and gradient) are one binding each.
+        let max_rows = binding / (v as u64 * 4);
+        if max_rows == 0 {
+            return Err(Error::Limit(format!(
+                "one row of V = {v} f32 logits needs {} bytes, beyond this device's {binding}-byte storage binding",
+                v as u64 * 4
+            )));
+        }
+        let fit = (options.memory_budget / per_row).min(max_rows);
         let chunk_rows = match options.chunk_rows {
             Some(0) => {
                 return Err(Error::Param("chunk_rows must be at least 1".into()));
+            }
+            Some(rows) if rows as u64 > max_rows => {
+                return Err(Error::Limit(format!(
+                    "chunk_rows = {rows} rows of V = {v} f32 logits exceed this device's \
+                     {binding}-byte storage binding: at most {max_rows} rows per chunk"
+                )));
             }
             Some(rows) => rows,
             None => fit.max(1) as usize,

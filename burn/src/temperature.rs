@@ -18,7 +18,9 @@ use burn_cubecl::Cube;
 use burn_fusion::FusionTensor;
 use wgpu_distill::LossSpec;
 
-use crate::{float_primitive, multiply, Call, Error, Result};
+use crate::call::{multiply, Call};
+use crate::device::float_primitive;
+use wgpu_distill::{Error, Result};
 
 /// kl between `student` and `teacher` at the temperature held by `temperature` (shape `[1]`,
 /// f32, > 0), differentiable with respect to the student and to the temperature. `spec` is a
@@ -92,7 +94,7 @@ impl Call {
             .try_into_primitive::<Autodiff<Cube, C>>()
             .map_err(not_burn)?
             .into_parts();
-        let student = crate::resolve_float(fused);
+        let student = crate::device::resolve_float(fused);
         let out = match TemperatureBackward
             .prepare::<C>([student_node, temperature_node])
             .compute_bound()

@@ -2,7 +2,9 @@
 //! same run.
 
 use clap::Args;
-use wgpu_distill::{BackendChoice, Error, GpuContext, InputDtype, KlParams, LossSpec, ParamValues};
+use wgpu_distill::{
+    BackendChoice, Error, GpuContext, InputDtype, KlParams, LossSpec, ParamValues, TokenOptions,
+};
 
 use crate::parse_backend;
 
@@ -10,7 +12,7 @@ use crate::parse_backend;
 pub(crate) struct BenchArgs {
     /// Comma list of losses: kl (T = 4), kl+soft (T = 1, 0.5·KL through the token skeleton,
     /// with labels), kl+hard (the same plus 0.5·CE), kl+sparse (T = 1, a top-k teacher of
-    /// --sparse-k ids), jsd (β = 0.5), jsd+hard, tvd (with labels, nothing masked), dist,
+    /// --sparse-k ids), kl+sparse+over-ids (the same, the student renormalised over the ids), jsd (β = 0.5), jsd+hard, tvd (with labels, nothing masked), dist,
     /// dist+hard (CE + 2·DIST), dkd, ttm (WTTM, γ = 0.1), nkd (T = 1, γ = 1.5, with labels),
     /// kl+ls (T = 4, LS), kl+ls+ctkd (T = 4, LS and ∂L/∂T), kl+ctkd (T = 4, ∂L/∂T); sp and
     /// pkt (B×D features, the teacher as wide as the student).
@@ -153,7 +155,7 @@ fn bench_spec(name: &str) -> Result<LossSpec, Error> {
         }
         other => {
             return Err(Error::Param(format!(
-                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, kl+softcap, kl+ls, kl+ctkd, kl+ls+ctkd, jsd, jsd+hard, tvd, skl, srkl, dist, dist+hard, dkd, dkd+ls, ttm, ttm+ls, nkd, mlkd (C ≤ 4096), mlkd+ls, mlkd+kd-only; sp and pkt on B×D features)"
+                "bench: unknown loss '{other}' (the benchmark takes B×C losses: kl, kl+soft, kl+hard, kl+sparse, kl+sparse+over-ids, kl+softcap, kl+ls, kl+ctkd, kl+ls+ctkd, jsd, jsd+hard, tvd, skl, srkl, dist, dist+hard, dkd, dkd+ls, ttm, ttm+ls, nkd, mlkd (C ≤ 4096), mlkd+ls, mlkd+kd-only; sp and pkt on B×D features)"
             )))
         }
     };
@@ -171,6 +173,10 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), Error> {
         .split(',')
         .map(|name| match name.trim() {
             "kl+sparse" => Ok((LossSpec::Kl(KlParams::new(1.0)), true)),
+            "kl+sparse+over-ids" => {
+                let options = TokenOptions::default().with_student_over_ids(true);
+                Ok((LossSpec::Kl(KlParams::new(1.0).with_options(options)), true))
+            }
             other => bench_spec(other).map(|spec| (spec, false)),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -250,7 +256,9 @@ pub(crate) fn bench(args: &BenchArgs) -> Result<(), Error> {
                     done += 1;
                     eprintln!(
                         "[{done}/{total}] {} {b}x{c} {} {}",
-                        if *is_sparse {
+                        if *is_sparse && spec.token_options().is_some_and(|o| o.student_over_ids) {
+                            "kl sparse over ids"
+                        } else if *is_sparse {
                             "kl sparse"
                         } else {
                             wgpu_distill::bench::bench_name(spec)

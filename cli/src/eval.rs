@@ -31,6 +31,10 @@ pub(crate) struct EvalArgs {
     /// kl sparse: keep the mass outside the top-k as one tail bucket (T = 1 only).
     #[arg(long, requires = "teacher_ids")]
     pub(crate) tail: Option<bool>,
+    /// kl sparse: renormalise the student over the teacher's K ids too (TRL's convention),
+    /// instead of over the whole vocabulary; not with --tail.
+    #[arg(long, requires = "teacher_ids")]
+    pub(crate) student_over_ids: bool,
     /// Labels (N ints): DKD's targets; dist's hard-term targets; kl/jsd/tvd's masking and
     /// hard-term targets.
     #[arg(long)]

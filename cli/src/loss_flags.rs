@@ -38,6 +38,7 @@ pub(crate) fn loss_spec(args: &EvalArgs) -> Result<LossSpec, Error> {
     for (flag, set) in [
         ("standardize", args.standardize),
         ("temperature-grad", args.temperature_grad),
+        ("student-over-ids", args.student_over_ids),
     ] {
         if set {
             values.set(flag, true);

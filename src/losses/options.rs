@@ -35,6 +35,12 @@ pub struct TokenOptions {
     /// (the hard term sees the capped student too), as Gemma 2 caps its final logits. `c` finite
     /// and > 0; `None` caps nothing. Needs a dense teacher; not with LS or CTKD.
     pub softcap: Option<f64>,
+    /// With a sparse top-k teacher without the tail (`kl`): the student's log-probabilities
+    /// renormalised over the row's K ids (`log_softmax` of the gathered `zs/T`), TRL's and
+    /// most distillation servers' convention, instead of over the whole vocabulary (SPEC's
+    /// default). The loss then ignores the student's mass outside the ids and its gradient is
+    /// 0 there (but for the hard term's). Refused with a dense teacher and with the tail.
+    pub student_over_ids: bool,
 }
 
 impl Default for TokenOptions {
@@ -47,6 +53,7 @@ impl Default for TokenOptions {
             standardize: false,
             temperature_grad: false,
             softcap: None,
+            student_over_ids: false,
         }
     }
 }
@@ -66,6 +73,8 @@ setters!(TokenOptions {
     with_temperature_grad(temperature_grad: bool),
     /// Soft-cap both inputs' logits at `c` (`None`: no cap).
     with_softcap(softcap: Option<f64>),
+    /// A sparse teacher's student renormalised over the K ids (TRL's convention).
+    with_student_over_ids(student_over_ids: bool),
 });
 
 impl TokenOptions {
@@ -87,6 +96,7 @@ impl TokenOptions {
             standardize: v.flag("standardize")?.unwrap_or(false),
             temperature_grad: v.flag("temperature-grad")?.unwrap_or(false),
             softcap: v.number("softcap")?,
+            student_over_ids: v.flag("student-over-ids")?.unwrap_or(false),
         })
     }
 
@@ -144,6 +154,34 @@ impl TokenOptions {
             ));
         }
         Ok(())
+    }
+
+    /// Refuses `student_over_ids` for a dense teacher: it names a sparse teacher's ids.
+    pub(crate) fn check_dense_teacher(&self) -> Result<()> {
+        if self.student_over_ids {
+            return Err(Error::Param(
+                "student_over_ids renormalises the student over a sparse teacher's ids: give a \
+                 sparse teacher (ids and log-probs), or leave it off"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sparse kernel's mode (`tail` in its uniform): 0 the teacher renormalised over the
+    /// K against the full-vocabulary student, 1 the tail bucket, 2 the student renormalised
+    /// over the K too (`student_over_ids`).
+    pub(crate) fn sparse_mode(&self, tail: bool) -> Result<u32> {
+        match (tail, self.student_over_ids) {
+            (false, false) => Ok(0),
+            (true, false) => Ok(1),
+            (false, true) => Ok(2),
+            (true, true) => Err(Error::Param(
+                "student_over_ids and the tail bucket exclude each other: the tail keeps the \
+                 mass outside the ids that the renormalised student drops"
+                    .into(),
+            )),
+        }
     }
 
     /// Whether the hard-label term is asked for (it needs labels).

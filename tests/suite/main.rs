@@ -36,6 +36,7 @@ mod shaders;
 mod shapes;
 mod shards;
 mod skew_softcap;
+mod sparse_over_ids;
 mod subgroups;
 mod threads;
 mod token;

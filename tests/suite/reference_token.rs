@@ -376,6 +376,28 @@ fn kl_sparse_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn kl_sparse_over_ids_gradient_matches_finite_differences() {
+    let (rows, cols, k) = (4, 12, 4);
+    let (ids, logprobs) = sparse_teacher(13, rows, cols, k);
+    let logprobs: Vec<f32> = logprobs.iter().map(|&x| x as f32).collect();
+    let zs = normals(14, rows * cols, 2.0);
+    let labels = [0, IGNORE, 5, 11];
+    let shape = [rows, cols];
+    let placeholder = vec![0.0f32; rows * cols];
+    let teacher = wgpu_distill::SparseTeacher::new(&ids, &logprobs, k);
+    let inputs = wgpu_distill::Inputs::with_sparse_teacher(&placeholder, teacher, &shape)
+        .with_labels(&labels);
+    let options = wgpu_distill::TokenOptions::default()
+        .with_student_over_ids(true)
+        .with_hard_weight(0.3);
+    for t in [1.0, 2.5] {
+        fd_check(&format!("kl sparse over ids T {t}"), &zs, |x| {
+            token::evaluate_sparse(x, &inputs, t, &options).unwrap()
+        });
+    }
+}
+
+#[test]
 fn kl_sparse_tail_is_exact_when_the_student_leaves_1e_12_outside_the_ids() {
     let (rows, cols, k) = (4, 12, 4);
     let (ids, logprobs) = sparse_teacher(11, rows, cols, k);

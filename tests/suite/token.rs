@@ -330,7 +330,12 @@ fn sparse_teacher_matches_float64_at_every_strategy() {
                 TokenOptions::default(),
                 hard_options(),
                 hard_options().with_normalizer(Some(3.0)),
+                TokenOptions::default().with_student_over_ids(true),
+                hard_options().with_student_over_ids(true),
             ] {
+                if tail && options.student_over_ids {
+                    continue;
+                }
                 let spec = LossSpec::Kl(
                     KlParams::default()
                         .with_temperature(temperature)
@@ -395,16 +400,18 @@ fn sparse_teacher_with_16_bit_student_logits() {
             .with_chunk_rows(Some(2)),
     ];
     let cases = [
-        // (rows, cols, k, tail, temperature, teacher mass on its ids)
-        (9, 100, 17, true, 1.0, 0.9),
-        (5, 1024, 1024, true, 1.0, 1.0),
-        (5, 2000, 64, false, 1.5, 0.5),
+        // (rows, cols, k, tail, temperature, teacher mass on its ids, student over the ids)
+        (9, 100, 17, true, 1.0, 0.9, false),
+        (5, 1024, 1024, true, 1.0, 1.0, false),
+        (5, 2000, 64, false, 1.5, 0.5, false),
+        (5, 2000, 64, false, 1.5, 0.5, true),
     ];
     for backend in GPU_BACKENDS {
         for strategy in strategies {
             let mut ctx = fresh_gpu(backend);
             ctx.set_strategy(strategy).unwrap();
-            for (i, &(rows, cols, k, tail, temperature, mass)) in cases.iter().enumerate() {
+            for (i, &(rows, cols, k, tail, temperature, mass, over_ids)) in cases.iter().enumerate()
+            {
                 let student = synthetic::normal_vec(i as u64 + 40, rows * cols, 3.0);
                 let (ids, logprobs) = sparse_teacher(rows, cols, k, mass, i as u64 + 140);
                 let labels = token_labels(rows, cols);
@@ -413,7 +420,7 @@ fn sparse_teacher_with_16_bit_student_logits() {
                 let spec = LossSpec::Kl(
                     KlParams::default()
                         .with_temperature(temperature)
-                        .with_options(hard_options()),
+                        .with_options(hard_options().with_student_over_ids(over_ids)),
                 );
                 for dtype in [InputDtype::F16, InputDtype::Bf16] {
                     let read = dtype.decode(&dtype.encode(&student), student.len());

@@ -223,9 +223,9 @@ fn all_rows_ignored() {
         .all(|&g| g == 0.0));
 }
 
-/// A top-k teacher (ids and log-probs of a teacher's full softmax), with and without the tail:
-/// `distill_loss_sparse` against the float64 reference, and the fused head with a sparse
-/// teacher against it on the materialised logits.
+/// A top-k teacher (ids and log-probs of a teacher's full softmax) without the tail, with it,
+/// and with the student renormalised over the ids: `distill_loss_sparse` against the float64
+/// reference, and the fused head with a sparse teacher against it on the materialised logits.
 #[test]
 fn sparse_teachers_in_burn() {
     let p = Problem::new(11, 6, 40, 30);
@@ -244,10 +244,12 @@ fn sparse_teachers_in_burn() {
         }
     }
     let labels = &p.labels;
-    for tail in [false, true] {
-        let spec = LossSpec::Kl(
-            KlParams::new(1.0).with_options(TokenOptions::default().with_hard_weight(0.2)),
-        );
+    // The tail; the student renormalised over the ids (TRL's convention).
+    for (tail, over_ids) in [(false, false), (true, false), (false, true)] {
+        let options = TokenOptions::default()
+            .with_hard_weight(0.2)
+            .with_student_over_ids(over_ids);
+        let spec = LossSpec::Kl(KlParams::new(1.0).with_options(options));
         // distill_loss_sparse on logits against the reference.
         let device = device().autodiff();
         let student: Vec<f32> = synthetic::normal_vec(32, p.n * p.v, 2.0);
@@ -320,7 +322,12 @@ fn sparse_teachers_in_burn() {
             let options = FusedOptions::default().with_chunk_rows(Some(4));
             fused_linear_loss_with(&spec, head, sparse(&device), labels, &options).unwrap()
         });
-        assert_same(&format!("sparse tail {tail}"), &got, &want, 1e-5);
+        assert_same(
+            &format!("sparse tail {tail} over ids {over_ids}"),
+            &got,
+            &want,
+            1e-5,
+        );
     }
 }
 
@@ -375,7 +382,8 @@ fn f16_heads() {
     }
 }
 
-/// Mismatched N, H or V, ids out of range and a loss that is not a token loss: an `Err`.
+/// Mismatched N, H or V, ids out of range, a loss that is not a token loss, a chunk beyond the
+/// device's storage binding: an `Err`.
 #[test]
 fn fused_head_refuses_bad_input() {
     let device = device();
@@ -466,10 +474,20 @@ fn fused_head_refuses_bad_input() {
                 None,
             ),
         ),
+        (
+            "a chunk beyond the storage binding",
+            fused_linear_loss_with(
+                &kl,
+                head(n, h, v),
+                logits(n, v),
+                None,
+                &FusedOptions::default().with_chunk_rows(Some(1 << 40)),
+            ),
+        ),
     ];
     for (what, result) in cases {
         match result {
-            Err(Error::Shape(m) | Error::Param(m)) => println!("{what}: {m}"),
+            Err(Error::Shape(m) | Error::Param(m) | Error::Limit(m)) => println!("{what}: {m}"),
             Err(other) => panic!("{what}: unexpected error kind {other}"),
             Ok(_) => panic!("{what}: accepted"),
         }

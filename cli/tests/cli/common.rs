@@ -39,8 +39,9 @@ pub fn run_cli_case_json(
         cmd.arg("--labels").arg(case.dir.join("labels.npy"));
     }
     for (key, value) in case.params.as_object().unwrap() {
-        // SPEC's switches: `--standardize`, `--temperature-grad`, given or not.
-        if ["standardize", "temperature_grad"].contains(&key.as_str()) {
+        // The switches: `--standardize`, `--temperature-grad`, `--student-over-ids`, given or
+        // not.
+        if ["standardize", "temperature_grad", "student_over_ids"].contains(&key.as_str()) {
             if value == &serde_json::Value::Bool(true) {
                 cmd.arg(format!("--{}", key.replace('_', "-")));
             }

@@ -5,6 +5,7 @@
 //! `kernels.rs`; the float64 twin in `reference.rs`. With labels, a normaliser or the hard
 //! term, KL runs on the token skeleton (`../token/`).
 
+pub mod ctkd;
 pub(crate) mod kernels;
 pub mod reference;
 mod sparse;
@@ -32,6 +33,7 @@ pub const REGISTRATION: Entry<KlParams> = Entry {
         "hard-weight",
         "soft-weight",
         "softcap",
+        "student-over-ids",
         "standardize",
         "temperature-grad",
     ],
@@ -115,6 +117,7 @@ pub(crate) fn recording(
     dims: &[usize],
     io: &IoLayout,
 ) -> Result<Plan> {
+    params.options.check_dense_teacher()?;
     let t = params.temperature;
     if params.uses_token_path(io.labels) {
         return token::plan(env, TokenTerm::Kl, t, 0.0, &params.options, dims, io);
@@ -197,8 +200,7 @@ impl Loss for KlParams {
             return Ok(None);
         }
         let (t, o) = (self.temperature, &self.options);
-        token::reference::grad_temperature(student, teacher, inputs.shape, t, o, inputs.labels)
-            .map(Some)
+        ctkd::grad_temperature(student, teacher, inputs.shape, t, o, inputs.labels).map(Some)
     }
 
     fn reference(

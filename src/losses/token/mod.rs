@@ -350,6 +350,7 @@ pub(crate) fn plan(
     dims: &[usize],
     io: &IoLayout,
 ) -> Result<Plan> {
+    options.check_dense_teacher()?;
     let shape = LogitShape::from_dims(dims)?;
     let rows = TokenRows::new(term, temperature, beta, options, &shape, io)?;
     plan_rows(env, term, options, rows, &shape, io)

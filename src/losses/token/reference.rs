@@ -464,20 +464,19 @@ pub fn evaluate_sparse(
         .ok_or_else(|| Error::Param("no sparse teacher given".into()))?;
     let (rows, cols) = (inputs.shape[0], inputs.shape[1]);
     let logprobs: Vec<f64> = sparse.logprobs.iter().map(|&x| f64::from(x)).collect();
-    let (ignore, normalizer) = (options.ignore_index, options.normalizer);
-    let soft = kl_sparse(
-        student,
-        rows,
-        cols,
-        sparse.ids,
-        &logprobs,
-        sparse.k,
+    options.sparse_mode(sparse.tail)?;
+    let call = SparseCall {
+        ids: sparse.ids,
+        logprobs: &logprobs,
+        k: sparse.k,
         t,
-        sparse.tail,
-        inputs.labels,
-        ignore,
-        normalizer,
-    )?;
+        tail: sparse.tail,
+        over_ids: options.student_over_ids,
+        labels: inputs.labels,
+        ignore_index: options.ignore_index,
+        normalizer: options.normalizer,
+    };
+    let soft = sparse_kl(student, rows, cols, &call)?;
     let hard = hard_part(student, rows, cols, options, inputs.labels)?;
     blend(soft, hard, options.soft_weight, options.hard_weight)
 }
@@ -526,8 +525,61 @@ pub fn kl_sparse(
     ignore_index: i64,
     normalizer: Option<f64>,
 ) -> Result<(f64, Vec<f64>)> {
+    let call = SparseCall {
+        ids,
+        logprobs,
+        k,
+        t,
+        tail,
+        over_ids: false,
+        labels,
+        ignore_index,
+        normalizer,
+    };
+    sparse_kl(student, rows, cols, &call)
+}
+
+/// A sparse teacher's call: its ids and log-probs (N×K), T, the form (tail, or the student
+/// over the ids too: TRL's convention, `TokenOptions::student_over_ids`), the masking.
+struct SparseCall<'a> {
+    ids: &'a [i64],
+    logprobs: &'a [f64],
+    k: usize,
+    t: f64,
+    tail: bool,
+    over_ids: bool,
+    labels: Option<&'a [i64]>,
+    ignore_index: i64,
+    normalizer: Option<f64>,
+}
+
+/// [`kl_sparse`], and with `over_ids` the student renormalised over the row's K ids:
+/// `log q̂_k = zs[ids_k]/T − LSE_k(zs[ids]/T)` in the loss, gradient `T·(q̂ − p)` at the ids
+/// and 0 elsewhere.
+fn sparse_kl(
+    student: &[f64],
+    rows: usize,
+    cols: usize,
+    call: &SparseCall<'_>,
+) -> Result<(f64, Vec<f64>)> {
+    let SparseCall {
+        ids,
+        logprobs,
+        k,
+        t,
+        tail,
+        over_ids,
+        labels,
+        ignore_index,
+        normalizer,
+    } = *call;
     check_dense("student", student.len(), rows, cols)?;
     check_sparse(rows, cols, ids, logprobs, k, t, tail)?;
+    if tail && over_ids {
+        return Err(Error::Param(
+            "the student over the ids takes no tail".into(),
+        ));
+    }
     let mask = RowMask::new(rows, cols, labels, ignore_index, normalizer)?;
     let mut loss = 0.0;
     let mut grad = vec![0.0; rows * cols];
@@ -549,7 +601,12 @@ pub fn kl_sparse(
                 log_p[j] = row_lp[j] / t - lse_k;
             }
         }
-        let lse = lse_where(zs, t, |_| true);
+        let lse = if over_ids {
+            let gathered: Vec<f64> = row_ids.iter().map(|&c| zs[c]).collect();
+            lse_where(&gathered, t, |_| true)
+        } else {
+            lse_where(zs, t, |_| true)
+        };
         let mut row_loss = 0.0;
         let mut mass = 0.0;
         for j in 0..k {
@@ -559,10 +616,15 @@ pub fn kl_sparse(
                 row_loss += p * (log_p[j] - (zs[row_ids[j]] / t - lse));
             }
         }
-        // q everywhere, minus p̃ at the ids.
+        // q everywhere (q̂ at the ids alone over them), minus p̃ at the ids.
         let g = &mut grad[r * cols..(r + 1) * cols];
         for c in 0..cols {
             g[c] = (zs[c] / t - lse).exp();
+        }
+        if over_ids {
+            let q_ids: Vec<f64> = row_ids.iter().map(|&c| g[c]).collect();
+            g.fill(0.0);
+            row_ids.iter().zip(q_ids).for_each(|(&c, q)| g[c] = q);
         }
         for j in 0..k {
             g[row_ids[j]] -= log_p[j].exp();
@@ -609,42 +671,4 @@ pub(crate) fn with_hard_term(
         hard_term_all_rows(student, rows, cols, inputs.labels.unwrap_or(&[]))?
     };
     blend(soft, hard, w_soft, w_hard)
-}
-
-/// CTKD's `∂L/∂T` of kl with `options` (SPEC "CTKD"): per valid row, on the logits the soft
-/// term sees (z-scored with `standardize`), `2T·KL(p‖q) − Cov_p(zt, zt − zs)/T + E_p[zs] −
-/// E_q[zs]`, summed and scaled by `w_soft/n` as the loss is. Logits held fixed.
-pub fn grad_temperature(
-    student: &[f64],
-    teacher: &[f64],
-    dims: &[usize],
-    t: f64,
-    options: &TokenOptions,
-    labels: Option<&[i64]>,
-) -> Result<f64> {
-    let (rows, cols) = (dims[0], dims[1]);
-    let mask = RowMask::new(rows, cols, labels, options.ignore_index, options.normalizer)?;
-    let (zs, zt) = if options.standardize {
-        (
-            standardize_rows(student, rows, cols)?.0,
-            standardize_rows(teacher, rows, cols)?.0,
-        )
-    } else {
-        (student.to_vec(), teacher.to_vec())
-    };
-    let mut total = 0.0;
-    for r in (0..rows).filter(|&r| mask.valid[r]) {
-        let span = r * cols..(r + 1) * cols;
-        let (s, te) = (&zs[span.clone()], &zt[span]);
-        let (q, log_q) = softmax_row(s, t);
-        let (p, log_p) = softmax_row(te, t);
-        let expect =
-            |w: &[f64], x: &dyn Fn(usize) -> f64| (0..cols).map(|c| w[c] * x(c)).sum::<f64>();
-        let kl = expect(&p, &|c| if p[c] > 0.0 { log_p[c] - log_q[c] } else { 0.0 });
-        let mean_t = expect(&p, &|c| te[c]);
-        let mean_gap = expect(&p, &|c| te[c] - s[c]);
-        let cov = expect(&p, &|c| (te[c] - mean_t) * (te[c] - s[c] - mean_gap));
-        total += 2.0 * t * kl - cov / t + expect(&p, &|c| s[c]) - expect(&q, &|c| s[c]);
-    }
-    Ok(options.soft_weight * total / mask.n)
 }

@@ -26,7 +26,7 @@ pub(crate) fn sparse_plan(
     let words = shape.cols.div_ceil(32);
     let mut rows = TokenRows::new(TokenTerm::Kl, temperature, 0.0, options, shape, io)?;
     rows.base.k = k as u32;
-    rows.base.tail = tail as u32;
+    rows.base.tail = options.sparse_mode(tail)?;
     rows.base.words = words as u32;
     let threads_per_row = env.threads_per_row(shape.cols);
     let mut plan = Plan::new("kl sparse", io.precision());

@@ -10,6 +10,9 @@
 //                   and the hard term; then, after a storage barrier, each id's element is
 //                   rewritten with p~ = p_k (no lookup of the ids per element: the ids are
 //                   scattered once).
+// With the student renormalised over the ids (mode SPARSE_OVER_IDS, TRL's convention) the
+// student's statistics are taken over the K ids in the teacher's loop, the soft gradient is 0
+// off the ids, and sweep 1 runs only for the hard term.
 // The ids and log-probs are N×K, indexed by batch row like the labels. How a row's classes are
 // read is supplied by the kernel file (token_sparse.wgsl: four strided classes per slot, any
 // C; token_sparse_quads.wgsl: one quad per slot):
@@ -20,6 +23,11 @@
 // Uniformity: rows past the batch and ignored rows skip their loads and stores but every lane
 // reaches every barrier (seg_softmax2, seg_sum, storageBarrier), in control flow that reads
 // only `params`.
+
+// `params.tail`: the teacher renormalised over the K against the whole vocabulary (0), the
+// tail bucket (1), the student renormalised over the K too (2).
+const SPARSE_TAIL: u32 = 1u;
+const SPARSE_OVER_IDS: u32 = 2u;
 
 @group(0) @binding(2) var<storage, read> logprobs: array<f32>;
 @group(0) @binding(7) var<storage, read> ids: array<u32>;
@@ -36,10 +44,11 @@ fn is_id4(bits_base: u32, columns: vec4<u32>) -> vec4<bool> {
     return ((words >> (columns % vec4<u32>(32u))) & vec4<u32>(1u)) != vec4<u32>(0u);
 }
 
-// ∂L/∂zs of four classes: soft_grad_scale (q - p~) + hard_weight (q1 - onehot), over n
-// (`scales` holds both weights over n).
-fn sparse_grad4(columns: vec4<u32>, z: vec4<f32>, q: vec4<f32>, p_tilde: vec4<f32>, hard_stats: vec2<f32>, label: u32, scales: vec2<f32>) -> vec4<f32> {
-    var g = scales.x * (q - p_tilde);
+// ∂L/∂zs of four classes: soft_grad_scale (q_soft - p~) + hard_weight (q1 - onehot), over n
+// (`scales` holds both weights over n; q is the whole vocabulary's softmax at T, q_soft the
+// soft term's: q, or the softmax over the ids).
+fn sparse_grad4(columns: vec4<u32>, z: vec4<f32>, q: vec4<f32>, q_soft: vec4<f32>, p_tilde: vec4<f32>, hard_stats: vec2<f32>, label: u32, scales: vec2<f32>) -> vec4<f32> {
+    var g = scales.x * (q_soft - p_tilde);
     if params.hard != 0u {
         var q1 = q;
         if params.hard_at_t == 0u {
@@ -64,14 +73,18 @@ fn sparse_row(lid: u32, wid: vec3<u32>) {
     let ids_base = batch_row * k;
     let bits_base = batch_row * params.words;
     let inv_t = params.inv_t;
-    let tail = params.tail != 0u;
+    let tail = params.tail == SPARSE_TAIL;
+    let over_ids = params.tail == SPARSE_OVER_IDS;
+    // The whole row's statistics: the soft term's, unless the student is over the ids; the
+    // hard term's.
+    let full_row = !over_ids || params.hard != 0u;
     let hard_apart = params.hard != 0u && params.hard_at_t == 0u;
     let big = vec4<f32>(NEG_BIG);
 
     // Sweep 1 over V: (max, sum) of x over the row (.xy) and outside the ids (.zw, tail).
     var st = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
     var st1 = vec2<f32>(NEG_BIG, 0.0);
-    if live {
+    if live && full_row {
         for (var s = lane; s < slots; s += TPR) {
             let columns = slot_columns_at(s);
             let inside = columns < vec4<u32>(cols);
@@ -97,19 +110,29 @@ fn sparse_row(lid: u32, wid: vec3<u32>) {
         hard_stats = seg_softmax2(lid, vec4<f32>(st1, NEG_BIG, 0.0)).xy;
     }
 
-    // The teacher over the K ids: (max, sum) of logprobs/T (no tail) and sum of exp(lp) (tail).
+    // The teacher over the K ids: (max, sum) of logprobs/T (no tail) and sum of exp(lp) (tail);
+    // the student's (max, sum) of x over the ids (over_ids).
     var tk = vec2<f32>(NEG_BIG, 0.0);
+    var sk = vec2<f32>(NEG_BIG, 0.0);
     var mass = 0.0;
     if live {
         for (var j = lane; j < k; j += TPR) {
             let lp = logprobs[ids_base + j];
             tk = lse_push(tk, lp * inv_t);
             mass += exp_accurate(lp);
+            if over_ids {
+                sk = lse_push(sk, student_at(base + min(ids[ids_base + j], cols - 1u)) * inv_t);
+            }
         }
     }
-    let teacher = seg_softmax2(lid, vec4<f32>(tk, NEG_BIG, 0.0)).xy;
-    let log_s = log(stats.y);
+    let over_k = seg_softmax2(lid, vec4<f32>(tk, sk));
+    let teacher = over_k.xy;
     let log_t = log(teacher.y);
+    // The soft term's student statistics (max, log sum): the row's, or the ids'.
+    var soft_stats = vec2<f32>(stats.x, log(stats.y));
+    if over_ids {
+        soft_stats = vec2<f32>(over_k.z, log(over_k.w));
+    }
 
     // The loss terms over the ids: p (log p - log q[id]), 0 where p = 0.
     var kl = 0.0;
@@ -119,7 +142,7 @@ fn sparse_row(lid: u32, wid: vec3<u32>) {
             // An id outside [0, C) (only the embedding path can pass one: the host checks)
             // makes the row's loss NaN and writes nothing.
             let c = ids[ids_base + j];
-            let log_q = (student_at(base + min(c, cols - 1u)) * inv_t - stats.x) - log_s;
+            let log_q = (student_at(base + min(c, cols - 1u)) * inv_t - soft_stats.x) - soft_stats.y;
             var log_p = (lp * inv_t - teacher.x) - log_t;
             if tail {
                 log_p = lp;
@@ -150,6 +173,11 @@ fn sparse_row(lid: u32, wid: vec3<u32>) {
     if write_grad && live {
         let rest_scale = select(0.0, r / stats.w, rest);
         for (var s = lane; s < slots; s += TPR) {
+            if !full_row {
+                // Over the ids without a hard term: nothing off the ids.
+                store_slot(base, s, vec4<f32>(0.0));
+                continue;
+            }
             let columns = slot_columns_at(s);
             let z = load_slot_student(base, s);
             let x = z * inv_t;
@@ -158,7 +186,8 @@ fn sparse_row(lid: u32, wid: vec3<u32>) {
             if rest {
                 p_tilde = rest_scale * exp_accurate4(x - stats.z);
             }
-            store_slot(base, s, sparse_grad4(columns, z, q, p_tilde, hard_stats, mask.label, scales));
+            let q_soft = select(q, vec4<f32>(0.0), over_ids);
+            store_slot(base, s, sparse_grad4(columns, z, q, q_soft, p_tilde, hard_stats, mask.label, scales));
         }
     }
     if write_grad && in_batch && !live {
@@ -176,11 +205,15 @@ fn sparse_row(lid: u32, wid: vec3<u32>) {
             }
             let z = student_at(base + c);
             let q = exp_accurate(z * inv_t - stats.x) * inv_sum;
+            var q_soft = q;
+            if over_ids {
+                q_soft = exp_accurate(z * inv_t - over_k.z) / over_k.w;
+            }
             var log_p = (lp * inv_t - teacher.x) - log_t;
             if tail {
                 log_p = lp;
             }
-            let g = sparse_grad4(vec4<u32>(c), vec4<f32>(z), vec4<f32>(q), vec4<f32>(exp_accurate(log_p)), hard_stats, mask.label, scales);
+            let g = sparse_grad4(vec4<u32>(c), vec4<f32>(z), vec4<f32>(q), vec4<f32>(q_soft), vec4<f32>(exp_accurate(log_p)), hard_stats, mask.label, scales);
             store_grad_at(base + c, g.x);
         }
     }
