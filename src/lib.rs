@@ -14,6 +14,10 @@
 //!   [`GpuContext::record`] records into your `CommandEncoder`, on your buffers, with no
 //!   submit and no readback.
 //!
+//! A batch spread over threads or MPI ranks: [`GpuContext::evaluate_distributed`] with a
+//! [`distributed::Collective`] gives every member the whole batch's loss and the gradient of
+//! its own rows.
+//!
 //! ```no_run
 //! use wgpu_distill::{BackendChoice, GpuContext, Inputs, KlParams, LossSpec};
 //!

@@ -1,4 +1,4 @@
-//! What every loss shares: the [`Loss`] trait each folder implements, the host inputs
+//! What every loss shares: the `Loss` trait each folder implements, the host inputs
 //! ([`Inputs`], [`SparseTeacher`]), the caller's buffers ([`LossBindings`]) and the result
 //! ([`LossOutput`]).
 

@@ -1,4 +1,4 @@
-//! The losses. Each is one folder, `src/losses/<loss>/`: its parameters and its [`Loss`]
+//! The losses. Each is one folder, `src/losses/<loss>/`: its parameters and its `Loss`
 //! implementation (`mod.rs`: checks, plan, float64 twin's entry), its WGSL kernels and their
 //! table entries (`*.wgsl`, `kernels.rs`), its float64 twin (`reference.rs`) and its
 //! registration [`Entry`] (name, parameters, defaults, kernels). Adding a loss is its folder
