@@ -23,36 +23,6 @@ const SKEW_PARAMS: [&str; 7] = [
     TOKEN_PARAMS[4],
 ];
 
-/// Skew KL's name, parameters and kernels (the token skeleton's).
-pub const SKL_REGISTRATION: Entry<SklParams> = Entry {
-    name: "skl",
-    params: &SKEW_PARAMS,
-    kernels: super::kernels::KERNELS,
-    build: |v: &ParamValues| {
-        let d = SklParams::default();
-        Ok(SklParams {
-            temperature: v.number_or("temperature", d.temperature)?,
-            skew: v.number_or("skew", d.skew)?,
-            options: TokenOptions::from_values(v)?,
-        })
-    },
-};
-
-/// Skew reverse KL's name, parameters and kernels (the token skeleton's).
-pub const SRKL_REGISTRATION: Entry<SrklParams> = Entry {
-    name: "srkl",
-    params: &SKEW_PARAMS,
-    kernels: super::kernels::KERNELS,
-    build: |v: &ParamValues| {
-        let d = SrklParams::default();
-        Ok(SrklParams {
-            temperature: v.number_or("temperature", d.temperature)?,
-            skew: v.number_or("skew", d.skew)?,
-            options: TokenOptions::from_values(v)?,
-        })
-    },
-};
-
 /// Skew KL: row loss `KL(p ‖ α·p + (1−α)·q)`, no T² (α = 0 is `kl` without its T²).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SklParams {
@@ -74,7 +44,22 @@ pub struct SrklParams {
 }
 
 macro_rules! skew_params {
-    ($ty:ident, $name:literal, $term:expr, $reverse:literal) => {
+    ($ty:ident, $registration:ident, $name:literal, $term:expr, $reverse:literal) => {
+        /// The loss's name, parameters and kernels (the token skeleton's).
+        pub const $registration: Entry<$ty> = Entry {
+            name: $name,
+            params: &SKEW_PARAMS,
+            kernels: super::kernels::KERNELS,
+            build: |v: &ParamValues| {
+                let d = $ty::default();
+                Ok($ty {
+                    temperature: v.number_or("temperature", d.temperature)?,
+                    skew: v.number_or("skew", d.skew)?,
+                    options: TokenOptions::from_values(v)?,
+                })
+            },
+        };
+
         impl $ty {
             /// The loss at temperature `temperature` with skew `skew`, default options.
             pub fn new(temperature: f64, skew: f64) -> Self {
@@ -153,8 +138,8 @@ macro_rules! skew_params {
     };
 }
 
-skew_params!(SklParams, "skl", TokenTerm::Skl, false);
-skew_params!(SrklParams, "srkl", TokenTerm::Srkl, true);
+skew_params!(SklParams, SKL_REGISTRATION, "skl", TokenTerm::Skl, false);
+skew_params!(SrklParams, SRKL_REGISTRATION, "srkl", TokenTerm::Srkl, true);
 
 #[cfg(test)]
 mod tests {
