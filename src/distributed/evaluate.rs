@@ -62,8 +62,7 @@ impl GpuContext {
             ],
             Err(_) => [0.0; HEADER_LEN],
         };
-        let members: Vec<Header> = group
-            .all_gather(&header)?
+        let members: Vec<Header> = gather(group, &header)?
             .chunks_exact(HEADER_LEN)
             .map(|h| Header {
                 ok: h[0] == 1.0,
@@ -196,7 +195,7 @@ impl GpuContext {
             Ok(s) => [vec![1.0], s.to_f64s()].concat(),
             Err(_) => vec![0.0; 1 + len],
         };
-        let gathered = group.all_gather(&flat)?;
+        let gathered = gather(group, &flat)?;
         stats?;
         let mut merged: Option<DistShardStats> = None;
         for (rank, member) in gathered.chunks_exact(1 + len).enumerate() {
@@ -312,7 +311,7 @@ fn sum_over(group: &dyn Collective, values: Result<[f64; 2], &Error>) -> Result<
         Ok([a, b]) => [1.0, a, b],
         Err(_) => [0.0; 3],
     };
-    let gathered = group.all_gather(&flat)?;
+    let gathered = gather(group, &flat)?;
     let mut sums = [0.0; 2];
     for (rank, member) in gathered.chunks_exact(3).enumerate() {
         if member[0] != 1.0 {
@@ -322,6 +321,21 @@ fn sum_over(group: &dyn Collective, values: Result<[f64; 2], &Error>) -> Result<
         sums[1] += member[2];
     }
     Ok(sums)
+}
+
+/// `group.all_gather(local)`, checked: a `Collective` of our own or the caller's must return
+/// one `local`-sized slice per member, at least one.
+fn gather(group: &dyn Collective, local: &[f64]) -> Result<Vec<f64>> {
+    let gathered = group.all_gather(local)?;
+    let size = group.size();
+    if size == 0 || gathered.len() != local.len() * size {
+        return Err(Error::Collective(format!(
+            "all_gather of {} values over {size} members returned {} values",
+            local.len(),
+            gathered.len()
+        )));
+    }
+    Ok(gathered)
 }
 
 fn failed_member(rank: usize) -> Error {

@@ -297,3 +297,29 @@ impl Job {
         Inputs::new(&self.student, &self.teacher, shape)
     }
 }
+
+/// A caller's `Collective` that returns the wrong number of values: an error, not a panic.
+struct Broken;
+
+impl Collective for Broken {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        2
+    }
+    fn all_gather(&self, _local: &[f64]) -> wgpu_distill::Result<Vec<f64>> {
+        Ok(vec![])
+    }
+}
+
+#[test]
+fn a_collective_returning_too_few_values_is_an_error() {
+    let ctx = gpu(BackendChoice::Vulkan);
+    let job = small_job(LossSpec::Kl(KlParams::new(2.0)));
+    let shape = [9, 10];
+    let err = ctx
+        .evaluate_distributed(&job.spec, &job.inputs_with(&shape), &Broken, true)
+        .unwrap_err();
+    assert!(matches!(err, Error::Collective(_)), "{err}");
+}
