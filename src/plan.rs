@@ -378,6 +378,13 @@ impl PlanEnv {
         self.strategy.holds_rows(cols, lanes, per_lane)
     }
 
+    /// Whether a kernel that gains from held rows holds them: the row fits (`per_lane`
+    /// elements a lane at most) and the strategy does not turn held rows off (`None` holds
+    /// them, unlike `holds_rows`).
+    pub fn may_hold_rows(&self, cols: usize, lanes: u32, per_lane: u32) -> bool {
+        self.strategy.cached_rows != Some(false) && cols <= (lanes * per_lane) as usize
+    }
+
     /// Whether a B×`cols` call on `io` uses the quad kernels.
     pub fn quads(&self, cols: usize, io: &IoLayout) -> bool {
         self.strategy.quads != Some(false) && io.quads_allowed(cols)

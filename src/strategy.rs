@@ -20,7 +20,10 @@ pub struct Strategy {
     /// measured faster on both adapters tried (an H200: KL 4096×1000 0.043 ms streaming
     /// against 0.054 ms cached, DIST 0.116 against 0.214 ms; lavapipe likewise): with one
     /// row per workgroup the cached kernels' extra workgroup reductions cost more than the
-    /// second read saves. Kept, tested, for adapters where that balance differs.
+    /// second read saves. Kept, tested, for adapters where that balance differs. kl with LS
+    /// or CTKD is the exception: its rows are held where they fit unless this is
+    /// `Some(false)` (its row moments cost the same reductions either way, and holding saves
+    /// two reads of three; lavapipe, 16384×32: 4.0 against 4.5 ms).
     pub cached_rows: Option<bool>,
     /// Rows per chunk for the logit losses: `None` splits only batches beyond one binding
     /// (`max_storage_buffer_binding_size`); a value forces chunks of about that many rows

@@ -62,6 +62,19 @@ fn slots_in_row(columns: vec4<u32>, cols: u32, in_batch: bool) -> vec4<bool> {
     return (columns < vec4<u32>(cols)) & vec4<bool>(in_batch);
 }
 
+// The strided slots of the streaming one-class kernels (token.wgsl, token_sparse.wgsl,
+// mlkd_rows.wgsl): slot s holds columns c, c + TPR, c + 2 TPR, c + 3 TPR of its group of
+// 4 TPR classes. `strided_slot_count` counts the slots whose first class lies inside the row.
+fn strided_slot_count(cols: u32) -> u32 {
+    let groups = cols / (4u * TPR);
+    return groups * TPR + min(cols - groups * 4u * TPR, TPR);
+}
+
+fn strided_slot_columns(s: u32) -> vec4<u32> {
+    let first = (s / TPR) * 4u * TPR + s % TPR;
+    return first + TPR * vec4<u32>(0u, 1u, 2u, 3u);
+}
+
 fn max4(v: vec4<f32>) -> f32 {
     return max(max(v.x, v.y), max(v.z, v.w));
 }

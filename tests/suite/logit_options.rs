@@ -6,7 +6,7 @@
 use crate::common::*;
 use wgpu_distill::{
     reference, synthetic, BackendChoice, BufferRegion, DkdParams, Error, InputDtype, Inputs,
-    JsdParams, KlParams, LossBindings, LossSpec, SparseTeacher, TokenOptions, TtmParams,
+    JsdParams, KlParams, LossBindings, LossSpec, SparseTeacher, Strategy, TokenOptions, TtmParams,
 };
 
 fn ls_ctkd(t: f64, options: TokenOptions) -> LossSpec {
@@ -102,6 +102,80 @@ fn a_constant_row_standardizes_to_zero() {
             want.loss,
             &want.grad,
         );
+    }
+}
+
+/// kl with LS or CTKD holds a row in registers where each lane has one slot (C <= 4 lanes a
+/// row) unless the strategy turns held rows off: both forms, with and without the hard term
+/// (the kernel variants compiled with and without it), quads and one-class, a constant row,
+/// against the float64 twin.
+#[test]
+fn held_and_streamed_rows_match_the_reference() {
+    let strategies = [
+        (
+            "streamed",
+            Strategy::default().with_cached_rows(Some(false)),
+        ),
+        (
+            "held, 256 lanes",
+            Strategy::default().with_threads_per_row(Some(256)),
+        ),
+        (
+            "held, 256 lanes, one-class",
+            Strategy::default()
+                .with_threads_per_row(Some(256))
+                .with_quads(Some(false)),
+        ),
+    ];
+    let both = TokenOptions::default()
+        .with_standardize(true)
+        .with_temperature_grad(true);
+    let cases = [
+        (2.0, TokenOptions::default().with_standardize(true)),
+        (4.0, TokenOptions::default().with_temperature_grad(true)),
+        (3.0, both),
+        (
+            1.5,
+            hard_options()
+                .with_standardize(true)
+                .with_temperature_grad(true),
+        ),
+    ];
+    for backend in GPU_BACKENDS {
+        for (name, strategy) in strategies {
+            let mut ctx = fresh_gpu(backend);
+            ctx.set_strategy(strategy).unwrap();
+            for (b, c) in [(5, 7), (4, 32), (3, 1000), (3, 1024), (2, 1030)] {
+                let (mut student, teacher) = synthetic::logit_pair(c as u64 + 1, b, c, 3.0);
+                student[c..2 * c].iter_mut().for_each(|z| *z = -0.3);
+                let labels = token_labels(b, c);
+                let shape = [b, c];
+                for (t, options) in cases {
+                    let spec = ls_ctkd(t, options);
+                    let mut inputs = Inputs::new(&student, &teacher, &shape);
+                    if options.hard_weight != 0.0 {
+                        inputs = inputs.with_labels(&labels);
+                    }
+                    let out = ctx.evaluate(&spec, &inputs, true).unwrap();
+                    let want = reference::evaluate(&spec, &inputs).unwrap();
+                    let what = format!("{name} {options:?} T={t} {b}x{c} {backend:?}");
+                    assert_close(
+                        &what,
+                        f64::from(out.loss),
+                        out.grad.as_deref().unwrap(),
+                        want.loss,
+                        &want.grad,
+                    );
+                    match (out.grad_temperature, want.grad_temperature) {
+                        (Some(got), Some(w)) => {
+                            assert_grad_temperature(&what, got, w, want.loss, t)
+                        }
+                        (None, None) => {}
+                        other => panic!("{what}: ∂L/∂T {other:?}"),
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 // MLKD's correlation gradient at one temperature, per row b, added to the gradient so far
-// (the instance term's, from mlkd_rows.wgsl, and the earlier temperatures'):
+// (the instance term's, from mlkd_row.wgsl, and the earlier temperatures'):
 //   grad[b, c] += (1/T) Ps[b, c] (slope[b, c] - <slope[b, ·], Ps[b, ·]>)
 // the softmax's Jacobian applied to the slopes of mlkd_corr_slopes.wgsl.
 //

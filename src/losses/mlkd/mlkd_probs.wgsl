@@ -1,5 +1,5 @@
 // MLKD's raw softmaxes at one temperature, one invocation per element (b, c), from the row
-// statistics of mlkd_rows.wgsl: Ps[b, c] = exp((zs - max zs) / T) / S_s(T) into probs[0 ..
+// statistics of mlkd_row.wgsl: Ps[b, c] = exp((zs - max zs) / T) / S_s(T) into probs[0 ..
 // B C), Pt after it. One temperature at a time, so the correlation terms need 2 B C floats of
 // scratch whatever the number of temperatures.
 //

@@ -3,8 +3,9 @@
 //! (C×C) and the batch (B×B) correlation Grams of the softmaxes. With LS only the instance
 //! term sees the z-scored logits (the LS authors' `MLKD.py`).
 //!
-//! This folder: `mlkd_rows.wgsl` (every temperature from the same loads: the instance term,
-//! its gradient and the softmaxes' row statistics), per temperature `mlkd_probs.wgsl` (its
+//! This folder: `mlkd_row.wgsl` (every temperature from the same loads: the instance term,
+//! its gradient and the softmaxes' row statistics; `mlkd_rows.wgsl` and `mlkd_rows_quads.wgsl`
+//! its one-class and quad loads), per temperature `mlkd_probs.wgsl` (its
 //! softmaxes), `mlkd_gram.wgsl` (each correlation Gram as a tiled
 //! teacher − student difference, with its Σ D²), `mlkd_corr_slopes.wgsl` and
 //! `mlkd_corr_grad.wgsl` (their gradient, then through the softmax), declarations in `mlkd_common.wgsl`, then `shaders/finish.wgsl`; the
@@ -23,7 +24,10 @@ use crate::plan::{
     MAX_GROUPS_PER_DIM,
 };
 use crate::tensor::LogitShape;
-use kernels::{MLKD_CORR_GRAD, MLKD_CORR_SLOPES, MLKD_GRAM, MLKD_PROBS, MLKD_ROWS};
+use kernels::{
+    MLKD_CORR_GRAD, MLKD_CORR_SLOPES, MLKD_GRAM, MLKD_LS_ROWS, MLKD_LS_ROWS_QUADS, MLKD_PROBS,
+    MLKD_ROWS, MLKD_ROWS_QUADS,
+};
 
 /// The most temperatures one call takes (the paper uses 5).
 pub const MAX_TEMPERATURES: usize = 8;
@@ -226,8 +230,14 @@ fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) 
         t,
         inv_t,
     });
+    let row_kernel = match (params.standardize, env.quads(c, io)) {
+        (false, true) => MLKD_ROWS_QUADS,
+        (false, false) => MLKD_ROWS,
+        (true, true) => MLKD_LS_ROWS_QUADS,
+        (true, false) => MLKD_LS_ROWS,
+    };
     plan.dispatch(
-        MLKD_ROWS,
+        row_kernel,
         threads_per_row,
         vec![
             rows,

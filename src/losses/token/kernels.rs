@@ -32,18 +32,39 @@ pub const TOKEN_SPARSE_LIB: &str = concat!(
 pub const TOKEN_KL_LIB: &str = dense_lib!("token_term_kl.wgsl");
 
 /// kl with LS or CTKD: the token declarations, LS's row moments, its own row function
-/// (`token_ls_rows.wgsl`) and KL's term.
-pub const TOKEN_KL_LS_LIB: &str = concat!(
-    include_str!("token_common.wgsl"),
-    "\n",
-    include_str!("token_slots.wgsl"),
-    "\n",
-    include_str!("../standardize/standardize.wgsl"),
-    "\n",
-    include_str!("token_ls_rows.wgsl"),
-    "\n",
-    include_str!("token_term_kl.wgsl")
-);
+/// (`token_ls_rows.wgsl`) and KL's term, after the row function's two constants.
+macro_rules! ls_lib {
+    ($full_rows:literal, $held_rows:literal) => {
+        concat!(
+            "const FULL_ROWS: bool = ",
+            $full_rows,
+            ";\nconst HELD_ROWS: bool = ",
+            $held_rows,
+            ";\n",
+            include_str!("token_common.wgsl"),
+            "\n",
+            include_str!("token_slots.wgsl"),
+            "\n",
+            include_str!("../standardize/standardize.wgsl"),
+            "\n",
+            include_str!("token_ls_rows.wgsl"),
+            "\n",
+            include_str!("token_term_kl.wgsl")
+        )
+    };
+}
+
+/// kl with LS or CTKD, with the hard term and WTTM's row weight (ttm with LS).
+pub const TOKEN_KL_LS_LIB: &str = ls_lib!("true", "false");
+
+/// The same, rows held in registers (C <= 4 TPR).
+pub const TOKEN_KL_LS_HELD_LIB: &str = ls_lib!("true", "true");
+
+/// kl with LS or CTKD and neither the hard term nor WTTM's weight.
+pub const TOKEN_KL_LS_LEAN_LIB: &str = ls_lib!("false", "false");
+
+/// The same, rows held in registers (C <= 4 TPR).
+pub const TOKEN_KL_LS_LEAN_HELD_LIB: &str = ls_lib!("false", "true");
 
 /// The skeleton with the mixture logs (`token_mix.wgsl`) and jsd's term.
 pub const TOKEN_JSD_LIB: &str = dense_lib!("token_mix.wgsl", "token_term_jsd.wgsl");
@@ -79,19 +100,38 @@ pub const TOKEN_KL_ROWS_QUADS: Kernel = Kernel {
     ..TOKEN_KL_ROWS
 };
 
-/// kl with LS (`standardize`) or CTKD's ∂L/∂T (`temperature_grad`), any C.
-pub const TOKEN_KL_LS_ROWS: Kernel = Kernel {
-    family: TOKEN_KL_LS_LIB,
-    variant: "kl_ls",
-    ..TOKEN_KL_ROWS
-};
+/// The four variants of kl with LS or CTKD (`token_ls_rows.wgsl`): with or without the hard
+/// term and WTTM's weight, rows streamed or held, each any C and quads. The plan picks one.
+pub struct LsKernels {
+    /// The hard term and WTTM's weight compiled in.
+    pub full: bool,
+    /// Rows held in registers.
+    pub held: bool,
+    /// Four classes per load.
+    pub quads: bool,
+}
 
-/// kl with LS or CTKD, quads.
-pub const TOKEN_KL_LS_ROWS_QUADS: Kernel = Kernel {
-    family: TOKEN_KL_LS_LIB,
-    variant: "kl_ls",
-    ..TOKEN_KL_ROWS_QUADS
-};
+impl LsKernels {
+    /// The kernel of this variant.
+    pub const fn kernel(&self) -> Kernel {
+        let (family, variant) = match (self.full, self.held) {
+            (true, false) => (TOKEN_KL_LS_LIB, "kl_ls"),
+            (true, true) => (TOKEN_KL_LS_HELD_LIB, "kl_ls_held"),
+            (false, false) => (TOKEN_KL_LS_LEAN_LIB, "kl_ls_lean"),
+            (false, true) => (TOKEN_KL_LS_LEAN_HELD_LIB, "kl_ls_lean_held"),
+        };
+        let base = if self.quads {
+            TOKEN_KL_ROWS_QUADS
+        } else {
+            TOKEN_KL_ROWS
+        };
+        Kernel {
+            family,
+            variant,
+            ..base
+        }
+    }
+}
 
 /// Token-loss rows: generalized JSD.
 pub const TOKEN_JSD_ROWS: Kernel = Kernel {
@@ -204,8 +244,54 @@ pub const TOKEN_COUNT: Kernel = Kernel {
 pub const KERNELS: &[Kernel] = &[
     TOKEN_KL_ROWS,
     TOKEN_KL_ROWS_QUADS,
-    TOKEN_KL_LS_ROWS,
-    TOKEN_KL_LS_ROWS_QUADS,
+    LsKernels {
+        full: true,
+        held: false,
+        quads: false,
+    }
+    .kernel(),
+    LsKernels {
+        full: true,
+        held: false,
+        quads: true,
+    }
+    .kernel(),
+    LsKernels {
+        full: true,
+        held: true,
+        quads: false,
+    }
+    .kernel(),
+    LsKernels {
+        full: true,
+        held: true,
+        quads: true,
+    }
+    .kernel(),
+    LsKernels {
+        full: false,
+        held: false,
+        quads: false,
+    }
+    .kernel(),
+    LsKernels {
+        full: false,
+        held: false,
+        quads: true,
+    }
+    .kernel(),
+    LsKernels {
+        full: false,
+        held: true,
+        quads: false,
+    }
+    .kernel(),
+    LsKernels {
+        full: false,
+        held: true,
+        quads: true,
+    }
+    .kernel(),
     TOKEN_JSD_ROWS,
     TOKEN_JSD_ROWS_QUADS,
     TOKEN_TVD_ROWS,

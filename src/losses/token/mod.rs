@@ -21,15 +21,15 @@ pub use skew::{SklParams, SrklParams, DEFAULT_SKEW, SKL_REGISTRATION, SRKL_REGIS
 pub(crate) use sparse::sparse_plan;
 
 use crate::error::{Error, Result};
-use crate::kernel::{Kernel, WORKGROUP_SIZE};
+use crate::kernel::{Kernel, CACHE_PER_LANE, WORKGROUP_SIZE};
 use crate::losses::checks::{check_temperature, require_rank};
 use crate::losses::common::{Inputs, Loss};
 use crate::losses::registry::{Entry, ParamValues};
 use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv, Slot};
 use crate::tensor::LogitShape;
 use kernels::{
-    TOKEN_COUNT, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_LS_ROWS, TOKEN_KL_LS_ROWS_QUADS,
-    TOKEN_KL_ROWS, TOKEN_KL_ROWS_QUADS, TOKEN_SKL_ROWS, TOKEN_SKL_ROWS_QUADS, TOKEN_SRKL_ROWS,
+    LsKernels, TOKEN_COUNT, TOKEN_JSD_ROWS, TOKEN_JSD_ROWS_QUADS, TOKEN_KL_ROWS,
+    TOKEN_KL_ROWS_QUADS, TOKEN_SKL_ROWS, TOKEN_SKL_ROWS_QUADS, TOKEN_SRKL_ROWS,
     TOKEN_SRKL_ROWS_QUADS, TOKEN_TVD_ROWS, TOKEN_TVD_ROWS_QUADS,
 };
 
@@ -372,13 +372,14 @@ pub(crate) fn plan_rows(
     // by their parameter checks, before any plan).
     let dt = options.temperature_grad;
     let kernel = match term {
-        TokenTerm::Kl if options.standardize || dt => {
-            if quads {
-                TOKEN_KL_LS_ROWS_QUADS
-            } else {
-                TOKEN_KL_LS_ROWS
-            }
+        // The variant without the hard term or WTTM's weight where they are off; rows held
+        // where each lane has one slot, unless the strategy turns held rows off.
+        TokenTerm::Kl if options.standardize || dt => LsKernels {
+            full: rows.base.hard != 0 || rows.base.weighted != 0,
+            held: env.may_hold_rows(shape.cols, threads_per_row, CACHE_PER_LANE),
+            quads,
         }
+        .kernel(),
         _ => term.kernel(quads),
     };
     let mut plan = Plan::new("token", io.precision());

@@ -17,10 +17,36 @@
 //   = S_t / S_r^gamma with both sums about the known max (one more sum in sweep 1), and it
 //   multiplies the row's soft term and its gradient (a teacher-only weight).
 //
-// Reads: two sweeps of both inputs (one more with LS), as token_rows.wgsl without projection.
+// Two constants the kernel's family prepends (token/kernels.rs) pick the variant:
+//   FULL_ROWS  true compiles the hard term and WTTM's weight (read from `params`); false
+//              leaves them out, for kl without them, so the sweeps carry only LS's and CTKD's
+//              arithmetic;
+//   HELD_ROWS  true for rows of at most one slot a lane (C <= 4 TPR): each lane loads its slot
+//              once (`hold_slot`) and every sweep reads it from registers (`row_slot`).
+// The per-class sums are kept per component (vec4) and folded once per row.
+//
+// Reads: two sweeps of both inputs (one more with LS), as token_rows.wgsl without projection;
+// one with HELD_ROWS.
 // Uniformity: rows past the batch and ignored rows skip their loads but every lane reaches
 // every barrier (row_moments, seg_softmax2, seg_sum); the branches around barriers read only
-// `params`.
+// `params` and constants.
+
+var<private> held: Slot;
+
+// Loads the lane's slot once when rows are held (the row's only slot of this lane: s = lane).
+fn hold_slot(base: u32, lane: u32, slots: u32, live: bool) {
+    if HELD_ROWS && live && lane < slots {
+        held = load_slot(base, lane);
+    }
+}
+
+// Slot `s` of the row: the held one, or from memory.
+fn row_slot(base: u32, s: u32) -> Slot {
+    if HELD_ROWS {
+        return held;
+    }
+    return load_slot(base, s);
+}
 
 fn token_row(lid: u32, wid: vec3<u32>) {
     let row = segment_row(wid, params.groups_x, lid);
@@ -34,8 +60,11 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     let base = row * cols;
     let slots = slot_count(cols);
     let standardize = params.standardize != 0u;
-    let hard_apart = params.hard != 0u && params.hard_at_t == 0u;
+    let hard = FULL_ROWS && params.hard != 0u;
+    let hard_apart = hard && params.hard_at_t == 0u;
+    let weighted = FULL_ROWS && params.weighted != 0u;
     let big = vec4<f32>(NEG_BIG);
+    hold_slot(base, lane, slots, live);
 
     // Sweep 0 (LS): x = (z - mean) k.
     var mean = vec2<f32>(0.0);
@@ -47,7 +76,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
         var o = lane_moments();
         if live {
             for (var s = lane; s < slots; s += TPR) {
-                let slot = load_slot(base, s);
+                let slot = row_slot(base, s);
                 o = moments_push4(o, slot.zs, slot.zt, slot.inside);
             }
         }
@@ -60,27 +89,30 @@ fn token_row(lid: u32, wid: vec3<u32>) {
         known_max = (m.max - mean) * k;
     }
 
-    // Sweep 1: softmax sums (and LS's row dot), the hard term's statistics.
+    // Sweep 1: softmax sums (and LS's row dot, as <e, x_s>: ẑs = T x_s), the hard term's
+    // statistics.
     var st = vec4<f32>(NEG_BIG, 0.0, NEG_BIG, 0.0);
-    var dots = vec2<f32>(0.0);
+    var sum_es = vec4<f32>(0.0);
+    var sum_et = vec4<f32>(0.0);
+    var dot_es = vec4<f32>(0.0);
+    var dot_et = vec4<f32>(0.0);
     var st1 = vec2<f32>(NEG_BIG, 0.0);
     // WTTM with LS: the sum of exp(ẑt - max ẑt), ẑt = x_t / gamma.
-    let weighted = params.weighted != 0u;
     let inv_power = 1.0 / params.teacher_power;
-    var raw_teacher = 0.0;
     if live {
         for (var s = lane; s < slots; s += TPR) {
-            let slot = load_slot(base, s);
+            let slot = row_slot(base, s);
             let xs = (slot.zs - mean.x) * k.x;
             let xt = (slot.zt - mean.y) * k.y;
             if standardize {
                 let es = masked(exp_accurate4(xs - known_max.x), slot.inside);
                 let et = masked(exp_accurate4(xt - known_max.y), slot.inside);
-                let z_hat = xs * params.temperature;
-                st = vec4<f32>(NEG_BIG, st.y + sum4(es), NEG_BIG, st.w + sum4(et));
-                dots += vec2<f32>(sum4(es * z_hat), sum4(et * z_hat));
+                sum_es += es;
+                sum_et += et;
+                dot_es += es * xs;
+                dot_et += et * xs;
                 if weighted {
-                    raw_teacher += sum4(masked(exp_accurate4((xt - known_max.y) * inv_power), slot.inside));
+                    st1.y += sum4(masked(exp_accurate4((xt - known_max.y) * inv_power), slot.inside));
                 }
             } else {
                 st = vec4<f32>(
@@ -94,10 +126,12 @@ fn token_row(lid: u32, wid: vec3<u32>) {
         }
     }
     var stats: vec4<f32>;
+    var dots = vec2<f32>(0.0);
     if standardize {
-        let sums = seg_sum(lid, vec4<f32>(st.y, st.w, dots));
+        let folded = vec4<f32>(sum4(sum_es), sum4(sum_et), sum4(dot_es), sum4(dot_et));
+        let sums = seg_sum(lid, folded);
         stats = vec4<f32>(known_max.x, sums.x, known_max.y, sums.y);
-        dots = sums.zw;
+        dots = sums.zw * params.temperature;
     } else {
         stats = seg_softmax2(lid, st);
     }
@@ -108,7 +142,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     // U = S_t / S_r^gamma (1 unless WTTM); the branch reads only `params`.
     var weight = 1.0;
     if weighted {
-        let s_r = seg_sum(lid, vec4<f32>(raw_teacher, 0.0, 0.0, 0.0)).x;
+        let s_r = seg_sum(lid, vec4<f32>(st1.y, 0.0, 0.0, 0.0)).x;
         weight = exp_accurate(log(stats.w) - params.teacher_power * log(s_r));
     }
     let inv_sums = 1.0 / stats.yw;
@@ -117,23 +151,27 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     let scales = vec2<f32>(params.soft_grad_scale * weight, params.hard_weight) * inv_n;
     let write_grad = params.write_grad != 0u;
     let want_dt = params.temperature_grad != 0u;
-    var kappa = 0.0;
-    var inv_d = 1.0;
+    // LS's gradient (g - ẑ κ)/d with ẑ = T x_s: the factor of x_s, T κ, and 1/d in `scale`.
+    var x_kappa = 0.0;
+    var scale = scales.x;
     if standardize {
-        inv_d = 1.0 / d_s;
+        scale = scales.x / d_s;
         if std_s > 0.0 {
             let dot = dots.x * inv_sums.x - dots.y * inv_sums.y;
-            kappa = d_s * dot / (f32(cols - 1u) * std_s);
+            x_kappa = params.temperature * d_s * dot / (f32(cols - 1u) * std_s);
         }
     }
 
     // Sweep 2: terms, gradient, CTKD's sums (Σ p x_t d, Σ p x_t, Σ (p - q) x_s).
     var loss_acc = vec4<f32>(0.0);
-    var ctkd = vec3<f32>(0.0);
+    var ctkd_ptd = vec4<f32>(0.0);
+    var ctkd_pt = vec4<f32>(0.0);
+    var ctkd_gap = vec4<f32>(0.0);
     if live {
         for (var s = lane; s < slots; s += TPR) {
-            let slot = load_slot(base, s);
-            let xs = (slot.zs - mean.x) * k.x - stats.x;
+            let slot = row_slot(base, s);
+            let x_s = (slot.zs - mean.x) * k.x;
+            let xs = x_s - stats.x;
             let xt = (slot.zt - mean.y) * k.y - stats.z;
             let q = exp_accurate4(xs) * inv_sums.x;
             let p = exp_accurate4(xt) * inv_sums.y;
@@ -141,20 +179,23 @@ fn token_row(lid: u32, wid: vec3<u32>) {
             loss_acc += masked(kl_term4(p, q, d), slot.inside);
             if want_dt {
                 let pm = masked(p, slot.inside);
-                let gap = masked(p - q, slot.inside);
-                ctkd += vec3<f32>(sum4(pm * xt * d), sum4(pm * xt), sum4(gap * xs));
+                let pxt = pm * xt;
+                ctkd_ptd += pxt * d;
+                ctkd_pt += pxt;
+                ctkd_gap += masked(p - q, slot.inside) * xs;
             }
             if write_grad {
-                var soft = q - p;
-                if standardize {
-                    let z_hat = ((slot.zs - mean.x) * k.x) * params.temperature;
-                    soft = (soft - z_hat * kappa) * inv_d;
+                let soft = (q - p) - x_s * x_kappa;
+                if FULL_ROWS {
+                    let g = token_grad(slot, Probs(q, p, d), soft, hard_stats, label, vec2<f32>(scale, scales.y));
+                    store_slot(base, s, g);
+                } else {
+                    store_slot(base, s, scale * soft);
                 }
-                store_slot(base, s, token_grad(slot, Probs(q, p, d), soft, hard_stats, label, scales));
             }
         }
     }
-    let sums = seg_sum(lid, vec4<f32>(sum4(loss_acc), ctkd));
+    let sums = seg_sum(lid, vec4<f32>(sum4(loss_acc), sum4(ctkd_ptd), sum4(ctkd_pt), sum4(ctkd_gap)));
     if write_grad && in_batch && !live {
         for (var s = lane; s < slots; s += TPR) {
             store_slot(base, s, vec4<f32>(0.0));
@@ -166,7 +207,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
         var dt = 0.0;
         if live {
             var z_label = 0.0;
-            if params.hard != 0u {
+            if hard {
                 z_label = load_student(base + label_column(label));
             }
             total = row_total(weight * sums.x, hard_stats, z_label, label, inv_n);

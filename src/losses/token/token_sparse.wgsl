@@ -11,13 +11,11 @@
 
 // Slots whose first class lies inside the row.
 fn slot_count(cols: u32) -> u32 {
-    let groups = cols / (4u * TPR);
-    return groups * TPR + min(cols - groups * 4u * TPR, TPR);
+    return strided_slot_count(cols);
 }
 
 fn slot_columns_at(s: u32) -> vec4<u32> {
-    let first = (s / TPR) * 4u * TPR + s % TPR;
-    return first + TPR * vec4<u32>(0u, 1u, 2u, 3u);
+    return strided_slot_columns(s);
 }
 
 fn load_slot_student(base: u32, s: u32) -> vec4<f32> {
