@@ -10,7 +10,7 @@
 //! of rows (RKD, SP, PKT, MLKD) are refused.
 //!
 //! The transport is a [`Collective`]: [`ThreadGroup`] for threads of one process (several
-//! GPUs in one process), [`MpiCollective`] (feature `mpi`) for the ranks of an MPI job.
+//! GPUs in one process), `MpiCollective` (feature `mpi`) for the ranks of an MPI job.
 //!
 //! A data-parallel trainer that SUMS its members' parameter gradients (MPI's all-reduce with
 //! `SUM`) gets the whole batch's gradient exactly. One that AVERAGES them (as PyTorch's DDP
