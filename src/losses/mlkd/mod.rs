@@ -24,10 +24,7 @@ use crate::plan::{
     MAX_GROUPS_PER_DIM,
 };
 use crate::tensor::LogitShape;
-use kernels::{
-    MLKD_CORR_GRAD, MLKD_CORR_SLOPES, MLKD_GRAM, MLKD_LS_ROWS, MLKD_LS_ROWS_QUADS, MLKD_PROBS,
-    MLKD_ROWS, MLKD_ROWS_QUADS,
-};
+use kernels::{row_kernel, MLKD_CORR_GRAD, MLKD_CORR_SLOPES, MLKD_GRAM, MLKD_PROBS};
 
 /// The most temperatures one call takes (the paper uses 5).
 pub const MAX_TEMPERATURES: usize = 8;
@@ -230,14 +227,8 @@ fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) 
         t,
         inv_t,
     });
-    let row_kernel = match (params.standardize, env.quads(c, io)) {
-        (false, true) => MLKD_ROWS_QUADS,
-        (false, false) => MLKD_ROWS,
-        (true, true) => MLKD_LS_ROWS_QUADS,
-        (true, false) => MLKD_LS_ROWS,
-    };
     plan.dispatch(
-        row_kernel,
+        row_kernel(params.standardize, env.quads(c, io), n_t),
         threads_per_row,
         vec![
             rows,

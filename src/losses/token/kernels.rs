@@ -32,14 +32,16 @@ pub const TOKEN_SPARSE_LIB: &str = concat!(
 pub const TOKEN_KL_LIB: &str = dense_lib!("token_term_kl.wgsl");
 
 /// kl with LS or CTKD: the token declarations, LS's row moments, its own row function
-/// (`token_ls_rows.wgsl`) and KL's term, after the row function's two constants.
+/// (`token_ls_rows.wgsl`) and KL's term, after the row function's three constants.
 macro_rules! ls_lib {
-    ($full_rows:literal, $held_rows:literal) => {
+    ($full_rows:literal, $held_rows:literal, $standardize:literal) => {
         concat!(
             "const FULL_ROWS: bool = ",
             $full_rows,
             ";\nconst HELD_ROWS: bool = ",
             $held_rows,
+            ";\nconst STANDARDIZE_ROWS: bool = ",
+            $standardize,
             ";\n",
             include_str!("token_common.wgsl"),
             "\n",
@@ -53,18 +55,6 @@ macro_rules! ls_lib {
         )
     };
 }
-
-/// kl with LS or CTKD, with the hard term and WTTM's row weight (ttm with LS).
-pub const TOKEN_KL_LS_LIB: &str = ls_lib!("true", "false");
-
-/// The same, rows held in registers (C <= 4 TPR).
-pub const TOKEN_KL_LS_HELD_LIB: &str = ls_lib!("true", "true");
-
-/// kl with LS or CTKD and neither the hard term nor WTTM's weight.
-pub const TOKEN_KL_LS_LEAN_LIB: &str = ls_lib!("false", "false");
-
-/// The same, rows held in registers (C <= 4 TPR).
-pub const TOKEN_KL_LS_LEAN_HELD_LIB: &str = ls_lib!("false", "true");
 
 /// The skeleton with the mixture logs (`token_mix.wgsl`) and jsd's term.
 pub const TOKEN_JSD_LIB: &str = dense_lib!("token_mix.wgsl", "token_term_jsd.wgsl");
@@ -100,9 +90,14 @@ pub const TOKEN_KL_ROWS_QUADS: Kernel = Kernel {
     ..TOKEN_KL_ROWS
 };
 
-/// The four variants of kl with LS or CTKD (`token_ls_rows.wgsl`): with or without the hard
-/// term and WTTM's weight, rows streamed or held, each any C and quads. The plan picks one.
+/// The variants of kl with LS or CTKD (`token_ls_rows.wgsl`): LS on or off (CTKD alone), with
+/// or without the hard term and WTTM's weight, rows streamed or held, each any C and quads.
+/// The plan picks one. Each choice is compiled in: on lavapipe a branch on a uniform value
+/// inside the sweeps costs instructions even where it is never taken.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct LsKernels {
+    /// LS (the row moments, the z-score); off for CTKD's ∂L/∂T alone.
+    pub standardize: bool,
     /// The hard term and WTTM's weight compiled in.
     pub full: bool,
     /// Rows held in registers.
@@ -114,11 +109,15 @@ pub struct LsKernels {
 impl LsKernels {
     /// The kernel of this variant.
     pub const fn kernel(&self) -> Kernel {
-        let (family, variant) = match (self.full, self.held) {
-            (true, false) => (TOKEN_KL_LS_LIB, "kl_ls"),
-            (true, true) => (TOKEN_KL_LS_HELD_LIB, "kl_ls_held"),
-            (false, false) => (TOKEN_KL_LS_LEAN_LIB, "kl_ls_lean"),
-            (false, true) => (TOKEN_KL_LS_LEAN_HELD_LIB, "kl_ls_lean_held"),
+        let (family, variant) = match (self.standardize, self.full, self.held) {
+            (true, true, false) => (ls_lib!("true", "false", "true"), "kl_ls"),
+            (true, true, true) => (ls_lib!("true", "true", "true"), "kl_ls_held"),
+            (true, false, false) => (ls_lib!("false", "false", "true"), "kl_ls_lean"),
+            (true, false, true) => (ls_lib!("false", "true", "true"), "kl_ls_lean_held"),
+            (false, true, false) => (ls_lib!("true", "false", "false"), "kl_ctkd"),
+            (false, true, true) => (ls_lib!("true", "true", "false"), "kl_ctkd_held"),
+            (false, false, false) => (ls_lib!("false", "false", "false"), "kl_ctkd_lean"),
+            (false, false, true) => (ls_lib!("false", "true", "false"), "kl_ctkd_lean_held"),
         };
         let base = if self.quads {
             TOKEN_KL_ROWS_QUADS
@@ -130,6 +129,17 @@ impl LsKernels {
             variant,
             ..base
         }
+    }
+
+    /// Variant `i` of the 16 (its bits: quads, held, full, standardize), for the kernel list.
+    const fn nth(i: u8) -> Kernel {
+        LsKernels {
+            standardize: i & 8 != 0,
+            full: i & 4 != 0,
+            held: i & 2 != 0,
+            quads: i & 1 != 0,
+        }
+        .kernel()
     }
 }
 
@@ -244,54 +254,22 @@ pub const TOKEN_COUNT: Kernel = Kernel {
 pub const KERNELS: &[Kernel] = &[
     TOKEN_KL_ROWS,
     TOKEN_KL_ROWS_QUADS,
-    LsKernels {
-        full: true,
-        held: false,
-        quads: false,
-    }
-    .kernel(),
-    LsKernels {
-        full: true,
-        held: false,
-        quads: true,
-    }
-    .kernel(),
-    LsKernels {
-        full: true,
-        held: true,
-        quads: false,
-    }
-    .kernel(),
-    LsKernels {
-        full: true,
-        held: true,
-        quads: true,
-    }
-    .kernel(),
-    LsKernels {
-        full: false,
-        held: false,
-        quads: false,
-    }
-    .kernel(),
-    LsKernels {
-        full: false,
-        held: false,
-        quads: true,
-    }
-    .kernel(),
-    LsKernels {
-        full: false,
-        held: true,
-        quads: false,
-    }
-    .kernel(),
-    LsKernels {
-        full: false,
-        held: true,
-        quads: true,
-    }
-    .kernel(),
+    LsKernels::nth(0),
+    LsKernels::nth(1),
+    LsKernels::nth(2),
+    LsKernels::nth(3),
+    LsKernels::nth(4),
+    LsKernels::nth(5),
+    LsKernels::nth(6),
+    LsKernels::nth(7),
+    LsKernels::nth(8),
+    LsKernels::nth(9),
+    LsKernels::nth(10),
+    LsKernels::nth(11),
+    LsKernels::nth(12),
+    LsKernels::nth(13),
+    LsKernels::nth(14),
+    LsKernels::nth(15),
     TOKEN_JSD_ROWS,
     TOKEN_JSD_ROWS_QUADS,
     TOKEN_TVD_ROWS,

@@ -375,6 +375,7 @@ pub(crate) fn plan_rows(
         // The variant without the hard term or WTTM's weight where they are off; rows held
         // where each lane has one slot, unless the strategy turns held rows off.
         TokenTerm::Kl if options.standardize || dt => LsKernels {
+            standardize: options.standardize,
             full: rows.base.hard != 0 || rows.base.weighted != 0,
             held: env.may_hold_rows(shape.cols, threads_per_row, CACHE_PER_LANE),
             quads,

@@ -17,12 +17,15 @@
 //   = S_t / S_r^gamma with both sums about the known max (one more sum in sweep 1), and it
 //   multiplies the row's soft term and its gradient (a teacher-only weight).
 //
-// Two constants the kernel's family prepends (token/kernels.rs) pick the variant:
-//   FULL_ROWS  true compiles the hard term and WTTM's weight (read from `params`); false
-//              leaves them out, for kl without them, so the sweeps carry only LS's and CTKD's
-//              arithmetic;
-//   HELD_ROWS  true for rows of at most one slot a lane (C <= 4 TPR): each lane loads its slot
-//              once (`hold_slot`) and every sweep reads it from registers (`row_slot`).
+// Three constants the kernel's family prepends (token/kernels.rs) pick the variant:
+//   STANDARDIZE_ROWS  LS on (sweep 0 and the z-score) or off (CTKD alone: online sums);
+//   FULL_ROWS         true compiles the hard term and WTTM's weight (read from `params`);
+//                     false leaves them out, for kl without them, so the sweeps carry only
+//                     LS's and CTKD's arithmetic;
+//   HELD_ROWS         true for rows of at most one slot a lane (C <= 4 TPR): each lane loads
+//                     its slot once (`hold_slot`) and every sweep reads it from registers.
+// Read from `params` instead, the LS branch inside sweep 1 cost lavapipe 14 instructions per
+// element that it never took.
 // The per-class sums are kept per component (vec4) and folded once per row.
 //
 // Reads: two sweeps of both inputs (one more with LS), as token_rows.wgsl without projection;
@@ -59,7 +62,7 @@ fn token_row(lid: u32, wid: vec3<u32>) {
     let cols = params.cols;
     let base = row * cols;
     let slots = slot_count(cols);
-    let standardize = params.standardize != 0u;
+    let standardize = STANDARDIZE_ROWS;
     let hard = FULL_ROWS && params.hard != 0u;
     let hard_apart = hard && params.hard_at_t == 0u;
     let weighted = FULL_ROWS && params.weighted != 0u;
