@@ -179,6 +179,8 @@ fn near_uniform_rows_for_the_new_logit_methods() {
         LossSpec::Dkd(DkdParams::new(8.0, 1.0, 8.0).with_standardize(true)),
         LossSpec::Mlkd(MlkdParams::new(&[4.0, 8.0])),
         LossSpec::Mlkd(MlkdParams::new(&[4.0, 8.0]).with_standardize(true)),
+        LossSpec::Mlkd(MlkdParams::default()),
+        LossSpec::Mlkd(MlkdParams::default().with_standardize(true)),
         LossSpec::Skl(SklParams::new(8.0, 0.1)),
         LossSpec::Srkl(SrklParams::new(8.0, 0.1)),
         LossSpec::Kl(KlParams::new(8.0).with_options(capped)),

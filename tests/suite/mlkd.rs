@@ -21,16 +21,32 @@ fn mlkd_matches_float64() {
     // Terms of weight 0 are skipped (after calls that left their Grams in the scratch).
     let no_class = default.with_cc_weight(0.0);
     let instance_only = ls.with_cc_weight(0.0).with_bc_weight(0.0);
-    // Five temperatures (the fifth over classes) with LS and its raw statistics; seven (the
-    // `hi` half's vectors).
+    // Five temperatures (the fifth beside the first four; the default's first two
+    // exponentials squares of the third's and fifth's) with LS and its raw statistics; five in
+    // no such ratio, and five in it other than the default; seven (the `hi` half's vectors).
     let five_ls = default.with_standardize(true).with_bc_weight(0.0);
+    let five_unpaired = MlkdParams::new(&[1.0, 2.5, 3.0, 4.5, 6.0]).with_standardize(true);
+    let five_paired = MlkdParams::new(&[1.5, 2.5, 3.0, 4.0, 5.0]).with_bc_weight(0.0);
+    // mdistiller's order of the default (arranged for the kernel, the correlations too).
+    let five_shuffled = default.with_temperatures(&[4.0, 3.0, 5.0, 2.0, 6.0]);
     let seven = MlkdParams::new(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0]).with_cc_weight(0.5);
     for backend in GPU_BACKENDS {
         for (b, c) in [(1, 7), (3, 2), (17, 33), (40, 100), (300, 12), (8, 1000)] {
             let (student, teacher) = synthetic::logit_pair(b as u64 * 31 + c as u64, b, c, 2.0);
             let shape = [b, c];
             let inputs = Inputs::new(&student, &teacher, &shape);
-            for params in [default, ls, one, no_class, instance_only, five_ls, seven] {
+            for params in [
+                default,
+                ls,
+                one,
+                no_class,
+                instance_only,
+                five_ls,
+                five_unpaired,
+                five_paired,
+                five_shuffled,
+                seven,
+            ] {
                 let spec = LossSpec::Mlkd(params);
                 let want = reference::evaluate(&spec, &inputs).unwrap();
                 let got = gpu(backend).evaluate(&spec, &inputs, true).unwrap();

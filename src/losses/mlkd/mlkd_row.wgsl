@@ -20,6 +20,8 @@
 // compiled out, fewer values live through the sweeps. `FIFTH_TEMPERATURE` (exactly five) and
 // `HIGH_TEMPERATURES` (six to eight) likewise compile the temperature layout in: read from
 // `params.temps`, their branches cost as much as the fifth temperature's work on lavapipe.
+// Exactly five temperatures take mlkd_five.wgsl's layout (the fifth beside a class's vector of
+// four; with `SQUARED_TEMPERATURES`, three exponentials a class and input for the five).
 //
 // The kernel file (mlkd_rows.wgsl: four strided classes a slot; mlkd_rows_quads.wgsl: four
 // consecutive ones) supplies binding 4 (the gradient) and the slot access:
@@ -130,50 +132,38 @@ fn sums_dot(s: Sums, t: vec4<f32>) -> f32 {
     return sum4(t * (s.dot_s / s.student - s.dot_t / s.teacher));
 }
 
-// The fifth temperature when there are exactly five (the default): a `Sums` whose components
-// are a slot's four classes, not four temperatures, so it costs one exp per class and input
-// where the `hi` half's vectors would spend four (three on unused temperatures).
-fn fifth_push(o: Sums, slot: RowSlot, mean: vec2<f32>, k: vec2<f32>, x_max: vec2<f32>, raw_max: vec2<f32>, inv: f32, standardize: bool, raw_too: bool) -> Sums {
-    let zero = vec4<f32>(0.0);
-    let ys = (slot.zs - mean.x) * k.x;
-    let yt = (slot.zt - mean.y) * k.y;
-    let es = select(zero, exp_accurate4((ys - x_max.x) * inv), slot.inside);
-    let et = select(zero, exp_accurate4((yt - x_max.y) * inv), slot.inside);
-    var out = o;
-    out.student += es;
-    out.teacher += et;
-    if standardize {
-        out.dot_s += es * ys;
-        out.dot_t += et * ys;
+// Every temperature's sums: `lo` (temperatures 0–3), `hi` (4–7, with six to eight) and
+// `fifth` (exactly five: mlkd_five.wgsl).
+struct RowSums {
+    lo: Sums,
+    hi: Sums,
+    fifth: Sums,
+}
+
+// The sums about a max `old` taken to `new_max`, in the compiled temperature layout.
+fn row_rescale(o: RowSums, old: vec2<f32>, new_max: vec2<f32>, inv_lo: vec4<f32>, inv_hi: vec4<f32>) -> RowSums {
+    if FIFTH_TEMPERATURE {
+        return five_rescale(o, old, new_max, inv_lo, inv_hi.x);
     }
-    if raw_too {
-        out.raw_s += select(zero, exp_accurate4((slot.zs - raw_max.x) * inv), slot.inside);
-        out.raw_t += select(zero, exp_accurate4((slot.zt - raw_max.y) * inv), slot.inside);
+    var out = o;
+    out.lo = sums_rescale(o.lo, old, new_max, inv_lo);
+    if HIGH_TEMPERATURES {
+        out.hi = sums_rescale(o.hi, old, new_max, inv_hi);
     }
     return out;
 }
 
-// fifth_push's sums about a max `old` taken to `new_max` (sums_rescale for one temperature).
-fn fifth_rescale(o: Sums, old: vec2<f32>, new_max: vec2<f32>, inv: f32) -> Sums {
-    let shift = select(old - new_max, vec2<f32>(0.0), old == vec2<f32>(NEG_BIG));
-    var out = o;
-    out.student = o.student * exp_accurate(shift.x * inv);
-    out.teacher = o.teacher * exp_accurate(shift.y * inv);
-    return out;
-}
-
-// The fifth temperature's sums over the segment, as the `hi` half's first temperature (its
-// other sums 1, their dots 0: unused temperatures, weight 0). Holds barriers: call it from
-// every lane, with `raw_too` read from `params`.
-fn fifth_merge(lid: u32, o: Sums, raw_too: bool) -> Sums {
-    let main = seg_sum(lid, vec4<f32>(sum4(o.student), sum4(o.teacher), sum4(o.dot_s), sum4(o.dot_t)));
-    var raw = main.xy;
-    if raw_too {
-        raw = seg_sum(lid, vec4<f32>(sum4(o.raw_s), sum4(o.raw_t), 0.0, 0.0)).xy;
+// A slot's classes (sums_push_slot), in the compiled temperature layout.
+fn row_push(o: RowSums, slot: RowSlot, mean: vec2<f32>, k: vec2<f32>, x_max: vec2<f32>, raw_max: vec2<f32>, inv_lo: vec4<f32>, inv_hi: vec4<f32>, standardize: bool, raw_too: bool) -> RowSums {
+    if FIFTH_TEMPERATURE {
+        return five_push(o, slot, mean, k, x_max, raw_max, inv_lo, inv_hi.x, standardize, raw_too);
     }
-    let one = vec3<f32>(1.0);
-    let none = vec3<f32>(0.0);
-    return Sums(vec4<f32>(main.x, one), vec4<f32>(main.y, one), vec4<f32>(main.z, none), vec4<f32>(main.w, none), vec4<f32>(raw.x, one), vec4<f32>(raw.y, one));
+    var out = o;
+    out.lo = sums_push_slot(o.lo, slot, mean, k, x_max, raw_max, inv_lo, standardize, raw_too);
+    if HIGH_TEMPERATURES {
+        out.hi = sums_push_slot(o.hi, slot, mean, k, x_max, raw_max, inv_hi, standardize, raw_too);
+    }
+    return out;
 }
 
 // What sweep 2 needs of four temperatures.
@@ -199,24 +189,11 @@ fn terms_at(h: HalfTerms, x: vec2<f32>) -> vec2<f32> {
     return vec2<f32>(sum4(terms), sum4(h.t * (q - p)));
 }
 
-// The fifth temperature's (T² kl_term, T (q - p)) for a slot's four classes, `xs`, `xt` as
-// in sums_push; `h` the `hi` half, the temperature its first.
-struct SlotTerms {
-    terms: vec4<f32>,
-    slopes: vec4<f32>,
-}
-
-fn fifth_terms(h: HalfTerms, xs: vec4<f32>, xt: vec4<f32>) -> SlotTerms {
-    let ys = xs * h.inv.x;
-    let yt = xt * h.inv.x;
-    let q = exp_accurate4(ys) * h.inv_s.x;
-    let p = exp_accurate4(yt) * h.inv_t.x;
-    let t = h.t.x;
-    return SlotTerms(t * t * kl_term4(p, q, (yt - ys) - h.log_ratio.x), t * (q - p));
-}
-
 // One class's (Σ_T T² kl_term, Σ_T T (q - p)) over every temperature.
 fn class_terms(lo: HalfTerms, hi: HalfTerms, high: bool, x: vec2<f32>) -> vec2<f32> {
+    if FIFTH_TEMPERATURE {
+        return five_class_terms(lo, hi, x);
+    }
     var pair = terms_at(lo, x);
     if high {
         pair += terms_at(hi, x);
@@ -265,7 +242,7 @@ fn mlkd_row(lid: u32, wid: vec3<u32>) {
 
     // Every temperature at once, four per vector: temperatures 0–3 in the `lo` half, 4–7 in
     // the `hi` one, computed only when there are more than five (exactly five, the default:
-    // the fifth in `fifth`, over classes, merged into `hi` after sweep 1). The host fills the
+    // mlkd_five.wgsl, the fifth's sums in `fifth`, merged into `hi` after sweep 1). The host fills the
     // unused temperatures with t = 1/t = 0: their exponentials are 1, their weights 0. (A loop
     // over the temperatures indexing arrays ran 3× slower on lavapipe: private arrays indexed
     // in a loop live in memory.)
@@ -274,13 +251,10 @@ fn mlkd_row(lid: u32, wid: vec3<u32>) {
     let raw_too = standardize && params.write_stats != 0u;
     let inv_lo = params.inv_t[0];
     let inv_hi = params.inv_t[1];
-    let inv_fifth = inv_hi.x;
 
     // Sweep 1: the sums of the instance softmaxes, with LS their dots with ẑs and the raw
     // softmaxes' sums (for the correlation terms); without LS about the lane's running max.
-    var lo = no_sums();
-    var hi = no_sums();
-    var fifth = no_sums();
+    var sums = RowSums(no_sums(), no_sums(), no_sums());
     var lane_max = vec2<f32>(NEG_BIG);
     if in_batch {
         for (var s = lane; s < slots; s += TPR) {
@@ -291,45 +265,28 @@ fn mlkd_row(lid: u32, wid: vec3<u32>) {
                 let new_max = max(lane_max, slot_max);
                 // Every slot, the max risen or not: skipping it where it did not (a branch)
                 // counted more instructions on lavapipe, not fewer.
-                lo = sums_rescale(lo, lane_max, new_max, inv_lo);
-                if high {
-                    hi = sums_rescale(hi, lane_max, new_max, inv_hi);
-                }
-                if fifth_on {
-                    fifth = fifth_rescale(fifth, lane_max, new_max, inv_fifth);
-                }
+                sums = row_rescale(sums, lane_max, new_max, inv_lo, inv_hi);
                 lane_max = new_max;
                 at_max = new_max;
             }
-            lo = sums_push_slot(lo, slot, mean, k, at_max, raw_max, inv_lo, standardize, raw_too);
-            if high {
-                hi = sums_push_slot(hi, slot, mean, k, at_max, raw_max, inv_hi, standardize, raw_too);
-            }
-            if fifth_on {
-                fifth = fifth_push(fifth, slot, mean, k, at_max, raw_max, inv_fifth, standardize, raw_too);
-            }
+            sums = row_push(sums, slot, mean, k, at_max, raw_max, inv_lo, inv_hi, standardize, raw_too);
         }
     }
     if !standardize {
         // Each lane's sums about the row's max.
         raw_max = seg_max(lid, vec4<f32>(lane_max, NEG_BIG, NEG_BIG)).xy;
-        lo = sums_rescale(lo, lane_max, raw_max, inv_lo);
-        if high {
-            hi = sums_rescale(hi, lane_max, raw_max, inv_hi);
-        }
-        if fifth_on {
-            fifth = fifth_rescale(fifth, lane_max, raw_max, inv_fifth);
-        }
+        sums = row_rescale(sums, lane_max, raw_max, inv_lo, inv_hi);
         if in_batch {
             x_max = raw_max;
         }
     }
-    lo = sums_merge(lid, lo, standardize, raw_too);
+    let lo = sums_merge(lid, sums.lo, standardize, raw_too);
+    var hi = sums.hi;
     if high {
         hi = sums_merge(lid, hi, standardize, raw_too);
     }
     if fifth_on {
-        hi = fifth_merge(lid, fifth, raw_too);
+        hi = fifth_merge(lid, sums.fifth, raw_too);
     }
     // LS's κ from Σ_T T <q_T - p_T, ẑs>.
     var kappa = 0.0;
@@ -368,13 +325,8 @@ fn mlkd_row(lid: u32, wid: vec3<u32>) {
             let b = class_terms(lo_terms, hi_terms, high, vec2<f32>(ys.y, yt.y) - x_max);
             let c = class_terms(lo_terms, hi_terms, high, vec2<f32>(ys.z, yt.z) - x_max);
             let d = class_terms(lo_terms, hi_terms, high, vec2<f32>(ys.w, yt.w) - x_max);
-            var terms = vec4<f32>(a.x, b.x, c.x, d.x);
-            var slopes = vec4<f32>(a.y, b.y, c.y, d.y);
-            if fifth_on {
-                let f = fifth_terms(hi_terms, ys - x_max.x, yt - x_max.y);
-                terms += f.terms;
-                slopes += f.slopes;
-            }
+            let terms = vec4<f32>(a.x, b.x, c.x, d.x);
+            let slopes = vec4<f32>(a.y, b.y, c.y, d.y);
             kl += sum4(select(vec4<f32>(0.0), terms, slot.inside));
             var g = params.kd_scale * slopes;
             if standardize {

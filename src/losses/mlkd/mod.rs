@@ -24,7 +24,10 @@ use crate::plan::{
     MAX_GROUPS_PER_DIM,
 };
 use crate::tensor::LogitShape;
-use kernels::{row_kernel, MLKD_CORR_GRAD, MLKD_CORR_SLOPES, MLKD_GRAM, MLKD_PROBS};
+use kernels::{
+    paired_order, row_kernel, TemperatureLayout, MLKD_CORR_GRAD, MLKD_CORR_SLOPES, MLKD_GRAM,
+    MLKD_PROBS,
+};
 
 /// The most temperatures one call takes (the paper uses 5).
 pub const MAX_TEMPERATURES: usize = 8;
@@ -175,7 +178,10 @@ const STATS_PER_ROW: usize = 2 + 2 * MAX_TEMPERATURES;
 fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) -> Result<Plan> {
     let shape = LogitShape::from_dims(dims)?;
     let (b, c) = (shape.rows, shape.cols);
-    let temps = params.temperatures();
+    // Five temperatures that pair up (the default, in any order) run in the order whose
+    // exponentials the row pass shares.
+    let paired = paired_order(params.temperatures());
+    let temps = paired.as_ref().map_or(params.temperatures(), |p| &p[..]);
     let n_t = temps.len();
     let block = b * c;
     // A correlation term of weight 0 is skipped (no Gram, no gradient, no partial sums).
@@ -228,7 +234,11 @@ fn make_plan(env: &PlanEnv, params: &MlkdParams, dims: &[usize], io: &IoLayout) 
         inv_t,
     });
     plan.dispatch(
-        row_kernel(params.standardize, env.quads(c, io), n_t),
+        row_kernel(
+            params.standardize,
+            env.quads(c, io),
+            TemperatureLayout::of(&inv_t[..n_t]),
+        ),
         threads_per_row,
         vec![
             rows,
