@@ -40,7 +40,8 @@ fn dkd_rows(
         target_class = min(target_class, cols - 1u);
     }
 
-    let hard = params.hard != 0u;
+    // `HARD_TERM` (prepended by the family, dkd/kernels.rs) equals params.hard != 0.
+    let hard = HARD_TERM;
     let hard_apart = hard && inv_t != 1.0;
 
     // Online softmax statistics over the non-target classes, student (.xy) and teacher (.zw);

@@ -40,7 +40,8 @@ fn dkd_ls_rows(
         valid = target_class < cols;
         target_class = min(target_class, cols - 1u);
     }
-    let hard = params.hard != 0u;
+    // `HARD_TERM` (prepended by the family, dkd/kernels.rs) equals params.hard != 0.
+    let hard = HARD_TERM;
     let one = vec4<bool>(true, false, false, false);
 
     // Sweep 0: moments, the non-target raw maxima, the raw student's softmax statistics.

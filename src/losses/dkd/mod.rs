@@ -13,7 +13,7 @@ use crate::losses::common::{Inputs, Loss};
 use crate::losses::registry::Entry;
 use crate::plan::{FinishUniform, IoLayout, Plan, PlanEnv};
 use crate::tensor::LogitShape;
-use kernels::{DKD_LS_ROWS, DKD_ROWS, DKD_ROWS_QUADS};
+use kernels::row_kernel;
 
 /// Parameters of DKD: `L = alpha·TCKD + beta·NCKD`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -125,15 +125,9 @@ pub(crate) fn recording(
     }
     let t = params.temperature;
     let b = shape.rows as f64;
-    let kernel = if params.standardize {
-        DKD_LS_ROWS
-    } else if env.quads(shape.cols, io) {
-        DKD_ROWS_QUADS
-    } else {
-        DKD_ROWS
-    };
     // Each row's DKD term, then (with the hard term) each row's CE.
     let hard = params.hard_weight != 0.0;
+    let kernel = row_kernel(params.standardize, env.quads(shape.cols, io), hard);
     let partials = shape.rows * if hard { 2 } else { 1 };
     let mut plan = Plan::new("dkd", io.precision());
     let row_loss = plan.scratch("dkd.row_loss", partials as u64 * 4);

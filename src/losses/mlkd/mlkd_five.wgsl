@@ -8,7 +8,7 @@
 // 1/T1 = 2/T4 exactly, as in {2, 3, 4, 5, 6}. Then exp(x/T0) = exp(x/T2)² and
 // exp(x/T1) = exp(x/T4)² (the argument 2y is exact in floating point), so a class and input
 // cost three exponentials, not five: exp_twice4 squares the third's and fifth's before their
-// last rounding (0.44 ulp rms, against 0.34 for an exponential and 0.75 squaring its result:
+// last rounding (0.47 ulp rms, against 0.34 for an exponential and 0.75 squaring its result:
 // squared results doubled the gradient's error on the golden case).
 
 // One class's exponentials at the five temperatures, both inputs (`x` = student, teacher):
