@@ -72,12 +72,15 @@ fn phi_over_d2_4(d: vec4<f32>) -> vec4<f32> {
 
 // The KL term of one class, p (log p - log q) + q - p = p phi(d) with d = log p - log q: by the
 // series where |d| < 1 (p and q within a factor e: no cancellation, no exp of d), else directly
-// (at most a few roundings of the terms' own size; q is the student's probability itself, so
-// p = 0 gives q and never 0 * inf).
+// (at most a few roundings of the terms' own size). p = 0 gives q, chosen by a select: a
+// teacher logit of -inf (a masked class) makes d = -inf, or NaN where the student's is -inf
+// too, and p d would be 0 * inf.
 fn kl_term(p: f32, q: f32, d: f32) -> f32 {
-    return select(p * (d - 1.0) + q, p * (d * d) * phi_over_d2(d), abs(d) < 1.0);
+    let term = select(p * (d - 1.0) + q, p * (d * d) * phi_over_d2(d), abs(d) < 1.0);
+    return select(term, q, p == 0.0);
 }
 
 fn kl_term4(p: vec4<f32>, q: vec4<f32>, d: vec4<f32>) -> vec4<f32> {
-    return select(p * (d - 1.0) + q, p * (d * d) * phi_over_d2_4(d), abs(d) < vec4<f32>(1.0));
+    let term = select(p * (d - 1.0) + q, p * (d * d) * phi_over_d2_4(d), abs(d) < vec4<f32>(1.0));
+    return select(term, q, p == vec4<f32>(0.0));
 }

@@ -58,10 +58,20 @@ fn no_sums() -> Sums {
     return Sums(zero, zero, zero, zero, zero, zero);
 }
 
+// -inf (a masked logit) raised to NEG_BIG, so that an unused temperature's 1/T = 0 gives
+// exp(0) = 1 (weight 0), not exp(0 * -inf) = NaN. An equality with -inf, not a max or `<`:
+// a NaN stays NaN (GL's `<` took NaN for below).
+fn above_neg_inf(x: vec2<f32>) -> vec2<f32> {
+    let neg_inf = vec2<f32>(bitcast<f32>(0xff800000u));
+    return select(x, vec2<f32>(NEG_BIG), x == neg_inf);
+}
+
 // One class: `x` the instance logits less their row max (student, teacher), `z_hat` the
 // student's instance logit, `raw` the raw logits less their row max, `inv` the four 1/T.
-fn sums_push(o: Sums, x: vec2<f32>, z_hat: f32, raw: vec2<f32>, inv: vec4<f32>, standardize: bool, raw_too: bool) -> Sums {
+fn sums_push(o: Sums, x_in: vec2<f32>, z_hat: f32, raw_in: vec2<f32>, inv: vec4<f32>, standardize: bool, raw_too: bool) -> Sums {
     var out = o;
+    let x = above_neg_inf(x_in);
+    let raw = above_neg_inf(raw_in);
     let es = exp_accurate4(x.x * inv);
     let et = exp_accurate4(x.y * inv);
     out.student += es;
@@ -180,7 +190,8 @@ fn half_terms(s: Sums, t: vec4<f32>, inv: vec4<f32>) -> HalfTerms {
 }
 
 // One class's (Σ_T T² kl_term, Σ_T T (q - p)) over four temperatures, `x` as in sums_push.
-fn terms_at(h: HalfTerms, x: vec2<f32>) -> vec2<f32> {
+fn terms_at(h: HalfTerms, x_in: vec2<f32>) -> vec2<f32> {
+    let x = above_neg_inf(x_in);
     let ys = x.x * h.inv;
     let yt = x.y * h.inv;
     let q = exp_accurate4(ys) * h.inv_s;

@@ -77,7 +77,8 @@ fn nkd_rows(
                 let xt = load_teacher(base + c) * inv_t - non.z;
                 let ps = exp_accurate(xs) * inv_rest.x;
                 let pt = exp_accurate(xt) * inv_rest.y;
-                ce -= pt * (xs - log_rest_s);
+                // pt = 0 (a masked teacher class) adds 0, never 0 * -inf.
+                ce -= select(pt * (xs - log_rest_s), 0.0, pt == 0.0);
                 g += params.gamma_t * (ps - pt);
             }
             if write_grad {

@@ -72,7 +72,8 @@ fn nkd_rows_quads(
             let xt = load_teacher4(base + i) * inv_t - non.z;
             let ps = exp_accurate4(xs) * inv_rest.x;
             let pt = exp_accurate4(xt) * inv_rest.y;
-            ce -= select(pt * (xs - log_rest_s), vec4<f32>(0.0), is_target);
+            // pt = 0 (a masked teacher class) adds 0, never 0 * -inf.
+            ce -= select(pt * (xs - log_rest_s), vec4<f32>(0.0), is_target | (pt == vec4<f32>(0.0)));
             let g = t_y * (q - select(vec4<f32>(0.0), vec4<f32>(1.0), is_target))
                 + select(params.gamma_t * (ps - pt), vec4<f32>(0.0), is_target);
             if write_grad {

@@ -283,7 +283,8 @@ pub fn jsd(
                 if q[c] > 0.0 {
                     loss += q[c] * (log_q[c] - log_p[c]);
                 }
-                g[c] = log_q[c] - log_p[c];
+                // Where q = 0 (a masked student class) g only meets q: 0, not -inf.
+                g[c] = if q[c] > 0.0 { log_q[c] - log_p[c] } else { 0.0 };
             } else {
                 let log_m = lse2(log_p[c] + log_beta, log_q[c] + log_1m_beta);
                 if p[c] > 0.0 {
@@ -292,7 +293,11 @@ pub fn jsd(
                 if q[c] > 0.0 {
                     loss += (1.0 - beta) * q[c] * (log_q[c] - log_m);
                 }
-                g[c] = (1.0 - beta) * (log_q[c] - log_m);
+                g[c] = if q[c] > 0.0 {
+                    (1.0 - beta) * (log_q[c] - log_m)
+                } else {
+                    0.0
+                };
             }
         }
         softmax_backward(&q, &g, t, mask.n, &mut grad[span]);
