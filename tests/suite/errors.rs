@@ -485,7 +485,7 @@ fn ttm_and_nkd_reject_bad_input() {
 /// four temperatures, five, five paired).
 #[test]
 fn masked_classes_of_minus_infinity_match_the_reference() {
-    use wgpu_distill::{synthetic, MlkdParams, NkdParams, TtmParams};
+    use wgpu_distill::{synthetic, MlkdParams, NkdParams, SklParams, SrklParams, TtmParams};
     let (b, c) = (4, 100);
     let (mut student, mut teacher) = synthetic::logit_pair(5, b, c, 2.0);
     for masked in [3, 150, 299, 398] {
@@ -505,6 +505,8 @@ fn masked_classes_of_minus_infinity_match_the_reference() {
         LossSpec::Dkd(DkdParams::new(4.0, 1.0, 8.0)),
         LossSpec::Ttm(TtmParams::new(0.1)),
         LossSpec::Nkd(NkdParams::new(1.0, 1.5)),
+        LossSpec::Skl(SklParams::new(1.0, 0.1)),
+        LossSpec::Srkl(SrklParams::new(1.0, 0.1)),
         LossSpec::Mlkd(MlkdParams::default()),
         LossSpec::Mlkd(MlkdParams::new(&[4.0, 8.0])),
         LossSpec::Mlkd(MlkdParams::new(&[1.0, 2.5, 3.0, 4.5, 6.0])),

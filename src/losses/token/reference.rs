@@ -135,6 +135,10 @@ pub fn skew(
                 }
                 g[c] = -(1.0 - a) * (log_p[c] - log_m).exp();
             }
+            // g only meets q: where q = 0 (a masked student class) it is 0, not 0/0.
+            if q[c] == 0.0 {
+                g[c] = 0.0;
+            }
         }
         softmax_backward(&q, &g, t, mask.n, &mut grad[span]);
     }

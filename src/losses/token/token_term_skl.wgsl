@@ -19,6 +19,7 @@ fn soft_terms(p: vec4<f32>, q: vec4<f32>, d: vec4<f32>) -> SoftTerms {
     let m = a * p + (1.0 - a) * q;
     let logs = mix_logs(p, q, d, a);
     // p / m <= 1 / a: the exp's argument is at most log(1 / a).
-    let qg = -(1.0 - a) * q * exp_accurate4(logs.pm);
+    // q = 0 (a masked student class) gives 0: with p = 0 too, logs.pm is NaN.
+    let qg = select(-(1.0 - a) * q * exp_accurate4(logs.pm), vec4<f32>(0.0), q == vec4<f32>(0.0));
     return SoftTerms(kl_term4(p, m, logs.pm), qg, qg);
 }

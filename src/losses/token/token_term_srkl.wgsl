@@ -15,13 +15,14 @@ fn projected() -> bool {
 fn soft_terms(p: vec4<f32>, q: vec4<f32>, d: vec4<f32>) -> SoftTerms {
     let a = params.beta;
     if a == 0.0 {
-        let qg = -q * d;
+        let qg = select(-q * d, vec4<f32>(0.0), q == vec4<f32>(0.0));
         return SoftTerms(kl_term4(q, p, -d), qg, qg);
     }
     // M = b p + (1 - b) q at b = 1 - a.
     let m = (1.0 - a) * p + a * q;
     let logs = mix_logs(p, q, d, 1.0 - a);
     // q / m <= 1 / a: the exp's argument is at most log(1 / a).
-    let qg = q * (logs.qm - a * exp_accurate4(logs.qm));
+    // q = 0 (a masked student class) gives 0: with p = 0 too, logs.qm is NaN.
+    let qg = select(q * (logs.qm - a * exp_accurate4(logs.qm)), vec4<f32>(0.0), q == vec4<f32>(0.0));
     return SoftTerms(kl_term4(q, m, logs.qm), qg, qg);
 }
