@@ -531,3 +531,46 @@ fn masked_classes_of_minus_infinity_match_the_reference() {
         }
     }
 }
+
+/// LS on a row holding -inf: the row has no z-score, and the GPU and the float64 twin both give
+/// NaN (the twin's `p = 0` tests skipped NaN terms before, and gave a finite loss). A NaN teacher
+/// logit likewise makes the twin's KL NaN.
+#[test]
+fn standardize_of_a_row_holding_minus_infinity_is_nan_everywhere() {
+    use wgpu_distill::{synthetic, MlkdParams, TtmParams};
+    let (b, c) = (4, 100);
+    let (student, mut teacher) = synthetic::logit_pair(5, b, c, 2.0);
+    teacher[3] = f32::NEG_INFINITY;
+    let labels: Vec<i64> = vec![0, 1, 2, 5];
+    let shape = [b, c];
+    let specs = [
+        LossSpec::Kl(KlParams::new(4.0).with_standardize(true)),
+        LossSpec::Dkd(DkdParams::new(4.0, 1.0, 8.0).with_standardize(true)),
+        LossSpec::Ttm(TtmParams::new(0.1).with_standardize(true)),
+        LossSpec::Mlkd(
+            MlkdParams::new(&[4.0, 8.0])
+                .with_standardize(true)
+                .with_cc_weight(0.0)
+                .with_bc_weight(0.0),
+        ),
+    ];
+    for spec in &specs {
+        let mut inputs = Inputs::new(&student, &teacher, &shape);
+        if spec.needs_labels() {
+            inputs = inputs.with_labels(&labels);
+        }
+        let want = reference::evaluate(spec, &inputs).unwrap().loss;
+        assert!(want.is_nan(), "{spec:?}: float64 twin {want}");
+        for backend in GPU_BACKENDS {
+            let got = gpu(backend).evaluate(spec, &inputs, false).unwrap().loss;
+            assert!(got.is_nan(), "{backend:?} {spec:?}: {got}");
+        }
+    }
+    teacher[3] = f32::NAN;
+    let inputs = Inputs::new(&student, &teacher, &shape);
+    let want = reference::evaluate(&kl(4.0), &inputs).unwrap().loss;
+    assert!(
+        want.is_nan(),
+        "kl's float64 twin with a NaN teacher logit: {want}"
+    );
+}

@@ -9,7 +9,7 @@ use crate::reference::numerics::lse_where;
 /// `p (log p − log q)`, 0 when `p = 0`.
 fn kl_term(log_p: f64, log_q: f64) -> f64 {
     let p = log_p.exp();
-    if p > 0.0 {
+    if p != 0.0 {
         p * (log_p - log_q)
     } else {
         0.0

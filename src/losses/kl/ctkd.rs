@@ -36,7 +36,13 @@ pub fn grad_temperature(
         let (p, log_p) = softmax_row(te, t);
         let expect =
             |w: &[f64], x: &dyn Fn(usize) -> f64| (0..cols).map(|c| w[c] * x(c)).sum::<f64>();
-        let kl = expect(&p, &|c| if p[c] > 0.0 { log_p[c] - log_q[c] } else { 0.0 });
+        let kl = expect(&p, &|c| {
+            if p[c] != 0.0 {
+                log_p[c] - log_q[c]
+            } else {
+                0.0
+            }
+        });
         let mean_t = expect(&p, &|c| te[c]);
         let mean_gap = expect(&p, &|c| te[c] - s[c]);
         let cov = expect(&p, &|c| (te[c] - mean_t) * (te[c] - s[c] - mean_gap));

@@ -12,7 +12,7 @@ pub fn kl(student: &[f64], teacher: &[f64], rows: usize, cols: usize, t: f64) ->
         let (q, log_q) = softmax_row(&student[span.clone()], t);
         let (p, log_p) = softmax_row(&teacher[span.clone()], t);
         for c in 0..cols {
-            if p[c] > 0.0 {
+            if p[c] != 0.0 {
                 loss += p[c] * (log_p[c] - log_q[c]);
             }
             grad[span.start + c] = t / b * (q[c] - p[c]);

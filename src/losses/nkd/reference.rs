@@ -37,7 +37,7 @@ pub fn nkd(
             for c in (0..cols).filter(|&c| c != y) {
                 let log_ps = zs[c] / t - lse_s;
                 let pt = (zt[c] / t - lse_t).exp();
-                if pt > 0.0 {
+                if pt != 0.0 {
                     ce -= pt * log_ps;
                 }
                 g[c] += gamma * t * (log_ps.exp() - pt);

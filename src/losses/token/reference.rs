@@ -123,14 +123,14 @@ pub fn skew(
             if reverse {
                 // m = (1−α)p + αq; g = log q − log m + 1 − α·q/m, the 1 left to the projection.
                 let log_m = lse2(log_p[c] + log_1ma, log_q[c] + log_a);
-                if q[c] > 0.0 {
+                if q[c] != 0.0 {
                     loss += q[c] * (log_q[c] - log_m);
                 }
                 g[c] = log_q[c] - log_m - a * (log_q[c] - log_m).exp();
             } else {
                 // m = αp + (1−α)q; g = −(1−α)·p/m.
                 let log_m = lse2(log_p[c] + log_a, log_q[c] + log_1ma);
-                if p[c] > 0.0 {
+                if p[c] != 0.0 {
                     loss += p[c] * (log_p[c] - log_m);
                 }
                 g[c] = -(1.0 - a) * (log_p[c] - log_m).exp();
@@ -274,7 +274,7 @@ pub fn jsd(
         if beta == 0.0 {
             // Forward KL(p‖q); gradient (1/T)(q − p).
             for c in 0..cols {
-                if p[c] > 0.0 {
+                if p[c] != 0.0 {
                     loss += p[c] * (log_p[c] - log_q[c]);
                 }
                 grad[span.start + c] = (q[c] - p[c]) / t / mask.n;
@@ -284,20 +284,24 @@ pub fn jsd(
         for c in 0..cols {
             if beta == 1.0 {
                 // Reverse KL(q‖p); g = log q − log p (+1, removed by the projection).
-                if q[c] > 0.0 {
+                if q[c] != 0.0 {
                     loss += q[c] * (log_q[c] - log_p[c]);
                 }
                 // Where q = 0 (a masked student class) g only meets q: 0, not -inf.
-                g[c] = if q[c] > 0.0 { log_q[c] - log_p[c] } else { 0.0 };
+                g[c] = if q[c] != 0.0 {
+                    log_q[c] - log_p[c]
+                } else {
+                    0.0
+                };
             } else {
                 let log_m = lse2(log_p[c] + log_beta, log_q[c] + log_1m_beta);
-                if p[c] > 0.0 {
+                if p[c] != 0.0 {
                     loss += beta * p[c] * (log_p[c] - log_m);
                 }
-                if q[c] > 0.0 {
+                if q[c] != 0.0 {
                     loss += (1.0 - beta) * q[c] * (log_q[c] - log_m);
                 }
-                g[c] = if q[c] > 0.0 {
+                g[c] = if q[c] != 0.0 {
                     (1.0 - beta) * (log_q[c] - log_m)
                 } else {
                     0.0
@@ -621,7 +625,7 @@ fn sparse_kl(
         for j in 0..k {
             let p = log_p[j].exp();
             mass += p;
-            if p > 0.0 {
+            if p != 0.0 {
                 row_loss += p * (log_p[j] - (zs[row_ids[j]] / t - lse));
             }
         }

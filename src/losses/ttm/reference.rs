@@ -47,7 +47,7 @@ pub fn ttm(
             1.0
         };
         let kl: f64 = (0..cols)
-            .filter(|&c| p[c] > 0.0)
+            .filter(|&c| p[c] != 0.0)
             .map(|c| p[c] * (log_p[c] - log_q[c]))
             .sum();
         loss += weight * kl / b;
