@@ -8,13 +8,15 @@ use crate::kernel::Kernel;
 /// `params.hard != 0`): compiled in, not read from the parameters, since llvmpipe evaluates a
 /// branch on a uniform value inside the sweeps whether taken or not (the hard term's
 /// exponentials for nothing).
+/// `$more`: further WGSL appended (LS's row moments for the LS kernels).
 macro_rules! dkd_lib {
-    ($hard:literal) => {
+    ($hard:literal $(, $more:expr)*) => {
         concat!(
             "const HARD_TERM: bool = ",
             $hard,
             ";\n",
             include_str!("dkd_common.wgsl")
+            $(, "\n", $more)*
         )
     };
 }
@@ -22,17 +24,10 @@ macro_rules! dkd_lib {
 /// DKD's declarations as the kernels without the hard term take them.
 pub const DKD_LIB: &str = dkd_lib!("false");
 
-/// The same with LS's row moments.
+/// DKD's declarations and LS's row moments, with the hard term on or off.
 macro_rules! dkd_ls_lib {
     ($hard:literal) => {
-        concat!(
-            "const HARD_TERM: bool = ",
-            $hard,
-            ";\n",
-            include_str!("dkd_common.wgsl"),
-            "\n",
-            include_str!("../standardize/standardize.wgsl")
-        )
+        dkd_lib!($hard, include_str!("../standardize/standardize.wgsl"))
     };
 }
 

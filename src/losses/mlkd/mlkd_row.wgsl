@@ -253,8 +253,9 @@ fn mlkd_row(lid: u32, wid: vec3<u32>) {
 
     // Every temperature at once, four per vector: temperatures 0–3 in the `lo` half, 4–7 in
     // the `hi` one, computed only when there are more than five (exactly five, the default:
-    // mlkd_five.wgsl, the fifth's sums in `fifth`, merged into `hi` after sweep 1). The host fills the
-    // unused temperatures with t = 1/t = 0: their exponentials are 1, their weights 0. (A loop
+    // mlkd_five.wgsl, the fifth's sums in `fifth`, merged into `hi` after sweep 1). The host
+    // fills the unused temperatures with t = 1/t = 0: their exponentials are 1 (above_neg_inf
+    // keeps a masked logit from making them NaN), their weights 0. (A loop
     // over the temperatures indexing arrays ran 3× slower on lavapipe: private arrays indexed
     // in a loop live in memory.)
     let fifth_on = FIFTH_TEMPERATURE;
